@@ -1,0 +1,161 @@
+package features
+
+import (
+	"context"
+	"time"
+)
+
+// CatalogService reads and writes the hierarchy above features: models,
+// releases, source sets and sources.
+type CatalogService interface {
+	ListModels(ctx context.Context) ([]*Model, error)
+	// GetModel returns ENOTFOUND when the model does not exist.
+	GetModel(ctx context.Context, modelID string) (*Model, error)
+	// ListSources returns the model's sources ordered by layer, then id.
+	ListSources(ctx context.Context, modelID string) ([]*Source, error)
+	// GetSource returns ENOTFOUND when the source does not exist.
+	GetSource(ctx context.Context, modelID, sourceID string) (*Source, error)
+	ListSourceSets(ctx context.Context, modelID string) ([]*SourceSet, error)
+	SourceStats(ctx context.Context, modelID, sourceID string) (*SourceStats, error)
+
+	// Upsert* create or replace one row; parents must exist (EINVALID otherwise).
+	UpsertRelease(ctx context.Context, r *Release) error
+	UpsertModel(ctx context.Context, m *Model) error
+	UpsertSourceSet(ctx context.Context, s *SourceSet) error
+	UpsertSource(ctx context.Context, s *Source) error
+	// SetBuildStatus records dashboard-build progress for a source.
+	SetBuildStatus(ctx context.Context, modelID, sourceID string, st *BuildStatus) error
+}
+
+// FeatureSort orders the feature browser.
+type FeatureSort string
+
+const (
+	SortByIndex   FeatureSort = "index"
+	SortByMaxAct  FeatureSort = "maxact"
+	SortByDensity FeatureSort = "density"
+)
+
+// FeatureFilter selects a page of a source's features for the browser.
+type FeatureFilter struct {
+	ModelID  string
+	SourceID string
+	Sort     FeatureSort
+	Desc     bool
+	HideDead bool   // skip features with maxActApprox <= 0
+	Query    string // optional full-text query over explanations within the source
+	Offset   int
+	Limit    int // 25 by default in the UI
+}
+
+// FeatureSummary is a feature-browser row: no examples, one explanation.
+type FeatureSummary struct {
+	Key          FeatureKey
+	MaxActApprox float64
+	FracNonzero  float64
+	Explanation  string // best explanation, "" when none
+	// TopTokens are the first few pos_str tokens, for a hint without an explanation.
+	TopTokens []string
+}
+
+// FeatureOptions limits what GetFeature loads with a feature.
+type FeatureOptions struct {
+	// MaxActivations caps examples returned (0 = all), keeping the top group first.
+	MaxActivations int
+	// NoActivations and NoExplanations skip those relations entirely.
+	NoActivations  bool
+	NoExplanations bool
+}
+
+// FeatureService reads features with their examples and explanations.
+type FeatureService interface {
+	// GetFeature returns ENOTFOUND when the feature does not exist.
+	GetFeature(ctx context.Context, key FeatureKey, opts FeatureOptions) (*Feature, error)
+	// GetFeatures returns the features that exist, in the order asked; missing ones are skipped.
+	GetFeatures(ctx context.Context, keys []FeatureKey, opts FeatureOptions) ([]*Feature, error)
+	// ListFeatures returns one page of the browser and the total number of matches.
+	ListFeatures(ctx context.Context, f FeatureFilter) ([]*FeatureSummary, int, error)
+	// FeatureSummaries returns max activation, density and best explanation
+	// for many features of one source at once (the prompt tool ranks thousands).
+	FeatureSummaries(ctx context.Context, modelID, sourceID string, indexes []int) (map[int]*FeatureSummary, error)
+}
+
+// ExplanationQuery is a full-text search over explanations.
+type ExplanationQuery struct {
+	Query     string
+	ModelID   string   // optional filter
+	SourceIDs []string // optional filter (any of)
+	Offset    int
+	Limit     int // 20 a page by default
+}
+
+// ExplanationHit is one search result.
+type ExplanationHit struct {
+	Explanation *Explanation
+	Rank        float64
+}
+
+// ExplanationService searches and adds explanations.
+type ExplanationService interface {
+	SearchExplanations(ctx context.Context, q ExplanationQuery) ([]*ExplanationHit, int, error)
+	// CreateExplanation stores a new explanation of an existing feature
+	// (ENOTFOUND if the feature is missing) and fills in ID and CreatedAt.
+	CreateExplanation(ctx context.Context, e *Explanation) error
+}
+
+// FeatureBatch is a unit of bulk writing: features of one source with their
+// examples and explanations, written all-or-nothing. Import, dashboard build
+// and the upload API all write through it.
+type FeatureBatch struct {
+	ModelID  string
+	SourceID string
+	Features []*Feature // each feature's Activations and Explanations are written with it
+	// ReplaceExamples drops the features' existing examples and explanations
+	// first, so a rerun of the same batch converges to the same rows.
+	ReplaceExamples bool
+	// Checkpoint, when set, is recorded in the same transaction (resumable jobs).
+	Checkpoint *Checkpoint
+}
+
+// Checkpoint records that one unit of a resumable job (an import file, a
+// build chunk) is fully written.
+type Checkpoint struct {
+	Job  string // e.g. "import:gemma-2-2b/20-gemmascope-res-131k" or "build:demo-gpt2-4l/1-res-topk"
+	Unit string // e.g. "features/batch-79.jsonl.gz" or "chunk-0003"
+	Hash string // content hash of the unit, so a changed file is reimported
+}
+
+// FeatureWriter bulk-loads features.
+type FeatureWriter interface {
+	WriteFeatures(ctx context.Context, b *FeatureBatch) error
+	// WriteActivations appends examples to existing features (ENOTFOUND if one is missing).
+	WriteActivations(ctx context.Context, acts []*Activation) error
+	// WriteExplanations upserts explanations by ID (ENOTFOUND if a feature is missing).
+	WriteExplanations(ctx context.Context, exps []*Explanation, cp *Checkpoint) error
+	// Done reports whether a checkpoint with this job, unit and hash exists.
+	Done(ctx context.Context, cp Checkpoint) (bool, error)
+}
+
+// APIKey is a credential for write endpoints (Neuronpedia's x-api-key).
+type APIKey struct {
+	ID        string
+	Name      string
+	Prefix    string // first characters of the key, shown in listings
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// APIKeyService creates, lists, revokes and checks API keys. Keys are stored hashed.
+type APIKeyService interface {
+	// CreateAPIKey returns the new key's secret, shown once.
+	CreateAPIKey(ctx context.Context, name string) (secret string, key *APIKey, err error)
+	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
+	RevokeAPIKey(ctx context.Context, idOrPrefix string) error
+	// Authenticate returns EUNAUTHORIZED for an unknown or revoked secret.
+	Authenticate(ctx context.Context, secret string) (*APIKey, error)
+}
+
+// Pinger reports whether the backing database is reachable and migrated.
+type Pinger interface {
+	Ready(ctx context.Context) error
+}
