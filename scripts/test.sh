@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole test suite: the README's test command, and what CI runs (.ci/run).
+# It installs what is missing when it can (root + apt-get) and fails, never
+# skips, when something the tests need is unavailable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CI="${CI:-}"
+step() { printf '\n== %s\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    step "installing $*"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    die "missing $*: install it (apt-get install $*) and rerun"
+  fi
+}
+
+step "tools"
+command -v go >/dev/null || die "go is not installed (Go 1.26 is required)"
+command -v chromium >/dev/null || apt_install chromium
+command -v docker-compose >/dev/null || apt_install docker-compose
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || command -v pg_config >/dev/null || apt_install postgresql
+
+# The store and web tests need a PostgreSQL server; TEST_DATABASE_URL overrides the default.
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+if command -v pg_isready >/dev/null && ! pg_isready -q -d "$TEST_DATABASE_URL"; then
+  if command -v pg_ctlcluster >/dev/null && [ "$(id -u)" = 0 ]; then
+    step "starting the local PostgreSQL cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+  pg_isready -q -d "$TEST_DATABASE_URL" || die "PostgreSQL is not reachable at $TEST_DATABASE_URL"
+fi
+# Every DB-backed test fails instead of skipping from here on.
+export SAEX_REQUIRE_DB=1
+
+step "format, generated code, vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+[ -z "$unformatted" ] || die "gofmt would change: $unformatted"
+go tool templ generate >/dev/null
+git diff --exit-code --stat -- '*_templ.go' || die "templ generated code is stale: run 'go tool templ generate' and commit"
+go vet ./...
+go tool staticcheck ./...
+
+step "unit and integration tests"
+go test -count=1 ./...
+
+step "compute tests on the portable pure-Go kernel"
+go test -count=1 -tags purego ./internal/compute/...
+
+step "fuzz targets, bounded"
+for target in $(scripts/fuzz-targets.sh); do
+  pkg=${target%%:*}; name=${target##*:}
+  go test -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME:-10s}" "$pkg"
+done
+
+step "deployment files"
+docker-compose -f docker-compose.yml config -q
+scripts/docker-build-check.sh
+
+step "all tests passed"
