@@ -1,0 +1,54 @@
+package kernel
+
+import "os"
+
+// Initialisation modes of a micro-kernel's accumulators.
+const (
+	modeZero = 0 // start from zero
+	modeBias = 1 // start from bias[0:64] in every row
+	modeLoad = 2 // start from the current contents of c (a later K chunk)
+)
+
+// mrBlock is the row-block height: A is packed in blocks of mrBlock rows
+// (the last block of a matrix may be shorter) and every micro-kernel handles
+// 1..mrBlock rows.
+const mrBlock = 6
+
+// impl is one implementation of the micro-kernel the driver is built on.
+type impl struct {
+	name string
+	// micro computes an mr×64 block (1 <= mr <= mrBlock) of one panel:
+	// c[i*ldc+j] = init + sum_k a[k*mr+i] * b[k*64+j] over k < kc, where init
+	// depends on mode (zero, bias[j], or c itself). a is a packed row block
+	// ([kc][mr]), b a panel slice with row stride 64.
+	micro func(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32)
+}
+
+var implPurego = &impl{name: "purego", micro: microGo}
+
+// active is the implementation this process dispatches to.
+var active, activeForced = selectImpl(os.Getenv("SAEX_KERNEL"))
+
+// supportedImpls lists the implementations this CPU and build support, best
+// first; purego is always last.
+func supportedImpls() []*impl {
+	return append(asmImpls(), implPurego)
+}
+
+// selectImpl picks the best supported implementation unless the build tag
+// purego or want (the value of SAEX_KERNEL) names a supported one. A value
+// naming an unsupported or unknown implementation falls back to the best one,
+// so a forced run on an older CPU still works; forced reports whether the
+// choice was made by tag or environment.
+func selectImpl(want string) (im *impl, forced bool) {
+	impls := supportedImpls()
+	if buildPurego {
+		return implPurego, true
+	}
+	for _, im := range impls {
+		if want != "" && im.name == want {
+			return im, true
+		}
+	}
+	return impls[0], false
+}
