@@ -279,9 +279,6 @@ func TestDispatch(t *testing.T) {
 		}
 		return
 	}
-	if len(asmImpls()) == 0 {
-		t.Skip("TEMPORARY: assembly kernels not landed yet")
-	}
 	if want := os.Getenv("SAEX_KERNEL"); want != "" {
 		if Impl() != want && (want != "avx512" || cpu.X86.HasAVX512F) && (want != "avx2" || cpu.X86.HasAVX2) {
 			t.Fatalf("SAEX_KERNEL=%s but Impl() = %s", want, Impl())

@@ -1,0 +1,105 @@
+//go:build amd64 && !purego
+
+package kernel
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:generate go run gen_amd64.go
+
+// Assembly micro-kernels (kernel_amd64.s). k512rN computes N rows × 64
+// columns with AVX-512; k256rN computes N rows × 16 columns with AVX2+FMA,
+// except k256r1, which covers a whole 64-column panel for the GEMV path.
+//
+//go:noescape
+func k512r1(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k512r2(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k512r3(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k512r4(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k512r5(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k512r6(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k256r1(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k256r2(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k256r3(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k256r4(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+//go:noescape
+func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+type asmKernel func(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+var (
+	k512 = [mrBlock + 1]asmKernel{nil, k512r1, k512r2, k512r3, k512r4, k512r5, k512r6}
+	k256 = [mrBlock + 1]asmKernel{nil, k256r1, k256r2, k256r3, k256r4, k256r5, k256r6}
+
+	implAVX512 = &impl{name: "avx512", micro: microAVX512}
+	implAVX2   = &impl{name: "avx2", micro: microAVX2}
+)
+
+func asmImpls() []*impl {
+	var l []*impl
+	if cpu.X86.HasAVX512F {
+		l = append(l, implAVX512)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		l = append(l, implAVX2)
+	}
+	return l
+}
+
+// checkMicro guards the assembly against a driver bug: it reads exactly these
+// extents of a, b and c (and 64 values of bias in modeBias).
+func checkMicro(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32) {
+	_ = a[kc*mr-1]
+	_ = b[kc*panelWidth-1]
+	_ = c[(mr-1)*ldc+panelWidth-1]
+	if mode == modeBias {
+		_ = bias[panelWidth-1]
+	}
+}
+
+func microAVX512(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32) {
+	checkMicro(mr, kc, a, b, c, ldc, mode, bias)
+	k512[mr](kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias))
+}
+
+func microAVX2(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32) {
+	checkMicro(mr, kc, a, b, c, ldc, mode, bias)
+	bp := unsafe.SliceData(bias)
+	if mr == 1 {
+		k256r1(kc, &a[0], &b[0], &c[0], ldc, mode, bp)
+		return
+	}
+	f := k256[mr]
+	for s := 0; s < panelWidth; s += 16 {
+		var bs *float32
+		if bp != nil {
+			bs = &bias[s]
+		}
+		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs)
+	}
+}
