@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// runCmd runs the binary's dispatcher as main does and returns stdout.
+func runCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, &Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	return stdout.String(), err
+}
+
+func TestTokenizeCommandMatchesGolden(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/golden/tokenizers/demo-gpt2-4l.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Cases []struct {
+			Text    string   `json:"text"`
+			IDs     []int    `json:"ids"`
+			Offsets [][2]int `json:"offsets"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range g.Cases[:12] {
+		out, err := runCmd(t, "tokenize", "--tokenizer", "../../demo/demo-gpt2-4l/model", "--text", c.Text)
+		if err != nil {
+			t.Fatalf("%q: %v", c.Text, err)
+		}
+		var got struct {
+			IDs     []int    `json:"ids"`
+			Offsets [][2]int `json:"offsets"`
+		}
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("%q: output %q: %v", c.Text, out, err)
+		}
+		if !reflect.DeepEqual(got.IDs, c.IDs) || !reflect.DeepEqual(got.Offsets, c.Offsets) {
+			t.Errorf("%q: got %v %v, want %v %v", c.Text, got.IDs, got.Offsets, c.IDs, c.Offsets)
+		}
+	}
+	// Empty text prints empty arrays, not null.
+	out, err := runCmd(t, "tokenize", "--tokenizer", "../../testdata/gpt2-tokenizer", "--text", "")
+	if err != nil || strings.TrimSpace(out) != `{"ids":[],"offsets":[]}` {
+		t.Errorf("empty text: %q, %v", out, err)
+	}
+}
+
+func TestTokenizeCommandErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"tokenize", "--text", "x"},
+		{"tokenize", "--tokenizer", "../../testdata/gpt2-tokenizer"},
+		{"tokenize", "--tokenizer", t.TempDir(), "--text", "x"},
+		{"tokenize", "--tokenizer", "../../testdata/gpt2-tokenizer", "--text", "x", "extra"},
+	} {
+		if out, err := runCmd(t, args...); err == nil || out != "" {
+			t.Errorf("%v: err %v, stdout %q", args, err, out)
+		}
+	}
+}
