@@ -1,0 +1,252 @@
+package npexport
+
+import (
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"saex/internal/features"
+)
+
+const fixtureSource = "../../testdata/neuronpedia-export/gemma-2-2b/20-gemmascope-res-131k"
+
+func mustRead(t *testing.T, path string) *File {
+	t.Helper()
+	f, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// LoadSource reads a whole source folder into features (test helper).
+func loadSource(t *testing.T, dir string) (*Meta, []*features.Feature) {
+	t.Helper()
+	meta, err := ReadMeta(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := readSourceDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byIdx := map[int]*features.Feature{}
+	var order []*features.Feature
+	for _, p := range sd.Features {
+		fs, _, err := ParseFeatures(mustRead(t, filepath.Join(dir, p)), sd.ModelID, sd.SourceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			byIdx[f.Index] = f
+			order = append(order, f)
+		}
+	}
+	for _, p := range sd.Activations {
+		as, _, err := ParseActivations(mustRead(t, filepath.Join(dir, p)), sd.ModelID, sd.SourceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range as {
+			byIdx[a.Index].Activations = append(byIdx[a.Index].Activations, a)
+		}
+	}
+	for _, p := range sd.Explanations {
+		es, _, err := ParseExplanations(mustRead(t, filepath.Join(dir, p)), sd.ModelID, sd.SourceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			byIdx[e.Index].Explanations = append(byIdx[e.Index].Explanations, e)
+		}
+	}
+	return meta, order
+}
+
+func TestReadFixture(t *testing.T) {
+	meta, fs := loadSource(t, fixtureSource)
+	if meta.Model.ID != "gemma-2-2b" || meta.Source.ID != "20-gemmascope-res-131k" || meta.SourceSet.Name != "gemmascope-res-131k" {
+		t.Fatalf("meta: %+v %+v", meta.Model, meta.Source)
+	}
+	if want := time.Date(2026, 11, 27, 22, 0, 0, 0, time.UTC); !meta.Model.CreatedAt.Equal(want) {
+		t.Errorf("model createdAt %v", meta.Model.CreatedAt)
+	}
+	if len(fs) != 1 || fs[0].Index != 81408 || fs[0].MaxActApprox != 104 || len(fs[0].PosStr) != 10 {
+		t.Fatalf("features: %+v", fs)
+	}
+	f := fs[0]
+	if len(f.Activations) != 29 || len(f.Explanations) != 2 {
+		t.Fatalf("%d activations, %d explanations", len(f.Activations), len(f.Explanations))
+	}
+	a := f.Activations[0]
+	if a.MaxValue != 104 || a.MaxValueTokenIndex != 75 || a.Values[75] != 104 || len(a.Tokens) != 127 || *a.BinMin != -1 {
+		t.Errorf("activation 0: %+v", a)
+	}
+	if f.Explanations[0].Description != "references to the Angular web framework" {
+		t.Errorf("explanation %+v", f.Explanations[0])
+	}
+	if f.Vector != nil || f.TopkCosSimIndices != nil {
+		t.Errorf("empty arrays should read as nil")
+	}
+}
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	meta, fs := loadSource(t, fixtureSource)
+	// extra cases the fixture lacks: NUL and odd tokens, scores, embeddings
+	f := fs[0]
+	f.Activations[0].Tokens[0] = "a\x00b"
+	f.Activations[0].Tokens[1] = "\u2028<script>&"
+	emb := make([]float32, features.EmbeddingDim)
+	emb[3] = 0.25
+	f.Explanations[0].Embedding = emb
+	f.Explanations[0].Scores = []*features.ExplanationScore{{ID: "s1", ExplanationID: f.Explanations[0].ID, Value: 0.5,
+		ExplanationScoreTypeName: "recall_alt", JSONDetails: `{"a":1}`, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)}}
+	out := t.TempDir()
+	w, err := NewWriter(out, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if err := w.Add(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	meta2, fs2 := loadSource(t, w.Dir())
+	if !reflect.DeepEqual(meta, meta2) {
+		t.Errorf("meta differs:\n%+v\n%+v", meta.Source, meta2.Source)
+	}
+	if !reflect.DeepEqual(fs, fs2) {
+		t.Errorf("features differ after write/read")
+	}
+	if _, err := os.Stat(filepath.Join(w.Dir(), "features", "batch-79.jsonl.gz")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestDashboardFixtures(t *testing.T) {
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d, err := ParseDashboard(mustRead(t, "../../testdata/saedashboard/gpt2-small-0-res-jb/batch-0.json"), created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ModelID != "gpt2-small" || d.SourceID != "0-res-jb" || len(d.Features) != 2 || len(d.Features[0].Activations) != 38 {
+		t.Fatalf("%s %s %d", d.ModelID, d.SourceID, len(d.Features))
+	}
+	g, err := ParseDashboard(mustRead(t, "../../testdata/saedashboard/gemma-2-2b-feature-81408.json"), created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.SourceID != "20-gemmascope-res-131k" || g.Features[0].Index != 81408 || g.Features[0].MaxActApprox != 104 {
+		t.Fatalf("%s %d %v", g.SourceID, g.Features[0].Index, g.Features[0].MaxActApprox)
+	}
+	if *g.NumPrompts != 24576 || *g.Dataset != "monology/pile-uncopyrighted" {
+		t.Errorf("run settings %v %v", *g.NumPrompts, *g.Dataset)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, gz bool) string {
+		p := filepath.Join(dir, name)
+		f, _ := os.Create(p)
+		if gz {
+			zw := gzip.NewWriter(f)
+			zw.Write([]byte(content))
+			zw.Close()
+		} else {
+			f.WriteString(content)
+		}
+		f.Close()
+		return p
+	}
+	good := `{"modelId":"m","layer":"0-x","index":"1","maxActApprox":1}`
+	cases := []struct {
+		name, content, want string
+		parse           func(*File) error
+	}{
+		{"badjson.jsonl.gz", good + "\n{\"modelId\":", "badjson.jsonl.gz:2", nil},
+		{"wrongtype.jsonl.gz", good + "\n" + `{"modelId":"m","layer":"0-x","index":"2","maxActApprox":"big"}`, "wrongtype.jsonl.gz:2: field maxActApprox", nil},
+		{"badindex.jsonl.gz", `{"modelId":"m","layer":"0-x","index":"x"}`, "badindex.jsonl.gz:1", nil},
+		{"other.jsonl.gz", `{"modelId":"m","layer":"1-y","index":"1"}`, "other.jsonl.gz:1: row of m@1-y:1", nil},
+	}
+	for _, c := range cases {
+		p := write(c.name, c.content, true)
+		_, _, err := ParseFeatures(mustRead(t, p), "m", "0-x")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+	// activation with mismatched lengths
+	p := write("acts.jsonl.gz", `{"modelId":"m","layer":"0-x","index":"1","tokens":["a","b"],"values":[1]}`, true)
+	if _, _, err := ParseActivations(mustRead(t, p), "m", "0-x"); err == nil || !strings.Contains(err.Error(), "acts.jsonl.gz:1") {
+		t.Errorf("acts: %v", err)
+	}
+	// truncated gzip
+	full := write("trunc.jsonl.gz", strings.Repeat(good+"\n", 200), true)
+	raw, _ := os.ReadFile(full)
+	os.WriteFile(full, raw[:len(raw)/2], 0o644)
+	if _, err := ReadFile(full); err == nil || !strings.Contains(err.Error(), "trunc.jsonl.gz") || !strings.Contains(err.Error(), "gzip") {
+		t.Errorf("truncated: %v", err)
+	}
+	// SAEDashboard: wrong type and line number
+	p = write("batch-0.json", "{\n\"model_id\": \"m\",\n\"layer\": 3,\n\"sae_set\": \"x\",\n\"features\": [{\"feature_index\": \"one\"}]}", false)
+	if _, err := ParseDashboard(mustRead(t, p), time.Now()); err == nil || !strings.Contains(err.Error(), "batch-0.json:5") {
+		t.Errorf("dashboard: %v", err)
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	for _, root := range []string{"../../testdata/neuronpedia-export", "../../testdata/neuronpedia-export/gemma-2-2b", fixtureSource} {
+		f, err := Discover(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Sources) != 1 || f.Sources[0].ModelID != "gemma-2-2b" || f.Sources[0].SourceID != "20-gemmascope-res-131k" || len(f.Sources[0].Activations) != 1 {
+			t.Errorf("%s: %+v", root, f.Sources)
+		}
+	}
+	f, err := Discover("../../testdata/saedashboard")
+	if err != nil || len(f.Dashboards) != 2 {
+		t.Fatalf("%v %v", f, err)
+	}
+}
+
+func FuzzParseActivations(f *testing.F) {
+	raw, err := ReadFile(fixtureSource + "/activations/batch-79.jsonl.gz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	lines := strings.SplitN(string(raw.Data), "\n", 3)
+	f.Add([]byte(lines[0]))
+	f.Add([]byte(`{"modelId":"m","layer":"0-x","index":5,"tokens":["\u0000"],"values":[1e38]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		as, _, err := ParseActivations(&File{Path: "fuzz", Data: data}, "", "")
+		if err != nil {
+			return
+		}
+		for _, a := range as {
+			if len(a.Tokens) != len(a.Values) {
+				t.Fatal("lengths differ")
+			}
+		}
+	})
+}
+
+func FuzzParseDashboard(f *testing.F) {
+	raw, err := ReadFile("../../testdata/saedashboard/gemma-2-2b-feature-81408.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw.Data)
+	f.Add([]byte(`{"model_id":"m","layer":1,"sae_set":"s","features":[{"feature_index":1,"activations":[{"tokens":["a"],"values":[2]}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseDashboard(&File{Path: "fuzz", Data: data}, time.Time{})
+	})
+}

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"saex/internal/features"
+)
+
+func validateExplanations(exps []*features.Explanation) error {
+	for _, e := range exps {
+		what := fmt.Sprintf("explanation %q of %s@%s:%d", e.ID, e.ModelID, e.SourceID, e.Index)
+		if err := checkText(what, e.ID, e.Description, e.TypeName, e.ExplanationModelName, e.AuthorID); err != nil {
+			return err
+		}
+		if err := checkTextPtr(what, e.TriggeredByID, e.Notes); err != nil {
+			return err
+		}
+		if len(e.Embedding) != 0 && len(e.Embedding) != features.EmbeddingDim {
+			return features.Errorf(features.EINVALID, "%s: embedding has %d values, want %d", what, len(e.Embedding), features.EmbeddingDim)
+		}
+		for j, sc := range e.Scores {
+			if sc == nil {
+				return features.Errorf(features.EINVALID, "%s: score %d is nil", what, j)
+			}
+			if err := checkText(what+" score", sc.ID, sc.ExplanationScoreTypeName, sc.ExplanationScoreModelName, sc.InitiatedByUserID, sc.JSONDetails); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+const explanationCols = `id, sid, idx, description, type_name, explanation_model_name, author_id, triggered_by_id,
+	notes, embedding, score_v1, score_v2, umap_x, umap_y, umap_cluster, umap_log_feature_sparsity, created_at`
+
+// upsertExplanations writes explanations (and replaces their scores) inside
+// tx. sids maps "model\x00source" to the source's sid.
+func (db *DB) upsertExplanations(ctx context.Context, tx pgx.Tx, sids map[string]int32, exps []*features.Explanation, now time.Time) error {
+	if len(exps) == 0 {
+		return nil
+	}
+	batch := &pgx.Batch{}
+	ids := make([]string, 0, len(exps))
+	for _, e := range exps {
+		if e.ID == "" {
+			e.ID = newID("x")
+		}
+		ids = append(ids, e.ID)
+		sid := sids[e.ModelID+"\x00"+e.SourceID]
+		batch.Queue(`INSERT INTO explanations (`+explanationCols+`)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+			ON CONFLICT (id) DO UPDATE SET sid = EXCLUDED.sid, idx = EXCLUDED.idx,
+			  description = EXCLUDED.description, type_name = EXCLUDED.type_name,
+			  explanation_model_name = EXCLUDED.explanation_model_name, author_id = EXCLUDED.author_id,
+			  triggered_by_id = EXCLUDED.triggered_by_id, notes = EXCLUDED.notes, embedding = EXCLUDED.embedding,
+			  score_v1 = EXCLUDED.score_v1, score_v2 = EXCLUDED.score_v2, umap_x = EXCLUDED.umap_x,
+			  umap_y = EXCLUDED.umap_y, umap_cluster = EXCLUDED.umap_cluster,
+			  umap_log_feature_sparsity = EXCLUDED.umap_log_feature_sparsity, created_at = EXCLUDED.created_at`,
+			e.ID, sid, int32(e.Index), e.Description, e.TypeName, e.ExplanationModelName, e.AuthorID, e.TriggeredByID,
+			e.Notes, nilIfEmpty(e.Embedding), e.ScoreV1, e.ScoreV2, e.UmapX, e.UmapY, e.UmapCluster,
+			e.UmapLogFeatureSparsity, orNow(e.CreatedAt, now))
+	}
+	batch.Queue(`DELETE FROM explanation_scores WHERE explanation_id = ANY($1)`, ids)
+	for _, e := range exps {
+		for _, sc := range e.Scores {
+			if sc.ID == "" {
+				sc.ID = newID("s")
+			}
+			batch.Queue(`INSERT INTO explanation_scores (id, explanation_id, value, explanation_score_type_name,
+				  explanation_score_model_name, initiated_by_user_id, json_details, created_at)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+				ON CONFLICT (id) DO UPDATE SET explanation_id = EXCLUDED.explanation_id, value = EXCLUDED.value,
+				  explanation_score_type_name = EXCLUDED.explanation_score_type_name,
+				  explanation_score_model_name = EXCLUDED.explanation_score_model_name,
+				  initiated_by_user_id = EXCLUDED.initiated_by_user_id, json_details = EXCLUDED.json_details,
+				  created_at = EXCLUDED.created_at`,
+				sc.ID, e.ID, sc.Value, sc.ExplanationScoreTypeName, sc.ExplanationScoreModelName,
+				sc.InitiatedByUserID, sc.JSONDetails, orNow(sc.CreatedAt, now))
+		}
+	}
+	return tx.SendBatch(ctx, batch).Close()
+}
+
+// WriteExplanations upserts explanations by ID (with their scores) and
+// records cp in the same transaction; ENOTFOUND when a feature is missing.
+func (db *DB) WriteExplanations(ctx context.Context, exps []*features.Explanation, cp *features.Checkpoint) error {
+	sids := map[string]int32{}
+	need := map[int32][]int32{}
+	for i, e := range exps {
+		if e == nil {
+			return features.Errorf(features.EINVALID, "explanation %d is nil", i)
+		}
+		key := features.FeatureKey{ModelID: e.ModelID, SourceID: e.SourceID, Index: e.Index}
+		if err := key.Validate(); err != nil {
+			return features.Errorf(features.EINVALID, "explanation %q: %s", e.ID, features.ErrorMessage(err))
+		}
+		gk := e.ModelID + "\x00" + e.SourceID
+		sid, ok := sids[gk]
+		if !ok {
+			var err error
+			if sid, err = db.sourceID(ctx, e.ModelID, e.SourceID); err != nil {
+				return err
+			}
+			sids[gk] = sid
+		}
+		need[sid] = append(need[sid], int32(e.Index))
+	}
+	if err := validateExplanations(exps); err != nil {
+		return err
+	}
+	for sid, idxs := range need {
+		have, err := db.existingIndexes(ctx, sid, idxs)
+		if err != nil {
+			return err
+		}
+		for _, e := range exps {
+			if sids[e.ModelID+"\x00"+e.SourceID] == sid && !have[int32(e.Index)] {
+				return features.Errorf(features.ENOTFOUND, "feature %s@%s:%d of explanation %q not found", e.ModelID, e.SourceID, e.Index, e.ID)
+			}
+		}
+	}
+	now := db.now()
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if err := db.upsertExplanations(ctx, tx, sids, exps, now); err != nil {
+			return err
+		}
+		return writeCheckpoint(ctx, tx, cp)
+	})
+	return dbErr(err, "write %d explanations", len(exps))
+}
+
+// CreateExplanation stores a new explanation of an existing feature and
+// fills in ID and CreatedAt.
+func (db *DB) CreateExplanation(ctx context.Context, e *features.Explanation) error {
+	if e == nil {
+		return features.Errorf(features.EINVALID, "nil explanation")
+	}
+	if strings.TrimSpace(e.Description) == "" {
+		return features.Errorf(features.EINVALID, "explanation description is empty")
+	}
+	if e.ID == "" {
+		e.ID = newID("x")
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = db.now()
+	}
+	return db.WriteExplanations(ctx, []*features.Explanation{e}, nil)
+}
+
+// loadExplanations reads the explanations (best first) and their scores of
+// one feature.
+func loadExplanations(rows pgx.Rows, modelID, sourceID string) ([]*features.Explanation, error) {
+	defer rows.Close()
+	var out []*features.Explanation
+	byID := map[string]*features.Explanation{}
+	for rows.Next() {
+		e := &features.Explanation{ModelID: modelID, SourceID: sourceID}
+		var sc struct {
+			id, typ, model, user, details *string
+			value                         *float64
+			created                       *time.Time
+		}
+		var idx int32
+		if err := rows.Scan(&e.ID, &idx, &e.Description, &e.TypeName, &e.ExplanationModelName, &e.AuthorID,
+			&e.TriggeredByID, &e.Notes, &e.Embedding, &e.ScoreV1, &e.ScoreV2, &e.UmapX, &e.UmapY, &e.UmapCluster,
+			&e.UmapLogFeatureSparsity, &e.CreatedAt,
+			&sc.id, &sc.value, &sc.typ, &sc.model, &sc.user, &sc.details, &sc.created); err != nil {
+			return nil, err
+		}
+		if prev := byID[e.ID]; prev != nil {
+			e = prev
+		} else {
+			e.Index = int(idx)
+			e.CreatedAt = e.CreatedAt.UTC()
+			e.Embedding = nilIfEmpty(e.Embedding)
+			byID[e.ID] = e
+			out = append(out, e)
+		}
+		if sc.id != nil {
+			e.Scores = append(e.Scores, &features.ExplanationScore{ID: *sc.id, ExplanationID: e.ID, Value: *sc.value,
+				ExplanationScoreTypeName: *sc.typ, ExplanationScoreModelName: *sc.model, InitiatedByUserID: *sc.user,
+				JSONDetails: *sc.details, CreatedAt: sc.created.UTC()})
+		}
+	}
+	return out, rows.Err()
+}
+
+const explanationSelect = `SELECT e.id, e.idx, e.description, e.type_name, e.explanation_model_name, e.author_id,
+	  e.triggered_by_id, e.notes, e.embedding, e.score_v1, e.score_v2, e.umap_x, e.umap_y, e.umap_cluster,
+	  e.umap_log_feature_sparsity, e.created_at,
+	  s.id, s.value, s.explanation_score_type_name, s.explanation_score_model_name, s.initiated_by_user_id,
+	  s.json_details, s.created_at
+	FROM explanations e LEFT JOIN explanation_scores s ON s.explanation_id = e.id`
+
+const explanationOrder = ` ORDER BY e.score_v2 DESC NULLS LAST, e.score_v1 DESC, e.created_at, e.id, s.created_at, s.id`
+
+// SearchExplanations runs a full-text query (websearch syntax: words,
+// "phrases", -not, or) over explanation descriptions, best rank first.
+func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuery) ([]*features.ExplanationHit, int, error) {
+	if strings.TrimSpace(q.Query) == "" {
+		return nil, 0, features.Errorf(features.EINVALID, "empty search query")
+	}
+	if q.Limit <= 0 {
+		q.Limit = 20
+	}
+	if q.Limit > 1000 || q.Offset < 0 {
+		return nil, 0, features.Errorf(features.EINVALID, "invalid offset %d or limit %d", q.Offset, q.Limit)
+	}
+	if err := checkText("search query", q.Query); err != nil {
+		return nil, 0, err
+	}
+	srcs := q.SourceIDs
+	if srcs == nil {
+		srcs = []string{}
+	}
+	const where = ` FROM explanations e JOIN sources src ON src.sid = e.sid,
+		  websearch_to_tsquery('english', $1) query
+		WHERE e.tsv @@ query AND ($2 = '' OR src.model_id = $2) AND (cardinality($3::text[]) = 0 OR src.id = ANY($3))`
+	var total int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*)`+where, q.Query, q.ModelID, srcs).Scan(&total); err != nil {
+		return nil, 0, dbErr(err, "search explanations")
+	}
+	if total == 0 || q.Offset >= total {
+		return nil, total, nil
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT e.id, src.model_id, src.id, ts_rank(e.tsv, query) AS rank`+where+`
+		ORDER BY rank DESC, e.id LIMIT $4 OFFSET $5`, q.Query, q.ModelID, srcs, q.Limit, q.Offset)
+	if err != nil {
+		return nil, 0, dbErr(err, "search explanations")
+	}
+	type hit struct {
+		id, model, source string
+		rank              float32
+	}
+	hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hit, error) {
+		var h hit
+		err := r.Scan(&h.id, &h.model, &h.source, &h.rank)
+		return h, err
+	})
+	if err != nil {
+		return nil, 0, dbErr(err, "search explanations")
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.id
+	}
+	erows, err := db.Pool.Query(ctx, explanationSelect+` WHERE e.id = ANY($1)`+explanationOrder, ids)
+	if err != nil {
+		return nil, 0, dbErr(err, "search explanations")
+	}
+	exps, err := loadExplanations(erows, "", "")
+	if err != nil {
+		return nil, 0, dbErr(err, "search explanations")
+	}
+	byID := map[string]*features.Explanation{}
+	for _, e := range exps {
+		byID[e.ID] = e
+	}
+	out := make([]*features.ExplanationHit, 0, len(hits))
+	for _, h := range hits {
+		e := byID[h.id]
+		if e == nil {
+			continue // deleted between the two queries
+		}
+		e.ModelID, e.SourceID = h.model, h.source
+		out = append(out, &features.ExplanationHit{Explanation: e, Rank: float64(h.rank)})
+	}
+	return out, total, nil
+}

@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"saex/internal/features"
+)
+
+func scanFeature(row pgx.Row, f *features.Feature) error {
+	var negStr, posStr [][]byte
+	err := row.Scan(&f.SourceSetName, &f.CreatorID, &f.CreatedAt, &f.MaxActApprox, &f.FracNonzero, &f.HasVector,
+		&f.Vector, &f.VectorLabel, &f.VectorDefaultSteerStrength, &f.HookName, &f.TopkCosSimIndices, &f.TopkCosSimValues,
+		&f.NeuronAlignmentIndices, &f.NeuronAlignmentValues, &f.NeuronAlignmentL1,
+		&f.CorrelatedNeuronsIndices, &f.CorrelatedNeuronsPearson, &f.CorrelatedNeuronsL1,
+		&f.CorrelatedFeaturesIndices, &f.CorrelatedFeaturesPearson, &f.CorrelatedFeaturesL1,
+		&negStr, &f.NegValues, &posStr, &f.PosValues, &f.FreqHistHeights, &f.FreqHistValues,
+		&f.LogitsHistHeights, &f.LogitsHistValues, &f.DecoderWeightsDist,
+		&f.UmapCluster, &f.UmapLogFeatureSparsity, &f.UmapX, &f.UmapY)
+	if err != nil {
+		return err
+	}
+	f.CreatedAt = f.CreatedAt.UTC()
+	f.NegStr, f.PosStr = stringList(negStr), stringList(posStr)
+	for _, p := range []*[]float64{&f.Vector, &f.TopkCosSimValues, &f.NeuronAlignmentValues, &f.NeuronAlignmentL1,
+		&f.CorrelatedNeuronsPearson, &f.CorrelatedNeuronsL1, &f.CorrelatedFeaturesPearson, &f.CorrelatedFeaturesL1,
+		&f.NegValues, &f.PosValues, &f.FreqHistHeights, &f.FreqHistValues, &f.LogitsHistHeights, &f.LogitsHistValues,
+		&f.DecoderWeightsDist} {
+		*p = nilIfEmpty(*p)
+	}
+	for _, p := range []*[]int{&f.TopkCosSimIndices, &f.NeuronAlignmentIndices, &f.CorrelatedNeuronsIndices, &f.CorrelatedFeaturesIndices} {
+		*p = nilIfEmpty(*p)
+	}
+	return nil
+}
+
+func stringList(bs [][]byte) []string {
+	if len(bs) == 0 {
+		return nil
+	}
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
+
+const activationSelect = `SELECT id, max_value_token_index, creator, max_value, min_value, bin_min, bin_max,
+	  bin_contains, created_at, tokens, vals, qualifying_token_index, dfa_values, dfa_target_index, dfa_max_value,
+	  loss_values, logit_contributions, data_index, data_source
+	FROM activations WHERE sid = $1 AND idx = $2
+	ORDER BY (bin_min IS NULL OR bin_min = -1) DESC, max_value DESC, id`
+
+// GetFeature returns a feature with its examples (top group first, then by
+// maxValue descending) and explanations (best score first) in one round
+// trip of three queries; ENOTFOUND when it does not exist.
+func (db *DB) GetFeature(ctx context.Context, key features.FeatureKey, opts features.FeatureOptions) (*features.Feature, error) {
+	if err := key.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.MaxActivations < 0 {
+		return nil, features.Errorf(features.EINVALID, "negative MaxActivations")
+	}
+	sid, err := db.sourceID(ctx, key.ModelID, key.SourceID)
+	if err != nil {
+		if features.ErrorCode(err) == features.ENOTFOUND {
+			return nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
+		}
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+featureCols+` FROM features WHERE sid = $1 AND idx = $2`, sid, key.Index)
+	if !opts.NoActivations {
+		if opts.MaxActivations > 0 {
+			b.Queue(activationSelect+` LIMIT $3`, sid, key.Index, opts.MaxActivations)
+		} else {
+			b.Queue(activationSelect, sid, key.Index)
+		}
+	}
+	if !opts.NoExplanations {
+		b.Queue(explanationSelect+` WHERE e.sid = $1 AND e.idx = $2`+explanationOrder, sid, key.Index)
+	}
+	br := db.Pool.SendBatch(ctx, b)
+	defer br.Close()
+	f := &features.Feature{ModelID: key.ModelID, SourceID: key.SourceID, Index: key.Index}
+	if err := scanFeature(br.QueryRow(), f); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
+		}
+		return nil, dbErr(err, "get feature %s", key)
+	}
+	type rawAct struct {
+		a      *features.Activation
+		tokens []int32
+		vals   []byte
+	}
+	var raws []rawAct
+	if !opts.NoActivations {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, dbErr(err, "get activations of %s", key)
+		}
+		for rows.Next() {
+			a := &features.Activation{ModelID: key.ModelID, SourceID: key.SourceID, Index: key.Index}
+			var creator *int32
+			var tok []byte
+			var vals []byte
+			if err := rows.Scan(&a.ID, &a.MaxValueTokenIndex, &creator, &a.MaxValue, &a.MinValue, &a.BinMin, &a.BinMax,
+				&a.BinContains, &a.CreatedAt, &tok, &vals, &a.QualifyingTokenIndex, &a.DFAValues, &a.DFATargetIndex,
+				&a.DFAMaxValue, &a.LossValues, &a.LogitContributions, &a.DataIndex, &a.DataSource); err != nil {
+				rows.Close()
+				return nil, dbErr(err, "get activations of %s", key)
+			}
+			a.CreatedAt = a.CreatedAt.UTC()
+			a.DFAValues, a.LossValues = nilIfEmpty(a.DFAValues), nilIfEmpty(a.LossValues)
+			if creator != nil {
+				// names are few and cached; a miss reads the table once
+				if a.CreatorID, err = db.nameOf(ctx, db.Pool, *creator); err != nil {
+					rows.Close()
+					return nil, err
+				}
+			}
+			ids, err := decodeTokens(tok, make([]int32, 0, len(tok)))
+			if err != nil {
+				rows.Close()
+				return nil, features.Wrap(features.EINTERNAL, err, "activation %q of %s", a.ID, key)
+			}
+			raws = append(raws, rawAct{a: a, tokens: ids, vals: vals})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, dbErr(err, "get activations of %s", key)
+		}
+	}
+	if !opts.NoExplanations {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, dbErr(err, "get explanations of %s", key)
+		}
+		if f.Explanations, err = loadExplanations(rows, key.ModelID, key.SourceID); err != nil {
+			return nil, dbErr(err, "get explanations of %s", key)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, dbErr(err, "get feature %s", key)
+	}
+	if len(raws) > 0 {
+		var all []int32
+		for _, r := range raws {
+			all = append(all, r.tokens...)
+		}
+		d, err := db.tokenTable(ctx, db.Pool, key.ModelID, all)
+		if err != nil {
+			return nil, err
+		}
+		d.mu.RLock()
+		for _, r := range raws {
+			r.a.Tokens = make([]string, len(r.tokens))
+			for i, id := range r.tokens {
+				r.a.Tokens[i] = d.byID[id]
+			}
+		}
+		d.mu.RUnlock()
+		f.Activations = make([]*features.Activation, len(raws))
+		for i, r := range raws {
+			if r.a.Values, err = decodeValues(r.vals, len(r.tokens)); err != nil {
+				return nil, features.Wrap(features.EINTERNAL, err, "activation %q of %s", r.a.ID, key)
+			}
+			f.Activations[i] = r.a
+		}
+	}
+	return f, nil
+}
+
+// GetFeatures returns the features that exist, in the order asked.
+func (db *DB) GetFeatures(ctx context.Context, keys []features.FeatureKey, opts features.FeatureOptions) ([]*features.Feature, error) {
+	out := make([]*features.Feature, 0, len(keys))
+	for _, k := range keys {
+		f, err := db.GetFeature(ctx, k, opts)
+		if features.ErrorCode(err) == features.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+const summarySelect = `SELECT f.idx, f.max_act_approx, f.frac_nonzero, f.pos_str[1:5],
+	  (SELECT e.description FROM explanations e WHERE e.sid = f.sid AND e.idx = f.idx
+	    ORDER BY e.score_v2 DESC NULLS LAST, e.score_v1 DESC, e.created_at, e.id LIMIT 1)
+	FROM features f`
+
+func scanSummaries(rows pgx.Rows, modelID, sourceID string) ([]*features.FeatureSummary, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*features.FeatureSummary, error) {
+		s := &features.FeatureSummary{Key: features.FeatureKey{ModelID: modelID, SourceID: sourceID}}
+		var idx int32
+		var top [][]byte
+		var expl *string
+		if err := r.Scan(&idx, &s.MaxActApprox, &s.FracNonzero, &top, &expl); err != nil {
+			return nil, err
+		}
+		s.Key.Index = int(idx)
+		s.TopTokens = stringList(top)
+		if expl != nil {
+			s.Explanation = *expl
+		}
+		return s, nil
+	})
+}
+
+// ListFeatures returns one page of a source's features and the number of
+// matches.
+func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*features.FeatureSummary, int, error) {
+	if flt.Limit <= 0 {
+		flt.Limit = 25
+	}
+	if flt.Limit > 1000 || flt.Offset < 0 {
+		return nil, 0, features.Errorf(features.EINVALID, "invalid offset %d or limit %d", flt.Offset, flt.Limit)
+	}
+	var order string
+	switch flt.Sort {
+	case features.SortByIndex, "":
+		order = "f.idx"
+	case features.SortByMaxAct:
+		order = "f.max_act_approx"
+	case features.SortByDensity:
+		order = "f.frac_nonzero"
+	default:
+		return nil, 0, features.Errorf(features.EINVALID, "unknown sort %q", flt.Sort)
+	}
+	if flt.Desc {
+		order += " DESC"
+	}
+	sid, err := db.sourceID(ctx, flt.ModelID, flt.SourceID)
+	if err != nil {
+		return nil, 0, err
+	}
+	where := ` WHERE f.sid = $1`
+	args := []any{sid}
+	if flt.HideDead {
+		where += ` AND f.max_act_approx > 0`
+	}
+	if flt.Query != "" {
+		if err := checkText("query", flt.Query); err != nil {
+			return nil, 0, err
+		}
+		args = append(args, flt.Query)
+		where += ` AND EXISTS (SELECT 1 FROM explanations e WHERE e.sid = f.sid AND e.idx = f.idx
+			AND e.tsv @@ websearch_to_tsquery('english', $2))`
+	}
+	var total int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features f`+where, args...).Scan(&total); err != nil {
+		return nil, 0, dbErr(err, "list features")
+	}
+	if total == 0 || flt.Offset >= total {
+		return nil, total, nil
+	}
+	args = append(args, flt.Limit, flt.Offset)
+	rows, err := db.Pool.Query(ctx, summarySelect+where+fmt.Sprintf(` ORDER BY %s, f.idx LIMIT $%d OFFSET $%d`,
+		order, len(args)-1, len(args)), args...)
+	if err != nil {
+		return nil, 0, dbErr(err, "list features")
+	}
+	out, err := scanSummaries(rows, flt.ModelID, flt.SourceID)
+	return out, total, dbErr(err, "list features")
+}
+
+// MaxSummaryIndexes caps one FeatureSummaries call.
+const MaxSummaryIndexes = 100_000
+
+// FeatureSummaries returns summaries of the listed features of one source
+// that exist, keyed by index.
+func (db *DB) FeatureSummaries(ctx context.Context, modelID, sourceID string, indexes []int) (map[int]*features.FeatureSummary, error) {
+	if len(indexes) > MaxSummaryIndexes {
+		return nil, features.Errorf(features.ETOOLARGE, "%d indexes asked, at most %d", len(indexes), MaxSummaryIndexes)
+	}
+	sid, err := db.sourceID(ctx, modelID, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	idxs := make([]int32, 0, len(indexes))
+	for _, i := range indexes {
+		if i >= 0 && i <= 1<<31-1 {
+			idxs = append(idxs, int32(i))
+		}
+	}
+	rows, err := db.Pool.Query(ctx, summarySelect+` WHERE f.sid = $1 AND f.idx = ANY($2)`, sid, idxs)
+	if err != nil {
+		return nil, dbErr(err, "feature summaries")
+	}
+	list, err := scanSummaries(rows, modelID, sourceID)
+	if err != nil {
+		return nil, dbErr(err, "feature summaries")
+	}
+	out := make(map[int]*features.FeatureSummary, len(list))
+	for _, s := range list {
+		out[s.Key.Index] = s
+	}
+	return out, nil
+}
+

@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"saex/internal/features"
+)
+
+// tokenDict is the in-memory copy of one model's token dictionary. Ids are
+// dense and never change once committed, so the cache never goes stale; it
+// only grows.
+type tokenDict struct {
+	mu     sync.RWMutex
+	byText map[string]int32
+	byID   []string // index = id; "" with ok=false marks a hole not yet loaded
+	have   []bool
+}
+
+func (db *DB) dict(model string) *tokenDict {
+	if v, ok := db.dicts.Load(model); ok {
+		return v.(*tokenDict)
+	}
+	v, _ := db.dicts.LoadOrStore(model, &tokenDict{byText: map[string]int32{}})
+	return v.(*tokenDict)
+}
+
+func (d *tokenDict) add(id int32, text string) {
+	d.byText[text] = id
+	for int(id) >= len(d.byID) {
+		d.byID = append(d.byID, "")
+		d.have = append(d.have, false)
+	}
+	d.byID[id] = text
+	d.have[id] = true
+}
+
+// internTokens returns the dictionary ids of texts (parallel slice), adding
+// unknown strings to the model's dictionary in a short transaction of its
+// own. A per-model advisory lock serialises id assignment across workers
+// and processes; entries left behind by a rolled-back batch are harmless.
+func (db *DB) internTokens(ctx context.Context, model string, texts []string) ([]int32, error) {
+	d := db.dict(model)
+	ids := make([]int32, len(texts))
+	var missing map[string]int
+	d.mu.RLock()
+	for i, t := range texts {
+		id, ok := d.byText[t]
+		if !ok {
+			if missing == nil {
+				missing = map[string]int{}
+			}
+			missing[t]++
+			ids[i] = -1
+			continue
+		}
+		ids[i] = id
+	}
+	d.mu.RUnlock()
+	if len(missing) == 0 {
+		return ids, nil
+	}
+	// Most frequent first, so common tokens get small ids (one varint byte).
+	order := make([]string, 0, len(missing))
+	for t := range missing {
+		order = append(order, t)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		if missing[order[i]] != missing[order[j]] {
+			return missing[order[i]] > missing[order[j]]
+		}
+		return order[i] < order[j]
+	})
+	raw := make([][]byte, len(order))
+	for i, t := range order {
+		raw[i] = []byte(t)
+	}
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('saex.tokens'), hashtext($1))`, model); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (model_id, id, text)
+			SELECT $1, base.n + t.ord - 1, t.text
+			FROM (SELECT coalesce(max(id) + 1, 0) AS n FROM tokens WHERE model_id = $1) base,
+			     (SELECT text, row_number() OVER (ORDER BY ord) AS ord
+			        FROM unnest($2::bytea[]) WITH ORDINALITY AS u(text, ord)
+			       WHERE NOT EXISTS (SELECT 1 FROM tokens k WHERE k.model_id = $1 AND k.text = u.text)) t`,
+			model, raw)
+		return err
+	})
+	if err != nil {
+		return nil, dbErr(err, "add tokens to the dictionary of %q", model)
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT id, text FROM tokens WHERE model_id = $1 AND text = ANY($2::bytea[])`, model, raw)
+	if err != nil {
+		return nil, dbErr(err, "read token dictionary of %q", model)
+	}
+	defer rows.Close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for rows.Next() {
+		var id int32
+		var text []byte
+		if err := rows.Scan(&id, &text); err != nil {
+			return nil, dbErr(err, "read token dictionary of %q", model)
+		}
+		d.add(id, string(text))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err, "read token dictionary of %q", model)
+	}
+	for i, t := range texts {
+		if ids[i] < 0 {
+			id, ok := d.byText[t]
+			if !ok {
+				return nil, features.Errorf(features.EINTERNAL, "token %q missing from the dictionary of %q", t, model)
+			}
+			ids[i] = id
+		}
+	}
+	return ids, nil
+}
+
+// tokenTable returns the model's dictionary with every id in ids cached,
+// loading the missing range in one query (the first read of a model fills
+// the cache in one go).
+func (db *DB) tokenTable(ctx context.Context, q querier, model string, ids []int32) (*tokenDict, error) {
+	d := db.dict(model)
+	lo, hi := int32(-1), int32(-1)
+	d.mu.RLock()
+	for _, id := range ids {
+		if int(id) >= len(d.have) || !d.have[id] {
+			if lo < 0 || id < lo {
+				lo = id
+			}
+			hi = max(hi, id)
+		}
+	}
+	d.mu.RUnlock()
+	if lo < 0 {
+		return d, nil
+	}
+	rows, err := q.Query(ctx, `SELECT id, text FROM tokens WHERE model_id = $1 AND id >= $2`, model, lo)
+	if err != nil {
+		return nil, dbErr(err, "read token dictionary of %q", model)
+	}
+	defer rows.Close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for rows.Next() {
+		var id int32
+		var text []byte
+		if err := rows.Scan(&id, &text); err != nil {
+			return nil, dbErr(err, "read token dictionary of %q", model)
+		}
+		d.add(id, string(text))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err, "read token dictionary of %q", model)
+	}
+	if int(hi) >= len(d.have) {
+		return nil, features.Errorf(features.EINTERNAL, "token id %d missing from the dictionary of %q", hi, model)
+	}
+	return d, nil
+}
+
+// internName returns the id of a short repeated string (creator ids).
+func (db *DB) internName(ctx context.Context, name string) (int32, error) {
+	if v, ok := db.names.Load(name); ok {
+		return v.(int32), nil
+	}
+	if err := checkText("creator id", name); err != nil {
+		return 0, err
+	}
+	db.nameMu.Lock()
+	defer db.nameMu.Unlock()
+	var id int32
+	err := db.Pool.QueryRow(ctx, `WITH ins AS (
+		  INSERT INTO names (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
+		SELECT id FROM ins UNION ALL SELECT id FROM names WHERE name = $1 LIMIT 1`, name).Scan(&id)
+	if err != nil {
+		return 0, dbErr(err, "intern name %q", name)
+	}
+	db.names.Store(name, id)
+	return id, nil
+}
+
+// nameOf returns the string of a name id, loading the (small) table on a miss.
+func (db *DB) nameOf(ctx context.Context, q querier, id int32) (string, error) {
+	if v, ok := db.nameByID.Load(id); ok {
+		return v.(string), nil
+	}
+	rows, err := q.Query(ctx, `SELECT id, name FROM names`)
+	if err != nil {
+		return "", dbErr(err, "read names")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int32
+		var n string
+		if err := rows.Scan(&i, &n); err != nil {
+			return "", dbErr(err, "read names")
+		}
+		db.nameByID.Store(i, n)
+	}
+	if err := rows.Err(); err != nil {
+		return "", dbErr(err, "read names")
+	}
+	if v, ok := db.nameByID.Load(id); ok {
+		return v.(string), nil
+	}
+	return "", features.Errorf(features.EINTERNAL, "name id %d missing", id)
+}
