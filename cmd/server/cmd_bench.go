@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"saex/internal/compute/kernel"
+	"saex/internal/compute/sae"
+)
+
+func init() {
+	register("bench", "time the SAE encode (bench encode ...) or the matmul kernel (bench gemm ...) on random data; prints gflops as JSON", runBench)
+}
+
+// benchOutput is the JSON shape external checks rely on; keep it.
+type benchOutput struct {
+	GFLOPS         float64 `json:"gflops"`
+	SecondsPerCall float64 `json:"seconds_per_call"`
+}
+
+// maxBenchFloats bounds any one random matrix (4 GiB of float32).
+const maxBenchFloats = 1 << 30
+
+func runBench(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return errors.New("bench: want a target: bench encode --d-in N --d-sae N --tokens N [--k N] [--threads N], or bench gemm --m N --k N --n N [--threads N]")
+	}
+	target, args := args[0], args[1:]
+	fs := newFlagSet(env, "bench "+target)
+	threads := fs.Int("threads", 0, "kernel worker threads (0: GOMAXPROCS)")
+	var call func()
+	var callErr error
+	var flops float64
+	switch target {
+	case "encode":
+		din := fs.Int("d-in", 0, "SAE input width")
+		dsae := fs.Int("d-sae", 0, "SAE width")
+		tokens := fs.Int("tokens", 0, "tokens per encode call")
+		k := fs.Int("k", 32, "TopK k (0: a ReLU SAE)")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if err := benchDims(fs.NArg(), "--d-in", *din, "--d-sae", *dsae, "--tokens", *tokens); err != nil {
+			return err
+		}
+		if int64(*din)*int64(*dsae) > maxBenchFloats || int64(*tokens)*int64(*din) > maxBenchFloats {
+			return errors.New("bench encode: matrices too large (over 2^30 values)")
+		}
+		cfg := sae.Config{Architecture: sae.TopK, DIn: *din, DSAE: *dsae, K: *k, ApplyBDecToInput: true,
+			NormalizeActivations: sae.NormNone, ReshapeActivations: "none"}
+		if *k == 0 {
+			cfg.Architecture = sae.Standard
+		}
+		s, err := sae.NewRandom(cfg, 1)
+		if err != nil {
+			return fmt.Errorf("bench encode: %w", err)
+		}
+		x := randomFloats(*tokens**din, 2)
+		call = func() { _, callErr = s.EncodeSparse(x, *tokens) }
+		flops = 2 * float64(*tokens) * float64(*din) * float64(*dsae)
+	case "gemm":
+		m := fs.Int("m", 0, "rows of A and C")
+		k := fs.Int("k", 0, "inner dimension")
+		n := fs.Int("n", 0, "columns of B and C")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if err := benchDims(fs.NArg(), "--m", *m, "--k", *k, "--n", *n); err != nil {
+			return err
+		}
+		for _, p := range [][2]int{{*m, *k}, {*k, *n}, {*m, *n}} {
+			if int64(p[0])*int64(p[1]) > maxBenchFloats {
+				return errors.New("bench gemm: matrices too large (over 2^30 values)")
+			}
+		}
+		a, c := randomFloats(*m**k, 3), make([]float32, *m**n)
+		b := kernel.Pack(randomFloats(*k**n, 4), *k, *n) // packed once, as weights are
+		call = func() { kernel.MatMul(c, a, *m, b, nil) }
+		flops = 2 * float64(*m) * float64(*k) * float64(*n)
+	default:
+		return fmt.Errorf("bench: unknown target %q (want encode or gemm)", target)
+	}
+	if *threads < 0 {
+		return errors.New("bench: --threads must be >= 0")
+	}
+	prev := kernel.SetThreads(*threads)
+	defer kernel.SetThreads(prev)
+	env.Logger().Debug("bench", "target", target, "impl", kernel.Impl(), "threads", kernel.Threads())
+
+	call() // warm up: page in the data, start the workers
+	var calls int
+	start := time.Now()
+	for calls < 3 || time.Since(start) < 500*time.Millisecond {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		call()
+		calls++
+	}
+	if callErr != nil {
+		return fmt.Errorf("bench %s: %w", target, callErr)
+	}
+	per := time.Since(start).Seconds() / float64(calls)
+	return json.NewEncoder(env.Stdout).Encode(benchOutput{GFLOPS: flops / per / 1e9, SecondsPerCall: per})
+}
+
+// benchDims checks that every dimension flag (name, value pairs) was
+// given a positive value.
+func benchDims(extra int, dims ...any) error {
+	if extra > 0 {
+		return errors.New("bench: unexpected arguments")
+	}
+	for i := 0; i+1 < len(dims); i += 2 {
+		if v := dims[i+1].(int); v <= 0 {
+			return fmt.Errorf("bench: %s must be a positive integer (got %d)", dims[i], v)
+		}
+	}
+	return nil
+}
+
+func randomFloats(n int, seed uint64) []float32 {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}

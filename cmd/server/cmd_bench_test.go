@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestBenchCommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "encode", "--d-in", "16", "--d-sae", "128", "--tokens", "3", "--k", "4", "--threads", "2"},
+		{"bench", "encode", "--d-in", "16", "--d-sae", "128", "--tokens", "3", "--k", "0"},
+		{"bench", "gemm", "--m", "5", "--k", "7", "--n", "70", "--threads", "1"},
+	} {
+		out, err := execEncodeCLI(args...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var got map[string]float64
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%v: %q: %v", args, out, err)
+		}
+		if len(got) != 2 || got["gflops"] <= 0 || got["seconds_per_call"] <= 0 {
+			t.Errorf("%v: %v", args, got)
+		}
+	}
+}
+
+func TestBenchCommandErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench"}, "want a target"},
+		{[]string{"bench", "matmul"}, `unknown target "matmul"`},
+		{[]string{"bench", "encode", "--d-in", "8", "--d-sae", "16"}, "--tokens must be a positive integer"},
+		{[]string{"bench", "encode", "--d-in", "8", "--d-sae", "16", "--tokens", "2", "--k", "17"}, "field k"},
+		{[]string{"bench", "gemm", "--m", "1", "--k", "-1", "--n", "2"}, "--k must be a positive integer"},
+		{[]string{"bench", "gemm", "--m", "1", "--k", "1", "--n", "2", "--threads", "-1"}, "--threads"},
+		{[]string{"bench", "gemm", "--m", "100000", "--k", "100000", "--n", "2"}, "too large"},
+	} {
+		if _, err := execEncodeCLI(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+}
