@@ -23,48 +23,13 @@ func mustRead(t *testing.T, path string) *File {
 	return f
 }
 
-// LoadSource reads a whole source folder into features (test helper).
 func loadSource(t *testing.T, dir string) (*Meta, []*features.Feature) {
 	t.Helper()
-	meta, err := ReadMeta(dir)
+	meta, fs, err := LoadSource(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := readSourceDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byIdx := map[int]*features.Feature{}
-	var order []*features.Feature
-	for _, p := range sd.Features {
-		fs, _, err := ParseFeatures(mustRead(t, filepath.Join(dir, p)), sd.ModelID, sd.SourceID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range fs {
-			byIdx[f.Index] = f
-			order = append(order, f)
-		}
-	}
-	for _, p := range sd.Activations {
-		as, _, err := ParseActivations(mustRead(t, filepath.Join(dir, p)), sd.ModelID, sd.SourceID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range as {
-			byIdx[a.Index].Activations = append(byIdx[a.Index].Activations, a)
-		}
-	}
-	for _, p := range sd.Explanations {
-		es, _, err := ParseExplanations(mustRead(t, filepath.Join(dir, p)), sd.ModelID, sd.SourceID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range es {
-			byIdx[e.Index].Explanations = append(byIdx[e.Index].Explanations, e)
-		}
-	}
-	return meta, order
+	return meta, fs
 }
 
 func TestReadFixture(t *testing.T) {

@@ -190,6 +190,9 @@ func dbErr(err error, format string, args ...any) error {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, pgx.ErrTxClosed) {
 		return features.Wrap(features.EUNAVAILABLE, err, "%s: database unavailable", msg)
 	}
+	if err.Error() == "closed pool" { // pgxpool's error has no type
+		return features.Wrap(features.EUNAVAILABLE, err, "%s: database closed", msg)
+	}
 	if errors.Is(err, context.Canceled) {
 		return features.Wrap(features.EUNAVAILABLE, err, "%s: canceled", msg)
 	}
