@@ -84,6 +84,7 @@ func (c *collector) addRow(r int, tile, bias []float32, col0 int32) {
 		c.lists[r] = l
 		return
 	}
+	bias = bias[:len(tile)] // one bounds check for the loop
 	h := c.heap[r*c.limit : (r+1)*c.limit]
 	n := int(c.n[r])
 	// lo is the value a candidate must reach: 0 until the heap is full
