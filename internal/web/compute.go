@@ -1,0 +1,111 @@
+package web
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+
+	"saex/internal/features"
+)
+
+// computePool bounds how many prompts run at once. Prompts are CPU-bound
+// and the machine is small: letting every request run would starve page
+// views, so extra requests wait for a slot until their deadline.
+type computePool struct {
+	slots chan struct{}
+}
+
+func newComputePool(n int) *computePool {
+	return &computePool{slots: make(chan struct{}, n)}
+}
+
+// acquire waits for a slot; it returns EUNAVAILABLE when ctx ends first.
+func (p *computePool) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case p.slots <- struct{}{}:
+		return func() { <-p.slots }, nil
+	default:
+	}
+	select {
+	case p.slots <- struct{}{}:
+		return func() { <-p.slots }, nil
+	case <-ctx.Done():
+		return nil, features.Wrap(features.EUNAVAILABLE, ctx.Err(), "the compute pool is busy: try again shortly")
+	}
+}
+
+// contextualize turns engine errors into user-facing ones: deadlines become
+// EUNAVAILABLE and a too-long prompt names the model's limit.
+func contextualize(err error, maxTokens int) error {
+	code := features.ErrorCode(err)
+	switch {
+	case code == features.EUNPROCESSABLE && maxTokens > 0:
+		msg := features.ErrorMessage(err)
+		if !strings.Contains(msg, strconv.Itoa(maxTokens)) {
+			msg += " (the model accepts at most " + strconv.Itoa(maxTokens) + " tokens, BOS included)"
+		}
+		return features.Wrap(features.EUNPROCESSABLE, err, "%s", msg)
+	case code == features.EINTERNAL && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
+		return features.Wrap(features.EUNAVAILABLE, err, "the prompt did not finish in time: try again shortly")
+	}
+	return err
+}
+
+// promptCache keeps the most recent prompt results. Results are shared and
+// must be treated as read-only.
+type promptCache struct {
+	mu    sync.Mutex
+	size  int
+	order *list.List // of *promptEntry, most recent first
+	byKey map[string]*list.Element
+}
+
+type promptEntry struct {
+	key string
+	res *features.PromptResult
+}
+
+func newPromptCache(size int) *promptCache {
+	return &promptCache{size: size, order: list.New(), byKey: make(map[string]*list.Element)}
+}
+
+// promptKey identifies a prompt run; NUL cannot appear in ids.
+func promptKey(modelID string, sourceIDs []string, text string) string {
+	return modelID + "\x00" + strings.Join(sourceIDs, ",") + "\x00" + text
+}
+
+func (c *promptCache) get(key string) (*features.PromptResult, bool) {
+	if c == nil || c.size == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*promptEntry).res, true
+}
+
+func (c *promptCache) put(key string, res *features.PromptResult) {
+	if c == nil || c.size == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[key]; ok {
+		el.Value.(*promptEntry).res = res
+		c.order.MoveToFront(el)
+		return
+	}
+	c.byKey[key] = c.order.PushFront(&promptEntry{key: key, res: res})
+	for c.order.Len() > c.size {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.byKey, last.Value.(*promptEntry).key)
+	}
+}

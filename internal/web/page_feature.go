@@ -1,0 +1,234 @@
+package web
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"saex/internal/features"
+	"saex/templates"
+)
+
+// Feature-page layout constants.
+const (
+	contextWindow  = 8  // tokens each side of the max in the short context view
+	maxNeighbours  = 10 // decoder-cosine neighbours listed
+	maxLogitTokens = 10 // rows of each logit table
+)
+
+// handleFeaturePage handles "GET /{model}/{source}/{index}": the feature dashboard.
+func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.featureView(r.Context(), r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.FeaturePage(*v))
+}
+
+// featureView loads a feature and its source and lays out the dashboard.
+func (s *Server) featureView(ctx context.Context, r *http.Request) (*templates.FeatureView, error) {
+	key, err := pathKey(r)
+	if err != nil {
+		return nil, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path)
+	}
+	var (
+		f   *features.Feature
+		src *features.Source
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		f, err = s.Features.GetFeature(gctx, key, features.FeatureOptions{})
+		return err
+	})
+	g.Go(func() (err error) {
+		src, err = s.Catalog.GetSource(gctx, key.ModelID, key.SourceID)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	v := &templates.FeatureView{
+		Meta:      s.meta(key.SourceID+" #"+itoa(key.Index)+" · "+key.ModelID, "home", key.ModelID),
+		F:         f,
+		Density:   templates.Percent(f.FracNonzero),
+		ActHist:   templates.NewHistogram("Activations (non-zero) histogram", f.FreqHistHeights, f.FreqHistValues, false),
+		LogitHist: templates.NewHistogram("Logit effects histogram", f.LogitsHistHeights, f.LogitsHistValues, true),
+		JSONURL:   templates.FeatureJSONURL(key.ModelID, key.SourceID, key.Index),
+		SourceURL: templates.SourceURL(key.ModelID, key.SourceID),
+		TestURL:   templates.FeatureURL(key.ModelID, key.SourceID, key.Index) + "/test",
+		CanTest:   s.Inference != nil && s.Inference.CanRun(key.ModelID, key.SourceID),
+	}
+	if key.Index > 0 {
+		v.PrevURL = templates.FeatureURL(key.ModelID, key.SourceID, key.Index-1)
+	}
+	if src.NumFeatures == 0 || key.Index+1 < src.NumFeatures {
+		v.NextURL = templates.FeatureURL(key.ModelID, key.SourceID, key.Index+1)
+	}
+	v.Neg = logitRows(f.NegStr, f.NegValues)
+	v.Pos = logitRows(f.PosStr, f.PosValues)
+	v.Groups = activationGroups(f)
+	if v.Neighbours, err = s.neighbours(ctx, f); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// logitRows pairs logit tokens with values for a table.
+func logitRows(strs []string, vals []float64) []templates.LogitRow {
+	n := min(len(strs), len(vals), maxLogitTokens)
+	out := make([]templates.LogitRow, n)
+	for i := range n {
+		out[i] = templates.LogitRow{Token: templates.DisplayToken(strs[i]), Value: templates.Num(vals[i])}
+	}
+	return out
+}
+
+// highlightScale is the value that maps to full highlight: the feature's
+// max, or the largest example value when that is larger (imported data
+// may disagree).
+func highlightScale(f *features.Feature) float64 {
+	scale := f.MaxActApprox
+	for _, a := range f.Activations {
+		scale = max(scale, a.MaxValue)
+	}
+	return scale
+}
+
+// activationGroups splits the examples into the top group and the
+// quantile intervals (highest first), each row centred on its max token.
+func activationGroups(f *features.Feature) []templates.ActGroup {
+	type groupKey struct{ lo, hi float64 }
+	scale := highlightScale(f)
+	var top templates.ActGroup
+	top.Title = "Top activations"
+	intervals := map[groupKey]*templates.ActGroup{}
+	var keys []groupKey
+	for _, a := range f.Activations {
+		row := templates.ActRow{
+			Tokens:   templates.Tokens(a.Tokens, a.Values, scale, a.MaxValueTokenIndex, contextWindow),
+			MaxValue: templates.Num(a.MaxValue),
+		}
+		if a.InTopGroup() {
+			top.Rows = append(top.Rows, row)
+			continue
+		}
+		k := groupKey{lo: *a.BinMin}
+		if a.BinMax != nil {
+			k.hi = *a.BinMax
+		}
+		g, ok := intervals[k]
+		if !ok {
+			title := "Interval " + templates.Num(k.lo) + " – " + templates.Num(k.hi)
+			if a.BinContains != nil && *a.BinContains >= 0 {
+				title += " (contains " + templates.Percent(*a.BinContains) + ")"
+			}
+			g = &templates.ActGroup{Title: title}
+			intervals[k] = g
+			keys = append(keys, k)
+		}
+		g.Rows = append(g.Rows, row)
+	}
+	var out []templates.ActGroup
+	if len(top.Rows) > 0 {
+		out = append(out, top)
+	}
+	slices.SortFunc(keys, func(a, b groupKey) int { return cmp.Compare(b.hi, a.hi) })
+	for _, k := range keys {
+		out = append(out, *intervals[k])
+	}
+	return out
+}
+
+// neighbours lists the decoder-cosine neighbours with their explanations.
+func (s *Server) neighbours(ctx context.Context, f *features.Feature) ([]templates.Neighbour, error) {
+	n := min(len(f.TopkCosSimIndices), len(f.TopkCosSimValues))
+	var out []templates.Neighbour
+	var idx []int
+	for i := 0; i < n && len(out) < maxNeighbours; i++ {
+		j := f.TopkCosSimIndices[i]
+		if j == f.Index || j < 0 { // element 0 is the feature itself
+			continue
+		}
+		out = append(out, templates.Neighbour{
+			Index: j, URL: templates.FeatureURL(f.ModelID, f.SourceID, j), Cos: templates.Num(f.TopkCosSimValues[i]),
+		})
+		idx = append(idx, j)
+	}
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	sums, err := s.Features.FeatureSummaries(ctx, f.ModelID, f.SourceID, idx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if sm := sums[out[i].Index]; sm != nil {
+			out[i].Explanation = sm.Explanation
+		}
+	}
+	return out, nil
+}
+
+// handleFeatureTest handles "POST /{model}/{source}/{index}/test": runs the
+// form's text through the model and this feature. htmx gets the highlighted
+// tokens as a fragment; a plain form post gets the whole page with them.
+func (s *Server) handleFeatureTest(w http.ResponseWriter, r *http.Request) {
+	key, err := pathKey(r)
+	if err != nil {
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path))
+		return
+	}
+	if err := s.parseForm(w, r); err != nil {
+		s.testError(w, r, err)
+		return
+	}
+	text := r.PostForm.Get("text")
+	if strings.TrimSpace(text) == "" {
+		s.testError(w, r, invalidField("text", "type some text to test"))
+		return
+	}
+	f, err := s.Features.GetFeature(r.Context(), key, features.FeatureOptions{NoActivations: true, NoExplanations: true})
+	if err != nil {
+		s.testError(w, r, err)
+		return
+	}
+	var tv templates.TestView
+	status := http.StatusOK
+	act, err := s.featureActivation(r.Context(), key, text, true)
+	if err != nil {
+		status, tv.Error = s.userError(r, err)
+	} else {
+		scale := max(f.MaxActApprox, float64(act.MaxValue))
+		tv.Tokens = templates.Tokens(act.Tokens, act.Values, scale, 0, 0)
+		tv.MaxValue = templates.Num(float64(act.MaxValue))
+		if act.MaxValueTokenIndex < len(act.Tokens) {
+			tv.MaxToken = templates.DisplayToken(act.Tokens[act.MaxValueTokenIndex])
+		}
+	}
+	if isHTMX(r) {
+		s.render(w, r, status, templates.TestResult(tv))
+		return
+	}
+	v, verr := s.featureView(r.Context(), r)
+	if verr != nil {
+		s.pageError(w, r, verr)
+		return
+	}
+	v.Test, v.TestText = &tv, text
+	s.render(w, r, status, templates.FeaturePage(*v))
+}
+
+// testError answers a failed test: a fragment for htmx, an error page otherwise.
+func (s *Server) testError(w http.ResponseWriter, r *http.Request, err error) {
+	if !isHTMX(r) {
+		s.pageError(w, r, err)
+		return
+	}
+	status, msg := s.userError(r, err)
+	s.render(w, r, status, templates.TestResult(templates.TestView{Error: msg}))
+}

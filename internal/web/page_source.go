@@ -1,0 +1,127 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"saex/internal/features"
+	"saex/templates"
+)
+
+// browserPageSize is the number of features a source page shows.
+const browserPageSize = 25
+
+// handleSourcePage handles "GET /{model}/{source}": the paged feature
+// browser (?sort=index|maxact|density&desc=1&hidedead=1&q=...&page=N), and
+// jump-to (?jump=N redirects to the feature).
+func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
+	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
+	if !features.ValidID(modelID) || !features.ValidID(sourceID) {
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no source %q of model %q", sourceID, modelID))
+		return
+	}
+	src, err := s.Catalog.GetSource(r.Context(), modelID, sourceID)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	v := templates.SourceView{Meta: s.meta(modelID+" · "+sourceID, "home", modelID), Source: src}
+	if j := strings.TrimSpace(q.Get("jump")); j != "" {
+		idx, err := features.ParseIndex(j)
+		switch {
+		case err != nil:
+			v.JumpError = "not a feature index: " + j
+		case src.NumFeatures > 0 && idx >= src.NumFeatures:
+			v.JumpError = "this source has features 0 to " + strconv.Itoa(src.NumFeatures-1)
+		default:
+			http.Redirect(w, r, templates.FeatureURL(modelID, sourceID, idx), http.StatusSeeOther)
+			return
+		}
+	}
+	f := features.FeatureFilter{ModelID: modelID, SourceID: sourceID, Limit: browserPageSize}
+	switch q.Get("sort") {
+	case "maxact":
+		f.Sort = features.SortByMaxAct
+	case "density":
+		f.Sort = features.SortByDensity
+	default:
+		f.Sort = features.SortByIndex
+	}
+	f.Desc = q.Get("desc") == "1"
+	f.HideDead = q.Get("hidedead") == "1"
+	f.Query = strings.TrimSpace(q.Get("q"))
+	if len(f.Query) > maxQueryLen {
+		f.Query = f.Query[:maxQueryLen]
+	}
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	f.Offset = (page - 1) * browserPageSize
+	rows, total, err := s.Features.ListFeatures(r.Context(), f)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	v.Total, v.Page, v.Sort, v.Desc, v.HideDead, v.Query = total, page, string(f.Sort), f.Desc, f.HideDead, f.Query
+	v.Pages = max(1, (total+browserPageSize-1)/browserPageSize)
+	for _, fs := range rows {
+		row := templates.SourceRow{
+			Index:       fs.Key.Index,
+			URL:         templates.FeatureURL(modelID, sourceID, fs.Key.Index),
+			MaxAct:      templates.Num(fs.MaxActApprox),
+			Density:     templates.Percent(fs.FracNonzero),
+			Explanation: fs.Explanation,
+			Dead:        fs.MaxActApprox <= 0,
+		}
+		toks := make([]string, 0, len(fs.TopTokens))
+		for _, t := range fs.TopTokens {
+			toks = append(toks, templates.DisplayToken(t))
+		}
+		row.TopTokens = strings.Join(toks, " · ")
+		v.Rows = append(v.Rows, row)
+	}
+	base := templates.SourceURL(modelID, sourceID)
+	link := func(sort string, desc bool, page int) string {
+		vals := url.Values{}
+		if sort != string(features.SortByIndex) {
+			vals.Set("sort", sort)
+		}
+		if desc {
+			vals.Set("desc", "1")
+		}
+		if f.HideDead {
+			vals.Set("hidedead", "1")
+		}
+		if f.Query != "" {
+			vals.Set("q", f.Query)
+		}
+		if page > 1 {
+			vals.Set("page", strconv.Itoa(page))
+		}
+		if len(vals) == 0 {
+			return base
+		}
+		return base + "?" + vals.Encode()
+	}
+	if page > 1 {
+		v.PrevURL = link(v.Sort, v.Desc, page-1)
+	}
+	if page < v.Pages {
+		v.NextURL = link(v.Sort, v.Desc, page+1)
+	}
+	v.SortLinks = make(map[string]string, 3)
+	for _, col := range []string{"index", "maxact", "density"} {
+		// Clicking the current column flips the order; a new column starts
+		// descending, except index which reads naturally ascending.
+		desc := col != "index"
+		if col == v.Sort {
+			desc = !v.Desc
+		}
+		v.SortLinks[col] = link(col, desc, 1)
+	}
+	s.render(w, r, http.StatusOK, templates.SourcePage(v))
+}

@@ -1,0 +1,61 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/a-h/templ"
+
+	"saex/templates"
+)
+
+// isHTMX reports whether the request comes from htmx (and wants a fragment).
+func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
+
+// render writes an HTML component straight to the response.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil {
+		s.logger().Warn("render failed", "path", r.URL.Path, "error", err)
+	}
+}
+
+// meta returns the layout data of a page.
+func (s *Server) meta(title, nav, modelID string) templates.Meta {
+	return templates.Meta{Title: title, Assets: AssetVersion(), Nav: nav, ModelID: modelID}
+}
+
+// pageError renders err as an error page with the status of its code.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := s.userError(r, err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	s.render(w, r, status, templates.ErrorPage(templates.ErrorView{
+		Meta: s.meta(http.StatusText(status), "", ""), Status: status, Message: msg,
+	}))
+}
+
+// handlePageNotFound renders the 404 page for unknown paths.
+func (s *Server) handlePageNotFound(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusNotFound, templates.ErrorPage(templates.ErrorView{
+		Meta: s.meta("Not found", "", ""), Status: http.StatusNotFound, Message: "There is no page at " + r.URL.Path + ".",
+	}))
+}
+
+// handlePageMethodNotAllowed renders a 405 page.
+func (s *Server) handlePageMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusMethodNotAllowed, templates.ErrorPage(templates.ErrorView{
+		Meta: s.meta("Method not allowed", "", ""), Status: http.StatusMethodNotAllowed, Message: r.Method + " is not allowed here.",
+	}))
+}
+
+// parseForm reads a form body under the body cap; ETOOLARGE past it.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		return jsonError(err, s.MaxBodyBytes)
+	}
+	return nil
+}

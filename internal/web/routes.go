@@ -1,0 +1,145 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// Handler builds the router. Routes fall into four groups, each with its own
+// middleware slot on Server: pages (HTML, including the pages' own form
+// posts), public API reads, compute API (runs the model), and write API
+// (uploads; these take an API key once hardening adds the check).
+func (s *Server) Handler() http.Handler {
+	s.init()
+	r := chi.NewRouter()
+	r.Use(s.recoverer)
+	// Neuronpedia's Python client posts to /api/search-all/ with a trailing
+	// slash: route both forms, never redirect (a redirected POST loses its body).
+	r.Use(middleware.StripSlashes)
+	r.Use(middleware.Compress(compressLevel))
+
+	r.Get("/healthz", s.handleHealthz)
+	r.Method(http.MethodGet, "/static/*", s.staticHandler())
+	r.Method(http.MethodHead, "/static/*", s.staticHandler())
+
+	// Pages.
+	r.Group(func(r chi.Router) {
+		r.Use(s.PageMiddleware...)
+		r.NotFound(s.handlePageNotFound)
+		r.MethodNotAllowed(s.handlePageMethodNotAllowed)
+		r.Get("/", s.handleHome)
+		r.Get("/search", s.handleSearchPage)
+		r.Get("/{model}", s.handleModelPage)
+		r.Get("/{model}/prompt", s.handlePromptPage)
+		r.Post("/{model}/prompt", s.handlePromptRun)
+		r.Post("/{model}/prompt/token", s.handlePromptToken)
+		r.Get("/{model}/{source}", s.handleSourcePage)
+		r.Get("/{model}/{source}/{index}", s.handleFeaturePage)
+		r.Post("/{model}/{source}/{index}/test", s.handleFeatureTest)
+	})
+
+	r.Route("/api", func(r chi.Router) {
+		r.Use(apiHeaders)
+		r.NotFound(s.handleAPINotFound)
+		r.MethodNotAllowed(s.handleAPIMethodNotAllowed)
+
+		// Public reads.
+		r.Group(func(r chi.Router) {
+			r.Use(s.ReadMiddleware...)
+			r.Get("/openapi.json", s.handleOpenAPI)
+			r.Get("/models", s.handleAPIModels)
+			r.Get("/models/{model}/sources", s.handleAPISources)
+			r.Get("/feature/{model}/{source}/{index}", s.handleAPIFeature)
+			r.Post("/features", s.handleAPIFeatures)
+			r.Post("/explanation/search", s.handleAPIExplanationSearch)
+		})
+
+		// Compute: runs the model; bounded by the compute pool.
+		r.Group(func(r chi.Router) {
+			r.Use(s.ComputeMiddleware...)
+			r.Post("/activation/new", s.handleAPIActivationNew)
+			r.Post("/activation/source", s.handleAPIActivationSource)
+			r.Post("/search-all", s.handleAPISearchAll)
+			r.Post("/search-topk-by-token", s.handleAPISearchTopkByToken)
+		})
+
+		// Writes.
+		r.Group(func(r chi.Router) {
+			r.Use(s.WriteMiddleware...)
+			r.Post("/feature/upload-batch", s.handleAPIFeatureUploadBatch)
+			r.Post("/activation/upload-batch", s.handleAPIActivationUploadBatch)
+		})
+	})
+	return r
+}
+
+// compressLevel trades CPU for bytes: level 4 keeps gzip cheap enough that
+// compressed pages stay within the latency budget on two cores.
+const compressLevel = 4
+
+// apiHeaders sets what every API response shares: Neuronpedia serves its
+// API to any origin (notebooks, other sites), so CORS is open, and CORS
+// preflight requests are answered here.
+func apiHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Content-Type, X-Api-Key")
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleAPINotFound answers unknown API routes with a JSON 404.
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, errorBody{Error: "no API route " + r.Method + " " + r.URL.Path})
+}
+
+// handleAPIMethodNotAllowed answers a known API route called with the wrong method.
+func (s *Server) handleAPIMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " is not allowed on " + r.URL.Path})
+}
+
+// handleHealthz handles "GET /healthz": 200 when the database is ready.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if s.Ready != nil {
+		if err := s.Ready.Ready(r.Context()); err != nil {
+			s.logger().Warn("not ready", "error", err)
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// recoverer turns a panicking handler into a 500 (JSON under /api) and logs it.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if rec == http.ErrAbortHandler {
+				panic(rec)
+			}
+			s.logger().Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec)
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
+				return
+			}
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,141 @@
+// Package web is saex's HTTP layer: server-rendered pages (templ + htmx),
+// the Neuronpedia-compatible JSON API and its OpenAPI document. It consumes
+// only the service interfaces of internal/features; cmd/server wires the
+// store and the inference engine in.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"saex/internal/features"
+)
+
+// Defaults for the Server's limits.
+const (
+	DefaultMaxBodyBytes       = 1 << 20  // JSON and form bodies of reads and compute requests
+	DefaultMaxUploadBytes     = 64 << 20 // upload-batch bodies: 128 features x examples of 1024 tokens
+	DefaultComputeTimeout     = 10 * time.Second
+	DefaultComputeConcurrency = 4
+	DefaultPromptCacheSize    = 64
+)
+
+// Server serves saex's pages and API. Set the service fields (at least
+// Catalog, Features and Explanations) before calling Handler; a nil
+// Inference turns the compute routes into 503s, a nil Writer the upload
+// routes.
+type Server struct {
+	Catalog      features.CatalogService
+	Features     features.FeatureService
+	Explanations features.ExplanationService
+	Writer       features.FeatureWriter
+	APIKeys      features.APIKeyService
+	Inference    features.Inference
+	Ready        features.Pinger
+	Logger       *slog.Logger
+
+	// BaseURL is the public origin (e.g. "https://saex.example.org") used in
+	// the OpenAPI document and absolute links; "" means relative links.
+	BaseURL string
+	// MaxBodyBytes caps request bodies of reads and compute routes (413 past it).
+	MaxBodyBytes int64
+	// MaxUploadBytes caps the bodies of the upload-batch routes.
+	MaxUploadBytes int64
+	// ComputeTimeout bounds one compute request: waiting for a slot and running.
+	ComputeTimeout time.Duration
+	// ComputeConcurrency is how many prompts run at once; the others queue
+	// until ComputeTimeout and then get 503, so page views stay fast.
+	ComputeConcurrency int
+	// PromptCacheSize is how many recent prompt results are kept so that the
+	// prompt tool's token clicks and re-rankings do not rerun the model.
+	PromptCacheSize int
+
+	// Per-group middleware, applied in routes.go: production hardening
+	// (API keys, rate limits, cross-origin protection) plugs in here.
+	PageMiddleware    []func(http.Handler) http.Handler
+	ReadMiddleware    []func(http.Handler) http.Handler
+	ComputeMiddleware []func(http.Handler) http.Handler
+	WriteMiddleware   []func(http.Handler) http.Handler
+
+	compute *computePool
+	prompts *promptCache
+}
+
+// NewServer returns a Server with default limits and a discarding logger;
+// set its service fields, then call Handler.
+func NewServer() *Server {
+	return &Server{
+		Logger:             slog.New(slog.DiscardHandler),
+		MaxBodyBytes:       DefaultMaxBodyBytes,
+		MaxUploadBytes:     DefaultMaxUploadBytes,
+		ComputeTimeout:     DefaultComputeTimeout,
+		ComputeConcurrency: DefaultComputeConcurrency,
+		PromptCacheSize:    DefaultPromptCacheSize,
+	}
+}
+
+// logger returns the configured logger or a discarding one.
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// init fills zero limits with defaults and builds the compute pool.
+func (s *Server) init() {
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.MaxUploadBytes <= 0 {
+		s.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if s.ComputeTimeout <= 0 {
+		s.ComputeTimeout = DefaultComputeTimeout
+	}
+	if s.ComputeConcurrency <= 0 {
+		s.ComputeConcurrency = DefaultComputeConcurrency
+	}
+	if s.PromptCacheSize < 0 {
+		s.PromptCacheSize = 0
+	}
+	s.compute = newComputePool(s.ComputeConcurrency)
+	s.prompts = newPromptCache(s.PromptCacheSize)
+}
+
+// runPrompt runs text through the model and sources under the compute
+// limits, serving repeated prompts from the cache.
+func (s *Server) runPrompt(ctx context.Context, modelID string, sourceIDs []string, text string) (*features.PromptResult, error) {
+	if s.Inference == nil || !s.Inference.CanRun(modelID, "") {
+		if s.Catalog != nil {
+			if _, err := s.Catalog.GetModel(ctx, modelID); err != nil {
+				return nil, err
+			}
+		}
+		return nil, features.Errorf(features.EUNAVAILABLE, "inference is not available for model %q", modelID)
+	}
+	for _, src := range sourceIDs {
+		if !s.Inference.CanRun(modelID, src) {
+			return nil, features.Errorf(features.ENOTFOUND, "source %q of model %q cannot run prompts", src, modelID)
+		}
+	}
+	key := promptKey(modelID, sourceIDs, text)
+	if res, ok := s.prompts.get(key); ok {
+		return res, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.ComputeTimeout)
+	defer cancel()
+	release, err := s.compute.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	res, err := s.Inference.RunPrompt(ctx, modelID, sourceIDs, text)
+	if err != nil {
+		return nil, contextualize(err, s.Inference.MaxTokens(modelID))
+	}
+	s.prompts.put(key, res)
+	return res, nil
+}

@@ -1,0 +1,216 @@
+package templates
+
+import "saex/internal/features"
+
+// HomeView is the home page: every model with its sources.
+type HomeView struct {
+	Meta
+	Models []ModelView
+	// Single is true on a model's own page (/{model}).
+	Single bool
+}
+
+// ModelView is one model with its sources.
+type ModelView struct {
+	Model     *features.Model
+	Sources   []SourceSummary
+	CanPrompt bool
+}
+
+// SourceSummary is a source row of the home page.
+type SourceSummary struct {
+	Source *features.Source
+	Stats  *features.SourceStats
+	// Build is a short state line ("done", "running 120/4096 features"), "" when unknown.
+	Build string
+}
+
+// SourceView is the feature browser of one source.
+type SourceView struct {
+	Meta
+	Source   *features.Source
+	Rows     []SourceRow
+	Total    int
+	Page     int
+	Pages    int
+	Sort     string
+	Desc     bool
+	HideDead bool
+	Query    string
+	PrevURL  string
+	NextURL  string
+	// SortLinks are the column headers' links (index, maxact, density).
+	SortLinks map[string]string
+	// JumpError explains a jump-to index that was not accepted.
+	JumpError string
+}
+
+// SourceRow is one feature of the browser.
+type SourceRow struct {
+	Index       int
+	URL         string
+	MaxAct      string
+	Density     string
+	Explanation string
+	TopTokens   string
+	Dead        bool
+}
+
+// FeatureView is the feature dashboard.
+type FeatureView struct {
+	Meta
+	F          *features.Feature
+	Density    string
+	ActHist    *Histogram
+	LogitHist  *Histogram
+	Neg        []LogitRow
+	Pos        []LogitRow
+	Groups     []ActGroup
+	Neighbours []Neighbour
+	PrevURL    string
+	NextURL    string
+	JSONURL    string
+	SourceURL  string
+	TestURL    string
+	CanTest    bool
+	TestText   string
+	Test       *TestView
+}
+
+// LogitRow is one token of the logit tables.
+type LogitRow struct {
+	Token string
+	Value string
+}
+
+// ActGroup is a section of examples: the top activations or one interval.
+type ActGroup struct {
+	Title string
+	Rows  []ActRow
+}
+
+// ActRow is one example text.
+type ActRow struct {
+	Tokens   []TokenView
+	MaxValue string
+}
+
+// Neighbour is a decoder-cosine neighbour.
+type Neighbour struct {
+	Index       int
+	URL         string
+	Cos         string
+	Explanation string
+}
+
+// TestView is the result of running a test text through one feature.
+type TestView struct {
+	Tokens   []TokenView
+	MaxValue string
+	MaxToken string
+	Error    string
+}
+
+// PromptView is the prompt tool.
+type PromptView struct {
+	Meta
+	ModelID    string
+	Sources    []SourceChoice
+	Text       string
+	Rank       string // "max" or "sum"
+	NumResults int
+	MaxTokens  int
+	Result     *PromptResultView
+	Error      string
+	Available  bool
+}
+
+// SourceChoice is a source checkbox of the prompt tool.
+type SourceChoice struct {
+	ID      string
+	Checked bool
+}
+
+// PromptResultView is a prompt's tokens and ranked features.
+type PromptResultView struct {
+	Tokens   []PromptToken
+	Features []PromptFeature
+	RankNote string
+	Millis   string
+}
+
+// PromptToken is one token of the prompt; Selected tokens are summed when ranking by sum.
+type PromptToken struct {
+	Pos      int
+	Text     string
+	Selected bool
+	Special  bool
+	Class    string
+}
+
+// PromptFeature is one ranked feature of the prompt tool.
+type PromptFeature struct {
+	SourceID    string
+	Index       int
+	URL         string
+	Score       string
+	MaxValue    string
+	MaxToken    string
+	Explanation string
+	Spark       Sparkline
+}
+
+// TokenPanelView lists the top features at one token.
+type TokenPanelView struct {
+	Pos     int
+	Token   string
+	Sources []TokenPanelSource
+	Error   string
+}
+
+// TokenPanelSource is one source's top features at a token.
+type TokenPanelSource struct {
+	SourceID string
+	Features []TokenPanelFeature
+}
+
+// TokenPanelFeature is one feature at a token.
+type TokenPanelFeature struct {
+	Index       int
+	URL         string
+	Value       string
+	Explanation string
+}
+
+// SearchView is the explanation search page.
+type SearchView struct {
+	Meta
+	Query    string
+	ModelID  string
+	SourceID string
+	Models   []string
+	Hits     []SearchHit
+	Total    int
+	Searched bool
+	PrevURL  string
+	NextURL  string
+	Error    string
+}
+
+// SearchHit is one explanation found.
+type SearchHit struct {
+	ModelID     string
+	SourceID    string
+	Index       int
+	URL         string
+	Description string
+	TypeName    string
+	ExplModel   string
+}
+
+// ErrorView is an error page.
+type ErrorView struct {
+	Meta
+	Status  int
+	Message string
+}
