@@ -21,6 +21,9 @@ import (
 
 var out bytes.Buffer
 
+// pfDist is how far ahead (bytes) the one-row kernels prefetch B.
+var pfDist = 0
+
 func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
 func label(name string)            { fmt.Fprintf(&out, "%s:\n", name) }
 
@@ -175,6 +178,11 @@ func genRow1(s shape, split bool) {
 		bc = s.reg(2 * s.w)
 	}
 	loop(s.name, 1, func(u int) {
+		if pfDist > 0 {
+			for l := 0; l < 4; l++ {
+				p("PREFETCHT0 %d(BX)", pfDist+u*256+l*64)
+			}
+		}
 		p("VBROADCASTSS %d(AX), %s", 4*u, bc)
 		for j := 0; j < s.w; j++ {
 			dst := s.acc(0, j)
@@ -196,7 +204,66 @@ func genRow1(s shape, split bool) {
 	out.WriteString("\n")
 }
 
+// genSum emits sum512(p *float32, n int) float32, the streaming-read
+// reference: it adds n floats (a multiple of 64) with 4 zmm accumulators and
+// memory-operand VADDPS, i.e. the same loads the GEMV kernel issues, without
+// the arithmetic.
+func genSum() {
+	out.WriteString("// func sum512(p *float32, n int) float32\n")
+	out.WriteString("TEXT ·sum512(SB), NOSPLIT, $0-20\n")
+	p("MOVQ p+0(FP), BX")
+	p("MOVQ n+8(FP), CX")
+	p("SHRQ $6, CX")
+	for j := 0; j < 4; j++ {
+		p("VPXORD Z%d, Z%d, Z%d", j, j, j)
+	}
+	p("TESTQ CX, CX")
+	p("JEQ sum512_done")
+	label("sum512_loop")
+	for j := 0; j < 4; j++ {
+		p("VADDPS %d(BX), Z%d, Z%d", 64*j, j, j)
+	}
+	p("ADDQ $256, BX")
+	p("DECQ CX")
+	p("JNZ sum512_loop")
+	label("sum512_done")
+	p("VADDPS Z1, Z0, Z0")
+	p("VADDPS Z3, Z2, Z2")
+	p("VADDPS Z2, Z0, Z0")
+	// Horizontal sum of Z0 into X0.
+	p("VEXTRACTF32X8 $1, Z0, Y1")
+	p("VADDPS Y1, Y0, Y0")
+	p("VEXTRACTF128 $1, Y0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VHADDPS X0, X0, X0")
+	p("VHADDPS X0, X0, X0")
+	p("VZEROUPPER")
+	p("MOVSS X0, ret+16(FP)")
+	p("RET")
+	out.WriteString("\n")
+}
+
+// genClock emits addChain(n int): n iterations of 16 dependent ADDQ, i.e.
+// 16n core cycles, which the benchmarks time to report the real clock.
+func genClock() {
+	out.WriteString("// func addChain(n int)\n")
+	out.WriteString("TEXT ·addChain(SB), NOSPLIT, $0-8\n")
+	p("MOVQ n+0(FP), CX")
+	p("XORQ AX, AX")
+	label("addChain_loop")
+	for i := 0; i < 16; i++ {
+		p("ADDQ $1, AX")
+	}
+	p("DECQ CX")
+	p("JNZ addChain_loop")
+	p("RET")
+	out.WriteString("\n")
+}
+
 func main() {
+	if len(os.Args) > 1 {
+		fmt.Sscan(os.Args[1], &pfDist)
+	}
 	out.WriteString(header)
 	// AVX-512: rows × 64 columns in 4 zmm per row; B in Z24-Z27, broadcasts
 	// in Z28/Z29; up to 24 accumulators Z0-Z23.
@@ -211,6 +278,8 @@ func main() {
 	for mr := 2; mr <= 6; mr++ {
 		genTiled(shape{name: fmt.Sprintf("k256r%d", mr), mr: mr, w: 2, vbytes: 32, pre: "Y", bReg: 12, bcReg: [2]int{14, 15}, zero: "VXORPS"})
 	}
+	genSum()
+	genClock()
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

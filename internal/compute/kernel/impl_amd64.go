@@ -3,6 +3,7 @@
 package kernel
 
 import (
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -49,6 +50,14 @@ func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32)
 
 //go:noescape
 func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+
+// sum512 adds n float32 (a multiple of 64) with AVX-512 loads.
+//
+//go:noescape
+func sum512(p *float32, n int) float32
+
+// addChain runs 16n dependent integer adds (16n core cycles).
+func addChain(n int)
 
 type asmKernel func(kc int, a, b, c *float32, ldc, mode int, bias *float32)
 
@@ -102,4 +111,22 @@ func microAVX2(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32) {
 		}
 		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs)
 	}
+}
+
+// sumFloats adds the values of s (len a multiple of 64) with the widest loads
+// the CPU has; it is the streaming-read reference for the GEMV benchmarks.
+func sumFloats(s []float32) float32 {
+	if cpu.X86.HasAVX512F && len(s) > 0 {
+		return sum512(&s[0], len(s))
+	}
+	return sumGo(s)
+}
+
+// clockGHz estimates the current core clock from a chain of dependent adds
+// (one per cycle); 0 where no probe exists.
+func clockGHz() float64 {
+	const n = 1 << 20
+	t0 := time.Now()
+	addChain(n)
+	return 16 * n / float64(time.Since(t0).Nanoseconds())
 }

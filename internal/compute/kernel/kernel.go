@@ -65,7 +65,9 @@ func newPacked(k, n int) *Packed {
 		panic(fmt.Sprintf("kernel: pack of a %dx%d matrix: both dimensions must be positive", k, n))
 	}
 	panels := (n + panelWidth - 1) / panelWidth
-	return &Packed{k: k, n: n, panels: panels, data: alignedFloats(panels * k * panelWidth)}
+	data := alignedFloats(panels * k * panelWidth)
+	adviseHugePages(data)
+	return &Packed{k: k, n: n, panels: panels, data: data}
 }
 
 // Pack packs the row-major K×N matrix b (len k*n) into panels.

@@ -317,3 +317,22 @@ func TestSelectImpl(t *testing.T) {
 		t.Fatalf("selectImpl(no-such) = %s, want fallback %s", im.name, best.name)
 	}
 }
+
+func TestStreamRead(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	p := Pack(randMat(r, 37*300), 37, 300)
+	var want float64
+	for _, v := range p.data {
+		want += float64(v)
+	}
+	for _, th := range []int{1, 2} {
+		withThreads(th, func() {
+			if got := streamRead(p); math.Abs(float64(got)-want) > 1e-3*float64(len(p.data)) {
+				t.Fatalf("th=%d: streamRead = %g, want %g", th, got, want)
+			}
+		})
+	}
+	if got := sumGo(p.data); math.Abs(float64(got)-want) > 1e-3*float64(len(p.data)) {
+		t.Fatalf("sumGo = %g, want %g", got, want)
+	}
+}

@@ -1,0 +1,163 @@
+package kernel
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// benchShapes are the SAE encoder shapes W_enc [d_in, d_sae].
+var benchShapes = []struct {
+	name string
+	k, n int
+}{
+	{"gpt2", 768, 24576},
+	{"gemma", 2304, 16384},
+}
+
+var benchTs = []int{1, 8, 128, 512}
+
+// cpuSeconds returns the process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// runThreads sets both the kernel's worker count and GOMAXPROCS to th inside
+// the sub-benchmark (go test -cpu does not reach b.Loop measurements), runs
+// body, and reports GFLOP/s, GB/s of W read per call, ms/op and cpu-util
+// (process CPU seconds per wall second: ≈th when th threads really ran).
+func runThreads(b *testing.B, th int, flops, wBytes float64, body func()) {
+	b.Helper()
+	prevProcs := runtime.GOMAXPROCS(th)
+	prevThreads := SetThreads(th)
+	defer func() {
+		runtime.GOMAXPROCS(prevProcs)
+		SetThreads(prevThreads)
+	}()
+	body() // warm up: page in W, fill pools
+	cpu0, wall0 := cpuSeconds(), time.Now()
+	n := 0
+	for b.Loop() {
+		body()
+		n++
+	}
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(flops*float64(n)/sec/1e9, "GFLOP/s")
+	b.ReportMetric(wBytes*float64(n)/sec/1e9, "GB/s")
+	b.ReportMetric(sec/float64(n)*1e3, "ms/op")
+	b.ReportMetric((cpuSeconds()-cpu0)/time.Since(wall0).Seconds(), "cpu-util")
+}
+
+// BenchmarkEncodeGEMM times C[T,N] = A[T,K] @ W_enc[K,N] for the SAE encoder
+// shapes with every supported implementation (W packed once, as at load),
+// and gonum's blas32.Gemm on the raw row-major W (blas32.Gemv as well at
+// T=1). Run e.g.
+//
+//	go test -run '^$' -bench 'EncodeGEMM/gpt2/T=128/' -benchtime 20x ./internal/compute/kernel
+func BenchmarkEncodeGEMM(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, s := range benchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			w := randMat(r, s.k*s.n)
+			packed := Pack(w, s.k, s.n)
+			wBytes := float64(s.k * s.n * 4)
+			for _, t := range benchTs {
+				a := randMat(r, t*s.k)
+				c := make([]float32, t*s.n)
+				flops := 2 * float64(t) * float64(s.k) * float64(s.n)
+				b.Run(fmt.Sprintf("T=%d", t), func(b *testing.B) {
+					for _, im := range supportedImpls() {
+						for _, th := range []int{1, 2} {
+							b.Run(fmt.Sprintf("%s/th=%d", im.name, th), func(b *testing.B) {
+								runThreads(b, th, flops, wBytes, func() { matMul(im, c, a, t, packed, nil) })
+							})
+						}
+					}
+					ga := blas32.General{Rows: t, Cols: s.k, Stride: s.k, Data: a}
+					gw := blas32.General{Rows: s.k, Cols: s.n, Stride: s.n, Data: w}
+					gc := blas32.General{Rows: t, Cols: s.n, Stride: s.n, Data: c}
+					for _, th := range []int{1, 2} {
+						b.Run(fmt.Sprintf("gonum/th=%d", th), func(b *testing.B) {
+							runThreads(b, th, flops, wBytes, func() { blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, ga, gw, 0, gc) })
+						})
+					}
+					if t == 1 {
+						x := blas32.Vector{N: s.k, Inc: 1, Data: a}
+						y := blas32.Vector{N: s.n, Inc: 1, Data: c}
+						for _, th := range []int{1, 2} {
+							b.Run(fmt.Sprintf("gonum-gemv/th=%d", th), func(b *testing.B) {
+								runThreads(b, th, flops, wBytes, func() { blas32.Gemv(blas.Trans, 1, gw, x, 0, y) })
+							})
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkStreamRead reads the packed W of each shape once per op, split
+// over the workers as the GEMV path splits it, with the widest vector loads
+// the CPU has: the bandwidth ceiling for T=1. Compare its GB/s with
+// EncodeGEMM/T=1 in the same run.
+func BenchmarkStreamRead(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, s := range benchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			packed := Pack(randMat(r, s.k*s.n), s.k, s.n)
+			wBytes := float64(len(packed.data) * 4)
+			for _, th := range []int{1, 2} {
+				b.Run(fmt.Sprintf("th=%d", th), func(b *testing.B) {
+					runThreads(b, th, 0, wBytes, func() { sink = streamRead(packed) })
+				})
+			}
+		})
+	}
+}
+
+var sink float32
+
+// BenchmarkMicroKernel runs one implementation's 6-row micro-kernel on an
+// L1-resident panel slice (kc=96: 24 KiB of B) on one thread, so GFLOP/s and
+// FLOP/cycle show the kernel's own efficiency against the FMA peak without
+// memory effects.
+func BenchmarkMicroKernel(b *testing.B) {
+	const kc, reps = 96, 1000
+	r := rand.New(rand.NewPCG(3, 3))
+	a, bp := randMat(r, mrBlock*kc), alignedFloats(kc*panelWidth)
+	copy(bp, randMat(r, kc*panelWidth))
+	c := alignedFloats(mrBlock * panelWidth)
+	for _, im := range supportedImpls() {
+		for _, mr := range []int{6, 1} {
+			b.Run(fmt.Sprintf("%s/r%d", im.name, mr), func(b *testing.B) {
+				prev := runtime.GOMAXPROCS(1)
+				defer runtime.GOMAXPROCS(prev)
+				ghz := clockGHz()
+				n := 0
+				for b.Loop() {
+					for range reps {
+						im.micro(mr, kc, a, bp, c, panelWidth, modeZero, nil)
+					}
+					n++
+				}
+				ghz = (ghz + clockGHz()) / 2
+				gf := 2 * float64(mr*kc*panelWidth*reps*n) / b.Elapsed().Seconds() / 1e9
+				b.ReportMetric(gf, "GFLOP/s")
+				b.ReportMetric(ghz, "GHz")
+				if ghz > 0 {
+					b.ReportMetric(gf/ghz, "FLOP/cycle")
+				}
+			})
+		}
+	}
+}
