@@ -2,6 +2,8 @@ package gpt2
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"saex/internal/compute/kernel"
 )
@@ -57,7 +59,7 @@ func (a *Activations) Len(seq int) int {
 // across calls through Model.pool.
 type workspace struct {
 	x, a, qkv, z, tmp, hid []float32
-	q, k, v, s, zh         []float32
+	heads                  []*headScratch // one per attention worker
 }
 
 func grow(buf []float32, n int) []float32 {
@@ -266,6 +268,7 @@ func (m *Model) activate(h []float32, n int) {
 // nonlinearity to each tile while it is hot in cache.
 func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
 	f := m.act()
+	fast := m.Cfg.ActivationFunction != "gelu"
 	inner := m.Cfg.NInner
 	bias := l.fcB
 	kernel.MatMulTiles(a, n, l.fc, func(_, row0, rows, col0, cols int, tile []float32, ld int) {
@@ -273,6 +276,10 @@ func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
 		for r := range rows {
 			src := tile[r*ld : r*ld+cols]
 			dst := h[(row0+r)*inner+col0 : (row0+r)*inner+col0+cols]
+			if fast {
+				geluNewBias(dst, src, bc)
+				continue
+			}
 			for c, v := range src {
 				dst[c] = f(v + bc[c])
 			}
@@ -280,35 +287,66 @@ func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
 	})
 }
 
+// headScratch is one attention worker's per-head buffers.
+type headScratch struct{ q, k, v, s, zh []float32 }
+
 // attention computes causal multi-head attention for every sequence from
 // ws.qkv ([n, 3d]: Q | K | V, head h in columns h*dh..) into ws.z
-// ([n, d], heads concatenated as in Hugging Face's _merge_heads).
+// ([n, d], heads concatenated as in Hugging Face's _merge_heads). The
+// (sequence, head) pairs are independent and shared out over up to
+// kernel.Threads() goroutines: each product is too small for the
+// kernel's own row/column split to keep both cores busy.
 func (m *Model) attention(ws *workspace, l *layer, rows []int) {
 	d := m.Cfg.NEmbd
 	nh := m.Cfg.NHead
 	dh := d / nh
-	for s := 0; s+1 < len(rows); s++ {
-		r0, t := rows[s], rows[s+1]-rows[s]
-		ws.q = grow(ws.q, t*dh)
-		ws.k = grow(ws.k, t*dh)
-		ws.v = grow(ws.v, t*dh)
-		ws.s = grow(ws.s, t*t)
-		ws.zh = grow(ws.zh, t*dh)
-		for h := range nh {
+	nseq := len(rows) - 1
+	jobs := nseq * nh
+	workers := min(kernel.Threads(), jobs)
+	if rows[nseq]*rows[nseq]*dh < 1<<16 { // tiny: goroutines cost more than they save
+		workers = 1
+	}
+	for len(ws.heads) < workers {
+		ws.heads = append(ws.heads, &headScratch{})
+	}
+	var next atomic.Int64
+	work := func(hs *headScratch) {
+		for {
+			job := int(next.Add(1) - 1)
+			if job >= jobs {
+				return
+			}
+			s, h := job/nh, job%nh
+			r0, t := rows[s], rows[s+1]-rows[s]
+			hs.q = grow(hs.q, t*dh)
+			hs.k = grow(hs.k, t*dh)
+			hs.v = grow(hs.v, t*dh)
+			hs.s = grow(hs.s, t*t)
+			hs.zh = grow(hs.zh, t*dh)
 			for i := range t {
 				row := ws.qkv[(r0+i)*3*d:]
-				copy(ws.q[i*dh:(i+1)*dh], row[h*dh:(h+1)*dh])
-				copy(ws.k[i*dh:(i+1)*dh], row[d+h*dh:d+(h+1)*dh])
-				copy(ws.v[i*dh:(i+1)*dh], row[2*d+h*dh:2*d+(h+1)*dh])
+				copy(hs.q[i*dh:(i+1)*dh], row[h*dh:(h+1)*dh])
+				copy(hs.k[i*dh:(i+1)*dh], row[d+h*dh:d+(h+1)*dh])
+				copy(hs.v[i*dh:(i+1)*dh], row[2*d+h*dh:2*d+(h+1)*dh])
 			}
-			kernel.GemmTransB(ws.s, ws.q, ws.k, t, dh, t)
-			causalSoftmax(ws.s, t, l.attnScale)
-			kernel.Gemm(ws.zh, ws.s, ws.v, t, t, dh)
+			kernel.GemmTransB(hs.s, hs.q, hs.k, t, dh, t)
+			causalSoftmax(hs.s, t, l.attnScale)
+			kernel.Gemm(hs.zh, hs.s, hs.v, t, t, dh)
 			for i := range t {
-				copy(ws.z[(r0+i)*d+h*dh:(r0+i)*d+(h+1)*dh], ws.zh[i*dh:(i+1)*dh])
+				copy(ws.z[(r0+i)*d+h*dh:(r0+i)*d+(h+1)*dh], hs.zh[i*dh:(i+1)*dh])
 			}
 		}
 	}
+	if workers <= 1 {
+		work(ws.heads[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() { work(ws.heads[w]) })
+	}
+	work(ws.heads[0])
+	wg.Wait()
 }
 
 // causalSoftmax turns the t×t raw scores into attention probabilities:
@@ -321,13 +359,7 @@ func causalSoftmax(s []float32, t int, scale float32) {
 		for j := 1; j <= i; j++ {
 			mx = max(mx, row[j]*scale)
 		}
-		var sum float64
-		for j := 0; j <= i; j++ {
-			e := fastExp(float64(row[j]*scale - mx))
-			row[j] = float32(e)
-			sum += e
-		}
-		inv := float32(1 / sum)
+		inv := float32(1 / expShifted(row[:i+1], scale, mx))
 		for j := 0; j <= i; j++ {
 			row[j] *= inv
 		}

@@ -361,11 +361,11 @@ func TestConfigErrors(t *testing.T) {
 func TestFastExpAndGelu(t *testing.T) {
 	for x := -100.0; x <= 80; x += 0.01237 {
 		got, want := fastExp(x), math.Exp(x)
-		if math.Abs(got-want) > 2e-8*want {
+		if math.Abs(got-want) > 1e-9*want {
 			t.Fatalf("fastExp(%g) = %g, want %g", x, got, want)
 		}
 	}
-	if fastExp(-1e9) != 0 || !math.IsInf(fastExp(1e9), 1) || !math.IsNaN(fastExp(math.NaN())) {
+	if fastExp(-1e9) > 1e-300 || fastExp(1e9) < 1e300 || !math.IsNaN(fastExp(math.NaN())) {
 		t.Error("fastExp edge cases")
 	}
 	for u := float32(-30); u <= 30; u += 0.0173 {

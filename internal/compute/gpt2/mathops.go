@@ -10,50 +10,75 @@ import (
 func sqrt(x float64) float64 { return math.Sqrt(x) }
 
 // layerNorm writes (x-μ)/sqrt(σ²+eps)*w+b into dst (which may alias x).
-// Statistics are accumulated in float64: residual streams of trained
-// models have outlier dimensions where float32 sums lose digits.
+// Statistics are accumulated in float64, four independent sums at a time
+// (so the adds pipeline): residual streams of trained models have outlier
+// dimensions where float32 sums lose digits.
 func layerNorm(dst, x, w, b []float32, eps float64) {
 	n := len(x)
 	dst, w, b = dst[:n], w[:n], b[:n]
-	var sum float64
-	for _, v := range x {
-		sum += float64(v)
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
 	}
-	mean := sum / float64(n)
-	var ss float64
-	for _, v := range x {
-		d := float64(v) - mean
-		ss += d * d
+	for ; i < n; i++ {
+		s0 += float64(x[i])
 	}
-	inv := 1 / math.Sqrt(ss/float64(n)+eps)
+	mean := (s0 + s1 + s2 + s3) / float64(n)
+	s0, s1, s2, s3 = 0, 0, 0, 0
+	i = 0
+	for ; i+4 <= n; i += 4 {
+		d0, d1 := float64(x[i])-mean, float64(x[i+1])-mean
+		d2, d3 := float64(x[i+2])-mean, float64(x[i+3])-mean
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < n; i++ {
+		d := float64(x[i]) - mean
+		s0 += d * d
+	}
+	inv := float32(1 / math.Sqrt((s0+s1+s2+s3)/float64(n)+eps))
+	m32 := float32(mean)
 	for i, v := range x {
-		dst[i] = float32((float64(v)-mean)*inv)*w[i] + b[i]
+		dst[i] = (v-m32)*inv*w[i] + b[i]
 	}
 }
 
+// expTable[j] = 2^(j/32): exp(x) = 2^m · 2^(j/32) · e^r with r small.
+var expTable = func() (t [32]float64) {
+	for j := range t {
+		t[j] = math.Exp2(float64(j) / 32)
+	}
+	return t
+}()
+
 const (
-	log2e = 1.4426950408889634
-	ln2Hi = 0.6931471803691238 // ln 2 split in two so that n*ln2Hi is exact
-	ln2Lo = 1.9082149292705877e-10
+	expInvStep = 32 / math.Ln2                   // 1 / (ln2/32)
+	expStepHi  = 6.93147180369123816490e-01 / 32 // ln2/32 split in two so that
+	expStepLo  = 1.90821492927058770002e-10 / 32 // n*expStepHi is exact
+	roundShift = 0x1.8p52                        // adding it rounds a float64 to an integer
 )
 
-// fastExp is exp(x) to about 1e-8 relative error, several times faster
-// than math.Exp: enough for float32 results. It is used by softmax and
-// the GELU, the two places a forward pass evaluates millions of exps.
+// fastExp is exp(x) to about 1e-9 relative error for x in [-700, 700]
+// (inputs outside are clamped), several times faster than math.Exp and
+// free of calls and branches so that loops around it pipeline: softmax
+// and the GELU evaluate millions of exps per forward pass.
 func fastExp(x float64) float64 {
-	switch {
-	case x > 709:
-		return math.Inf(1)
-	case x < -708:
-		return 0
-	case x != x:
-		return x
-	}
-	n := math.Floor(x*log2e + 0.5)
-	r := x - n*ln2Hi - n*ln2Lo // |r| <= ln2/2
-	// Taylor series to r^7: truncation error < 5e-9 relative on |r| <= 0.35.
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	return p * math.Float64frombits(uint64(int64(n)+1023)<<52)
+	x = min(max(x, -700), 700) // NaN stays NaN
+	t := x*expInvStep + roundShift
+	n := int64(math.Float64bits(t)) // low bits: round(x*32/ln2), two's complement
+	nf := t - roundShift
+	r := x - nf*expStepHi - nf*expStepLo // |r| <= ln2/64
+	// e^r by Taylor to r^4: error < r^5/120 < 1.3e-11.
+	r2 := r * r
+	p := (1 + r) + r2*(0.5+r*(1.0/6)+r2*(1.0/24))
+	scale := math.Float64frombits(uint64(((n>>5)+1023)&0x7FF) << 52)
+	return p * expTable[n&31] * scale
 }
 
 // geluNew is GPT-2's tanh-approximated GELU,
@@ -61,8 +86,50 @@ func fastExp(x float64) float64 {
 // u / (1 + exp(-2·z)) since 1 + tanh(z) = 2 / (1 + exp(-2z)).
 func geluNew(u float32) float32 {
 	x := float64(u)
-	z := 0.7978845608028654 * (x + 0.044715*x*x*x)
-	return float32(x / (1 + fastExp(-2*z)))
+	z := 1.5957691216057308 * (x + 0.044715*x*x*x) // 2·√(2/π)·(...)
+	return float32(x / (1 + fastExp(-z)))
+}
+
+// geluNewBiasGo sets dst[i] = geluNew(src[i] + bias[i]) in plain Go: geluNew with
+// fastExp written out, because the compiler will not inline them and a
+// call per element stalls the pipeline (this loop runs n·n_inner times
+// per layer).
+func geluNewBiasGo(dst, src, bias []float32) {
+	dst, bias = dst[:len(src)], bias[:len(src)]
+	for i, v := range src {
+		x := float64(v + bias[i])
+		y := -1.5957691216057308 * (x + 0.044715*x*x*x)
+		y = min(max(y, -700), 700)
+		t := y*expInvStep + roundShift
+		n := int64(math.Float64bits(t))
+		nf := t - roundShift
+		r := y - nf*expStepHi - nf*expStepLo
+		r2 := r * r
+		p := (1 + r) + r2*(0.5+r*(1.0/6)+r2*(1.0/24))
+		e := p * expTable[n&31] * math.Float64frombits(uint64(((n>>5)+1023)&0x7FF)<<52)
+		dst[i] = float32(x / (1 + e))
+	}
+}
+
+// expShiftedGo sets row[j] = exp(row[j]*scale - mx) and returns the sum,
+// in plain Go; fastExp written out for the same reason as in
+// geluNewBiasGo.
+func expShiftedGo(row []float32, scale, mx float32) float64 {
+	var sum float64
+	for j, v := range row {
+		y := float64(v*scale - mx)
+		y = min(max(y, -700), 700)
+		t := y*expInvStep + roundShift
+		n := int64(math.Float64bits(t))
+		nf := t - roundShift
+		r := y - nf*expStepHi - nf*expStepLo
+		r2 := r * r
+		p := (1 + r) + r2*(0.5+r*(1.0/6)+r2*(1.0/24))
+		e := p * expTable[n&31] * math.Float64frombits(uint64(((n>>5)+1023)&0x7FF)<<52)
+		row[j] = float32(e)
+		sum += e
+	}
+	return sum
 }
 
 // geluErf is the exact GELU, 0.5·u·(1 + erf(u/√2)).

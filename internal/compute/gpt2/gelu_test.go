@@ -1,0 +1,80 @@
+package gpt2
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"saex/internal/compute/kernel"
+)
+
+// Every GELU implementation this CPU can run must match the float64
+// formula, including odd lengths (vector body plus scalar tail) and
+// extreme inputs.
+func TestGeluImplementations(t *testing.T) {
+	widths := []int{0}
+	switch kernel.Impl() {
+	case "avx512":
+		widths = append(widths, 16, 8) // AVX-512 CPUs also have AVX2+FMA
+	case "avx2":
+		widths = append(widths, 8)
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	src := []float32{0, -0, 1e-30, -1e-30, 1, -1, 3, -3, 5.5, -5.5, 10, -10, 30, -30, 1e4, -1e4, 3e38, -3e38}
+	for len(src) < 4099 {
+		src = append(src, float32(r.NormFloat64()*4))
+	}
+	bias := make([]float32, len(src))
+	for i := range bias {
+		if i%3 == 0 {
+			bias[i] = float32(r.NormFloat64())
+		}
+	}
+	for _, w := range widths {
+		for _, n := range []int{len(src), 1, 7, 15, 16, 17, 33} {
+			dst := make([]float32, n)
+			geluNewBiasWidth(dst, src[:n], bias[:n], w)
+			for i := range n {
+				x := float64(src[i] + bias[i])
+				want := 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+				if got := float64(dst[i]); !(math.Abs(got-want) <= 2e-6*max(1, math.Abs(want))) {
+					t.Fatalf("width %d, n %d: gelu(%g) = %g, want %g", w, n, x, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestExpShiftedImplementations(t *testing.T) {
+	widths := []int{0}
+	switch kernel.Impl() {
+	case "avx512":
+		widths = append(widths, 16, 8)
+	case "avx2":
+		widths = append(widths, 8)
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, w := range widths {
+		for _, n := range []int{1, 5, 16, 17, 100, 1024} {
+			src := make([]float32, n)
+			for i := range src {
+				src[i] = float32(r.NormFloat64() * 30)
+			}
+			src[0] = -1e30 // far below the maximum: exp underflows to ~0
+			const scale, shift = 0.125, 3
+			row := append([]float32(nil), src...)
+			sum := expShiftedWidth(row, scale, shift, w)
+			var wantSum float64
+			for i, x := range src {
+				want := math.Exp(float64(x*scale - shift))
+				wantSum += want
+				if !(math.Abs(float64(row[i])-want) <= 1e-6*want+1e-37) {
+					t.Fatalf("width %d n %d: exp(%g) = %g, want %g", w, n, x*scale-shift, row[i], want)
+				}
+			}
+			if math.Abs(sum-wantSum) > 1e-6*wantSum+1e-30 {
+				t.Fatalf("width %d n %d: sum %g, want %g", w, n, sum, wantSum)
+			}
+		}
+	}
+}
