@@ -10,6 +10,8 @@ import (
 // packed A row block (mrBlock×kc) stays in L1.
 const (
 	kcMax      = 512       // longest K chunk before splitting K
+	smallM     = 32        // up to this many rows, B is walked once in kcSmall chunks
+	kcSmall    = 128       // K chunk for small m: 32 KiB of one panel
 	bSliceMax  = 384 << 10 // bytes of B one item keeps hot in L2
 	tileMax    = 256 << 10 // bytes of a worker's private output tile
 	serialWork = 1 << 18   // multiply-adds below which one thread does it all
@@ -19,20 +21,21 @@ const (
 // plan is one product split into items: a rectangle of row blocks × panel
 // groups that one worker computes completely (all of K).
 type plan struct {
-	im       *impl
-	m, k, n  int
-	b        *Packed
-	ap       []float32 // A packed in row blocks ([k][mr] each); a itself when m == 1
-	bias     []float32 // nil, or n values (MatMul only)
-	c        []float32 // destination (MatMul), nil for MatMulTiles
-	fn       func(worker, row0, rows, col0, cols int, tile []float32, ld int)
-	kc       int // K chunk
-	gp       int // panels per item
-	rowsPer  int // rows per item, a multiple of mrBlock
-	rowItems int
-	colItems int
-	workers  int
-	next     atomic.Int64
+	im         *impl
+	m, k, n    int
+	b          *Packed
+	ap         []float32 // A packed in row blocks ([k][mr] each); a itself when m == 1
+	bias       []float32 // nil, or n values (MatMul only)
+	c          []float32 // destination (MatMul), nil for MatMulTiles
+	fn         func(worker, row0, rows, col0, cols int, tile []float32, ld int)
+	kc         int  // K chunk
+	gp         int  // panels per item
+	rowsPer    int  // rows per item, a multiple of mrBlock
+	panelOuter bool // loop panels outermost with short K chunks (few rows)
+	rowItems   int
+	colItems   int
+	workers    int
+	next       atomic.Int64
 }
 
 func matMul(im *impl, c, a []float32, m int, b *Packed, bias []float32) {
@@ -67,6 +70,9 @@ func newPlan(im *impl, a []float32, m int, b *Packed, tiles bool) *plan {
 		pl.gp = min(2, b.panels) // no B reuse: keep items small for balance
 	}
 	pl.rowsPer = roundUp(m, mrBlock)
+	if m > mrBlock && m <= smallM {
+		pl.kc, pl.panelOuter = min(k, kcSmall), true
+	}
 
 	threads := Threads()
 	if threads > 1 && m*k*b.n >= serialWork {
@@ -192,27 +198,41 @@ func (pl *plan) item(w *worker, ri, ci int) {
 	}
 
 	micro := pl.im.micro
-	for pc := 0; pc < k; pc += pl.kc {
+	block := func(p, pc, rb int) {
 		kc := min(pl.kc, k-pc)
 		mode := modeLoad
+		var bias []float32
 		if pc == 0 {
 			mode = modeZero
 			if pl.bias != nil {
-				mode = modeBias
+				mode, bias = modeBias, pl.biasFor(w, p)
 			}
 		}
-		for rb := r0; rb < r1; rb += mrBlock {
-			mr := min(mrBlock, m-rb)
-			a := pl.ap[rb*k+pc*mr : rb*k+(pc+kc)*mr]
-			crow := base + (rb-r0)*ld
-			for p := p0; p < p1; p++ {
-				var bias []float32
-				if mode == modeBias {
-					bias = pl.biasFor(w, p)
+		mr := min(mrBlock, m-rb)
+		a := pl.ap[rb*k+pc*mr : rb*k+(pc+kc)*mr]
+		bp := pl.b.panel(p)[pc*panelWidth : (pc+kc)*panelWidth]
+		coff := base + (rb-r0)*ld + (p-p0)*panelWidth
+		micro(mr, kc, a, bp, dst[coff:coff+(mr-1)*ld+panelWidth], ld, mode, bias)
+	}
+	if pl.panelOuter {
+		// Few rows: walk B once, front to back, in short chunks that every
+		// row block uses while they are in L1, so the hardware prefetcher
+		// streams the next chunk from DRAM while this one is computed.
+		for p := p0; p < p1; p++ {
+			for pc := 0; pc < k; pc += pl.kc {
+				for rb := r0; rb < r1; rb += mrBlock {
+					block(p, pc, rb)
 				}
-				bp := pl.b.panel(p)[pc*panelWidth : (pc+kc)*panelWidth]
-				coff := crow + (p-p0)*panelWidth
-				micro(mr, kc, a, bp, dst[coff:coff+(mr-1)*ld+panelWidth], ld, mode, bias)
+			}
+		}
+	} else {
+		// Many rows: keep a kc×(gp panels) slice of B in L2 while every row
+		// block streams past it.
+		for pc := 0; pc < k; pc += pl.kc {
+			for rb := r0; rb < r1; rb += mrBlock {
+				for p := p0; p < p1; p++ {
+					block(p, pc, rb)
+				}
 			}
 		}
 	}
