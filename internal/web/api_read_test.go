@@ -196,6 +196,8 @@ func TestHealthzAndStatic(t *testing.T) {
 	env := webtest.New(t, nil)
 	st, b := get(t, env.URL+"/healthz")
 	wantStatus(t, "healthz", st, 200, b)
+	st, b = get(t, env.URL+"/readyz")
+	wantStatus(t, "readyz", st, 200, b)
 	st, h, b := do(t, http.MethodGet, env.URL+"/static/htmx-2.0.11.min.js", nil, nil)
 	wantStatus(t, "htmx", st, 200, b)
 	if !strings.Contains(h.Get("Content-Type"), "javascript") || h.Get("ETag") == "" || h.Get("Cache-Control") == "" {

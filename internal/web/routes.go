@@ -1,18 +1,27 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 )
 
-// Handler builds the router. Routes fall into four groups, each with its own
-// middleware slot on Server: pages (HTML, including the pages' own form
-// posts), public API reads, compute API (runs the model), and write API
-// (uploads; these take an API key once hardening adds the check).
+// Handler returns the router, built on the first call from the Server's
+// fields (change them before that). Routes fall into four groups, each
+// with its own middleware slot on Server: pages (HTML, including the pages'
+// own form posts), public API reads, compute API (runs the model), and
+// write API (uploads; these take an API key once hardening adds the check).
 func (s *Server) Handler() http.Handler {
+	s.buildOnce.Do(func() { s.router = s.routes() })
+	return s.router
+}
+
+// routes builds the chi router.
+func (s *Server) routes() chi.Router {
 	s.init()
 	r := chi.NewRouter()
 	r.Use(s.recoverer)
@@ -22,6 +31,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(middleware.Compress(compressLevel))
 
 	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
 	r.Method(http.MethodGet, "/static/*", s.staticHandler())
 	r.Method(http.MethodHead, "/static/*", s.staticHandler())
 
@@ -108,18 +118,29 @@ func (s *Server) handleAPIMethodNotAllowed(w http.ResponseWriter, r *http.Reques
 	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " is not allowed on " + r.URL.Path})
 }
 
-// handleHealthz handles "GET /healthz": 200 when the database is ready.
+// handleHealthz handles "GET /healthz": 200 while the process serves.
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// handleReadyz handles "GET /readyz": 200 when the database answers and is
+// migrated, 503 otherwise.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if s.Ready != nil {
-		if err := s.Ready.Ready(r.Context()); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.Ready.Ready(ctx); err != nil {
 			s.logger().Warn("not ready", "error", err)
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready\n"))
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("ok\n"))
+	_, _ = w.Write([]byte("ready\n"))
 }
 
 // recoverer turns a panicking handler into a 500 (JSON under /api) and logs it.

@@ -8,7 +8,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"saex/internal/features"
 )
@@ -59,8 +62,10 @@ type Server struct {
 	ComputeMiddleware []func(http.Handler) http.Handler
 	WriteMiddleware   []func(http.Handler) http.Handler
 
-	compute *computePool
-	prompts *promptCache
+	buildOnce sync.Once
+	router    chi.Router
+	compute   *computePool
+	prompts   *promptCache
 }
 
 // NewServer returns a Server with default limits and a discarding logger;
