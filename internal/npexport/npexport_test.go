@@ -2,6 +2,7 @@ package npexport
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -134,7 +135,7 @@ func TestBadInput(t *testing.T) {
 	good := `{"modelId":"m","layer":"0-x","index":"1","maxActApprox":1}`
 	cases := []struct {
 		name, content, want string
-		parse           func(*File) error
+		parse               func(*File) error
 	}{
 		{"badjson.jsonl.gz", good + "\n{\"modelId\":", "badjson.jsonl.gz:2", nil},
 		{"wrongtype.jsonl.gz", good + "\n" + `{"modelId":"m","layer":"0-x","index":"2","maxActApprox":"big"}`, "wrongtype.jsonl.gz:2: field maxActApprox", nil},
@@ -213,5 +214,32 @@ func FuzzParseDashboard(f *testing.F) {
 	f.Add([]byte(`{"model_id":"m","layer":1,"sae_set":"s","features":[{"feature_index":1,"activations":[{"tokens":["a"],"values":[2]}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseDashboard(&File{Path: "fuzz", Data: data}, time.Time{})
+	})
+}
+
+// The fast activation decoder must agree with encoding/json on every line
+// it accepts.
+func FuzzFastActivationDecoder(f *testing.F) {
+	raw, err := ReadFile(fixtureSource + "/activations/batch-79.jsonl.gz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw.Data), "\n")[:3] {
+		f.Add([]byte(l))
+	}
+	f.Add([]byte(`{"tokens":["a\u0000","b"],"values":[1,2]}`))
+	f.Add([]byte(`{"tokens":["é","\xff"],"values":[1e-3, -0, 0.5E+2], "index": 3}`))
+	f.Add([]byte(`{"tokens":[],"values":[] , "x":{"y":[1,"]"]}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast activationRow
+		ok := decodeActivationFast(line, &fast)
+		var slow activationRow
+		err := json.Unmarshal(line, &slow)
+		if ok && err != nil {
+			t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, line)
+		}
+		if ok && !reflect.DeepEqual(fast.domain(), slow.domain()) {
+			t.Fatalf("fast and slow decodes differ for %q:\n%+v\n%+v", line, fast.domain(), slow.domain())
+		}
 	})
 }

@@ -161,8 +161,11 @@ func ParseActivations(f *File, wantModel, wantSource string) ([]*features.Activa
 	lines := Lines{}
 	err := eachLine(f.Data, func(line int, b []byte) error {
 		var r activationRow
-		if err := decodeLine(f.Path, line, b, &r); err != nil {
-			return err
+		if !decodeActivationFast(b, &r) {
+			r = activationRow{}
+			if err := decodeLine(f.Path, line, b, &r); err != nil {
+				return err
+			}
 		}
 		a := r.domain()
 		if err := checkKey(f.Path, line, a.ModelID, a.SourceID, a.Index, wantModel, wantSource); err != nil {
