@@ -288,4 +288,3 @@ func ReadMeta(dir string) (*Meta, error) {
 	}
 	return m, nil
 }
-

@@ -38,7 +38,7 @@ type sdActivation struct {
 }
 
 type sdFeature struct {
-	features.Feature // the snake_case fields share Neuronpedia's names
+	features.Feature                // the snake_case fields share Neuronpedia's names
 	FeatureIndex     *int           `json:"feature_index"`
 	NPromptsTotal    *int           `json:"n_prompts_total"`
 	NTokensInPrompt  *int           `json:"n_tokens_in_prompt"`

@@ -34,11 +34,11 @@ type DB struct {
 	Now func() time.Time
 	Log *slog.Logger
 
-	sids   sync.Map // "model\x00source" -> int32 sid
-	dicts  sync.Map // model id -> *tokenDict
+	sids     sync.Map // "model\x00source" -> int32 sid
+	dicts    sync.Map // model id -> *tokenDict
 	names    sync.Map // name -> int32 id
 	nameByID sync.Map // int32 id -> name
-	nameMu sync.Mutex
+	nameMu   sync.Mutex
 }
 
 var (

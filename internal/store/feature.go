@@ -304,4 +304,3 @@ func (db *DB) FeatureSummaries(ctx context.Context, modelID, sourceID string, in
 	}
 	return out, nil
 }
-

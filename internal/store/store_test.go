@@ -210,7 +210,7 @@ func TestWriteIsIdempotentAndExact(t *testing.T) {
 	f.Activations[0].Values[3] = float32(math.Copysign(0, -1))
 	f.PosStr[0] = "pos\x00"
 	f.Explanations = []*features.Explanation{{ID: "e1", Description: "brigades and battalions", TypeName: "human",
-		Scores: []*features.ExplanationScore{{ID: "s1", Value: 0.75, ExplanationScoreTypeName: "recall_alt", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		Scores:    []*features.ExplanationScore{{ID: "s1", Value: 0.75, ExplanationScoreTypeName: "recall_alt", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
 	b := &features.FeatureBatch{ModelID: d.ModelID, SourceID: d.SourceID, Features: d.Features}
 	for i := 0; i < 2; i++ {
