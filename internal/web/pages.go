@@ -21,8 +21,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	}
 }
 
-// meta returns the layout data of a page.
+// meta returns the layout data of a page; the navigation links to the
+// model's prompt tool only when the model can run prompts.
 func (s *Server) meta(title, nav, modelID string) templates.Meta {
+	if s.Inference == nil || !s.Inference.CanRun(modelID, "") {
+		modelID = ""
+	}
 	return templates.Meta{Title: title, Assets: AssetVersion(), Nav: nav, ModelID: modelID}
 }
 
