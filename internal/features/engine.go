@@ -1,0 +1,366 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"saex/internal/compute/gpt2"
+	"saex/internal/compute/sae"
+	"saex/internal/compute/tokenizer"
+)
+
+// Engine runs prompts through GPT-2 models and their SAEs in-process: it
+// implements Inference. Models and SAEs are loaded once (AddModel,
+// AddSource) and are immutable afterwards, so any number of prompts can use
+// them at once; a semaphore bounds how many run together so that a burst of
+// prompts queues instead of starving page views of CPU.
+type Engine struct {
+	// mu guards the registry only; it is never held while computing.
+	mu     sync.RWMutex
+	models map[string]*engineModel
+	sem    chan struct{}
+}
+
+// engineModel is one loaded model with its tokenizer and SAEs.
+type engineModel struct {
+	id      string
+	dir     string
+	model   *gpt2.Model
+	tok     *tokenizer.Tokenizer
+	sources map[string]*engineSource
+	order   []string // source ids in the order they were added
+}
+
+// engineSource is one loaded SAE and the hook it reads.
+type engineSource struct {
+	id   string
+	sae  *sae.SAE
+	hook gpt2.Hook
+}
+
+var _ Inference = (*Engine)(nil)
+
+// NewEngine returns an empty engine that runs at most concurrency prompts
+// at a time (concurrency <= 0: GOMAXPROCS). Each prompt's matrix products
+// already use every core, so more would only add queueing inside the
+// kernel.
+func NewEngine(concurrency int) *Engine {
+	if concurrency <= 0 {
+		concurrency = runtime.GOMAXPROCS(0)
+	}
+	return &Engine{models: map[string]*engineModel{}, sem: make(chan struct{}, concurrency)}
+}
+
+// AddModel loads a Hugging Face GPT-2 directory (config.json,
+// model.safetensors, tokenizer.json or vocab.json + merges.txt) under
+// modelID, replacing any model of that id (and its sources).
+func (e *Engine) AddModel(modelID, modelDir string) error {
+	if !ValidID(modelID) {
+		return Errorf(EINVALID, "invalid model id %q", modelID)
+	}
+	m, err := gpt2.Load(modelDir)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", modelID, err)
+	}
+	tok, err := tokenizer.Load(modelDir)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", modelID, err)
+	}
+	return e.AddLoadedModel(modelID, modelDir, m, tok)
+}
+
+// AddLoadedModel registers a model already in memory (dir is informational).
+func (e *Engine) AddLoadedModel(modelID, dir string, m *gpt2.Model, tok *tokenizer.Tokenizer) error {
+	if !ValidID(modelID) {
+		return Errorf(EINVALID, "invalid model id %q", modelID)
+	}
+	if m == nil || tok == nil {
+		return Errorf(EINVALID, "model %s: nil model or tokenizer", modelID)
+	}
+	if tv := tok.VocabSize(); tv > m.Cfg.VocabSize {
+		return fmt.Errorf("model %s (%s): the tokenizer has %d tokens but the model's vocabulary is %d", modelID, dir, tv, m.Cfg.VocabSize)
+	}
+	em := &engineModel{id: modelID, dir: dir, model: m, tok: tok, sources: map[string]*engineSource{}}
+	e.mu.Lock()
+	e.models[modelID] = em
+	e.mu.Unlock()
+	return nil
+}
+
+// AddSource loads an SAE directory (sae.Load) as source sourceID of a model
+// added before, checking that the model has the SAE's hook and that its
+// width is the SAE's d_in.
+func (e *Engine) AddSource(modelID, sourceID, saeDir string) error {
+	s, err := sae.Load(saeDir)
+	if err != nil {
+		return fmt.Errorf("source %s/%s: %w", modelID, sourceID, err)
+	}
+	return e.AddLoadedSource(modelID, sourceID, s)
+}
+
+// AddLoadedSource registers an SAE already in memory.
+func (e *Engine) AddLoadedSource(modelID, sourceID string, s *sae.SAE) error {
+	if !ValidID(sourceID) {
+		return Errorf(EINVALID, "invalid source id %q", sourceID)
+	}
+	e.mu.RLock()
+	em := e.models[modelID]
+	e.mu.RUnlock()
+	if em == nil {
+		return Errorf(ENOTFOUND, "source %s: model %q is not loaded", sourceID, modelID)
+	}
+	hook, err := CheckSAEHook(em.model, s)
+	if err != nil {
+		return fmt.Errorf("source %s/%s (%s): %w", modelID, sourceID, s.Dir, err)
+	}
+	if s.Cfg.PrependBOS && em.model.Cfg.BOSTokenID < 0 {
+		return fmt.Errorf("source %s/%s (%s): the SAE prepends BOS but the model's config.json has no bos_token_id", modelID, sourceID, s.Dir)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, dup := em.sources[sourceID]; !dup {
+		em.order = append(em.order, sourceID)
+	}
+	em.sources[sourceID] = &engineSource{id: sourceID, sae: s, hook: hook}
+	return nil
+}
+
+// CheckSAEHook parses the SAE's hook name and checks that model m records
+// it with the SAE's input width.
+func CheckSAEHook(m *gpt2.Model, s *sae.SAE) (gpt2.Hook, error) {
+	if s.Cfg.HookName == "" {
+		return gpt2.Hook{}, fmt.Errorf("the SAE's cfg.json names no hook (hook_name)")
+	}
+	h, err := gpt2.ParseHook(s.Cfg.HookName)
+	if err != nil {
+		return gpt2.Hook{}, err
+	}
+	if err := m.CheckHook(h); err != nil {
+		return gpt2.Hook{}, err
+	}
+	if w := m.HookWidth(h); w != s.Cfg.DIn {
+		return gpt2.Hook{}, fmt.Errorf("hook %s has width %d but the SAE's d_in is %d", s.Cfg.HookName, w, s.Cfg.DIn)
+	}
+	return h, nil
+}
+
+func (e *Engine) model(modelID string) *engineModel {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.models[modelID]
+}
+
+// Model returns a loaded model and its tokenizer (for the dashboard
+// builder, which reuses what serve has loaded).
+func (e *Engine) Model(modelID string) (*gpt2.Model, *tokenizer.Tokenizer, bool) {
+	em := e.model(modelID)
+	if em == nil {
+		return nil, nil, false
+	}
+	return em.model, em.tok, true
+}
+
+// SAE returns a loaded source's SAE.
+func (e *Engine) SAE(modelID, sourceID string) (*sae.SAE, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	em := e.models[modelID]
+	if em == nil {
+		return nil, false
+	}
+	src := em.sources[sourceID]
+	if src == nil {
+		return nil, false
+	}
+	return src.sae, true
+}
+
+// Sources returns the source ids of a model in the order they were added.
+func (e *Engine) Sources(modelID string) []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if em := e.models[modelID]; em != nil {
+		return append([]string(nil), em.order...)
+	}
+	return nil
+}
+
+// CanRun implements Inference.
+func (e *Engine) CanRun(modelID, sourceID string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	em := e.models[modelID]
+	if em == nil {
+		return false
+	}
+	if sourceID == "" {
+		return true
+	}
+	return em.sources[sourceID] != nil
+}
+
+// MaxTokens implements Inference: the model's n_positions, 0 for an
+// unknown model.
+func (e *Engine) MaxTokens(modelID string) int {
+	if em := e.model(modelID); em != nil {
+		return em.model.Cfg.NPositions
+	}
+	return 0
+}
+
+// RunPrompt implements Inference. Sources that prepend BOS and sources
+// that do not are run as two sequences (the positions differ); the result's
+// tokens are the BOS sequence's, and the other sources get an empty row at
+// position 0.
+func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []string, text string) (*PromptResult, error) {
+	em, srcs, err := e.resolve(modelID, sourceIDs)
+	if err != nil {
+		return nil, err
+	}
+	ids, _ := em.tok.Encode(text)
+	anyBOS, anyPlain := false, false
+	for _, s := range srcs {
+		if s.sae.Cfg.PrependBOS {
+			anyBOS = true
+		} else {
+			anyPlain = true
+		}
+	}
+	if len(srcs) == 0 {
+		anyBOS = em.model.Cfg.BOSTokenID >= 0 // the model alone: BOS as TransformerLens does for GPT-2
+	}
+	full := ids
+	if anyBOS {
+		full = make([]int, 0, len(ids)+1)
+		full = append(full, em.model.Cfg.BOSTokenID)
+		full = append(full, ids...)
+	}
+	if limit := em.model.Cfg.NPositions; len(full) > limit {
+		what := "tokens"
+		if anyBOS {
+			what = "tokens (BOS included)"
+		}
+		return nil, Errorf(EUNPROCESSABLE, "the prompt is %d %s, more than model %s's limit of %d", len(full), what, modelID, limit)
+	}
+	res := &PromptResult{ModelID: modelID, TokenIDs: full, Tokens: em.tok.Display(full), HasBOS: anyBOS,
+		Sources: make([]SourceActivations, len(srcs))}
+	for i, s := range srcs {
+		res.Sources[i].SourceID = s.id
+	}
+	if len(srcs) == 0 {
+		return res, nil
+	}
+
+	if err := e.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-e.sem }()
+
+	run := func(seq []int, bos bool) error {
+		var want []*engineSource
+		var hooks []string
+		seen := map[string]bool{}
+		for _, s := range srcs {
+			if s.sae.Cfg.PrependBOS == bos {
+				want = append(want, s)
+				if name := s.hook.String(); !seen[name] {
+					seen[name] = true
+					hooks = append(hooks, name)
+				}
+			}
+		}
+		if len(want) == 0 || len(seq) == 0 {
+			return nil
+		}
+		acts, err := em.model.Forward([][]int{seq}, hooks)
+		if err != nil {
+			return Wrap(EINTERNAL, err, "forward pass of model %s", modelID)
+		}
+		for _, s := range want {
+			x := acts.GetHook(s.hook, 0)
+			feats, err := s.sae.EncodeSparse(x, len(seq))
+			if err != nil {
+				return Wrap(EINTERNAL, err, "encode with source %s", s.id)
+			}
+			rows := make([]SparseRow, 0, len(full))
+			if anyBOS && !bos {
+				rows = append(rows, SparseRow{}) // the BOS position this source did not see
+			}
+			for _, f := range feats {
+				rows = append(rows, SparseRow{Indices: f.Indices, Values: f.Values})
+			}
+			for i := range srcs {
+				if srcs[i] == s {
+					res.Sources[i].Rows = rows
+				}
+			}
+		}
+		return nil
+	}
+	if anyBOS {
+		if err := run(full, true); err != nil {
+			return nil, err
+		}
+	}
+	if anyPlain {
+		if err := run(ids, false); err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 && anyBOS {
+			for i, s := range srcs {
+				if !s.sae.Cfg.PrependBOS {
+					res.Sources[i].Rows = []SparseRow{{}}
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// resolve looks up the model and the requested sources (all of the
+// model's, in order, when none are named; duplicates dropped).
+func (e *Engine) resolve(modelID string, sourceIDs []string) (*engineModel, []*engineSource, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	em := e.models[modelID]
+	if em == nil {
+		return nil, nil, Errorf(ENOTFOUND, "model %q is not loaded for inference", modelID)
+	}
+	if len(sourceIDs) == 0 {
+		sourceIDs = em.order
+	}
+	srcs := make([]*engineSource, 0, len(sourceIDs))
+	seen := make(map[string]bool, len(sourceIDs))
+	for _, id := range sourceIDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		s := em.sources[id]
+		if s == nil {
+			return nil, nil, Errorf(ENOTFOUND, "model %s has no runnable source %q", modelID, id)
+		}
+		srcs = append(srcs, s)
+	}
+	return em, srcs, nil
+}
+
+// acquire takes a compute slot, waiting until ctx ends at most.
+func (e *Engine) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return Wrap(EUNAVAILABLE, err, "the request was cancelled before it could run")
+	}
+	select {
+	case e.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case e.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return Wrap(EUNAVAILABLE, ctx.Err(), "the compute pool is busy; try again shortly")
+	}
+}
