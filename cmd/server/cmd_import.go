@@ -315,7 +315,8 @@ func (im *importer) loadFile(ctx context.Context, u unit) error {
 		err = im.db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: model, SourceID: source, Features: fs, Checkpoint: cp})
 		if features.ErrorCode(err) == features.ENOTFOUND {
 			// the source row is neither in the folder nor in the database
-			return lineError(u.path, lines, fmt.Errorf("%w (no source.jsonl in %s and no such source in the database)", err, u.source.Path))
+			return lineError(u.path, lines, features.Errorf(features.ENOTFOUND, "%s: no source.jsonl in %s and no such source in the database",
+				features.ErrorMessage(err), u.source.Path))
 		}
 		if err != nil {
 			return lineError(u.path, lines, err)
