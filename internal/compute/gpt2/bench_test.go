@@ -59,11 +59,18 @@ func benchForward(b *testing.B, m *Model, n int, hooks []string) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := m.Forward(ids, hooks); err != nil {
 			b.Fatal(err)
 		}
+	}
+	b.StopTimer()
+	// CPU time per op (all threads) is steadier than wall time on a shared
+	// machine; wall ≈ cpu / cores when nothing else runs.
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/1e6, "cpu-ms/op")
 	}
 }
 

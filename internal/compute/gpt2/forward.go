@@ -2,6 +2,7 @@ package gpt2
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -353,14 +354,28 @@ func (m *Model) attention(ws *workspace, l *layer, rows []int) {
 // row i is softmax over j <= i of scale*s[i,j]; entries j > i become 0.
 // The row maximum is subtracted first, so large scores cannot overflow.
 func causalSoftmax(s []float32, t int, scale float32) {
+	w := max(geluWidth, 1)
 	for i := range t {
 		row := s[i*t : (i+1)*t]
-		mx := row[0] * scale
-		for j := 1; j <= i; j++ {
-			mx = max(mx, row[j]*scale)
+		mx := row[0]
+		for _, v := range row[1 : i+1] {
+			if v > mx {
+				mx = v
+			}
 		}
-		inv := float32(1 / expShifted(row[:i+1], scale, mx))
-		for j := 0; j <= i; j++ {
+		mx *= scale // scale > 0, so the maximum commutes with it
+		// Round the row up to whole vectors where the row has room: the
+		// masked entries become -Inf, whose exp (clamped, about 1e-38)
+		// cannot move the sum, and are zeroed afterwards.
+		n := i + 1
+		if k := (n + w - 1) / w * w; k <= t {
+			for j := n; j < k; j++ {
+				row[j] = float32(math.Inf(-1))
+			}
+			n = k
+		}
+		inv := float32(1 / expShifted(row[:n], scale, mx))
+		for j := range row[:i+1] {
 			row[j] *= inv
 		}
 		clear(row[i+1:])
