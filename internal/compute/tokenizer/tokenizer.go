@@ -162,6 +162,17 @@ func (t *Tokenizer) Encode(text string) (ids []int, offsets [][2]int) {
 	return ids, offsets
 }
 
+// EncodeWithBOS is Encode with the token bos prepended, as SAEs with
+// prepend_bos were trained (TransformerLens prepends the BOS string and
+// tokenizes the text on its own, so the first word gets no leading
+// space). The BOS token's offset is the empty range [0, 0].
+func (t *Tokenizer) EncodeWithBOS(text string, bos int) (ids []int, offsets [][2]int) {
+	ids, offsets = t.Encode(text)
+	ids = append([]int{bos}, ids...)
+	offsets = append([][2]int{{0, 0}}, offsets...)
+	return ids, offsets
+}
+
 // nextAdded finds the leftmost added token in text at or after pos (the
 // longest one at that position) and returns the byte range of the match,
 // widened by its LStrip/RStrip whitespace.

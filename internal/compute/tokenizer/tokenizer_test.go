@@ -258,3 +258,26 @@ func FuzzEncode(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeWithBOS(t *testing.T) {
+	tok := mustLoad(t, demoDir)
+	ids, offs := tok.EncodeWithBOS("Hello world", 0)
+	want, wantOffs := tok.Encode("Hello world")
+	if ids[0] != 0 || offs[0] != [2]int{0, 0} || !reflect.DeepEqual(ids[1:], want) || !reflect.DeepEqual(offs[1:], wantOffs) {
+		t.Errorf("EncodeWithBOS = %v %v", ids, offs)
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	tok := mustLoad(b, gpt2Dir)
+	var sb strings.Builder
+	for _, c := range loadGolden(b, "gpt2.json") {
+		sb.WriteString(c.Text)
+		sb.WriteString("\n")
+	}
+	text := strings.Repeat(sb.String(), 10)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		tok.Encode(text)
+	}
+}
