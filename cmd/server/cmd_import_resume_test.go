@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"saex/internal/features"
+	"saex/internal/npexport"
+	"saex/internal/store/storetest"
+)
+
+// TestImportKillAndResume kills real import processes with SIGKILL at
+// random moments, then lets one finish: every row must be there exactly
+// once and read back equal to the files; a further import changes nothing.
+func TestImportKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	root := t.TempDir()
+	const nFeatures, nExamples = 3 * 1024, 12
+	rows, err := npexport.GenerateSynthetic(root, npexport.SynthOptions{ModelID: "synth", SourceID: "3-res-test",
+		Features: nFeatures, Examples: nExamples, Tokens: 64, Vocab: 5000, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := serverBinary(t)
+	url := storetest.NewURL(t)
+	importCmd := func() (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bin, "import", "--from", root, "--database-url", url, "--workers", "2")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		return cmd, &out
+	}
+	// Kill after short random delays until a run gets to finish: each
+	// killed run leaves some files committed and one rolled back.
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for finished := false; !finished; {
+		if kills > 40 {
+			t.Fatal("import never finished between kills")
+		}
+		cmd, out := importCmd()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		delay := time.Duration(150+rng.IntN(400+250*kills)) * time.Millisecond // growing, so a run eventually finishes
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("import failed: %v\n%s", err, out)
+			}
+			finished = true
+		case <-time.After(delay):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+	}
+	t.Logf("import finished after %d kills", kills)
+	if kills < 2 {
+		t.Log("fewer than 2 kills landed mid-import (machine too fast for the delays)")
+	}
+	db := openTestDB(t, url)
+	check := func() {
+		if n := countRows(t, db, "features"); n != nFeatures {
+			t.Errorf("%d features, want %d", n, nFeatures)
+		}
+		if n := countRows(t, db, "activations"); n != rows {
+			t.Errorf("%d activations, want %d", n, rows)
+		}
+		if n := countRows(t, db, "(SELECT DISTINCT id FROM activations) d"); n != rows {
+			t.Errorf("%d distinct activation ids, want %d", n, rows)
+		}
+		if n := countRows(t, db, "explanations"); n != nFeatures {
+			t.Errorf("%d explanations, want %d", n, nFeatures)
+		}
+		if n := countRows(t, db, "checkpoints"); n != 9 {
+			t.Errorf("%d checkpoints, want 9", n)
+		}
+	}
+	check()
+	_, want, err := npexport.LoadSource(filepath.Join(root, "synth", "3-res-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(want); i += 97 {
+		got, err := db.GetFeature(bg, want[i].Key(), features.FeatureOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := sameFeature(want[i], got); d != "" {
+			t.Errorf("%s: %s", want[i].Key(), d)
+		}
+	}
+	before := fingerprint(t, db)
+	cmd, out := importCmd()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("import again: %v\n%s", err, out)
+	}
+	check()
+	if fingerprint(t, db) != before {
+		t.Error("importing again changed the database")
+	}
+}
