@@ -1,6 +1,10 @@
 package gpt2
 
-import "testing"
+import (
+	"testing"
+
+	"saex/internal/compute/kernel"
+)
 
 func BenchmarkGeluNewBias(b *testing.B) {
 	src := make([]float32, 3072)
@@ -35,5 +39,41 @@ func BenchmarkLayerNorm768(b *testing.B) {
 	dst := make([]float32, 768)
 	for b.Loop() {
 		layerNorm(dst, x, w, w, 1e-5)
+	}
+}
+
+func benchFC(b *testing.B, m, d, inner int, fused bool) {
+	a := make([]float32, m*d)
+	w := make([]float32, d*inner)
+	for i := range a {
+		a[i] = float32(i%13) * 0.01
+	}
+	for i := range w {
+		w[i] = float32(i%7) * 0.01
+	}
+	mod := &Model{Cfg: Config{NInner: inner, ActivationFunction: "gelu_new"}}
+	l := &layer{fc: kernel.Pack(w, d, inner), fcB: make([]float32, inner)}
+	h := make([]float32, m*inner)
+	zero := make([]float32, inner)
+	for b.Loop() {
+		if fused {
+			mod.fcActivate(h, a, m, l)
+		} else {
+			kernel.MatMul(h, a, m, l.fc, l.fcB)
+			for r := range m {
+				geluNewBias(h[r*inner:(r+1)*inner], h[r*inner:(r+1)*inner], zero)
+			}
+		}
+	}
+}
+
+func BenchmarkFCFused(b *testing.B)    { benchFC(b, 128, 768, 3072, true) }
+func BenchmarkFCSeparate(b *testing.B) { benchFC(b, 128, 768, 3072, false) }
+func BenchmarkFCMatMulOnly(b *testing.B) {
+	a := make([]float32, 128*768)
+	w := kernel.Pack(make([]float32, 768*3072), 768, 3072)
+	h := make([]float32, 128*3072)
+	for b.Loop() {
+		kernel.MatMul(h, a, 128, w, nil)
 	}
 }
