@@ -1,0 +1,286 @@
+package web
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"saex/internal/features"
+)
+
+// This file is the API-key side of production hardening: writes need a key,
+// a private instance needs one for everything, and browsers log in to a
+// private instance with a small form that keeps the key in a cookie.
+//
+// Decisions (documented in docs/reliability.md):
+//   - Reads and compute stay public unless the instance is private; on public
+//     routes an X-Api-Key header is ignored, valid or not, because
+//     Neuronpedia's Python client sends its own key with every request.
+//   - A key is read from the X-Api-Key header, else from the login cookie.
+//   - The cookie holds the key itself (HttpOnly, SameSite=Strict), so revoking
+//     the key logs every browser out at once and there is no session state.
+//   - Unsafe requests authenticated by the cookie must also pass
+//     http.CrossOriginProtection, whichever group they are in.
+
+// KeyHeader is the request header carrying an API key, Neuronpedia's.
+const KeyHeader = "X-Api-Key"
+
+// KeyCookie is the cookie the login form sets.
+const KeyCookie = "saex_key"
+
+// Paths served by the hardening layer itself, next to the router's.
+const (
+	LoginPath   = "/login"
+	LogoutPath  = "/logout"
+	MetricsPath = "/metrics"
+)
+
+// keyCtx is the context key of the authenticated *features.APIKey.
+type keyCtx struct{}
+
+// APIKeyFrom returns the key that authenticated the request, or nil.
+func APIKeyFrom(ctx context.Context) *features.APIKey {
+	k, _ := ctx.Value(keyCtx{}).(*features.APIKey)
+	return k
+}
+
+// Auth checks API keys. Its zero value is not usable: build it with NewAuth.
+type Auth struct {
+	// Keys authenticates secrets; nil refuses every key (writes are then
+	// impossible and a private instance serves nothing but its login form).
+	Keys features.APIKeyService
+	// Private requires a key for every route except /healthz, /readyz,
+	// /static/ and the login form.
+	Private bool
+	// AuthTimeout bounds the key lookup, so a slow database turns into a
+	// fast 503 instead of a hung request.
+	AuthTimeout time.Duration
+
+	cop      *http.CrossOriginProtection
+	srv      *Server          // for error logging
+	onReject func(status int) // metrics
+}
+
+// NewAuth returns an Auth over keys. trustedOrigins (e.g.
+// "https://notebooks.example.org") may post cross-origin anyway.
+func NewAuth(keys features.APIKeyService, private bool, trustedOrigins []string) (*Auth, error) {
+	cop := http.NewCrossOriginProtection()
+	for _, o := range trustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, features.Wrap(features.EINVALID, err, "trusted origin %q", o)
+		}
+	}
+	a := &Auth{Keys: keys, Private: private, AuthTimeout: 5 * time.Second, cop: cop}
+	cop.SetDenyHandler(http.HandlerFunc(a.denyCrossOrigin))
+	return a, nil
+}
+
+// keyFrom returns the secret a request carries and whether it came from
+// the cookie: the X-Api-Key header, else an "Authorization: Bearer" header
+// (what Prometheus scrapers send), else the login cookie.
+func keyFrom(r *http.Request) (secret string, fromCookie bool) {
+	if k := strings.TrimSpace(r.Header.Get(KeyHeader)); k != "" {
+		return k, false
+	}
+	if scheme, k, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(k) != "" {
+		return strings.TrimSpace(k), false
+	}
+	if c, err := r.Cookie(KeyCookie); err == nil && c.Value != "" {
+		return c.Value, true
+	}
+	return "", false
+}
+
+// authenticate checks the request's key; a request authenticated by the
+// cookie with an unsafe method must also be same-origin.
+func (a *Auth) authenticate(r *http.Request) (*features.APIKey, error) {
+	secret, fromCookie := keyFrom(r)
+	if secret == "" {
+		return nil, features.Errorf(features.EUNAUTHORIZED, "an API key is required: send it in the %s header", KeyHeader)
+	}
+	if fromCookie {
+		if err := a.cop.Check(r); err != nil {
+			return nil, features.Wrap(features.EFORBIDDEN, err, "cross-origin request refused")
+		}
+	}
+	if a.Keys == nil {
+		return nil, features.Errorf(features.EUNAUTHORIZED, "API keys are not enabled on this server")
+	}
+	ctx := r.Context()
+	if a.AuthTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.AuthTimeout)
+		defer cancel()
+	}
+	k, err := a.Keys.Authenticate(ctx, secret)
+	if err != nil {
+		if code := features.ErrorCode(err); code == features.EUNAUTHORIZED || code == features.EUNAVAILABLE {
+			return nil, err
+		}
+		// Anything else (a bug, a strange secret) still must not let the request in.
+		return nil, features.Wrap(features.EUNAVAILABLE, err, "cannot check the API key right now")
+	}
+	return k, nil
+}
+
+// RequireKey lets a request through only with a valid, unrevoked key:
+// 401 JSON without one, 403 for a cross-origin cookie request, 503 when
+// keys cannot be checked. It guards the write API.
+func (a *Auth) RequireKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, err := a.authenticate(r)
+		if err != nil {
+			a.reject(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
+	})
+}
+
+// Gate is RequireKey for a private instance and a no-op otherwise. Pages
+// without a key get the login form (status 401) instead of JSON.
+func (a *Auth) Gate(next http.Handler) http.Handler {
+	if !a.Private {
+		return next
+	}
+	return a.RequireKey(next)
+}
+
+// CrossOrigin refuses unsafe cross-origin browser requests with 403: the
+// pages' form posts and the write API.
+func (a *Auth) CrossOrigin(next http.Handler) http.Handler {
+	return a.cop.Handler(next)
+}
+
+// denyCrossOrigin answers a refused cross-origin request.
+func (a *Auth) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	a.reject(w, r, features.Errorf(features.EFORBIDDEN, "cross-origin request refused"))
+}
+
+// isAPI reports whether the request is for the JSON API (JSON errors).
+func isAPI(r *http.Request) bool {
+	return r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == MetricsPath
+}
+
+// reject writes an authentication failure: JSON for the API, the login
+// form for a page that needs a key, plain text otherwise.
+func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
+	code := features.ErrorCode(err)
+	status := statusOf(code)
+	msg := features.ErrorMessage(err)
+	if status == http.StatusInternalServerError {
+		msg = "internal error"
+	}
+	if a.onReject != nil {
+		a.onReject(status)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+		if a.srv != nil {
+			a.srv.logger().Warn("API key check unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		}
+	}
+	if isAPI(r) {
+		writeJSON(w, status, errorBody{Error: msg})
+		return
+	}
+	if status == http.StatusUnauthorized && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		a.renderLogin(w, http.StatusUnauthorized, r.URL.RequestURI(), msg)
+		return
+	}
+	http.Error(w, msg, status)
+}
+
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>saex: API key required</title><link rel="stylesheet" href="/static/saex.css"></head>
+<body><main class="login">
+<h1>saex</h1>
+<p>This instance needs an API key. Ask its administrator for one (<code>saex apikey create --name NAME</code>).</p>
+{{if .Message}}<p class="error" role="alert">{{.Message}}</p>{{end}}
+<form method="post" action="/login">
+<input type="hidden" name="next" value="{{.Next}}">
+<label>API key <input type="password" name="key" autocomplete="current-password" required autofocus></label>
+<button type="submit">Log in</button>
+</form>
+</main></body></html>
+`))
+
+// renderLogin writes the login form.
+func (a *Auth) renderLogin(w http.ResponseWriter, status int, next, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = loginPage.Execute(w, struct{ Next, Message string }{safeNext(next), msg})
+}
+
+// safeNext keeps a post-login redirect on this site: a local absolute path,
+// never "//host" or "/\host" (which browsers treat as another origin).
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, `/\`) ||
+		strings.ContainsAny(next, "\r\n\x00") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return next
+}
+
+// handleLogin serves the login form (GET) and checks a posted key (POST):
+// a valid key sets the cookie and redirects to the page asked for.
+func (a *Auth) handleLogin(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		a.renderLogin(w, http.StatusOK, r.URL.Query().Get("next"), "")
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		a.renderLogin(w, http.StatusBadRequest, "/", "The form could not be read.")
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	secret := strings.TrimSpace(r.PostForm.Get("key"))
+	// Check the posted key only: a stale cookie must not decide the login.
+	r.Header.Del("Cookie")
+	r.Header.Set(KeyHeader, secret)
+	if _, err := a.authenticate(r); err != nil {
+		status := statusOf(features.ErrorCode(err))
+		msg := "That API key is not valid."
+		if status == http.StatusServiceUnavailable {
+			msg = "The key cannot be checked right now; try again shortly."
+		} else {
+			status = http.StatusUnauthorized
+		}
+		a.renderLogin(w, status, next, msg)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: KeyCookie, Value: secret, Path: "/",
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		MaxAge: 30 * 24 * 3600,
+	})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// handleLogout clears the cookie (POST only, so a link cannot log anyone out).
+func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: KeyCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

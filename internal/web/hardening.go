@@ -1,0 +1,151 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"saex/internal/features"
+)
+
+// Hardening is what a production saex puts around the router: API keys on
+// writes (and on everything in a private instance), cross-origin
+// protection, per-client rate limits on compute, body caps, per-request
+// deadlines, Prometheus metrics at /metrics and one log line per request.
+// Fill it in and call Install before serving.
+type Hardening struct {
+	// Keys checks API keys; nil uses the Server's APIKeys.
+	Keys features.APIKeyService
+	// Private requires a key for every route but /healthz, /readyz,
+	// /static/ and the login form.
+	Private bool
+	// TrustedOrigins may post cross-origin (e.g. "https://lab.example.org").
+	TrustedOrigins []string
+	// ComputeRate limits each client on the compute API (zero: no limit).
+	ComputeRate Rate
+	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For
+	// names the client; empty means clients connect directly.
+	TrustedProxies []string
+	// ReadDeadline bounds page, read and compute requests apart from the
+	// compute time itself (default 15 s).
+	ReadDeadline time.Duration
+	// WriteDeadline bounds write requests (default 2 min: large uploads).
+	WriteDeadline time.Duration
+	// Metrics, when not nil, records request metrics and is served at /metrics.
+	Metrics *Metrics
+	// DBPool, when set with Metrics, exports the database pool statistics.
+	DBPool func() DBPoolStats
+	// Logger, when not nil, gets one line per request.
+	Logger *slog.Logger
+}
+
+// Default deadlines of Hardening.
+const (
+	DefaultReadDeadline  = 15 * time.Second
+	DefaultWriteDeadline = 2 * time.Minute
+)
+
+// Install adds the hardening middleware to s's group slots and returns the
+// handler to serve: s's router behind the outer layer (client address,
+// request id, metrics, request log, /login, /logout, /metrics). Call it
+// once, before s.Handler has been called by anyone else.
+func (h *Hardening) Install(s *Server) (http.Handler, error) {
+	keys := h.Keys
+	if keys == nil {
+		keys = s.APIKeys
+	}
+	auth, err := NewAuth(keys, h.Private, h.TrustedOrigins)
+	if err != nil {
+		return nil, err
+	}
+	auth.srv = s
+	if h.Metrics != nil {
+		auth.onReject = func(status int) { h.Metrics.authFailures.WithLabelValues(statusClassExact(status)).Inc() }
+	}
+	clientIP, err := ClientIP(h.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	readDL, writeDL := h.ReadDeadline, h.WriteDeadline
+	if readDL <= 0 {
+		readDL = DefaultReadDeadline
+	}
+	if writeDL <= 0 {
+		writeDL = DefaultWriteDeadline
+	}
+	bodyCap, uploadCap := s.MaxBodyBytes, s.MaxUploadBytes
+	if bodyCap <= 0 {
+		bodyCap = DefaultMaxBodyBytes
+	}
+	if uploadCap <= 0 {
+		uploadCap = DefaultMaxUploadBytes
+	}
+	computeTimeout := s.ComputeTimeout
+	if computeTimeout <= 0 {
+		computeTimeout = DefaultComputeTimeout
+	}
+	var onLimit func(*http.Request)
+	if h.Metrics != nil {
+		onLimit = func(*http.Request) { h.Metrics.rateLimited.Inc() }
+	}
+
+	// Order inside each group: refuse cheaply first (cross-origin, rate,
+	// key), then cap the body and start the clock.
+	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, auth.Gate, MaxBody(bodyCap), Deadline(readDL))
+	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, MaxBody(bodyCap), Deadline(readDL))
+	compute := []func(http.Handler) http.Handler{RateLimit(h.ComputeRate, onLimit), auth.Gate}
+	if h.Metrics != nil {
+		compute = append(compute, h.Metrics.computeGauge)
+	}
+	// Compute requests may wait for a slot and run for ComputeTimeout, then
+	// still read the database.
+	compute = append(compute, MaxBody(bodyCap), Deadline(computeTimeout+readDL))
+	s.ComputeMiddleware = append(s.ComputeMiddleware, compute...)
+	s.WriteMiddleware = append(s.WriteMiddleware, auth.CrossOrigin, auth.RequireKey, MaxBody(uploadCap), Deadline(writeDL))
+
+	router := s.Handler()
+	routes, _ := router.(chi.Routes)
+	if h.Metrics != nil {
+		h.Metrics.ObserveServer(s)
+		if h.DBPool != nil {
+			h.Metrics.ObserveDBPool(h.DBPool)
+		}
+	}
+
+	login := auth.CrossOrigin(http.HandlerFunc(auth.handleLogin))
+	logout := auth.CrossOrigin(http.HandlerFunc(auth.handleLogout))
+	var metrics http.Handler
+	if h.Metrics != nil {
+		metrics = auth.Gate(h.Metrics.Handler())
+	}
+	// A plain switch, not a ServeMux: the router keeps seeing paths exactly
+	// as sent (ServeMux would redirect unclean ones).
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == LoginPath:
+			login.ServeHTTP(w, r)
+		case r.URL.Path == LogoutPath:
+			logout.ServeHTTP(w, r)
+		case r.URL.Path == MetricsPath && metrics != nil:
+			metrics.ServeHTTP(w, r)
+		default:
+			router.ServeHTTP(w, r)
+		}
+	})
+	return clientIP(Observe(h.Metrics, h.Logger, routes)(outer)), nil
+}
+
+// statusClassExact labels auth failures by their exact status (401, 403, 503).
+func statusClassExact(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "401"
+	case http.StatusForbidden:
+		return "403"
+	case http.StatusServiceUnavailable:
+		return "503"
+	}
+	return "other"
+}

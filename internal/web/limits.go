@@ -1,0 +1,229 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/httprate"
+
+	"saex/internal/features"
+)
+
+// This file holds the limits of production hardening: per-client rate
+// limits on the compute API, request body caps, per-request deadlines (so
+// a database outage gives fast 503s, not hung requests) and the
+// http.Server timeouts.
+
+// Rate is a request budget per client: Requests per Window. The zero Rate
+// means no limit.
+type Rate struct {
+	Requests int
+	Window   time.Duration
+}
+
+// Enabled reports whether the rate limits anything.
+func (r Rate) Enabled() bool { return r.Requests > 0 && r.Window > 0 }
+
+func (r Rate) String() string {
+	if !r.Enabled() {
+		return "off"
+	}
+	switch r.Window {
+	case time.Second:
+		return fmt.Sprintf("%d/s", r.Requests)
+	case time.Minute:
+		return fmt.Sprintf("%d/min", r.Requests)
+	case time.Hour:
+		return fmt.Sprintf("%d/h", r.Requests)
+	}
+	return fmt.Sprintf("%d/%s", r.Requests, r.Window)
+}
+
+// ParseRate parses "120/min", "10/s", "1000/h", "50/30s" (any Go duration
+// after the slash) or "off" / "0" / "" for no limit.
+func ParseRate(s string) (Rate, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "" || s == "off" || s == "0" || s == "none" {
+		return Rate{}, nil
+	}
+	n, per, ok := strings.Cut(s, "/")
+	if !ok {
+		return Rate{}, fmt.Errorf("rate %q: want N/unit, e.g. 120/min", s)
+	}
+	req, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || req < 0 {
+		return Rate{}, fmt.Errorf("rate %q: %q is not a request count", s, n)
+	}
+	var win time.Duration
+	switch per = strings.TrimSpace(per); per {
+	case "s", "sec", "second":
+		win = time.Second
+	case "m", "min", "minute":
+		win = time.Minute
+	case "h", "hour":
+		win = time.Hour
+	default:
+		if win, err = time.ParseDuration(per); err != nil || win <= 0 {
+			return Rate{}, fmt.Errorf("rate %q: %q is not a time unit (s, min, h or a duration like 30s)", s, per)
+		}
+	}
+	if req == 0 {
+		return Rate{}, nil
+	}
+	return Rate{Requests: req, Window: win}, nil
+}
+
+// rateLimitBody is the JSON of a 429: Neuronpedia's {"error"} plus the
+// budget, so clients can back off without parsing headers.
+type rateLimitBody struct {
+	Error         string `json:"error"`
+	Limit         int    `json:"limit"`
+	WindowSeconds int    `json:"windowSeconds"`
+	RetryAfter    int    `json:"retryAfter"`
+}
+
+// ClientIP returns the middleware that resolves the client address rate
+// limits are keyed by: the TCP peer, or with trustedProxies (CIDRs of
+// reverse proxies) the right-most untrusted X-Forwarded-For entry.
+func ClientIP(trustedProxies []string) (func(http.Handler) http.Handler, error) {
+	if len(trustedProxies) == 0 {
+		return middleware.ClientIPFromRemoteAddr, nil
+	}
+	for _, p := range trustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is not a CIDR (e.g. 10.0.0.0/8): %w", p, err)
+		}
+	}
+	return middleware.ClientIPFromXFF(trustedProxies...), nil
+}
+
+// clientKey is the rate-limit key: the resolved client IP (IPv6 by /64),
+// or the TCP peer when no ClientIP middleware ran.
+func clientKey(r *http.Request) (string, error) {
+	ip := middleware.GetClientIP(r.Context())
+	if ip == "" {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		ip = host
+	}
+	return httprate.CanonicalizeIP(ip), nil
+}
+
+// RateLimit limits each client (see ClientIP) to rate; past it the client
+// gets 429 with a JSON body and Retry-After. onLimit, when not nil, is
+// called for every refused request (metrics).
+func RateLimit(rate Rate, onLimit func(r *http.Request)) func(http.Handler) http.Handler {
+	if !rate.Enabled() {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return httprate.LimitBy(rate.Requests, rate.Window, clientKey,
+		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			if onLimit != nil {
+				onLimit(r)
+			}
+			retry := int(math.Ceil(rate.Window.Seconds()))
+			if v, err := strconv.Atoi(w.Header().Get("Retry-After")); err == nil && v > 0 {
+				retry = v
+			}
+			writeJSON(w, http.StatusTooManyRequests, rateLimitBody{
+				Error:         fmt.Sprintf("rate limit exceeded: at most %d requests per %s per client; retry in %d s", rate.Requests, rate.Window, retry),
+				Limit:         rate.Requests,
+				WindowSeconds: int(math.Ceil(rate.Window.Seconds())),
+				RetryAfter:    retry,
+			})
+		}))
+}
+
+// MaxBody caps request bodies at limit bytes: a declared Content-Length
+// over it is refused at once with 413, and reading past it fails (the
+// handlers turn that into 413 too).
+func MaxBody(limit int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if limit > 0 && r.Body != nil && r.Body != http.NoBody {
+				if r.ContentLength > limit {
+					err := features.Errorf(features.ETOOLARGE, "request body is larger than %d bytes", limit)
+					if isAPI(r) {
+						writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: features.ErrorMessage(err)})
+					} else {
+						http.Error(w, features.ErrorMessage(err), http.StatusRequestEntityTooLarge)
+					}
+					return
+				}
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Deadline bounds the work of one request, database calls included: when
+// d passes they fail with a deadline error that the store reports as
+// EUNAVAILABLE (503), so a hung database cannot hang requests.
+func Deadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if d <= 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// Timeouts are the http.Server's connection timeouts.
+type Timeouts struct {
+	// ReadHeader bounds reading the request line and headers (slowloris).
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, body included (uploads are large).
+	Read time.Duration
+	// Write bounds a request from the end of its headers to the end of the response.
+	Write time.Duration
+	// Idle bounds a keep-alive connection waiting for its next request.
+	Idle time.Duration
+}
+
+// DefaultTimeouts suit saex: uploads of up to 64 MiB get a minute, every
+// other request ends long before (see Hardening's deadlines).
+var DefaultTimeouts = Timeouts{
+	ReadHeader: 10 * time.Second,
+	Read:       60 * time.Second,
+	Write:      90 * time.Second,
+	Idle:       120 * time.Second,
+}
+
+// NewHTTPServer returns an http.Server for handler with the timeouts set
+// (zero fields take DefaultTimeouts') and its own errors (TLS handshakes,
+// broken connections) logged to log at level warn.
+func NewHTTPServer(handler http.Handler, t Timeouts, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pick := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: pick(t.ReadHeader, DefaultTimeouts.ReadHeader),
+		ReadTimeout:       pick(t.Read, DefaultTimeouts.Read),
+		WriteTimeout:      pick(t.Write, DefaultTimeouts.Write),
+		IdleTimeout:       pick(t.Idle, DefaultTimeouts.Idle),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
