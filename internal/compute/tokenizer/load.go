@@ -184,6 +184,11 @@ func build(vocabName string, vocab map[string]int, mergesName string, pairs [][2
 		}
 		size = max(size, a.ID+1)
 	}
+	// Ids are dense in real vocabularies; a sparse one would make the id
+	// tables (and memory) as large as its biggest id.
+	if limit := 2*(len(vocab)+len(added)) + 1024; size > limit {
+		return nil, fmt.Errorf("tokenizer: %s: largest id %d is far beyond the %d tokens defined", vocabName, size-1, len(vocab)+len(added))
+	}
 	t := &Tokenizer{
 		vocab:    make([]string, size),
 		ids:      make(map[string]int, len(vocab)+len(added)),

@@ -209,6 +209,7 @@ func TestLoadErrors(t *testing.T) {
 		"bad merge":     `{"model":{"type":"BPE","vocab":{"a":0},"merges":["a"]},"pre_tokenizer":{"type":"ByteLevel"}}`,
 		"unknown merge": `{"model":{"type":"BPE","vocab":{"a":0},"merges":[["a","b"]]},"pre_tokenizer":{"type":"ByteLevel"}}`,
 		"negative id":   `{"model":{"type":"BPE","vocab":{"a":-1},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"}}`,
+		"sparse ids":    `{"model":{"type":"BPE","vocab":{"a":16000000},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"}}`,
 		"prefix space":  `{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true}}`,
 	} {
 		if _, err := FromJSON("tokenizer.json", []byte(body)); err == nil {
