@@ -156,7 +156,7 @@ func main() {
 
 	for _, sh := range shapes {
 		for _, th := range ths {
-			fmt.Printf("\n#### %s, th=%d — median GFLOP/s (median cpu-util)\n\n", sh, th)
+			fmt.Printf("\n#### %s, th=%d — median GFLOP/s (median cpu-util) [median GFLOP/cpu-s]\n\n", sh, th)
 			var cols []string
 			for _, m := range methods {
 				for _, t := range ts {
@@ -175,36 +175,39 @@ func main() {
 						fmt.Print(" — |")
 						continue
 					}
-					fmt.Printf(" %.1f (%.2f) |", median(metric(k, "GFLOP/s")), median(metric(k, "cpu-util")))
+					fmt.Printf(" %.1f (%.2f) [%.1f] |", median(metric(k, "GFLOP/s")), median(metric(k, "cpu-util")), median(metric(k, "GFLOP/cpu-s")))
 				}
 				fmt.Println()
 			}
 		}
 	}
 
-	fmt.Printf("\n#### Paired ratios (per round, median over rounds; n = rounds)\n\n")
-	fmt.Println("| shape | th | T | avx512/OpenBLAS sgemm | avx2/OpenBLAS sgemm | avx512/gonum | avx512/purego | avx512/avx2 |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
-	for _, sh := range shapes {
-		for _, th := range ths {
-			for _, t := range ts {
-				ours := key{sh, t, "avx512", th}
-				if len(data[ours]) == 0 {
-					continue
-				}
-				fmt.Printf("| %s | %d | %d |", sh, th, t)
-				for _, den := range []struct{ num, den string }{{"avx512", "openblas-sgemm"}, {"avx2", "openblas-sgemm"}, {"avx512", "gonum"}, {"avx512", "purego"}, {"avx512", "avx2"}} {
-					r, n := ratio(key{sh, t, den.num, th}, key{sh, t, den.den, th}, "GFLOP/s")
-					if n == 0 {
-						fmt.Print(" — |")
-					} else {
-						fmt.Printf(" %.2f (n=%d) |", r, n)
+	ratioTable := func(title, unit string, thsWanted []int) {
+		fmt.Printf("\n#### %s\n\n", title)
+		fmt.Println("| shape | th | T | avx512/OpenBLAS sgemm | avx2/OpenBLAS sgemm | avx512/gonum | avx512/purego | avx512/avx2 |")
+		fmt.Println("|---|---|---|---|---|---|---|---|")
+		for _, sh := range shapes {
+			for _, th := range thsWanted {
+				for _, t := range ts {
+					if len(data[key{sh, t, "avx512", th}]) == 0 {
+						continue
 					}
+					fmt.Printf("| %s | %d | %d |", sh, th, t)
+					for _, p := range []struct{ num, den string }{{"avx512", "openblas-sgemm"}, {"avx2", "openblas-sgemm"}, {"avx512", "gonum"}, {"avx512", "purego"}, {"avx512", "avx2"}} {
+						r, n := ratio(key{sh, t, p.num, th}, key{sh, t, p.den, th}, unit)
+						if n == 0 {
+							fmt.Print(" — |")
+						} else {
+							fmt.Printf(" %.2f (n=%d) |", r, n)
+						}
+					}
+					fmt.Println()
 				}
-				fmt.Println()
 			}
 		}
 	}
+	ratioTable("Paired ratios of GFLOP/s (per round, median over rounds; n = rounds)", "GFLOP/s", ths)
+	ratioTable("th=1 paired ratios of GFLOP/cpu-s (work per CPU second: not diluted by time the VM took the core away)", "GFLOP/cpu-s", []int{1})
 
 	fmt.Printf("\n#### T=1: GB/s of W read per call, µs/token, and paired ratios\n\n")
 	fmt.Println("| shape | th | stream-read GB/s | avx512 GB/s | µs/token | avx512/stream | avx512/OpenBLAS sgemv | avx512/OpenBLAS sgemm | OpenBLAS sgemv GB/s |")
