@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"saex/internal/compute/tensor"
@@ -374,5 +375,43 @@ func TestFastExpAndGelu(t *testing.T) {
 		if got := float64(geluNew(u)); math.Abs(got-want) > 1e-6*max(1, math.Abs(want)) {
 			t.Fatalf("geluNew(%g) = %g, want %g", u, got, want)
 		}
+	}
+}
+
+// Concurrent calls share the model and its scratch pool; each must get
+// exactly what a lone call gets.
+func TestConcurrentForward(t *testing.T) {
+	m := mustLoad(t, demoDir)
+	r := rand.New(rand.NewPCG(15, 16))
+	inputs := make([][]int, 8)
+	want := make([][]float32, len(inputs))
+	for i := range inputs {
+		inputs[i] = randomIDs(r, 10+i*9, m.Cfg.VocabSize)
+		a, err := m.Forward([][]int{inputs[i]}, []string{"logits"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = a.Get("logits", 0)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, len(inputs)*3)
+	for rep := range 3 {
+		for i := range inputs {
+			wg.Go(func() {
+				a, err := m.Forward([][]int{inputs[i]}, []string{"logits"})
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if !reflect.DeepEqual(a.Get("logits", 0), want[i]) {
+					errs <- "input " + itoa(i) + " rep " + itoa(rep) + ": logits differ from a lone call"
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
