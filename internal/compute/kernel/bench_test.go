@@ -168,3 +168,45 @@ func BenchmarkMicroKernel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncodeTiles compares MatMul (dense C written) with MatMulTiles
+// whose fn touches every value once (bias add and a running per-row maximum
+// per worker, a stand-in for the SAE encode's fused bias+activation+top-k
+// prefilter), on the gpt2 shape: the cost of streaming tiles instead of
+// materialising C.
+func BenchmarkEncodeTiles(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	s := benchShapes[0]
+	w := randMat(r, s.k*s.n)
+	bias := randMat(r, s.n)
+	packed := Pack(w, s.k, s.n)
+	for _, t := range []int{1, 128} {
+		a := randMat(r, t*s.k)
+		c := make([]float32, t*s.n)
+		flops := 2 * float64(t) * float64(s.k) * float64(s.n)
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("T=%d/matmul-bias/th=%d", t, th), func(b *testing.B) {
+				runThreads(b, th, flops, float64(s.k*s.n*4), func() { MatMul(c, a, t, packed, bias) })
+			})
+			rowMax := make([][]float32, th)
+			for i := range rowMax {
+				rowMax[i] = make([]float32, t)
+			}
+			b.Run(fmt.Sprintf("T=%d/tiles-bias-max/th=%d", t, th), func(b *testing.B) {
+				runThreads(b, th, flops, float64(s.k*s.n*4), func() {
+					MatMulTiles(a, t, packed, func(worker, row0, rows, col0, cols int, tile []float32, ld int) {
+						mx := rowMax[worker]
+						bb := bias[col0 : col0+cols]
+						for i := 0; i < rows; i++ {
+							m := mx[row0+i]
+							for j, v := range tile[i*ld : i*ld+cols] {
+								m = max(m, v+bb[j])
+							}
+							mx[row0+i] = m
+						}
+					})
+				})
+			})
+		}
+	}
+}
