@@ -210,3 +210,21 @@ func BenchmarkEncodeTiles(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNextAtLeast scans one gpt2 pre-activation row (24576 values)
+// for a threshold nothing reaches: the per-row cost of a top-k prefilter once
+// its heap is full, to set against a GEMM row.
+func BenchmarkNextAtLeast(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	v, bias := randMat(r, 24576), randMat(r, 24576)
+	for _, im := range supportedImpls() {
+		b.Run(im.name, func(b *testing.B) {
+			for b.Loop() {
+				if im.atLeast(v, bias, 100) != len(v) {
+					b.Fatal("unexpected match")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e3, "µs/row")
+		})
+	}
+}

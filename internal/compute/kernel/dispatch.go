@@ -22,9 +22,12 @@ type impl struct {
 	// depends on mode (zero, bias[j], or c itself). a is a packed row block
 	// ([kc][mr]), b a panel slice with row stride 64.
 	micro func(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32)
+	// atLeast returns the first j with v[j]+bias[j] >= thr, or len(v);
+	// len(bias) >= len(v).
+	atLeast func(v, bias []float32, thr float32) int
 }
 
-var implPurego = &impl{name: "purego", micro: microGo}
+var implPurego = &impl{name: "purego", micro: microGo, atLeast: atLeastGo}
 
 // active is the implementation this process dispatches to.
 var active, activeForced = selectImpl(os.Getenv("SAEX_KERNEL"))

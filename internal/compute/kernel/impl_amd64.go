@@ -56,6 +56,15 @@ func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32)
 //go:noescape
 func sum512(p *float32, n int) float32
 
+// ge512 and ge256 return the first j < n with v[j]+bias[j] >= thr, or n; n
+// is a multiple of 16 (8).
+//
+//go:noescape
+func ge512(v, bias *float32, n int, thr float32) int
+
+//go:noescape
+func ge256(v, bias *float32, n int, thr float32) int
+
 // addChain runs 16n dependent integer adds (16n core cycles).
 func addChain(n int)
 
@@ -65,8 +74,8 @@ var (
 	k512 = [mrBlock + 1]asmKernel{nil, k512r1, k512r2, k512r3, k512r4, k512r5, k512r6}
 	k256 = [mrBlock + 1]asmKernel{nil, k256r1, k256r2, k256r3, k256r4, k256r5, k256r6}
 
-	implAVX512 = &impl{name: "avx512", micro: microAVX512}
-	implAVX2   = &impl{name: "avx2", micro: microAVX2}
+	implAVX512 = &impl{name: "avx512", micro: microAVX512, atLeast: atLeast512}
+	implAVX2   = &impl{name: "avx2", micro: microAVX2, atLeast: atLeast256}
 )
 
 func asmImpls() []*impl {
@@ -129,4 +138,26 @@ func clockGHz() float64 {
 	t0 := time.Now()
 	addChain(n)
 	return 16 * n / float64(time.Since(t0).Nanoseconds())
+}
+
+func atLeast512(v, bias []float32, thr float32) int {
+	n := len(v) &^ 15
+	if n > 0 {
+		_ = bias[n-1]
+		if j := ge512(&v[0], &bias[0], n, thr); j < n {
+			return j
+		}
+	}
+	return n + atLeastGo(v[n:], bias[n:], thr)
+}
+
+func atLeast256(v, bias []float32, thr float32) int {
+	n := len(v) &^ 7
+	if n > 0 {
+		_ = bias[n-1]
+		if j := ge256(&v[0], &bias[0], n, thr); j < n {
+			return j
+		}
+	}
+	return n + atLeastGo(v[n:], bias[n:], thr)
 }

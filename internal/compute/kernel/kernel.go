@@ -190,6 +190,31 @@ func SetThreads(n int) int {
 	return prev
 }
 
+// NextAtLeast returns the smallest j in [from, len(v)) with
+// v[j]+bias[j] >= thr, or len(v) when there is none (bias must be at least as
+// long as v). The sum is the float32 addition scalar Go does, so the result
+// equals a plain loop's, except that a NaN sum never matches.
+//
+// It is the vectorised prefilter of a fused SAE encode: inside a
+// MatMulTiles fn, walk a tile row with
+//
+//	for j := NextAtLeast(row, b, 0, lo); j < len(row); j = NextAtLeast(row, b, j+1, lo) { ... }
+//
+// where lo is the value a candidate must reach (0 for ReLU, the heap's
+// minimum once a top-k heap is full), so that only candidates are touched.
+func NextAtLeast(v, bias []float32, from int, thr float32) int {
+	if len(bias) < len(v) {
+		panic(fmt.Sprintf("kernel: NextAtLeast: len(bias)=%d < len(v)=%d", len(bias), len(v)))
+	}
+	if from < 0 {
+		panic(fmt.Sprintf("kernel: NextAtLeast: from=%d < 0", from))
+	}
+	if from >= len(v) {
+		return len(v)
+	}
+	return from + active.atLeast(v[from:], bias[from:len(v)], thr)
+}
+
 // Impl reports which implementation this process dispatches to: "avx512",
 // "avx2" or "purego".
 func Impl() string { return active.name }

@@ -336,3 +336,49 @@ func TestStreamRead(t *testing.T) {
 		t.Fatalf("sumGo = %g, want %g", got, want)
 	}
 }
+
+func TestNextAtLeast(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 11))
+	ref := func(v, bias []float32, from int, thr float32) int {
+		for j := from; j < len(v); j++ {
+			if v[j]+bias[j] >= thr {
+				return j
+			}
+		}
+		return len(v)
+	}
+	for _, im := range supportedImpls() {
+		for n := 0; n <= 140; n++ {
+			v, bias := randMat(r, n), randMat(r, n+3)
+			if n > 5 {
+				v[5] = float32(math.NaN()) // never matches
+				bias[n-1] = float32(math.Inf(1))
+			}
+			for _, thr := range []float32{-10, 0, 1.5, 2.5, float32(math.Inf(1))} {
+				for from := 0; from <= n; from++ {
+					want := ref(v, bias, from, thr)
+					got := from
+					if from < n {
+						got += im.atLeast(v[from:], bias[from:n], thr)
+					}
+					if got != want {
+						t.Fatalf("%s n=%d from=%d thr=%g: got %d, want %d", im.name, n, from, thr, got, want)
+					}
+				}
+			}
+		}
+	}
+	// Exact ties count, and every match is visited by the documented loop.
+	v := []float32{1, 2, 3, 0.5, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3}
+	bias := make([]float32, len(v))
+	var hits []int
+	for j := NextAtLeast(v, bias, 0, 3); j < len(v); j = NextAtLeast(v, bias, j+1, 3) {
+		hits = append(hits, j)
+	}
+	if fmt.Sprint(hits) != "[2 18]" {
+		t.Fatalf("hits %v, want [2 18]", hits)
+	}
+	if NextAtLeast(v, bias, len(v)+4, 0) != len(v) {
+		t.Fatal("from past the end must return len(v)")
+	}
+}
