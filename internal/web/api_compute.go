@@ -159,6 +159,10 @@ func (s *Server) handleAPIActivationNew(w http.ResponseWriter, r *http.Request) 
 		s.apiError(w, r, err)
 		return
 	}
+	if err := s.checkRunnable(r.Context(), key.ModelID, []string{key.SourceID}); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
 	if err := s.checkFeatureIndex(r.Context(), key); err != nil {
 		s.apiError(w, r, err)
 		return

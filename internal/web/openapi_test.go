@@ -176,17 +176,37 @@ func readAndWriteCases() []apiCase {
 }
 
 // TestOpenAPIResponsesMatch runs real requests through the real handlers
-// and validates each response against its documented schema.
+// (with the demo model for the compute routes) and validates each response
+// against its documented schema.
 func TestOpenAPIResponsesMatch(t *testing.T) {
-	env := webtest.New(t, nil)
+	env := webtest.NewDemo(t, nil)
 	_, router := loadOpenAPI(t, env.URL)
 	for _, c := range readAndWriteCases() {
 		checkAgainstDoc(t, env.URL, router, c)
 	}
+	m, text := webtest.DemoModel, webtest.DemoPrompts[0]
+	feature := map[string]any{"modelId": m, "source": "1-res-topk", "index": 5}
+	for _, c := range []apiCase{
+		{"POST", "/api/activation/new", mustJSON(map[string]any{"feature": feature, "customText": text}), 200},
+		{"POST", "/api/activation/new", mustJSON(map[string]any{"feature": feature, "customText": []string{text, "x"}, "ignoreBos": true}), 200},
+		{"POST", "/api/activation/new", mustJSON(map[string]any{"feature": feature, "customText": strings.Repeat("a b ", 300)}), 422},
+		{"POST", "/api/activation/new", mustJSON(map[string]any{"feature": map[string]any{"modelId": webtest.GemmaModel, "source": webtest.GemmaSource, "index": 1}, "customText": "x"}), 503},
+		{"POST", "/api/activation/source", mustJSON(map[string]any{"modelId": m, "source": "2-res-topk", "customText": text}), 200},
+		{"POST", "/api/activation/source", mustJSON(map[string]any{"modelId": m, "source": "2-res-topk", "customText": []string{"a", "b", "c", "d", "e"}}), 413},
+		{"POST", "/api/search-all", mustJSON(map[string]any{"modelId": m, "text": text, "numResults": 5}), 200},
+		{"POST", "/api/search-all", mustJSON(map[string]any{"modelId": m, "text": []string{text, "x"}, "numResults": 5, "sortIndexes": []int{1}}), 200},
+		{"POST", "/api/search-all", mustJSON(map[string]any{"modelId": m, "text": text, "numResults": 500}), 400},
+		{"POST", "/api/search-all", mustJSON(map[string]any{"modelId": "nope", "text": text}), 404},
+		{"POST", "/api/search-topk-by-token", mustJSON(map[string]any{"modelId": m, "source": "3-res-topk", "text": text}), 200},
+		{"POST", "/api/search-topk-by-token", mustJSON(map[string]any{"modelId": m, "source": "3-res-topk", "text": []string{text, "x"}}), 200},
+	} {
+		checkAgainstDoc(t, env.URL, router, c)
+	}
 	// Without an inference engine the compute routes answer a documented 503.
+	plain := webtest.New(t, nil)
 	for _, p := range []string{"/api/activation/new", "/api/activation/source", "/api/search-all", "/api/search-topk-by-token"} {
 		body := `{"modelId":"` + webtest.TestModel + `","source":"` + webtest.TestSource + `","text":"hi","customText":"hi","feature":{"modelId":"` + webtest.TestModel + `","source":"` + webtest.TestSource + `","index":1}}`
-		checkAgainstDoc(t, env.URL, router, apiCase{"POST", p, body, 503})
+		checkAgainstDoc(t, plain.URL, router, apiCase{"POST", p, body, 503})
 	}
 }
 

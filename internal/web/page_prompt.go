@@ -182,9 +182,11 @@ func (s *Server) promptResult(r *http.Request, v *templates.PromptView, form *pr
 	}
 	rv := &templates.PromptResultView{RankNote: note}
 	for i, t := range res.Tokens {
-		rv.Tokens = append(rv.Tokens, templates.PromptToken{
-			Pos: i, Text: templates.DisplayToken(t), Selected: selected[i], Special: res.HasBOS && i == 0,
-		})
+		pt := templates.PromptToken{Pos: i, Text: templates.DisplayToken(t), Selected: selected[i], Special: res.HasBOS && i == 0}
+		if strings.ContainsAny(t, "\n\r") {
+			pt.Class = "nl" // the strip breaks the line after it, as the text does
+		}
+		rv.Tokens = append(rv.Tokens, pt)
 	}
 	for _, p := range top {
 		vals := res.FeatureValues(p.SourceID, p.Index, true)

@@ -113,18 +113,8 @@ func (s *Server) init() {
 // runPrompt runs text through the model and sources under the compute
 // limits, serving repeated prompts from the cache.
 func (s *Server) runPrompt(ctx context.Context, modelID string, sourceIDs []string, text string) (*features.PromptResult, error) {
-	if s.Inference == nil || !s.Inference.CanRun(modelID, "") {
-		if s.Catalog != nil {
-			if _, err := s.Catalog.GetModel(ctx, modelID); err != nil {
-				return nil, err
-			}
-		}
-		return nil, features.Errorf(features.EUNAVAILABLE, "inference is not available for model %q", modelID)
-	}
-	for _, src := range sourceIDs {
-		if !s.Inference.CanRun(modelID, src) {
-			return nil, features.Errorf(features.ENOTFOUND, "source %q of model %q cannot run prompts", src, modelID)
-		}
+	if err := s.checkRunnable(ctx, modelID, sourceIDs); err != nil {
+		return nil, err
 	}
 	key := promptKey(modelID, sourceIDs, text)
 	if res, ok := s.prompts.get(key); ok {
@@ -143,4 +133,24 @@ func (s *Server) runPrompt(ctx context.Context, modelID string, sourceIDs []stri
 	}
 	s.prompts.put(key, res)
 	return res, nil
+}
+
+// checkRunnable reports why prompts cannot run on a model's sources: 404
+// for an unknown model or a source the engine does not have, 503 for a
+// known model without inference.
+func (s *Server) checkRunnable(ctx context.Context, modelID string, sourceIDs []string) error {
+	if s.Inference == nil || !s.Inference.CanRun(modelID, "") {
+		if s.Catalog != nil {
+			if _, err := s.Catalog.GetModel(ctx, modelID); err != nil {
+				return err
+			}
+		}
+		return features.Errorf(features.EUNAVAILABLE, "inference is not available for model %q", modelID)
+	}
+	for _, src := range sourceIDs {
+		if !s.Inference.CanRun(modelID, src) {
+			return features.Errorf(features.ENOTFOUND, "source %q of model %q cannot run prompts", src, modelID)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,98 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"saex/internal/features"
+)
+
+func TestComputePoolBoundsAndTimesOut(t *testing.T) {
+	p := newComputePool(2)
+	r1, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := p.acquire(ctx); features.ErrorCode(err) != features.EUNAVAILABLE {
+		t.Fatalf("third acquire on a full pool: %v, want EUNAVAILABLE", err)
+	}
+	if time.Since(start) < 15*time.Millisecond {
+		t.Error("gave up before the deadline")
+	}
+	// A slot freed while waiting is taken.
+	go func() { time.Sleep(10 * time.Millisecond); r1() }()
+	r3, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2()
+	r3()
+	if len(p.slots) != 0 {
+		t.Errorf("%d slots still held", len(p.slots))
+	}
+}
+
+func TestPromptCacheEvictsOldest(t *testing.T) {
+	c := newPromptCache(2)
+	a, b, d := &features.PromptResult{ModelID: "a"}, &features.PromptResult{ModelID: "b"}, &features.PromptResult{ModelID: "d"}
+	c.put("a", a)
+	c.put("b", b)
+	if got, ok := c.get("a"); !ok || got != a { // a is now the most recent
+		t.Fatal("a not cached")
+	}
+	c.put("d", d)
+	if _, ok := c.get("b"); ok {
+		t.Error("b should have been evicted")
+	}
+	if _, ok := c.get("a"); !ok {
+		t.Error("a evicted though recently used")
+	}
+	off := newPromptCache(0)
+	off.put("x", a)
+	if _, ok := off.get("x"); ok {
+		t.Error("a zero-size cache cached")
+	}
+	if promptKey("m", []string{"1-a", "2-a"}, "t") == promptKey("m", []string{"1-a"}, "2-a\x00t") {
+		t.Error("prompt keys collide")
+	}
+}
+
+func TestContextualize(t *testing.T) {
+	err := contextualize(features.Errorf(features.EUNPROCESSABLE, "prompt too long"), 256)
+	if features.ErrorCode(err) != features.EUNPROCESSABLE || !strings.Contains(features.ErrorMessage(err), "256") {
+		t.Errorf("422 without the limit: %v", err)
+	}
+	err = contextualize(features.Errorf(features.EUNPROCESSABLE, "the prompt is 300 tokens, more than the limit of 256"), 256)
+	if strings.Count(features.ErrorMessage(err), "256") != 1 {
+		t.Errorf("limit named twice: %v", err)
+	}
+	err = contextualize(context.DeadlineExceeded, 256)
+	if features.ErrorCode(err) != features.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("deadline: %v", err)
+	}
+	if err := contextualize(features.Errorf(features.ENOTFOUND, "x"), 256); features.ErrorCode(err) != features.ENOTFOUND {
+		t.Errorf("not found changed: %v", err)
+	}
+}
+
+func TestStatusOf(t *testing.T) {
+	for code, want := range map[string]int{
+		features.EINVALID: 400, features.EUNAUTHORIZED: 401, features.EFORBIDDEN: 403, features.ENOTFOUND: 404,
+		features.ETOOLARGE: 413, features.EUNPROCESSABLE: 422, features.ERATELIMIT: 429,
+		features.EUNAVAILABLE: 503, features.EINTERNAL: 500, "": 500, "weird": 500,
+	} {
+		if got := statusOf(code); got != want {
+			t.Errorf("statusOf(%q) = %d, want %d", code, got, want)
+		}
+	}
+}
