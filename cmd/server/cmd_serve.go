@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"saex/internal/pgcluster"
 	"saex/internal/store"
+	"saex/internal/web"
 )
 
 func init() {
@@ -82,40 +84,22 @@ type serveDeps struct {
 	DB  *store.DB
 	Log *slog.Logger
 	Env *Env
+	// Harden is the hardening configuration from serve's flags.
+	Harden *hardenConfig
+	// Background runs jobs that outlive startup (the demo build): start
+	// them with Background.Go and make them stop at a checkpoint when ctx
+	// ends. On shutdown serve drains HTTP first, then waits for them, and
+	// only then closes the database.
+	Background *sync.WaitGroup
 }
 
-// buildHandler makes the server's handler. The web layer replaces it (from
-// its own file's init) with internal/web's router; until then saex serves
-// health endpoints only.
-var buildHandler = func(ctx context.Context, d *serveDeps) (http.Handler, error) {
-	return healthHandler(d.DB), nil
-}
+// buildHandler makes the server's handler: internal/web's router behind
+// the production hardening (serve_web.go; engine wiring: webServerHooks).
+var buildHandler = buildWebHandler
 
 // afterMigrate hooks run once the database is migrated, before serving
 // (the demo seeder registers one).
 var afterMigrate []func(ctx context.Context, d *serveDeps) error
-
-// healthHandler answers GET /healthz (the process is up) and GET /readyz
-// (the database answers and is migrated).
-func healthHandler(db *store.DB) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := db.Ready(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "not ready:", err)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	return mux
-}
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "serve")
@@ -126,6 +110,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&addr, "addr", addr, "listen address (env SAEX_ADDR)")
 	cfg := dbConfig{Migrate: true, OwnCluster: true}
 	addDBFlags(fs, env, &cfg)
+	var harden hardenConfig
+	if err := addHardenFlags(fs, env, &harden); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -135,7 +123,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer cleanup()
-	deps := &serveDeps{DB: db, Log: log, Env: env}
+	deps := &serveDeps{DB: db, Log: log, Env: env, Harden: &harden, Background: &sync.WaitGroup{}}
+	// Deferred calls run last in, first out: the jobs' context ends, they
+	// finish at a checkpoint, then cleanup closes the database. The context
+	// also ends when Serve fails, so a job never outlives serve.
+	defer deps.Background.Wait()
+	ctx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
 	for _, hook := range afterMigrate {
 		if err := hook(ctx, deps); err != nil {
 			return err
@@ -149,7 +143,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := web.NewHTTPServer(handler, web.DefaultTimeouts, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -158,11 +152,16 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	// Graceful shutdown: stop accepting, let in-flight requests finish
+	// (bounded), then the deferred waits stop background jobs at their
+	// checkpoints and close the database.
+	log.Info("shutting down: draining requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		log.Warn("requests still running at the shutdown deadline", "err", err)
+		_ = srv.Close()
 	}
+	log.Info("requests drained; waiting for background jobs")
 	return nil
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"saex/internal/web"
+)
+
+// This file builds what serve serves: internal/web's router over the store,
+// behind the production hardening (API keys, private mode, cross-origin
+// protection, compute rate limits, body caps, deadlines, /metrics, request
+// logs). Its settings are serve's flags, each with an environment default.
+
+// hardenConfig is serve's hardening settings.
+type hardenConfig struct {
+	Private        bool
+	ComputeRate    web.Rate
+	TrustedProxies []string
+	TrustedOrigins []string
+	Metrics        bool
+	ReadDeadline   time.Duration
+	WriteDeadline  time.Duration
+}
+
+// envBool reads a boolean environment variable ("true", "1", "yes", "on").
+func envBool(env *Env, name string) (bool, error) {
+	v := strings.TrimSpace(env.Getenv(name))
+	switch strings.ToLower(v) {
+	case "":
+		return false, nil
+	case "yes", "on":
+		return true, nil
+	case "no", "off":
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// rateFlag is a flag.Value for a web.Rate.
+type rateFlag struct{ r *web.Rate }
+
+func (f rateFlag) String() string {
+	if f.r == nil {
+		return ""
+	}
+	return f.r.String()
+}
+
+func (f rateFlag) Set(s string) error {
+	r, err := web.ParseRate(s)
+	if err != nil {
+		return err
+	}
+	*f.r = r
+	return nil
+}
+
+// listFlag is a flag.Value for a comma-separated list.
+type listFlag struct{ l *[]string }
+
+func (f listFlag) String() string {
+	if f.l == nil {
+		return ""
+	}
+	return strings.Join(*f.l, ",")
+}
+
+func (f listFlag) Set(s string) error {
+	*f.l = splitList(s)
+	return nil
+}
+
+// addHardenFlags registers serve's hardening flags with their environment
+// defaults; an invalid environment value is an error, not a silent default.
+func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
+	var err error
+	if cfg.Private, err = envBool(env, "SAEX_PRIVATE"); err != nil {
+		return err
+	}
+	cfg.Metrics = true
+	if v := env.Getenv("SAEX_METRICS"); v != "" {
+		if cfg.Metrics, err = envBool(env, "SAEX_METRICS"); err != nil {
+			return err
+		}
+	}
+	rate := env.Getenv("SAEX_COMPUTE_RATE")
+	if rate == "" {
+		rate = "120/min"
+	}
+	if cfg.ComputeRate, err = web.ParseRate(rate); err != nil {
+		return fmt.Errorf("SAEX_COMPUTE_RATE: %w", err)
+	}
+	cfg.TrustedProxies = splitList(env.Getenv("SAEX_TRUSTED_PROXIES"))
+	cfg.TrustedOrigins = splitList(env.Getenv("SAEX_TRUSTED_ORIGINS"))
+	cfg.ReadDeadline, cfg.WriteDeadline = web.DefaultReadDeadline, web.DefaultWriteDeadline
+	fs.BoolVar(&cfg.Private, "private", cfg.Private, "require an API key for every page and API route (env SAEX_PRIVATE)")
+	fs.BoolVar(&cfg.Metrics, "metrics", cfg.Metrics, "serve Prometheus metrics at /metrics (env SAEX_METRICS)")
+	fs.Var(rateFlag{&cfg.ComputeRate}, "compute-rate", "per-client limit on the compute API, e.g. 120/min, 10/s, off (env SAEX_COMPUTE_RATE)")
+	fs.Var(listFlag{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (env SAEX_TRUSTED_PROXIES)")
+	fs.Var(listFlag{&cfg.TrustedOrigins}, "trusted-origins", "comma-separated origins allowed to post cross-origin, e.g. https://lab.example.org (env SAEX_TRUSTED_ORIGINS)")
+	fs.DurationVar(&cfg.ReadDeadline, "read-deadline", cfg.ReadDeadline, "longest a page or API read may take, database included, before it answers 503")
+	fs.DurationVar(&cfg.WriteDeadline, "write-deadline", cfg.WriteDeadline, "longest a write (upload) may take")
+	return nil
+}
+
+// webServerHooks adjust the web server before its router is built: the
+// inference-engine wiring sets s.Inference here.
+var webServerHooks []func(ctx context.Context, d *serveDeps, s *web.Server) error
+
+// buildWebHandler is serve's handler: the web server over d.DB with the
+// hooks applied, behind the hardening in d.Harden.
+func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
+	s := web.NewServer()
+	s.Catalog, s.Features, s.Explanations = d.DB, d.DB, d.DB
+	s.Writer, s.APIKeys, s.Ready = d.DB, d.DB, d.DB
+	s.Logger = d.Log
+	for _, hook := range webServerHooks {
+		if err := hook(ctx, d, s); err != nil {
+			return nil, err
+		}
+	}
+	cfg := d.Harden
+	if cfg == nil {
+		cfg = &hardenConfig{Metrics: true}
+	}
+	h := &web.Hardening{
+		Private:        cfg.Private,
+		TrustedOrigins: cfg.TrustedOrigins,
+		ComputeRate:    cfg.ComputeRate,
+		TrustedProxies: cfg.TrustedProxies,
+		ReadDeadline:   cfg.ReadDeadline,
+		WriteDeadline:  cfg.WriteDeadline,
+		Logger:         d.Log,
+	}
+	if cfg.Metrics {
+		h.Metrics = web.NewMetrics()
+		pool := d.DB.Pool
+		h.DBPool = func() web.DBPoolStats {
+			st := pool.Stat()
+			return web.DBPoolStats{
+				AcquiredConns: st.AcquiredConns(), IdleConns: st.IdleConns(), TotalConns: st.TotalConns(),
+				ConstructingConns: st.ConstructingConns(), MaxConns: st.MaxConns(),
+				AcquireCount: st.AcquireCount(), AcquireDuration: st.AcquireDuration(),
+				EmptyAcquireCount: st.EmptyAcquireCount(), CanceledAcquireCount: st.CanceledAcquireCount(),
+				NewConnsCount: st.NewConnsCount(),
+			}
+		}
+	}
+	handler, err := h.Install(s)
+	if err != nil {
+		return nil, err
+	}
+	d.Log.Info("web server", "private", cfg.Private, "compute_rate", cfg.ComputeRate.String(), "metrics", cfg.Metrics,
+		"inference", s.Inference != nil)
+	return handler, nil
+}
