@@ -38,14 +38,19 @@ type Env struct {
 	Getenv func(string) string
 }
 
-// Logger returns the slog logger subcommands log with: text on stderr,
+// Logger returns the slog logger subcommands log with: on stderr, text or
+// with SAEX_LOG_FORMAT=json one JSON object a line (for log collectors),
 // level from SAEX_LOG_LEVEL (debug, info, warn, error).
 func (e *Env) Logger() *slog.Logger {
 	level := slog.LevelInfo
 	if v := e.Getenv("SAEX_LOG_LEVEL"); v != "" {
 		_ = level.UnmarshalText([]byte(v))
 	}
-	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(e.Getenv("SAEX_LOG_FORMAT"), "json") {
+		return slog.New(slog.NewJSONHandler(e.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.Stderr, opts))
 }
 
 // command is one subcommand. Each lives in its own cmd_*.go file and
