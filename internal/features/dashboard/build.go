@@ -1,0 +1,826 @@
+// Package dashboard computes every feature's dashboard from a text corpus,
+// as SAEDashboard does for Neuronpedia but in-process on the CPU: it runs
+// a GPT-2 model and its SAEs over the corpus once and keeps, per feature,
+// the top activating contexts, examples drawn from ten activation
+// intervals, the activation histogram and density, the logit effects of
+// the decoder direction and its nearest neighbours, then writes them
+// through features.FeatureWriter in checkpointed batches.
+//
+// The build runs in two passes over the corpus's sparse codes. Pass 1 runs
+// the model and the SAEs chunk by chunk, appends each chunk's codes to a
+// spill file on disk, and keeps per-feature counts, ranges and top
+// contexts. Pass 2 streams the spill (no model) to fill what needs the
+// final range: histograms, interval counts, reservoir-sampled interval
+// examples and the per-token values of every kept example. Memory is
+// bounded by features times kept examples, not by corpus size; the spill
+// and the database checkpoints make an interrupted build resumable with
+// identical results.
+package dashboard
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"saex/internal/compute/gpt2"
+	"saex/internal/compute/sae"
+	"saex/internal/compute/tokenizer"
+	"saex/internal/features"
+)
+
+// Defaults of Options.
+const (
+	DefaultContextSize   = 128
+	DefaultChunkContexts = 64
+	DefaultBatchFeatures = 256
+	// TopExamples is the size of the top-activations group.
+	TopExamples = 20
+	// CreatorID marks rows written by the builder.
+	CreatorID = "saex-build"
+	// formatVersion changes whenever the build's output for the same
+	// inputs would change, so old spills and checkpoints are not reused.
+	formatVersion = "saex-dashboard-build/1"
+)
+
+// Source is one SAE to build dashboards for.
+type Source struct {
+	ID      string // source id, e.g. "1-res-topk"
+	SetName string // source set, e.g. "res-topk"
+	SAE     *sae.SAE
+}
+
+// Options configure a build.
+type Options struct {
+	ModelID   string
+	Model     *gpt2.Model
+	Tokenizer *tokenizer.Tokenizer
+	// ModelDir is the model's directory: its files are hashed to recognise
+	// a spill or checkpoint of the same build.
+	ModelDir string
+	Sources  []Source
+	// Corpus is a JSONL (text field) or plain-text file, optionally gzipped.
+	Corpus string
+	// ContextSize is tokens per context, BOS included (default 128).
+	ContextSize int
+	// MaxContexts caps the contexts used (0: the whole corpus).
+	MaxContexts int
+	// ChunkContexts is contexts per forward batch and spill file (default 64).
+	ChunkContexts int
+	// BatchFeatures is features per database transaction and checkpoint (default 256).
+	BatchFeatures int
+	// WorkDir holds spill directories (one per model and configuration).
+	WorkDir string
+	// KeepSpill keeps the spill after a successful build.
+	KeepSpill bool
+	Writer    features.FeatureWriter
+	// Status, when set, receives each source's progress (serve stores it
+	// with CatalogService.SetBuildStatus). Calls come from one goroutine.
+	Status func(sourceID string, st *features.BuildStatus)
+	// Progress, when set, receives overall progress (the CLI's bar).
+	Progress func(Progress)
+	Log      *slog.Logger
+	// Dataset names the corpus in DataSource of the examples ("" for none).
+	Dataset string
+
+	// stopAfterChunks, for tests, fails pass 1 after this many newly
+	// computed chunks, as an interruption would.
+	stopAfterChunks int
+	// stopAfterBatches, for tests, fails after this many written batches.
+	stopAfterBatches int
+}
+
+// Progress is the build's overall progress.
+type Progress struct {
+	Phase         string // tokenize, encode, stats, write, done
+	ContextsDone  int
+	ContextsTotal int
+	TokensDone    int64
+	FeaturesDone  int
+	FeaturesTotal int
+}
+
+// Timing splits a build's wall time.
+type Timing struct {
+	Hash, Tokenize       time.Duration
+	Pass1                time.Duration // wall time of pass 1
+	Forward, Encode      time.Duration // inside pass 1: model forward, SAE encodes
+	Pass2                time.Duration
+	LogitsNeighbours     time.Duration
+	Write                time.Duration
+	Total                time.Duration
+	ChunksFromSpill      int
+	ChunksComputed       int
+	BatchesAlreadyStored int
+}
+
+// Result summarises a build.
+type Result struct {
+	Hash     string
+	Contexts int
+	Tokens   int64 // token positions run through the model
+	Counted  int64 // positions counted in statistics (BOS excluded)
+	Features int   // features written by this run
+	UpToDate bool  // everything was already written
+	Timing   Timing
+	SpillDir string
+}
+
+// ErrLocked is returned when another build of the same configuration holds
+// the spill directory.
+var ErrLocked = errors.New("another build of the same dashboards is running")
+
+type builder struct {
+	o       Options
+	log     *slog.Logger
+	bos     int32 // BOS/separator id (-1: none)
+	prepend bool
+	hooks   []string
+	hookOf  []gpt2.Hook
+	dir     string
+	hash    string
+	ctxs    *contextsFile
+	p1      []*pass1
+	p2      []*pass2
+	counted int64
+	tokens  int64
+	display []string
+	res     *Result
+	prog    Progress
+	lastRep time.Time
+	// lastStatus throttles Status calls (database writes in serve).
+	lastStatus time.Time
+}
+
+// Build computes the dashboards of every feature of o.Sources and writes
+// them through o.Writer.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	b, err := newBuilder(o)
+	if err != nil {
+		return nil, err
+	}
+	res := b.res
+	t := time.Now()
+	if b.hash, err = b.configHash(); err != nil {
+		return nil, err
+	}
+	res.Hash = b.hash
+	res.Timing.Hash = time.Since(t)
+
+	todo, err := b.pendingBatches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(todo) == 0 {
+		res.UpToDate = true
+		for _, s := range o.Sources {
+			b.status(s.ID, features.BuildDone, s.SAE.Cfg.DSAE, s.SAE.Cfg.DSAE, 0, 0, "")
+		}
+		b.progress(Progress{Phase: "done"}, true)
+		res.Timing.Total = time.Since(start)
+		return res, nil
+	}
+
+	b.dir = filepath.Join(o.WorkDir, o.ModelID, b.hash[:16])
+	res.SpillDir = b.dir
+	unlock, err := b.lockDir()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	if err := b.run(ctx, todo); err != nil {
+		for _, s := range o.Sources {
+			state, msg := features.BuildFailed, err.Error()
+			if ctx.Err() != nil {
+				state, msg = features.BuildPending, "interrupted; resumes on the next start"
+			}
+			b.status(s.ID, state, b.prog.FeaturesDone, s.SAE.Cfg.DSAE, b.prog.ContextsDone, b.prog.ContextsTotal, msg)
+		}
+		return res, err
+	}
+	if b.ctxs != nil {
+		b.ctxs.Close()
+		b.ctxs = nil
+	}
+	if !o.KeepSpill {
+		if err := os.RemoveAll(b.dir); err != nil {
+			b.log.Warn("remove spill", "dir", b.dir, "err", err)
+		}
+	}
+	res.Timing.Total = time.Since(start)
+	b.progress(Progress{Phase: "done", ContextsDone: res.Contexts, ContextsTotal: res.Contexts, TokensDone: res.Tokens,
+		FeaturesDone: b.prog.FeaturesTotal, FeaturesTotal: b.prog.FeaturesTotal}, true)
+	return res, nil
+}
+
+func newBuilder(o Options) (*builder, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	switch {
+	case o.Model == nil || o.Tokenizer == nil:
+		return nil, errors.New("build: no model or tokenizer")
+	case !features.ValidID(o.ModelID):
+		return nil, fmt.Errorf("build: invalid model id %q", o.ModelID)
+	case len(o.Sources) == 0:
+		return nil, errors.New("build: no SAE given")
+	case o.Corpus == "":
+		return nil, errors.New("build: no corpus given")
+	case o.Writer == nil:
+		return nil, errors.New("build: no writer")
+	case o.WorkDir == "":
+		return nil, errors.New("build: no work directory for the spill")
+	case o.ModelDir == "":
+		return nil, errors.New("build: the model directory is needed to identify the build")
+	}
+	if o.ContextSize == 0 {
+		o.ContextSize = DefaultContextSize
+	}
+	if o.ChunkContexts <= 0 {
+		o.ChunkContexts = DefaultChunkContexts
+	}
+	if o.BatchFeatures <= 0 {
+		o.BatchFeatures = DefaultBatchFeatures
+	}
+	if o.MaxContexts < 0 {
+		return nil, fmt.Errorf("build: --contexts %d: want 0 (all) or more", o.MaxContexts)
+	}
+	cfg := o.Model.Cfg
+	if o.ContextSize < 2 || o.ContextSize > cfg.NPositions || o.ContextSize > 65535 {
+		return nil, fmt.Errorf("build: context size %d: want 2..%d (the model's n_positions)", o.ContextSize, min(cfg.NPositions, 65535))
+	}
+	if tv := o.Tokenizer.VocabSize(); tv > cfg.VocabSize {
+		return nil, fmt.Errorf("build: the tokenizer has %d tokens but the model's vocabulary is %d", tv, cfg.VocabSize)
+	}
+	b := &builder{o: o, log: o.Log, res: &Result{}}
+	b.bos = int32(cfg.BOSTokenID)
+	if b.bos < 0 {
+		b.bos = int32(cfg.EOSTokenID)
+	}
+	seen := map[string]bool{}
+	hookSeen := map[string]bool{}
+	for i, s := range o.Sources {
+		if !features.ValidID(s.ID) || seen[s.ID] {
+			return nil, fmt.Errorf("build: source %d: invalid or repeated id %q", i, s.ID)
+		}
+		seen[s.ID] = true
+		if s.SAE == nil || s.SAE.Dir == "" {
+			return nil, fmt.Errorf("build: source %s: the SAE must be loaded from a directory", s.ID)
+		}
+		h, err := features.CheckSAEHook(o.Model, s.SAE)
+		if err != nil {
+			return nil, fmt.Errorf("build: source %s (%s): %w", s.ID, s.SAE.Dir, err)
+		}
+		b.hookOf = append(b.hookOf, h)
+		if name := h.String(); !hookSeen[name] {
+			hookSeen[name] = true
+			b.hooks = append(b.hooks, name)
+		}
+		if i == 0 {
+			b.prepend = s.SAE.Cfg.PrependBOS
+		} else if s.SAE.Cfg.PrependBOS != b.prepend {
+			return nil, fmt.Errorf("build: the SAEs disagree on prepend_bos (%s: %v, %s: %v); build them separately",
+				o.Sources[0].ID, b.prepend, s.ID, s.SAE.Cfg.PrependBOS)
+		}
+	}
+	if b.prepend && b.bos < 0 {
+		return nil, errors.New("build: the SAEs prepend BOS but the model's config.json has no bos_token_id or eos_token_id")
+	}
+	b.display = o.Tokenizer.Display(iota32(cfg.VocabSize))
+	return b, nil
+}
+
+func iota32(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// configHash identifies the build's output: the builder version, the
+// model's and SAEs' files, the corpus and every option that changes the
+// result.
+func (b *builder) configHash() (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\nmodel %s\ncontext %d\nmax %d\nchunk %d\nbatch %d\ndataset %q\n", formatVersion, b.o.ModelID,
+		b.o.ContextSize, b.o.MaxContexts, b.o.ChunkContexts, b.o.BatchFeatures, b.o.Dataset)
+	hashFile := func(path string) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fmt.Fprintf(h, "file %s\n", filepath.Base(path))
+		_, err = io.Copy(h, f)
+		return err
+	}
+	modelFiles, _ := filepath.Glob(filepath.Join(b.o.ModelDir, "*.safetensors"))
+	modelFiles = append([]string{filepath.Join(b.o.ModelDir, "config.json")}, modelFiles...)
+	for _, name := range []string{"tokenizer.json", "vocab.json", "merges.txt"} {
+		if p := filepath.Join(b.o.ModelDir, name); fileExists(p) {
+			modelFiles = append(modelFiles, p)
+		}
+	}
+	for _, p := range modelFiles {
+		if err := hashFile(p); err != nil {
+			return "", fmt.Errorf("build: hash model: %w", err)
+		}
+	}
+	for _, s := range b.o.Sources {
+		fmt.Fprintf(h, "source %s set %s\n", s.ID, s.SetName)
+		files, _ := filepath.Glob(filepath.Join(s.SAE.Dir, "*.safetensors"))
+		files = append(files, filepath.Join(s.SAE.Dir, "cfg.json"), filepath.Join(s.SAE.Dir, "params.npz"))
+		for _, p := range files {
+			if !fileExists(p) || filepath.Base(p) == "sparsity.safetensors" {
+				continue
+			}
+			if err := hashFile(p); err != nil {
+				return "", fmt.Errorf("build: hash SAE %s: %w", s.ID, err)
+			}
+		}
+	}
+	if err := hashFile(b.o.Corpus); err != nil {
+		return "", fmt.Errorf("build: corpus: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// batchUnit is one checkpointed batch of one source.
+type batchUnit struct {
+	src         int
+	first, last int // feature indices, inclusive
+}
+
+func (b *builder) checkpoint(u batchUnit) features.Checkpoint {
+	return features.Checkpoint{
+		Job:  "build:" + b.o.ModelID + "/" + b.o.Sources[u.src].ID,
+		Unit: fmt.Sprintf("features-%d-%d", u.first, u.last),
+		Hash: b.hash,
+	}
+}
+
+// pendingBatches lists the batches without a checkpoint for this build.
+func (b *builder) pendingBatches(ctx context.Context) ([]batchUnit, error) {
+	var todo []batchUnit
+	for si, s := range b.o.Sources {
+		d := s.SAE.Cfg.DSAE
+		for f0 := 0; f0 < d; f0 += b.o.BatchFeatures {
+			u := batchUnit{src: si, first: f0, last: min(f0+b.o.BatchFeatures, d) - 1}
+			done, err := b.o.Writer.Done(ctx, b.checkpoint(u))
+			if err != nil {
+				return nil, fmt.Errorf("build: check progress: %w", err)
+			}
+			if done {
+				b.res.Timing.BatchesAlreadyStored++
+			} else {
+				todo = append(todo, u)
+			}
+		}
+	}
+	return todo, nil
+}
+
+// lockDir creates the spill directory, removes spills of other
+// configurations of the model, and takes an exclusive lock.
+func (b *builder) lockDir() (func(), error) {
+	parent := filepath.Dir(b.dir)
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("build: spill directory: %w", err)
+	}
+	lf, err := os.OpenFile(filepath.Join(b.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("build: spill lock: %w", err)
+	}
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("build: %s: %w", b.dir, ErrLocked)
+	}
+	// A changed configuration starts over: drop other spills of this model
+	// unless another build holds them.
+	if entries, err := os.ReadDir(parent); err == nil {
+		for _, e := range entries {
+			if !e.IsDir() || e.Name() == filepath.Base(b.dir) {
+				continue
+			}
+			other := filepath.Join(parent, e.Name())
+			if ol, err := os.Open(filepath.Join(other, "lock")); err == nil {
+				busy := syscall.Flock(int(ol.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
+				if !busy {
+					os.RemoveAll(other)
+				}
+				ol.Close()
+			} else {
+				os.RemoveAll(other)
+			}
+		}
+	}
+	return func() { lf.Close() }, nil
+}
+
+// manifest describes a spill directory (for people and for sanity checks).
+type manifest struct {
+	Hash        string   `json:"hash"`
+	Model       string   `json:"model"`
+	Sources     []string `json:"sources"`
+	Corpus      string   `json:"corpus"`
+	ContextSize int      `json:"contextSize"`
+	Contexts    int      `json:"contexts"`
+	Chunk       int      `json:"chunkContexts"`
+}
+
+func (b *builder) run(ctx context.Context, todo []batchUnit) error {
+	o := b.o
+	total := 0
+	for _, s := range o.Sources {
+		total += s.SAE.Cfg.DSAE
+	}
+	b.prog.FeaturesTotal = total
+	b.prog.FeaturesDone = total
+	for _, u := range todo {
+		b.prog.FeaturesDone -= u.last - u.first + 1
+	}
+	for _, s := range o.Sources {
+		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, 0, "")
+	}
+
+	// Contexts: tokenized once per spill directory.
+	t := time.Now()
+	ctxPath := filepath.Join(b.dir, "contexts.bin")
+	if !fileExists(ctxPath) {
+		b.progress(Progress{Phase: "tokenize"}, true)
+		if _, err := writeContexts(ctxPath, o.ContextSize, b.tokenize); err != nil {
+			return fmt.Errorf("build: tokenize %s: %w", o.Corpus, err)
+		}
+	}
+	cf, err := openContexts(ctxPath, o.ContextSize)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	b.ctxs = cf
+	b.res.Contexts = cf.count
+	b.res.Timing.Tokenize = time.Since(t)
+	if cf.count == 0 {
+		return fmt.Errorf("build: corpus %s gives no context (is it empty?)", o.Corpus)
+	}
+	m := manifest{Hash: b.hash, Model: o.ModelID, Corpus: o.Corpus, ContextSize: o.ContextSize, Contexts: cf.count, Chunk: o.ChunkContexts}
+	for _, s := range o.Sources {
+		m.Sources = append(m.Sources, s.ID)
+	}
+	if data, err := json.MarshalIndent(m, "", "  "); err == nil {
+		os.WriteFile(filepath.Join(b.dir, "manifest.json"), data, 0o644)
+	}
+	b.prog.ContextsTotal = cf.count
+	b.log.Info("dashboard build", "model", o.ModelID, "sources", len(o.Sources), "contexts", cf.count,
+		"batches to write", len(todo), "spill", b.dir)
+
+	t = time.Now()
+	if err := b.pass1(ctx); err != nil {
+		return err
+	}
+	b.res.Timing.Pass1 = time.Since(t)
+	b.res.Tokens, b.res.Counted = b.tokens, b.counted
+
+	t = time.Now()
+	if err := b.pass2(ctx); err != nil {
+		return err
+	}
+	b.res.Timing.Pass2 = time.Since(t)
+
+	return b.write(ctx, todo)
+}
+
+// tokenize streams the corpus through the tokenizer and the packer.
+func (b *builder) tokenize(emit func([]int32) error) error {
+	cr, err := openCorpus(b.o.Corpus)
+	if err != nil {
+		return err
+	}
+	defer cr.Close()
+	p := &packer{size: b.o.ContextSize, bos: -1, sep: b.bos, limit: b.o.MaxContexts, emit: emit}
+	if b.prepend {
+		p.bos = b.bos
+	}
+	for {
+		text, cont, err := cr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		ids, _ := b.o.Tokenizer.Encode(text)
+		if err := p.document(ids, cont); err != nil {
+			if errors.Is(err, errEnough) {
+				return nil
+			}
+			return err
+		}
+	}
+	return p.finish()
+}
+
+func (b *builder) chunkPath(c int) string {
+	return filepath.Join(b.dir, fmt.Sprintf("chunk-%06d.bin", c))
+}
+
+func (b *builder) idxWidth() int {
+	for _, s := range b.o.Sources {
+		if s.SAE.Cfg.DSAE > 1<<16 {
+			return 4
+		}
+	}
+	return 2
+}
+
+// chunkJob is one chunk on its way from the model (or the spill) to the
+// accumulators.
+type chunkJob struct {
+	idx, first int
+	lens       []int
+	codes      []*codes
+	counted    int // non-BOS positions
+	computed   bool
+	err        error
+}
+
+// pass1 runs every chunk through the model and SAEs (or reads it back from
+// the spill), writes new chunks and accumulates pass-1 statistics. The
+// model runs in one goroutine while the previous chunk is written and
+// accumulated in another.
+func (b *builder) pass1(ctx context.Context) error {
+	o := b.o
+	n := b.ctxs.count
+	nchunks := (n + o.ChunkContexts - 1) / o.ChunkContexts
+	b.p1 = make([]*pass1, len(o.Sources))
+	for i, s := range o.Sources {
+		b.p1[i] = newPass1(s.SAE.Cfg.DSAE, TopExamples)
+	}
+	jobs := make(chan *chunkJob, 1)
+	free := make(chan []*codes, 3)
+	for range 3 {
+		cs := make([]*codes, len(o.Sources))
+		for i := range cs {
+			cs[i] = &codes{}
+		}
+		free <- cs
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var forward, encode time.Duration
+	go func() {
+		defer close(jobs)
+		computed := 0
+		var x []float32
+		for c := 0; c < nchunks; c++ {
+			first := c * o.ChunkContexts
+			cnt := min(o.ChunkContexts, n-first)
+			job := &chunkJob{idx: c, first: first}
+			select {
+			case job.codes = <-free:
+			case <-pctx.Done():
+				return
+			}
+			ctxTokens, err := b.ctxs.read(first, cnt)
+			if err != nil {
+				job.err = err
+				jobs <- job
+				return
+			}
+			for _, t := range ctxTokens {
+				job.lens = append(job.lens, len(t))
+				for _, id := range t {
+					if id != b.bos {
+						job.counted++
+					}
+				}
+			}
+			path := b.chunkPath(c)
+			if fileExists(path) {
+				if _, err := readChunk(path, len(o.Sources), nil, job.codes); err == nil {
+					jobs <- job
+					continue
+				} else {
+					b.log.Warn("spill chunk unreadable; recomputing", "err", err)
+				}
+			}
+			if o.stopAfterChunks > 0 && computed >= o.stopAfterChunks {
+				job.err = fmt.Errorf("build: stopped after %d chunks (test)", computed)
+				jobs <- job
+				return
+			}
+			computed++
+			job.computed = true
+			batch := make([][]int, cnt)
+			total := 0
+			skip := make([]bool, 0, cnt*o.ContextSize)
+			for i, t := range ctxTokens {
+				batch[i] = make([]int, len(t))
+				for j, id := range t {
+					batch[i][j] = int(id)
+					skip = append(skip, id == b.bos)
+				}
+				total += len(t)
+			}
+			t0 := time.Now()
+			acts, err := o.Model.Forward(batch, b.hooks)
+			if err != nil {
+				job.err = fmt.Errorf("build: chunk %d: %w", c, err)
+				jobs <- job
+				return
+			}
+			t1 := time.Now()
+			forward += t1.Sub(t0)
+			for si, s := range o.Sources {
+				d := s.SAE.Cfg.DIn
+				x = growF(x, total*d)
+				off := 0
+				for q := range batch {
+					part := acts.GetHook(b.hookOf[si], q)
+					copy(x[off:], part)
+					off += len(part)
+				}
+				feats, err := s.SAE.EncodeSparse(x[:total*d], total)
+				if err != nil {
+					job.err = fmt.Errorf("build: chunk %d, source %s: %w", c, s.ID, err)
+					jobs <- job
+					return
+				}
+				fromSparse(job.codes[si], feats, skip)
+			}
+			encode += time.Since(t1)
+			jobs <- job
+		}
+	}()
+
+	var firstErr error
+	for job := range jobs {
+		if firstErr != nil {
+			continue // drain
+		}
+		if job.err == nil {
+			job.err = ctx.Err()
+		}
+		if job.err != nil {
+			firstErr = job.err
+			cancel()
+			continue
+		}
+		if job.computed {
+			h := chunkHeader{chunk: job.idx, first: job.first, contexts: len(job.lens), tokens: job.codes[0].tokens(), idxWidth: b.idxWidth()}
+			if err := writeChunk(b.chunkPath(job.idx), h, job.codes); err != nil {
+				firstErr = fmt.Errorf("build: spill: %w", err)
+				cancel()
+				continue
+			}
+			b.res.Timing.ChunksComputed++
+		} else {
+			b.res.Timing.ChunksFromSpill++
+		}
+		errs := make([]error, len(o.Sources))
+		var wg sync.WaitGroup
+		for si := range o.Sources {
+			wg.Go(func() { errs[si] = b.p1[si].addChunk(job.codes[si], job.first, job.lens) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			firstErr = fmt.Errorf("build: chunk %d: %w", job.idx, err)
+			cancel()
+			continue
+		}
+		for _, l := range job.lens {
+			b.tokens += int64(l)
+		}
+		b.counted += int64(job.counted)
+		free <- job.codes
+		b.prog.Phase = "encode"
+		b.prog.ContextsDone = job.first + len(job.lens)
+		b.prog.TokensDone = b.tokens
+		if b.progress(b.prog, false) && time.Since(b.lastStatus) >= time.Second {
+			b.lastStatus = time.Now()
+			for _, s := range o.Sources {
+				b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, b.prog.ContextsDone, n, "")
+			}
+		}
+	}
+	b.res.Timing.Forward, b.res.Timing.Encode = forward, encode
+	return firstErr
+}
+
+func growF(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
+}
+
+// pass2 streams the spill once per SAE (SAEs in parallel).
+func (b *builder) pass2(ctx context.Context) error {
+	o := b.o
+	n := b.ctxs.count
+	nchunks := (n + o.ChunkContexts - 1) / o.ChunkContexts
+	b.p2 = make([]*pass2, len(o.Sources))
+	for i := range o.Sources {
+		b.p2[i] = newPass2(b.p1[i], seedFor(b.hash, o.Sources[i].ID))
+	}
+	b.progress(Progress{Phase: "stats", ContextsDone: n, ContextsTotal: n, TokensDone: b.tokens,
+		FeaturesDone: b.prog.FeaturesDone, FeaturesTotal: b.prog.FeaturesTotal}, true)
+	lens := make([]int, n)
+	for c0 := 0; c0 < n; c0 += 4096 {
+		cnt := min(4096, n-c0)
+		cs, err := b.ctxs.read(c0, cnt)
+		if err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
+		for i, t := range cs {
+			lens[c0+i] = len(t)
+		}
+	}
+	errs := make([]error, len(o.Sources))
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for si := range o.Sources {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			want := make([]bool, len(o.Sources))
+			want[si] = true
+			dst := make([]*codes, len(o.Sources))
+			dst[si] = &codes{}
+			for c := 0; c < nchunks; c++ {
+				if err := ctx.Err(); err != nil {
+					errs[si] = err
+					return
+				}
+				first := c * o.ChunkContexts
+				cnt := min(o.ChunkContexts, n-first)
+				h, err := readChunk(b.chunkPath(c), len(o.Sources), want, dst)
+				if err != nil {
+					errs[si] = fmt.Errorf("build: %w", err)
+					return
+				}
+				if h.first != first || h.contexts != cnt {
+					errs[si] = fmt.Errorf("build: spill chunk %d holds contexts [%d,+%d), want [%d,+%d)", c, h.first, h.contexts, first, cnt)
+					return
+				}
+				b.p2[si].addChunk(dst[si], first, lens[first:first+cnt])
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// seedFor derives the interval-sampling seed of one source from the build
+// hash, so a rerun draws the same examples.
+func seedFor(hash, source string) uint64 {
+	s := sha256.Sum256([]byte(hash + "\x00" + source))
+	var x uint64
+	for _, c := range s[:8] {
+		x = x<<8 | uint64(c)
+	}
+	return x
+}
+
+// status reports one source's progress through o.Status.
+func (b *builder) status(source, state string, featDone, featTotal, ctxDone, ctxTotal int, msg string) {
+	if b.o.Status == nil {
+		return
+	}
+	b.o.Status(source, &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
+		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()})
+}
+
+// progress reports p through o.Progress; unless force, at most a few times
+// a second. It reports whether it did (the caller may then update status).
+func (b *builder) progress(p Progress, force bool) bool {
+	now := time.Now()
+	if !force && now.Sub(b.lastRep) < 250*time.Millisecond {
+		return false
+	}
+	b.lastRep = now
+	if b.o.Progress != nil {
+		b.o.Progress(p)
+	}
+	return true
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
