@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,17 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer cleanup()
+	if path := env.Getenv("SAEX_CPUPROFILE"); path != "" { // for tuning the import
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	im := &importer{db: db, log: env.Logger(), root: *from, workers: max(1, *workers)}
 	start := time.Now()
 	stats, err := im.run(ctx, found, env.Stderr)

@@ -21,6 +21,9 @@ var errSlow = errors.New("slow path")
 // decodeActivationFast fills r from line; ok is false when the caller must
 // fall back to json.Unmarshal.
 func decodeActivationFast(line []byte, r *activationRow) (ok bool) {
+	// One string for the whole line: token strings are substrings of it,
+	// one allocation instead of one per token.
+	var lineStr string
 	p := skipWS(line, 0)
 	if p >= len(line) || line[p] != '{' {
 		return false
@@ -28,9 +31,9 @@ func decodeActivationFast(line []byte, r *activationRow) (ok bool) {
 	rest := make([]byte, 0, 512)
 	rest = append(rest, '{')
 	p++
-	for {
+	for first := true; ; first = false {
 		p = skipWS(line, p)
-		if p < len(line) && line[p] == '}' {
+		if first && p < len(line) && line[p] == '}' {
 			break
 		}
 		ks, ke, err := scanString(line, p)
@@ -57,7 +60,10 @@ func decodeActivationFast(line []byte, r *activationRow) (ok bool) {
 		val := line[p:ve]
 		switch {
 		case bytes.Equal(key, []byte("tokens")):
-			toks, err := parseStringArray(val)
+			if lineStr == "" {
+				lineStr = string(line)
+			}
+			toks, err := parseStringArray(val, lineStr[p:ve])
 			if err != nil {
 				return false
 			}
@@ -160,8 +166,9 @@ func skipValue(b []byte, p int) (int, error) {
 }
 
 // parseStringArray parses ["a","b",...] whose strings have no escapes,
-// no control characters and valid UTF-8.
-func parseStringArray(b []byte) ([]string, error) {
+// no control characters and valid UTF-8; bs is b as a string, which the
+// results are substrings of.
+func parseStringArray(b []byte, bs string) ([]string, error) {
 	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
 		return nil, errSlow
 	}
@@ -193,7 +200,7 @@ func parseStringArray(b []byte) ([]string, error) {
 		if !ascii && !utf8.Valid(raw) {
 			return nil, errSlow // encoding/json substitutes U+FFFD: let it
 		}
-		out = append(out, string(raw))
+		out = append(out, bs[p+1:q])
 		p = skipWS(b, q+1)
 		if b[p] == ',' {
 			p = skipWS(b, p+1)

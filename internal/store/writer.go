@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -184,22 +185,18 @@ func validateFeature(key features.FeatureKey, f *features.Feature) error {
 
 // actRow is an example encoded for COPY.
 type actRow struct {
-	idx        int32
-	id         string
-	values     []any
-	featureKey features.FeatureKey
+	idx    int32
+	id     string
+	values []any
 }
 
 // activationRows validates and encodes examples, interning their tokens.
+// Tokens are encoded straight from the dictionary cache; only examples
+// with tokens the cache lacks wait for the dictionary insert.
 func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts []*features.Activation) ([]actRow, error) {
 	if len(acts) == 0 {
 		return nil, nil
 	}
-	total := 0
-	for _, a := range acts {
-		total += len(a.Tokens)
-	}
-	all := make([]string, 0, total)
 	for _, a := range acts {
 		key := features.FeatureKey{ModelID: a.ModelID, SourceID: a.SourceID, Index: a.Index}
 		if len(a.Values) != len(a.Tokens) {
@@ -214,15 +211,47 @@ func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts 
 		if err := checkTextPtr(fmt.Sprintf("feature %s: activation %q", key, a.ID), a.LogitContributions, a.DataIndex, a.DataSource); err != nil {
 			return nil, err
 		}
-		all = append(all, a.Tokens...)
 	}
-	ids, err := db.internTokens(ctx, model, all)
-	if err != nil {
-		return nil, err
+	d := db.dict(model)
+	encoded := make([][]byte, len(acts))
+	var pending []int
+	d.mu.RLock()
+	for i, a := range acts {
+		buf := make([]byte, 0, len(a.Tokens)*2)
+		ok := true
+		for _, t := range a.Tokens {
+			id, found := d.byText[t]
+			if !found {
+				ok = false
+				break
+			}
+			buf = binary.AppendUvarint(buf, uint64(id))
+		}
+		if ok {
+			encoded[i] = buf
+		} else {
+			pending = append(pending, i)
+		}
+	}
+	d.mu.RUnlock()
+	if len(pending) > 0 {
+		var texts []string
+		for _, i := range pending {
+			texts = append(texts, acts[i].Tokens...)
+		}
+		ids, err := db.internTokens(ctx, model, texts)
+		if err != nil {
+			return nil, err
+		}
+		off := 0
+		for _, i := range pending {
+			n := len(acts[i].Tokens)
+			encoded[i] = encodeTokens(ids[off : off+n])
+			off += n
+		}
 	}
 	now := db.now()
 	rows := make([]actRow, len(acts))
-	off := 0
 	for i, a := range acts {
 		id := a.ID
 		if id == "" {
@@ -236,14 +265,11 @@ func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts 
 			}
 			creator = &c
 		}
-		n := len(a.Tokens)
 		rows[i] = actRow{idx: int32(a.Index), id: id,
-			featureKey: features.FeatureKey{ModelID: a.ModelID, SourceID: a.SourceID, Index: a.Index},
 			values: []any{sid, int32(a.Index), int32(a.MaxValueTokenIndex), creator, a.MaxValue, a.MinValue,
-				a.BinMin, a.BinMax, a.BinContains, orNow(a.CreatedAt, now), id, encodeTokens(ids[off : off+n]),
+				a.BinMin, a.BinMax, a.BinContains, orNow(a.CreatedAt, now), id, encoded[i],
 				encodeValues(a.Values), a.QualifyingTokenIndex, nilIfEmpty(a.DFAValues), a.DFATargetIndex, a.DFAMaxValue,
 				nilIfEmpty(a.LossValues), a.LogitContributions, a.DataIndex, a.DataSource}}
-		off += n
 	}
 	return rows, nil
 }
