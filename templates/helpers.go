@@ -129,39 +129,86 @@ func Percent(frac float64) string {
 func Itoa(i int) string { return strconv.Itoa(i) }
 
 // TokenView is one token ready to render: display text, CSS classes
-// (highlight level, outside-window, newline) and the hover title.
+// (highlight level, outside-window, newline or blank) and the hover title
+// (empty for tokens that did not fire).
 type TokenView struct {
 	Text  string
 	Class string
 	Title string
 }
 
+// Token kinds that get their own CSS class.
+const (
+	kindPlain = iota
+	kindNewline
+	kindBlank
+	numKinds
+)
+
+// tokenClasses[level][far][kind] is the class attribute of a token, built
+// once: a feature page has thousands of tokens.
+var tokenClasses = func() (t [21][2][numKinds]string) {
+	for lvl := range 21 {
+		for far := range 2 {
+			for kind := range numKinds {
+				var parts []string
+				if lvl > 0 {
+					parts = append(parts, "a"+strconv.Itoa(lvl))
+				}
+				if far == 1 {
+					parts = append(parts, "f")
+				}
+				switch kind {
+				case kindNewline:
+					parts = append(parts, "nl")
+				case kindBlank:
+					parts = append(parts, "ws")
+				}
+				t[lvl][far][kind] = strings.Join(parts, " ")
+			}
+		}
+	}
+	return t
+}()
+
 // Tokens builds the token views of one example: highlight relative to
 // scale (the feature's max), and, when window > 0, tokens farther than
-// window from center marked "far" (hidden in the short context view).
+// window from center marked "f" (hidden in the short context view).
 func Tokens(tokens []string, values []float32, scale float64, center, window int) []TokenView {
 	out := make([]TokenView, len(tokens))
-	var b strings.Builder
 	for i, t := range tokens {
 		v := 0.0
 		if i < len(values) {
 			v = float64(values[i])
 		}
-		b.Reset()
-		b.WriteString("t")
-		if lvl := HighlightLevel(v, scale); lvl > 0 {
-			b.WriteString(" a")
-			b.WriteString(strconv.Itoa(lvl))
-		}
+		far := 0
 		if window > 0 && (i < center-window || i > center+window) {
-			b.WriteString(" far")
+			far = 1
 		}
-		if strings.ContainsAny(t, "\n\r") {
-			b.WriteString(" nl")
-		} else if strings.TrimSpace(t) == "" {
-			b.WriteString(" ws")
+		kind := tokenKind(t)
+		out[i] = TokenView{Text: DisplayToken(t), Class: tokenClasses[HighlightLevel(v, scale)][far][kind]}
+		if v != 0 {
+			out[i].Title = Num(v)
 		}
-		out[i] = TokenView{Text: DisplayToken(t), Class: b.String(), Title: Num(v)}
 	}
 	return out
+}
+
+// tokenKind classifies a token for styling: newline, blank or plain. It
+// scans bytes (cheaper than strings.ContainsAny on thousands of tokens).
+func tokenKind(t string) int {
+	blank := true
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case '\n', '\r':
+			return kindNewline
+		case ' ', '\t', '\v', '\f':
+		default:
+			blank = false
+		}
+	}
+	if blank {
+		return kindBlank
+	}
+	return kindPlain
 }

@@ -25,13 +25,13 @@ func TestBrowserFeatureTestText(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`window.__marker = 1`), // survives only if the page is not reloaded
 		chromedp.SendKeys(chromedp.CSS("#test-form textarea"), demoText),
 		chromedp.Click(chromedp.CSS("#test-form button")),
-		chromedp.WaitVisible(chromedp.CSS("#test-result .test-out .t")),
+		chromedp.WaitVisible(chromedp.CSS("#test-result .test-out .toks > span")),
 	))
 	res, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](`[
 		window.__marker === 1,
-		document.querySelectorAll('#test-result .t').length,
-		document.querySelectorAll('#test-result .t[class*=" a"]').length,
-		[...document.querySelectorAll('#test-result .t')].map(e => e.textContent).join('')
+		document.querySelectorAll('#test-result .toks > span').length,
+		document.querySelectorAll('#test-result .toks > span[class^="a"]').length,
+		[...document.querySelectorAll('#test-result .toks > span')].map(e => e.textContent).join('')
 	]`))
 	must(t, "read result", err)
 	if res[0] != true {

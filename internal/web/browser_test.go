@@ -130,7 +130,7 @@ func TestBrowserHomeSourceFeature(t *testing.T) {
 		chromedp.Navigate(env.URL+templates.FeatureURL(webtest.GemmaModel, webtest.GemmaSource, webtest.GemmaIndex)),
 		chromedp.WaitVisible(chromedp.CSS("#activations")),
 	))
-	visibleFar := `[...document.querySelectorAll('#activations .far')].filter(e => e.getClientRects().length > 0).length`
+	visibleFar := `[...document.querySelectorAll('#activations .f')].filter(e => e.getClientRects().length > 0).length`
 	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](visibleFar))
 	must(t, "count far tokens", err)
 	must(t, "toggle context", chromedp.Do(ctx, chromedp.Click(chromedp.ID("ctx-full"))))
@@ -156,7 +156,7 @@ func TestBrowserHostileTokens(t *testing.T) {
 		chromedp.Navigate(env.URL+templates.FeatureURL(webtest.TestModel, webtest.TestSource, webtest.HostileIndex)),
 		chromedp.WaitVisible(chromedp.CSS("#activations")),
 	))
-	texts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelector('#activations .toks').querySelectorAll('.t')].map(e => e.textContent)`))
+	texts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelector('#activations .toks').querySelectorAll(':scope > span')].map(e => e.textContent)`))
 	must(t, "read tokens", err)
 	want := []string{"<script>alert(1)</script>", `"quoted" & 'single'`, "nul␀byte", "bad\uFFFDutf8", "line↵break", " tab⇥here", "</span><b>bold</b>"}
 	if len(texts) != len(want) {

@@ -26,7 +26,7 @@ func TestFeatureTestText(t *testing.T) {
 		t.Error("htmx request got a whole page")
 	}
 	doc := parseHTML(t, b)
-	spans := findAll(doc, byClass("t"))
+	spans := tokenSpans(doc)
 	if len(spans) < 5 || text(spans[0]) != "def" {
 		t.Fatalf("test fragment tokens: %d, first %q", len(spans), text(spans[0]))
 	}

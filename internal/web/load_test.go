@@ -1,0 +1,176 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"saex/internal/store"
+	"saex/internal/web"
+	"saex/internal/web/webtest"
+)
+
+// TestLoadDemo is the load benchmark recorded in docs/performance-web.md:
+// the production handler (router behind the hardening middleware, metrics
+// on) with the demo engine, over a database holding the demo dashboards,
+// driven on loopback by a closed loop of clients. It skips unless
+// SAEX_LOAD_DB names that database:
+//
+//	SAEX_LOAD_DB=postgres://postgres@127.0.0.1:5432/saex go test ./internal/web -run TestLoadDemo -count=1 -v
+//
+// SAEX_LOAD_DURATION (default 10s) is each scenario's length,
+// SAEX_LOAD_SOURCES (default the three demo sources) the sources whose
+// features are requested. It reports and checks nothing against targets:
+// timings on a shared 2-core machine are recorded, not asserted.
+func TestLoadDemo(t *testing.T) {
+	dbURL := os.Getenv("SAEX_LOAD_DB")
+	if dbURL == "" {
+		t.Skip("set SAEX_LOAD_DB to a database with the demo dashboards to run the load benchmark")
+	}
+	dur := 10 * time.Second
+	if v := os.Getenv("SAEX_LOAD_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dur = d
+	}
+	sources := webtest.DemoSources
+	if v := os.Getenv("SAEX_LOAD_SOURCES"); v != "" {
+		sources = strings.Split(v, ",")
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, dbURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := web.NewServer()
+	s.Catalog, s.Features, s.Explanations, s.Writer, s.APIKeys, s.Ready = db, db, db, db, db, db
+	s.Inference = webtest.DemoEngine(t)
+	h := &web.Hardening{Metrics: web.NewMetrics()}
+	handler, err := h.Install(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(handler)
+	defer ts.Close()
+
+	rng := rand.New(rand.NewPCG(7, 7))
+	featureTargets := func(prefix string) []webtest.Target {
+		out := make([]webtest.Target, 4096)
+		for i := range out {
+			src := sources[rng.IntN(len(sources))]
+			out[i] = webtest.Target{Method: http.MethodGet, URL: fmt.Sprintf("%s%s/%s/%s/%d", ts.URL, prefix, webtest.DemoModel, src, rng.IntN(webtest.DemoWidth))}
+		}
+		return out
+	}
+	prompts, err := webtest.CutPrompts(ctx, ts.URL, webtest.DemoModel, webtest.DemoSources[0],
+		filepath.Join(webtest.RepoRoot(t), "demo", webtest.DemoModel, "corpus", "eval.jsonl.gz"), 64, 160)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var searchTargets []webtest.Target
+	for _, p := range prompts {
+		body, _ := json.Marshal(map[string]any{"modelId": webtest.DemoModel, "text": p, "selectedLayers": webtest.DemoSources,
+			"ignoreBos": true, "densityThreshold": -1, "numResults": 50})
+		searchTargets = append(searchTargets, webtest.Target{Method: http.MethodPost, URL: ts.URL + "/api/search-all", Body: body})
+	}
+	run := func(name string, targets []webtest.Target, conc int) {
+		t.Helper()
+		res, err := webtest.Load(ctx, webtest.LoadConfig{
+			Concurrency: conc, Duration: dur, Gzip: true, Warmup: min(200, len(targets)),
+			Next: func(i int) webtest.Target { return targets[i%len(targets)] },
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		t.Logf("| %s | %d | %s | %.2f | %.2f | %.2f | %.0f | %d |", name, conc, strconv.Itoa(res.Requests),
+			float64(res.P50.Microseconds())/1000, float64(res.P90.Microseconds())/1000, float64(res.P99.Microseconds())/1000, res.RPS, res.Errors)
+		if res.Errors > 0 {
+			t.Errorf("%s: %d errors, first: %s", name, res.Errors, res.FirstError)
+		}
+	}
+	t.Logf("| scenario | connections | requests | p50 ms | p90 ms | p99 ms | req/s | errors |")
+	t.Logf("|---|---|---|---|---|---|---|---|")
+	run("GET feature page", featureTargets(""), 16)
+	run("GET /api/feature", featureTargets("/api/feature"), 16)
+	run("POST /api/search-all (64 tokens, 3 SAEs)", searchTargets, 1)
+	run("POST /api/search-all (64 tokens, 3 SAEs)", searchTargets, 4)
+}
+
+// benchServer builds the production handler over SAEX_LOAD_DB for the
+// benchmarks below (skipped without it).
+func benchServer(b *testing.B) http.Handler {
+	dbURL := os.Getenv("SAEX_LOAD_DB")
+	if dbURL == "" {
+		b.Skip("set SAEX_LOAD_DB to a database with the demo dashboards")
+	}
+	db, err := store.Open(context.Background(), dbURL, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	s := web.NewServer()
+	s.Catalog, s.Features, s.Explanations, s.Writer, s.APIKeys, s.Ready = db, db, db, db, db, db
+	return s.Handler()
+}
+
+// benchGet serves GET path through h, n times, in one goroutine per CPU.
+func benchGet(b *testing.B, h http.Handler, path func(i int) string, gzip bool) {
+	b.ReportAllocs()
+	var i atomicCounter
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodGet, path(i.next()), nil)
+			if gzip {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("%s: %d %s", req.URL, rec.Code, rec.Body.String())
+			}
+		}
+	})
+}
+
+// BenchmarkFeaturePage renders feature pages of the first SAEX_LOAD_SOURCES source.
+func BenchmarkFeaturePage(b *testing.B) {
+	h := benchServer(b)
+	src := benchSource()
+	benchGet(b, h, func(i int) string {
+		return fmt.Sprintf("/%s/%s/%d", webtest.DemoModel, src, (i*7919)%webtest.DemoWidth)
+	}, os.Getenv("SAEX_BENCH_GZIP") == "1")
+}
+
+// BenchmarkAPIFeature serves GET /api/feature for the same features.
+func BenchmarkAPIFeature(b *testing.B) {
+	h := benchServer(b)
+	src := benchSource()
+	benchGet(b, h, func(i int) string {
+		return fmt.Sprintf("/api/feature/%s/%s/%d", webtest.DemoModel, src, (i*7919)%webtest.DemoWidth)
+	}, os.Getenv("SAEX_BENCH_GZIP") == "1")
+}
+
+// benchSource is the first of SAEX_LOAD_SOURCES, or the first demo source.
+func benchSource() string {
+	if v := os.Getenv("SAEX_LOAD_SOURCES"); v != "" {
+		return strings.Split(v, ",")[0]
+	}
+	return webtest.DemoSources[0]
+}
+
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) next() int { return int(c.n.Add(1)) }

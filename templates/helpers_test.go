@@ -1,0 +1,80 @@
+package templates
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestDisplayToken(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":        "plain",
+		" lead":        " lead",
+		"a\nb":         "a↵b",
+		"\t":           "⇥",
+		"nul\x00":      "nul␀",
+		"bell\x07":     "bell␇",
+		"del\x7f":      "del␡",
+		"bad\xff\xfe!": "bad\uFFFD!",
+		"<b>&":         "<b>&", // escaping is the renderer's job
+	} {
+		if got := DisplayToken(in); got != want {
+			t.Errorf("DisplayToken(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestHighlightLevel(t *testing.T) {
+	cases := []struct {
+		v, max float64
+		want   int
+	}{{0, 10, 0}, {-1, 10, 0}, {1, 0, 0}, {10, 10, 20}, {20, 10, 20}, {0.001, 10, 1}, {5, 10, 15}}
+	for _, c := range cases {
+		if got := HighlightLevel(c.v, c.max); got != c.want {
+			t.Errorf("HighlightLevel(%g, %g) = %d, want %d", c.v, c.max, got, c.want)
+		}
+	}
+}
+
+func TestTokensAndTokenRow(t *testing.T) {
+	toks := Tokens([]string{"<a>", " x", "\n", "  ", "far"}, []float32{10, 0, 1, 0, 0}, 10, 0, 3)
+	want := []TokenView{
+		{Text: "<a>", Class: "a20", Title: "10.000"},
+		{Text: " x"},
+		{Text: "↵", Class: "a6 nl", Title: "1.000"},
+		{Text: "  ", Class: "ws"},
+		{Text: "far", Class: "f"},
+	}
+	for i := range want {
+		if toks[i] != want[i] {
+			t.Errorf("token %d: %+v, want %+v", i, toks[i], want[i])
+		}
+	}
+	var b bytes.Buffer
+	if err := TokenRow(toks).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	wantHTML := `<span class="toks"><span class="a20" title="10.000">&lt;a&gt;</span><span> x</span><span class="a6 nl" title="1.000">↵</span><span class="ws">  </span><span class="f">far</span></span>`
+	if got != wantHTML {
+		t.Errorf("TokenRow:\n got %s\nwant %s", got, wantHTML)
+	}
+	if strings.Contains(got, "<a>") {
+		t.Error("token markup not escaped")
+	}
+}
+
+func TestHistogramAndSparkline(t *testing.T) {
+	if NewHistogram("x", nil, nil, false) != nil || NewHistogram("x", []float64{0, 0}, []float64{1, 2}, false) != nil {
+		t.Error("empty histograms should not draw")
+	}
+	h := NewHistogram("logits", []float64{1, 4, 2}, []float64{-1, 0, 1}, true)
+	if len(h.Bars) != 3 || h.Bars[0].Class != "neg" || h.Bars[2].Class != "pos" || h.Bars[1].H != "90.0" || h.ZeroX == "" {
+		t.Errorf("histogram: %+v", h)
+	}
+	s := NewSparkline([]float32{0, 2, 1}, 0)
+	if s.Width != 9 || len(s.Dots) != 2 || !strings.HasPrefix(s.Points, "1.5,22.0 4.5,2.0") {
+		t.Errorf("sparkline: %+v", s)
+	}
+}
