@@ -212,3 +212,13 @@ func TestHealthzAndStatic(t *testing.T) {
 		t.Errorf("missing asset: %d", st)
 	}
 }
+
+func TestHeadRequests(t *testing.T) {
+	env := webtest.New(t, nil)
+	for _, p := range []string{"/", "/api/models", "/static/saex.css", "/" + webtest.TestModel + "/" + webtest.TestSource} {
+		st, _, b := do(t, http.MethodHead, env.URL+p, nil, nil)
+		if st != 200 || len(b) != 0 {
+			t.Errorf("HEAD %s: %d with %d body bytes", p, st, len(b))
+		}
+	}
+}

@@ -28,12 +28,12 @@ func (s *Server) routes() chi.Router {
 	// Neuronpedia's Python client posts to /api/search-all/ with a trailing
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)
+	r.Use(middleware.GetHead) // HEAD of any page or read is its GET without the body
 	r.Use(middleware.Compress(compressLevel))
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Method(http.MethodGet, "/static/*", s.staticHandler())
-	r.Method(http.MethodHead, "/static/*", s.staticHandler())
 
 	// Pages.
 	r.Group(func(r chi.Router) {
