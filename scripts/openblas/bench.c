@@ -8,7 +8,7 @@
 // Timing mirrors the Go harness: one warm-up call, then `iters` calls timed
 // with a monotonic clock; GFLOP/s = 2*T*K*N / seconds per call, GB/s = bytes
 // of W per call / seconds per call, cpu-util = process CPU seconds / wall,
-// GFLOP/cpu-s = work per CPU second. (OpenBLAS's idle threads spin for a
+// GFLOP/cpu-s and GB/cpu-s = work per CPU second. (OpenBLAS's idle threads spin for a
 // while, so its cpu-util can exceed the useful work.)
 //
 // Usage: bench ITERS [SHAPE [T...]]   (SHAPE gpt2|gemma; default both, T 1 8 128 512)
@@ -63,9 +63,9 @@ struct shape { const char *name; int k, n; };
 static void report(const char *shape, int t, const char *method, int threads, int iters, double sec,
                    double flops, double wbytes, double util) {
 	double per = sec / iters;
-	printf("BenchmarkOpenBLAS/%s/T=%d/%s/th=%d \t%8d\t%12.0f ns/op\t%10.2f GFLOP/s\t%8.2f GB/s\t%8.3f ms/op\t%6.3f cpu-util\t%10.2f GFLOP/cpu-s\n",
+	printf("BenchmarkOpenBLAS/%s/T=%d/%s/th=%d \t%8d\t%12.0f ns/op\t%10.2f GFLOP/s\t%8.2f GB/s\t%8.3f ms/op\t%6.3f cpu-util\t%10.2f GFLOP/cpu-s\t%8.2f GB/cpu-s\n",
 	       shape, t, method, threads, iters, per * 1e9, flops / per / 1e9, wbytes / per / 1e9, per * 1e3, util,
-	       flops / per / 1e9 / util);
+	       flops / per / 1e9 / util, wbytes / per / 1e9 / util);
 	fflush(stdout);
 }
 

@@ -209,7 +209,7 @@ func main() {
 	ratioTable("Paired ratios of GFLOP/s (per round, median over rounds; n = rounds)", "GFLOP/s", ths)
 	ratioTable("th=1 paired ratios of GFLOP/cpu-s (work per CPU second: not diluted by time the VM took the core away)", "GFLOP/cpu-s", []int{1})
 
-	fmt.Printf("\n#### T=1: GB/s of W read per call, µs/token, and paired ratios\n\n")
+	fmt.Printf("\n#### T=1: GB/s of W read per call [GB/cpu-s], µs/token, and paired ratios (wall GB/s; th=1 also per CPU second)\n\n")
 	fmt.Println("| shape | th | stream-read GB/s | avx512 GB/s | µs/token | avx512/stream | avx512/OpenBLAS sgemv | avx512/OpenBLAS sgemm | OpenBLAS sgemv GB/s |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, sh := range shapes {
@@ -218,13 +218,20 @@ func main() {
 			if len(data[ours]) == 0 {
 				continue
 			}
-			stream := key{sh, 1, "stream-read", th}
-			rs, _ := ratio(ours, stream, "GB/s")
-			rv, _ := ratio(ours, key{sh, 1, "openblas-sgemv", th}, "GB/s")
-			rg, _ := ratio(ours, key{sh, 1, "openblas-sgemm", th}, "GB/s")
-			fmt.Printf("| %s | %d | %.1f | %.1f | %.0f | %.2f | %.2f | %.2f | %.1f |\n", sh, th,
-				median(metric(stream, "GB/s")), median(metric(ours, "GB/s")), 1000*median(metric(ours, "ms/op")),
-				rs, rv, rg, median(metric(key{sh, 1, "openblas-sgemv", th}, "GB/s")))
+			stream, sgemv, sgemm := key{sh, 1, "stream-read", th}, key{sh, 1, "openblas-sgemv", th}, key{sh, 1, "openblas-sgemm", th}
+			cell := func(k key) string {
+				return fmt.Sprintf("%.1f [%.1f]", median(metric(k, "GB/s")), median(metric(k, "GB/cpu-s")))
+			}
+			rcell := func(den key) string {
+				r, _ := ratio(ours, den, "GB/s")
+				if th != 1 {
+					return fmt.Sprintf("%.2f", r)
+				}
+				rc, _ := ratio(ours, den, "GB/cpu-s")
+				return fmt.Sprintf("%.2f [%.2f]", r, rc)
+			}
+			fmt.Printf("| %s | %d | %s | %s | %.0f | %s | %s | %s | %s |\n", sh, th, cell(stream), cell(ours),
+				1000*median(metric(ours, "ms/op")), rcell(stream), rcell(sgemv), rcell(sgemm), cell(sgemv))
 		}
 	}
 	fmt.Printf("\n#### 2-thread / 1-thread speed-up (median of per-round ratios)\n\n")

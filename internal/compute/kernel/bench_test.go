@@ -36,7 +36,8 @@ func cpuSeconds() float64 {
 // the sub-benchmark (go test -cpu does not reach b.Loop measurements), runs
 // body, and reports GFLOP/s, GB/s of W read per call, ms/op, cpu-util
 // (process CPU seconds per wall second: ≈th when th threads really ran) and
-// GFLOP/cpu-s (work per CPU second, which descheduling does not dilute).
+// GFLOP/cpu-s and GB/cpu-s (work per CPU second, which descheduling does not
+// dilute).
 func runThreads(b *testing.B, th int, flops, wBytes float64, body func()) {
 	b.Helper()
 	prevProcs := runtime.GOMAXPROCS(th)
@@ -58,10 +59,13 @@ func runThreads(b *testing.B, th int, flops, wBytes float64, body func()) {
 	b.ReportMetric(sec/float64(n)*1e3, "ms/op")
 	cpuSec := cpuSeconds() - cpu0
 	b.ReportMetric(cpuSec/time.Since(wall0).Seconds(), "cpu-util")
-	if flops > 0 && cpuSec > 0 {
+	if cpuSec > 0 {
 		// Work per CPU second: insensitive to time spent descheduled
 		// (other processes on the VM), so a per-core efficiency figure.
-		b.ReportMetric(flops*float64(n)/cpuSec/1e9, "GFLOP/cpu-s")
+		if flops > 0 {
+			b.ReportMetric(flops*float64(n)/cpuSec/1e9, "GFLOP/cpu-s")
+		}
+		b.ReportMetric(wBytes*float64(n)/cpuSec/1e9, "GB/cpu-s")
 	}
 }
 
