@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"saex/internal/compute/gpt2"
@@ -175,6 +176,18 @@ func (e *Engine) SAE(modelID, sourceID string) (*sae.SAE, bool) {
 		return nil, false
 	}
 	return src.sae, true
+}
+
+// ModelIDs returns the loaded models' ids, sorted.
+func (e *Engine) ModelIDs() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	ids := make([]string, 0, len(e.models))
+	for id := range e.models {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // Sources returns the source ids of a model in the order they were added.
