@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"saex/internal/features"
 	"saex/internal/pgcluster"
 	"saex/internal/store"
 	"saex/internal/web"
@@ -91,6 +92,13 @@ type serveDeps struct {
 	// ends. On shutdown serve drains HTTP first, then waits for them, and
 	// only then closes the database.
 	Background *sync.WaitGroup
+	// Engine runs prompts in-process; the demo seeder (demo.go) loads the
+	// demo model into it and webServerHooks hand it to the web server.
+	Engine *features.Engine
+	// DataDir is --data-dir (spill files of dashboard builds live under it).
+	DataDir string
+	// Demo is the demo-seeding configuration (--no-demo, --demo-dir).
+	Demo *demoConfig
 }
 
 // buildHandler makes the server's handler: internal/web's router behind
@@ -114,6 +122,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := addHardenFlags(fs, env, &harden); err != nil {
 		return err
 	}
+	demo := addDemoFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -123,7 +132,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer cleanup()
-	deps := &serveDeps{DB: db, Log: log, Env: env, Harden: &harden, Background: &sync.WaitGroup{}}
+	deps := &serveDeps{DB: db, Log: log, Env: env, Harden: &harden, Background: &sync.WaitGroup{},
+		Engine: features.NewEngine(0), DataDir: cfg.DataDir, Demo: demo}
 	// Deferred calls run last in, first out: the jobs' context ends, they
 	// finish at a checkpoint, then cleanup closes the database. The context
 	// also ends when Serve fails, so a job never outlives serve.
