@@ -24,8 +24,7 @@ COPY --from=build --chown=65532:65532 /out/data /var/lib/saex
 COPY static /app/static
 COPY demo /app/demo
 USER 65532:65532
-# The demo is found as ./demo under the working directory /app.
-ENV SAEX_ADDR=:8080 SAEX_DATA_DIR=/var/lib/saex
+ENV SAEX_ADDR=:8080 SAEX_DEMO_DIR=/app/demo SAEX_DATA_DIR=/var/lib/saex
 EXPOSE 8080
 VOLUME ["/var/lib/saex"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["/app/saex", "healthcheck", "--url", "http://127.0.0.1:8080/healthz"]
