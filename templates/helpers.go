@@ -145,48 +145,37 @@ const (
 	numKinds
 )
 
-// tokenClasses[level][far][kind] is the class attribute of a token, built
-// once: a feature page has thousands of tokens.
-var tokenClasses = func() (t [21][2][numKinds]string) {
+// tokenClasses[level][kind] is the class attribute of a token, built once:
+// a feature page has thousands of tokens.
+var tokenClasses = func() (t [21][numKinds]string) {
 	for lvl := range 21 {
-		for far := range 2 {
-			for kind := range numKinds {
-				var parts []string
-				if lvl > 0 {
-					parts = append(parts, "a"+strconv.Itoa(lvl))
-				}
-				if far == 1 {
-					parts = append(parts, "f")
-				}
-				switch kind {
-				case kindNewline:
-					parts = append(parts, "nl")
-				case kindBlank:
-					parts = append(parts, "ws")
-				}
-				t[lvl][far][kind] = strings.Join(parts, " ")
+		for kind := range numKinds {
+			var parts []string
+			if lvl > 0 {
+				parts = append(parts, "a"+strconv.Itoa(lvl))
 			}
+			switch kind {
+			case kindNewline:
+				parts = append(parts, "nl")
+			case kindBlank:
+				parts = append(parts, "ws")
+			}
+			t[lvl][kind] = strings.Join(parts, " ")
 		}
 	}
 	return t
 }()
 
-// Tokens builds the token views of one example: highlight relative to
-// scale (the feature's max), and, when window > 0, tokens farther than
-// window from center marked "f" (hidden in the short context view).
-func Tokens(tokens []string, values []float32, scale float64, center, window int) []TokenView {
+// Tokens builds the token views of one text, highlighted relative to
+// scale (the feature's max).
+func Tokens(tokens []string, values []float32, scale float64) []TokenView {
 	out := make([]TokenView, len(tokens))
 	for i, t := range tokens {
 		v := 0.0
 		if i < len(values) {
 			v = float64(values[i])
 		}
-		far := 0
-		if window > 0 && (i < center-window || i > center+window) {
-			far = 1
-		}
-		kind := tokenKind(t)
-		out[i] = TokenView{Text: DisplayToken(t), Class: tokenClasses[HighlightLevel(v, scale)][far][kind]}
+		out[i] = TokenView{Text: DisplayToken(t), Class: tokenClasses[HighlightLevel(v, scale)][tokenKind(t)]}
 		if v != 0 {
 			out[i].Title = Num(v)
 		}

@@ -65,7 +65,7 @@ type FeatureView struct {
 	LogitHist  *Histogram
 	Neg        []LogitRow
 	Pos        []LogitRow
-	Groups     []ActGroup
+	Acts       ActivationsView
 	Neighbours []Neighbour
 	PrevURL    string
 	NextURL    string
@@ -83,6 +83,17 @@ type LogitRow struct {
 	Value string
 }
 
+// ActivationsView is the examples section of a feature page, in the short
+// view (a window around each example's max) or the full contexts.
+type ActivationsView struct {
+	Groups []ActGroup
+	Full   bool
+	// ToggleURL is the page in the other view (works without JS);
+	// ToggleFragment the section alone in the other view (htmx).
+	ToggleURL      string
+	ToggleFragment string
+}
+
 // ActGroup is a section of examples: the top activations or one interval.
 type ActGroup struct {
 	Title string
@@ -93,6 +104,8 @@ type ActGroup struct {
 type ActRow struct {
 	Tokens   []TokenView
 	MaxValue string
+	// CutLeft and CutRight mark a context cut to its window.
+	CutLeft, CutRight bool
 }
 
 // Neighbour is a decoder-cosine neighbour.

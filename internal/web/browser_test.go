@@ -125,26 +125,33 @@ func TestBrowserHomeSourceFeature(t *testing.T) {
 	}
 
 	// A real imported feature: long contexts are cut to a window around the
-	// max until "full context" is ticked.
+	// max until "show full context" swaps the section in (htmx, no reload).
 	must(t, "open gemma feature", chromedp.Do(ctx,
 		chromedp.Navigate(env.URL+templates.FeatureURL(webtest.GemmaModel, webtest.GemmaSource, webtest.GemmaIndex)),
 		chromedp.WaitVisible(chromedp.CSS("#activations")),
+		chromedp.Evaluate[chromedp.Void](`window.__marker = 1`),
 	))
-	visibleFar := `[...document.querySelectorAll('#activations .f')].filter(e => e.getClientRects().length > 0).length`
-	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](visibleFar))
-	must(t, "count far tokens", err)
-	must(t, "toggle context", chromedp.Do(ctx, chromedp.Click(chromedp.ID("ctx-full"))))
-	after, err := chromedp.Run(ctx, chromedp.Evaluate[int](visibleFar))
-	must(t, "count far tokens", err)
-	if before != 0 || after == 0 {
-		t.Errorf("context switch: %d far tokens visible before, %d after (want 0, >0)", before, after)
+	countTokens := `document.querySelectorAll('#activations .toks > span').length`
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](countTokens))
+	must(t, "count tokens", err)
+	must(t, "show full context", chromedp.Do(ctx, chromedp.Click(chromedp.ID("ctx-toggle"))))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#activations p.ctx').textContent.includes('full context ·')`))
+	must(t, "wait for the full context", err)
+	after, err := chromedp.Run(ctx, chromedp.Evaluate[int](countTokens))
+	must(t, "count tokens", err)
+	kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__marker === 1`))
+	must(t, "marker", err)
+	if before == 0 || after <= 2*before || !kept {
+		t.Errorf("context switch: %d tokens in the window view, %d in the full view, page kept: %v", before, after, kept)
 	}
 	highlighted, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#activations .a20')).backgroundColor`))
 	must(t, "highlight colour", err)
 	if !strings.Contains(highlighted, "52, 211, 153") {
 		t.Errorf("max token background %q, want emerald", highlighted)
 	}
-	must(t, "untick", chromedp.Do(ctx, chromedp.Click(chromedp.ID("ctx-full"))))
+	must(t, "back to the window", chromedp.Do(ctx, chromedp.Click(chromedp.ID("ctx-toggle"))))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#activations p.ctx').textContent.includes('window around the max ·')`))
+	must(t, "wait for the window view", err)
 	saveScreenshot(t, ctx, "feature.png")
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"saex/internal/features"
 )
@@ -108,4 +109,46 @@ func (c *promptCache) put(key string, res *features.PromptResult) {
 		c.order.Remove(last)
 		delete(c.byKey, last.Value.(*promptEntry).key)
 	}
+}
+
+// sourceCache keeps catalog sources for a few seconds: the feature page and
+// the compute routes read a source on every request only for its width,
+// which changes only when a source is created or rebuilt.
+type sourceCache struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	m   map[string]sourceEntry
+}
+
+type sourceEntry struct {
+	src     *features.Source
+	expires time.Time
+}
+
+func newSourceCache(ttl time.Duration) *sourceCache {
+	return &sourceCache{ttl: ttl, m: make(map[string]sourceEntry)}
+}
+
+// get returns the source from the cache or the catalog; only found sources
+// are cached, so a source created a moment ago is never reported missing.
+func (c *sourceCache) get(ctx context.Context, cat features.CatalogService, modelID, sourceID string) (*features.Source, error) {
+	key := modelID + "\x00" + sourceID
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.src, nil
+	}
+	src, err := cat.GetSource(ctx, modelID, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) > 4096 { // bounded: many sources means a big instance, not a leak
+		clear(c.m)
+	}
+	c.m[key] = sourceEntry{src: src, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return src, nil
 }

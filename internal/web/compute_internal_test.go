@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"saex/internal/features"
+	"saex/internal/store/storetest"
 )
 
 func TestComputePoolBoundsAndTimesOut(t *testing.T) {
@@ -94,5 +95,39 @@ func TestStatusOf(t *testing.T) {
 		if got := statusOf(code); got != want {
 			t.Errorf("statusOf(%q) = %d, want %d", code, got, want)
 		}
+	}
+}
+
+func TestSourceCache(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	c := newSourceCache(100 * time.Millisecond)
+	if _, err := c.get(ctx, db, "m", "0-x"); features.ErrorCode(err) != features.ENOTFOUND {
+		t.Fatalf("missing source: %v", err)
+	}
+	upsert := func(width int) {
+		t.Helper()
+		if err := db.UpsertModel(ctx, &features.Model{ID: "m", DisplayName: "m", Visibility: "PUBLIC"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "x", Visibility: "PUBLIC", URLs: []string{}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UpsertSource(ctx, &features.Source{ID: "0-x", ModelID: "m", SetName: "x", Visibility: "PUBLIC", NumFeatures: width}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upsert(7)
+	// A miss is not cached: the new source is found at once.
+	if s, err := c.get(ctx, db, "m", "0-x"); err != nil || s.NumFeatures != 7 {
+		t.Fatalf("new source: %v %v", s, err)
+	}
+	upsert(9)
+	if s, _ := c.get(ctx, db, "m", "0-x"); s.NumFeatures != 7 {
+		t.Errorf("within the TTL the cached width is reused, got %d", s.NumFeatures)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if s, _ := c.get(ctx, db, "m", "0-x"); s.NumFeatures != 9 {
+		t.Errorf("after the TTL the width is reread, got %d", s.NumFeatures)
 	}
 }

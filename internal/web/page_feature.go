@@ -20,7 +20,8 @@ const (
 	maxLogitTokens = 10 // rows of each logit table
 )
 
-// handleFeaturePage handles "GET /{model}/{source}/{index}": the feature dashboard.
+// handleFeaturePage handles "GET /{model}/{source}/{index}": the feature
+// dashboard; ?ctx=full shows the examples' full contexts.
 func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
 	v, err := s.featureView(r.Context(), r)
 	if err != nil {
@@ -28,6 +29,22 @@ func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, templates.FeaturePage(*v))
+}
+
+// handleFeatureActivations handles "GET /{model}/{source}/{index}/activations":
+// the examples section alone (an htmx fragment), short or ?ctx=full.
+func (s *Server) handleFeatureActivations(w http.ResponseWriter, r *http.Request) {
+	key, err := pathKey(r)
+	if err != nil {
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path))
+		return
+	}
+	f, err := s.Features.GetFeature(r.Context(), key, features.FeatureOptions{NoExplanations: true})
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.Activations(activationsView(f, r.URL.Query().Get("ctx") == "full")))
 }
 
 // featureView loads a feature and its source and lays out the dashboard.
@@ -46,7 +63,7 @@ func (s *Server) featureView(ctx context.Context, r *http.Request) (*templates.F
 		return err
 	})
 	g.Go(func() (err error) {
-		src, err = s.Catalog.GetSource(gctx, key.ModelID, key.SourceID)
+		src, err = s.sources.get(gctx, s.Catalog, key.ModelID, key.SourceID)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -71,7 +88,7 @@ func (s *Server) featureView(ctx context.Context, r *http.Request) (*templates.F
 	}
 	v.Neg = logitRows(f.NegStr, f.NegValues)
 	v.Pos = logitRows(f.PosStr, f.PosValues)
-	v.Groups = activationGroups(f)
+	v.Acts = activationsView(f, r.URL.Query().Get("ctx") == "full")
 	if v.Neighbours, err = s.neighbours(ctx, f); err != nil {
 		return nil, err
 	}
@@ -99,9 +116,23 @@ func highlightScale(f *features.Feature) float64 {
 	return scale
 }
 
+// activationsView lays out the examples section in the short or full view.
+func activationsView(f *features.Feature, full bool) templates.ActivationsView {
+	page := templates.FeatureURL(f.ModelID, f.SourceID, f.Index)
+	v := templates.ActivationsView{Groups: activationGroups(f, full), Full: full}
+	if full {
+		v.ToggleURL, v.ToggleFragment = page+"#activations", page+"/activations"
+	} else {
+		v.ToggleURL, v.ToggleFragment = page+"?ctx=full#activations", page+"/activations?ctx=full"
+	}
+	return v
+}
+
 // activationGroups splits the examples into the top group and the
-// quantile intervals (highest first), each row centred on its max token.
-func activationGroups(f *features.Feature) []templates.ActGroup {
+// quantile intervals (highest first). Unless full, each row is cut to a
+// window of contextWindow tokens each side of its max: a page then renders
+// about a seventh of the tokens.
+func activationGroups(f *features.Feature, full bool) []templates.ActGroup {
 	type groupKey struct{ lo, hi float64 }
 	scale := highlightScale(f)
 	var top templates.ActGroup
@@ -109,9 +140,16 @@ func activationGroups(f *features.Feature) []templates.ActGroup {
 	intervals := map[groupKey]*templates.ActGroup{}
 	var keys []groupKey
 	for _, a := range f.Activations {
+		lo, hi := 0, len(a.Tokens)
+		if !full {
+			c := min(max(a.MaxValueTokenIndex, 0), len(a.Tokens))
+			lo, hi = max(0, c-contextWindow), min(len(a.Tokens), c+contextWindow+1)
+		}
+		vals := a.Values[min(lo, len(a.Values)):min(hi, len(a.Values))]
 		row := templates.ActRow{
-			Tokens:   templates.Tokens(a.Tokens, a.Values, scale, a.MaxValueTokenIndex, contextWindow),
+			Tokens:   templates.Tokens(a.Tokens[lo:hi], vals, scale),
 			MaxValue: templates.Num(a.MaxValue),
+			CutLeft:  lo > 0, CutRight: hi < len(a.Tokens),
 		}
 		if a.InTopGroup() {
 			top.Rows = append(top.Rows, row)
@@ -204,7 +242,7 @@ func (s *Server) handleFeatureTest(w http.ResponseWriter, r *http.Request) {
 		status, tv.Error = s.userError(r, err)
 	} else {
 		scale := max(f.MaxActApprox, float64(act.MaxValue))
-		tv.Tokens = templates.Tokens(act.Tokens, act.Values, scale, 0, 0)
+		tv.Tokens = templates.Tokens(act.Tokens, act.Values, scale)
 		tv.MaxValue = templates.Num(float64(act.MaxValue))
 		if act.MaxValueTokenIndex < len(act.Tokens) {
 			tv.MaxToken = templates.DisplayToken(act.Tokens[act.MaxValueTokenIndex])

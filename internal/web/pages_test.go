@@ -318,3 +318,33 @@ func TestPageErrors(t *testing.T) {
 	st, _, b = do(t, http.MethodDelete, env.URL+"/", nil, nil)
 	wantStatus(t, "DELETE /", st, 405, b)
 }
+
+func TestFeatureContextWindow(t *testing.T) {
+	env := webtest.New(t, nil)
+	page := env.URL + templates.FeatureURL(webtest.GemmaModel, webtest.GemmaSource, webtest.GemmaIndex)
+	count := func(u string) (int, *html.Node) {
+		t.Helper()
+		st, b := get(t, u)
+		wantStatus(t, u, st, 200, b)
+		doc := parseHTML(t, b)
+		return len(tokenSpans(doc)), doc
+	}
+	short, doc := count(page)
+	full, _ := count(page + "?ctx=full")
+	frag, fdoc := count(page + "/activations?ctx=full")
+	if short == 0 || full <= 2*short || frag != full {
+		t.Errorf("tokens: %d in the window view, %d full, %d in the full fragment", short, full, frag)
+	}
+	if len(findAll(doc, byClass("ell"))) == 0 {
+		t.Error("cut contexts are not marked")
+	}
+	if len(findAll(fdoc, byTag("header"))) != 0 {
+		t.Error("the fragment carries the page layout")
+	}
+	toggle := findAll(doc, func(n *html.Node) bool { return attr(n, "id") == "ctx-toggle" })
+	if len(toggle) != 1 || !strings.Contains(attr(toggle[0], "href"), "ctx=full") || !strings.HasSuffix(attr(toggle[0], "hx-get"), "/activations?ctx=full") {
+		t.Error("no working toggle to the full context")
+	}
+	st, b := get(t, env.URL+"/"+webtest.TestModel+"/"+webtest.TestSource+"/999/activations")
+	wantStatus(t, "fragment of a missing feature", st, 404, b)
+}

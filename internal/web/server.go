@@ -66,6 +66,7 @@ type Server struct {
 	router    chi.Router
 	compute   *computePool
 	prompts   *promptCache
+	sources   *sourceCache
 }
 
 // NewServer returns a Server with default limits and a discarding logger;
@@ -108,7 +109,11 @@ func (s *Server) init() {
 	}
 	s.compute = newComputePool(s.ComputeConcurrency)
 	s.prompts = newPromptCache(s.PromptCacheSize)
+	s.sources = newSourceCache(sourceCacheTTL)
 }
+
+// sourceCacheTTL is how long a source read for its width is reused.
+const sourceCacheTTL = 5 * time.Second
 
 // runPrompt runs text through the model and sources under the compute
 // limits, serving repeated prompts from the cache.
