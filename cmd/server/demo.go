@@ -27,6 +27,10 @@ const (
 	demoDataset = "demo corpus (eval split)"
 )
 
+// demoMaxContexts caps the demo build's contexts (0: the whole corpus);
+// tests lower it.
+var demoMaxContexts = 0
+
 // demoConfig is serve's demo configuration.
 type demoConfig struct {
 	Skip bool   // --no-demo
@@ -134,7 +138,7 @@ func seedDemo(ctx context.Context, d *serveDeps) error {
 	}
 	opts := dashboard.Options{
 		ModelID: demoModelID, Model: model, Tokenizer: tok, ModelDir: modelDir, Sources: sources,
-		Corpus: corpus, ContextSize: dashboard.DefaultContextSize, WorkDir: filepath.Join(d.DataDir, "builds"),
+		Corpus: corpus, ContextSize: dashboard.DefaultContextSize, MaxContexts: demoMaxContexts, WorkDir: filepath.Join(d.DataDir, "builds"),
 		Writer: d.DB, Log: log, Dataset: demoDataset, Status: setStatus,
 	}
 	d.Background.Go(func() {
