@@ -102,7 +102,7 @@ func (s *Server) handleAPISearchAll(w http.ResponseWriter, r *http.Request) {
 }
 
 // searchAll ranks one text's features; withNeurons attaches each feature's
-// row with one example and its explanations.
+// row with its explanations.
 func (s *Server) searchAll(ctx context.Context, modelID string, sources []string, text string, sortIndexes []int, ignoreBOS bool, density float64, n int, withNeurons bool) (*searchAllResult, error) {
 	res, err := s.runPrompt(ctx, modelID, sources, text)
 	if err != nil {
@@ -129,7 +129,10 @@ func (s *Server) searchAll(ctx context.Context, modelID string, sources []string
 		keys[i] = features.FeatureKey{ModelID: modelID, SourceID: p.SourceID, Index: p.Index}
 	}
 	if withNeurons && len(keys) > 0 {
-		fs, err := s.Features.GetFeatures(ctx, keys, features.FeatureOptions{MaxActivations: 1})
+		// The neuron carries the dashboard row and its explanations, not
+		// examples: loading even one example each costs more than the
+		// forward pass (the client reads tokens and values from the item).
+		fs, err := s.Features.GetFeatures(ctx, keys, features.FeatureOptions{NoActivations: true})
 		if err != nil {
 			return nil, err
 		}
