@@ -43,7 +43,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultContextSize   = 128
-	DefaultChunkContexts = 64
+	DefaultChunkContexts = 16 // 2048 tokens: large enough for the kernel, small enough for a modest peak memory
 	DefaultBatchFeatures = 256
 	// TopExamples is the size of the top-activations group.
 	TopExamples = 20
@@ -113,9 +113,13 @@ type Progress struct {
 
 // Timing splits a build's wall time.
 type Timing struct {
-	Hash, Tokenize       time.Duration
-	Pass1                time.Duration // wall time of pass 1
-	Forward, Encode      time.Duration // inside pass 1: model forward, SAE encodes
+	Hash, Tokenize  time.Duration
+	Pass1           time.Duration // wall time of pass 1
+	Forward, Encode time.Duration // inside pass 1: model forward, SAE encodes
+	// Bookkeeping is pass 1's work outside Forward and Encode (gathering
+	// inputs, CSR conversion, spill writes, accumulators), summed over the
+	// two goroutines that do it.
+	Bookkeeping          time.Duration
 	Pass2                time.Duration
 	LogitsNeighbours     time.Duration
 	Write                time.Duration
@@ -585,11 +589,12 @@ func (b *builder) pass1(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var forward, encode time.Duration
+	var forward, encode, prodBook, consBook time.Duration
 	go func() {
 		defer close(jobs)
 		computed := 0
 		var x []float32
+		var readBuf []byte
 		for c := 0; c < nchunks; c++ {
 			first := c * o.ChunkContexts
 			cnt := min(o.ChunkContexts, n-first)
@@ -615,7 +620,7 @@ func (b *builder) pass1(ctx context.Context) error {
 			}
 			path := b.chunkPath(c)
 			if fileExists(path) {
-				if _, err := readChunk(path, len(o.Sources), nil, job.codes); err == nil {
+				if _, err := readChunk(path, len(o.Sources), nil, job.codes, &readBuf); err == nil {
 					jobs <- job
 					continue
 				} else {
@@ -647,9 +652,9 @@ func (b *builder) pass1(ctx context.Context) error {
 				jobs <- job
 				return
 			}
-			t1 := time.Now()
-			forward += t1.Sub(t0)
+			forward += time.Since(t0)
 			for si, s := range o.Sources {
+				tb := time.Now()
 				d := s.SAE.Cfg.DIn
 				x = growF(x, total*d)
 				off := 0
@@ -658,20 +663,24 @@ func (b *builder) pass1(ctx context.Context) error {
 					copy(x[off:], part)
 					off += len(part)
 				}
+				te := time.Now()
 				feats, err := s.SAE.EncodeSparse(x[:total*d], total)
 				if err != nil {
 					job.err = fmt.Errorf("build: chunk %d, source %s: %w", c, s.ID, err)
 					jobs <- job
 					return
 				}
+				tf := time.Now()
+				encode += tf.Sub(te)
 				fromSparse(job.codes[si], feats, skip)
+				prodBook += te.Sub(tb) + time.Since(tf)
 			}
-			encode += time.Since(t1)
 			jobs <- job
 		}
 	}()
 
 	var firstErr error
+	var writeBuf []byte
 	for job := range jobs {
 		if firstErr != nil {
 			continue // drain
@@ -684,9 +693,10 @@ func (b *builder) pass1(ctx context.Context) error {
 			cancel()
 			continue
 		}
+		tc := time.Now()
 		if job.computed {
 			h := chunkHeader{chunk: job.idx, first: job.first, contexts: len(job.lens), tokens: job.codes[0].tokens(), idxWidth: b.idxWidth()}
-			if err := writeChunk(b.chunkPath(job.idx), h, job.codes); err != nil {
+			if err := writeChunk(b.chunkPath(job.idx), h, job.codes, &writeBuf); err != nil {
 				firstErr = fmt.Errorf("build: spill: %w", err)
 				cancel()
 				continue
@@ -706,6 +716,7 @@ func (b *builder) pass1(ctx context.Context) error {
 			cancel()
 			continue
 		}
+		consBook += time.Since(tc)
 		for _, l := range job.lens {
 			b.tokens += int64(l)
 		}
@@ -722,6 +733,7 @@ func (b *builder) pass1(ctx context.Context) error {
 		}
 	}
 	b.res.Timing.Forward, b.res.Timing.Encode = forward, encode
+	b.res.Timing.Bookkeeping = prodBook + consBook
 	return firstErr
 }
 
@@ -765,6 +777,7 @@ func (b *builder) pass2(ctx context.Context) error {
 			want[si] = true
 			dst := make([]*codes, len(o.Sources))
 			dst[si] = &codes{}
+			var buf []byte
 			for c := 0; c < nchunks; c++ {
 				if err := ctx.Err(); err != nil {
 					errs[si] = err
@@ -772,7 +785,7 @@ func (b *builder) pass2(ctx context.Context) error {
 				}
 				first := c * o.ChunkContexts
 				cnt := min(o.ChunkContexts, n-first)
-				h, err := readChunk(b.chunkPath(c), len(o.Sources), want, dst)
+				h, err := readChunk(b.chunkPath(c), len(o.Sources), want, dst, &buf)
 				if err != nil {
 					errs[si] = fmt.Errorf("build: %w", err)
 					return

@@ -1,9 +1,7 @@
 package dashboard
 
 import (
-	"cmp"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -105,24 +103,12 @@ func parallelRows(n int, fn func(i int)) {
 // vector (ties: lower token id first) and its 50-bin histogram.
 func logitTable(l []float32) logitResult {
 	k := min(logitRows, len(l))
-	desc := func(a, b int32) int {
-		if c := cmp.Compare(l[b], l[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	}
-	asc := func(a, b int32) int {
-		if c := cmp.Compare(l[a], l[b]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	}
 	var r logitResult
-	for _, t := range selectK(len(l), k, desc) {
+	for _, t := range topK(l, k, false) {
 		r.posIdx = append(r.posIdx, int(t))
 		r.posVal = append(r.posVal, float64(l[t]))
 	}
-	for _, t := range selectK(len(l), k, asc) {
+	for _, t := range topK(l, k, true) {
 		r.negIdx = append(r.negIdx, int(t))
 		r.negVal = append(r.negVal, float64(l[t]))
 	}
@@ -134,22 +120,40 @@ func logitTable(l []float32) logitResult {
 	return r
 }
 
-// selectK returns the first k of the ids 0..n-1 under cmpf, sorted, in one
-// pass keeping a sorted buffer (k is small, n large).
-func selectK(n, k int, cmpf func(a, b int32) int) []int32 {
-	buf := make([]int32, 0, k+1)
-	for i := 0; i < n; i++ {
-		id := int32(i)
-		if len(buf) == k && cmpf(id, buf[k-1]) >= 0 {
-			continue
-		}
-		j, _ := slices.BinarySearchFunc(buf, id, cmpf)
-		buf = slices.Insert(buf, j, id)
-		if len(buf) > k {
-			buf = buf[:k]
-		}
+// topK returns the indices of the k largest values (the k smallest with
+// lowest), best first, ties going to the lower index, in one pass that
+// keeps a sorted buffer (k is small, vals long). -Inf (or +Inf for lowest)
+// entries are never picked once k others are.
+func topK(vals []float32, k int, lowest bool) []int32 {
+	type cand struct {
+		v float32
+		i int32
 	}
-	return buf
+	buf := make([]cand, 0, k)
+	for i, v := range vals {
+		if lowest {
+			v = -v
+		}
+		if len(buf) == k {
+			// Indices only grow, so an equal value never displaces a kept one.
+			if !(v > buf[k-1].v) {
+				continue
+			}
+			buf = buf[:k-1]
+		}
+		j := len(buf)
+		buf = append(buf, cand{})
+		for j > 0 && v > buf[j-1].v {
+			buf[j] = buf[j-1]
+			j--
+		}
+		buf[j] = cand{v, int32(i)}
+	}
+	out := make([]int32, len(buf))
+	for i, c := range buf {
+		out[i] = c.i
+	}
+	return out
 }
 
 // histogram counts values into histBins equal bins over [lo, hi] (as

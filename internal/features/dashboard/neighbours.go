@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"cmp"
 	"math"
 
 	"saex/internal/compute/kernel"
@@ -43,12 +42,7 @@ func neighbours(wdec []float32, dsae, d int, fn func(f int, idx []int, val []flo
 			row := sims[r*dsae : (r+1)*dsae]
 			self := row[f]
 			row[f] = float32(math.Inf(-1)) // self goes first, whatever rounding made of it
-			top := selectK(dsae, min(neighbourCount-1, dsae-1), func(a, b int32) int {
-				if c := cmp.Compare(row[b], row[a]); c != 0 {
-					return c
-				}
-				return cmp.Compare(a, b)
-			})
+			top := topK(row, min(neighbourCount-1, dsae-1), false)
 			idx := make([]int, 0, len(top)+1)
 			val := make([]float64, 0, len(top)+1)
 			idx = append(idx, f)

@@ -85,8 +85,9 @@ type chunkHeader struct {
 
 func spillHeaderLen(nsae int) int { return len(spillMagic) + 6*4 + 8*nsae + 4 }
 
-// writeChunk writes one chunk's codes (one per SAE) to path.
-func writeChunk(path string, h chunkHeader, cs []*codes) error {
+// writeChunk writes one chunk's codes (one per SAE) to path; scratch is
+// a reusable encoding buffer.
+func writeChunk(path string, h chunkHeader, cs []*codes, scratch *[]byte) error {
 	h.sections = make([]int64, len(cs))
 	for i, c := range cs {
 		h.sections[i] = int64(8 + 4*c.tokens() + (h.idxWidth+4)*len(c.idx))
@@ -111,7 +112,8 @@ func writeChunk(path string, h chunkHeader, cs []*codes) error {
 	hdr = binary.LittleEndian.AppendUint32(hdr, 0)
 	w.Write(hdr)
 	body := io.MultiWriter(w, crc)
-	var buf []byte
+	buf := (*scratch)[:0]
+	defer func() { *scratch = buf }()
 	for _, c := range cs {
 		buf = buf[:0]
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(c.idx)))
@@ -150,10 +152,11 @@ func writeChunk(path string, h chunkHeader, cs []*codes) error {
 	return os.Rename(tmp, path)
 }
 
-// readChunk reads a chunk file whole, checks it and decodes the sections
-// of the SAEs want selects (nil: all) into dst (reused).
-func readChunk(path string, nsae int, want []bool, dst []*codes) (chunkHeader, error) {
-	data, err := os.ReadFile(path)
+// readChunk reads a chunk file whole (into *scratch, reused), checks it
+// and decodes the sections of the SAEs want selects (nil: all) into dst
+// (reused).
+func readChunk(path string, nsae int, want []bool, dst []*codes, scratch *[]byte) (chunkHeader, error) {
+	data, err := readFileInto(path, scratch)
 	if err != nil {
 		return chunkHeader{}, err
 	}
@@ -239,4 +242,26 @@ func decodeSection(sec []byte, tokens, width int, c *codes) error {
 		p += 4
 	}
 	return nil
+}
+
+// readFileInto reads a whole file into *buf, growing it as needed.
+func readFileInto(path string, buf *[]byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := int(st.Size())
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	data := (*buf)[:n]
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
 }
