@@ -84,10 +84,15 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// outageUpload is a one-feature upload to a source of its own.
+// outageUpload is a one-feature upload to the outage test's own source.
 func outageUpload(base, key string, index int) Request {
+	return upload(base, key, webtest.TestModel, "0-res-outage", index)
+}
+
+// upload is a one-feature upload (one example, one explanation).
+func upload(base, key, model, source string, index int) Request {
 	body, _ := json.Marshal(map[string]any{
-		"modelId": webtest.TestModel, "source": "0-res-outage",
+		"modelId": model, "source": source,
 		"features": []any{map[string]any{
 			"index":        index,
 			"activations":  []any{map[string]any{"tokens": []string{"a", "b"}, "values": []float32{0, float32(index%7) + 1}}},
