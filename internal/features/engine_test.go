@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -251,9 +252,15 @@ func BenchmarkRunPrompt64(b *testing.B) {
 		b.Fatalf("%v, %d tokens", err, len(r.TokenIDs))
 	}
 	b.ReportAllocs()
+	var lat []time.Duration
 	for b.Loop() {
+		t := time.Now()
 		if _, err := e.RunPrompt(context.Background(), "demo-gpt2-4l", nil, text); err != nil {
 			b.Fatal(err)
 		}
+		lat = append(lat, time.Since(t))
 	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
