@@ -119,7 +119,10 @@ type Timing struct {
 	// Bookkeeping is pass 1's work outside Forward and Encode (gathering
 	// inputs, CSR conversion, spill writes, accumulators), summed over the
 	// two goroutines that do it.
-	Bookkeeping          time.Duration
+	Bookkeeping time.Duration
+	// Pass1CPU is the process CPU time (all threads) during pass 1, which
+	// stays meaningful when other processes share the cores.
+	Pass1CPU             time.Duration
 	Pass2                time.Duration
 	LogitsNeighbours     time.Duration
 	Write                time.Duration
@@ -497,10 +500,12 @@ func (b *builder) run(ctx context.Context, todo []batchUnit) error {
 		"batches to write", len(todo), "spill", b.dir)
 
 	t = time.Now()
+	cpu := processCPU()
 	if err := b.pass1(ctx); err != nil {
 		return err
 	}
 	b.res.Timing.Pass1 = time.Since(t)
+	b.res.Timing.Pass1CPU = processCPU() - cpu
 	b.res.Tokens, b.res.Counted = b.tokens, b.counted
 
 	t = time.Now()
@@ -837,3 +842,12 @@ func (b *builder) progress(p Progress, force bool) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// processCPU is the process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
