@@ -1,6 +1,11 @@
 package sae
 
-import "slices"
+import (
+	"math"
+	"slices"
+
+	"saex/internal/compute/kernel"
+)
 
 // cand is a candidate feature: its activation and index.
 type cand struct {
@@ -89,29 +94,28 @@ func (c *collector) addRow(r int, tile, bias []float32, col0 int32) {
 	n := int(c.n[r])
 	// lo is the value a candidate must reach: 0 until the heap is full
 	// (only positive values count), then the worst kept value.
-	var lo float32
+	lo := float32(math.SmallestNonzeroFloat32) // v >= lo  <=>  v > 0
 	if n == c.limit {
-		lo = h[0].v
+		lo = max(h[0].v, lo)
 	}
-	for j, v := range tile {
-		v += bias[j]
-		if v < lo || v <= 0 {
-			continue
-		}
+	// Most values are below the bar: a vectorised scan skips to the next
+	// candidate instead of testing each value in Go.
+	for j := kernel.NextAtLeast(tile, bias, 0, lo); j < len(tile); j = kernel.NextAtLeast(tile, bias, j+1, lo) {
+		v := tile[j] + bias[j]
 		x := cand{v, col0 + int32(j)}
 		if n < c.limit {
 			h[n] = x
 			siftUp(h, n)
 			n++
 			if n == c.limit {
-				lo = h[0].v
+				lo = max(h[0].v, lo)
 			}
 			continue
 		}
 		if better(x, h[0]) {
 			h[0] = x
 			siftDown(h)
-			lo = h[0].v
+			lo = max(h[0].v, lo)
 		}
 	}
 	c.n[r] = int32(n)
