@@ -86,8 +86,10 @@ func TestLoadDemo(t *testing.T) {
 			"ignoreBos": true, "densityThreshold": -1, "numResults": 50})
 		searchTargets = append(searchTargets, webtest.Target{Method: http.MethodPost, URL: ts.URL + "/api/search-all", Body: body})
 	}
+	dbName := dbNameOf(dbURL)
 	run := func(name string, targets []webtest.Target, conc int) {
 		t.Helper()
+		self0, pg0 := cpuTime(t, dbName)
 		res, err := webtest.Load(ctx, webtest.LoadConfig{
 			Concurrency: conc, Duration: dur, Gzip: true, Warmup: min(200, len(targets)),
 			Next: func(i int) webtest.Target { return targets[i%len(targets)] },
@@ -95,18 +97,87 @@ func TestLoadDemo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		t.Logf("| %s | %d | %s | %.2f | %.2f | %.2f | %.0f | %d |", name, conc, strconv.Itoa(res.Requests),
-			float64(res.P50.Microseconds())/1000, float64(res.P90.Microseconds())/1000, float64(res.P99.Microseconds())/1000, res.RPS, res.Errors)
+		// CPU per request (this process, server and client, plus the
+		// PostgreSQL backends of the database) is what contention on a shared
+		// machine does not change: on an idle 2-core machine the loop would
+		// reach about 2000/cpu req/s.
+		self1, pg1 := cpuTime(t, dbName)
+		n := float64(res.Requests + min(200, len(targets)))
+		perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
+		t.Logf("| %s | %d | %s | %.2f | %.2f | %.2f | %.0f | %d | %.2f + %.2f |", name, conc, strconv.Itoa(res.Requests),
+			float64(res.P50.Microseconds())/1000, float64(res.P90.Microseconds())/1000, float64(res.P99.Microseconds())/1000, res.RPS, res.Errors,
+			perReq(self1-self0), perReq(pg1-pg0))
 		if res.Errors > 0 {
 			t.Errorf("%s: %d errors, first: %s", name, res.Errors, res.FirstError)
 		}
 	}
-	t.Logf("| scenario | connections | requests | p50 ms | p90 ms | p99 ms | req/s | errors |")
-	t.Logf("|---|---|---|---|---|---|---|---|")
+	t.Logf("load average before: %s", loadAverage())
+	t.Logf("| scenario | connections | requests | p50 ms | p90 ms | p99 ms | req/s | errors | CPU ms/req (Go + PostgreSQL) |")
+	t.Logf("|---|---|---|---|---|---|---|---|---|")
 	run("GET feature page", featureTargets(""), 16)
 	run("GET /api/feature", featureTargets("/api/feature"), 16)
 	run("POST /api/search-all (64 tokens, 3 SAEs)", searchTargets, 1)
 	run("POST /api/search-all (64 tokens, 3 SAEs)", searchTargets, 4)
+	t.Logf("load average after: %s", loadAverage())
+}
+
+// cpuTime is the user+system CPU time of this process and that of the
+// PostgreSQL backends serving database dbName (Linux /proc; 0 elsewhere).
+func cpuTime(t *testing.T, dbName string) (self, pg time.Duration) {
+	t.Helper()
+	self = procCPU("/proc/self/stat")
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		cmd, err := os.ReadFile(d + "/cmdline")
+		if err != nil || !strings.HasPrefix(string(cmd), "postgres: ") || !strings.Contains(string(cmd), " "+dbName+" ") {
+			continue
+		}
+		pg += procCPU(d + "/stat")
+	}
+	return self, pg
+}
+
+// procCPU reads utime+stime from a /proc stat file (clock ticks of 10 ms).
+func procCPU(path string) time.Duration {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s) // f[0] is field 3 (state); utime and stime are fields 14 and 15
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// dbNameOf extracts the database name from a postgres:// URL.
+func dbNameOf(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if i := strings.IndexByte(u, '/'); i >= 0 {
+		u = u[i+1:]
+	}
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}
+
+// loadAverage is the machine's 1/5/15-minute load average.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // benchServer builds the production handler over SAEX_LOAD_DB for the
