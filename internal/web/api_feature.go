@@ -69,7 +69,7 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newAPIFeature(f))
+	s.writeFeatures(w, r, []*features.Feature{f}, true)
 }
 
 // maxBatchFeatures caps POST /api/features.
@@ -141,14 +141,12 @@ func (s *Server) handleAPIFeatures(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	out := make([]apiFeature, len(fs))
-	for i, f := range fs {
+	for _, f := range fs {
 		if n, ok := limits[f.Key()]; ok && len(f.Activations) > n {
 			f.Activations = f.Activations[:n]
 		}
-		out[i] = newAPIFeature(f)
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeFeatures(w, r, fs, false)
 }
 
 // fieldAt names a field of the i-th element of an array body.

@@ -2,12 +2,14 @@ package web
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	kgzip "github.com/klauspost/compress/gzip"
 )
 
 // Handler returns the router, built on the first call from the Server's
@@ -29,7 +31,7 @@ func (s *Server) routes() chi.Router {
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)
 	r.Use(middleware.GetHead) // HEAD of any page or read is its GET without the body
-	r.Use(middleware.Compress(compressLevel))
+	r.Use(s.compressor().Handler)
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
@@ -166,4 +168,19 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// compressor gzips (and deflates) responses of the text and JSON types for
+// clients that ask, with klauspost/compress's encoder: at BestSpeed it takes
+// about half the CPU of the standard library's for the same bytes.
+func (s *Server) compressor() *middleware.Compressor {
+	c := middleware.NewCompressor(compressLevel)
+	c.SetEncoder("gzip", func(w io.Writer, level int) io.Writer {
+		gw, err := kgzip.NewWriterLevel(w, level)
+		if err != nil {
+			return nil
+		}
+		return gw
+	})
+	return c
 }
