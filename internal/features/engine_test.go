@@ -264,3 +264,49 @@ func BenchmarkRunPrompt64(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// TestEngineMixedBOS: a source whose SAE does not prepend BOS runs on the
+// prompt without it; its rows line up with the BOS sequence's tokens
+// behind an empty row at position 0.
+func TestEngineMixedBOS(t *testing.T) {
+	e := NewEngine(0)
+	if err := e.AddModel("m", demoDir+"/model"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddSource("m", "1-bos", demoDir+"/saes/blocks.1.hook_resid_pre"); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := e.SAE("m", "1-bos")
+	plain := *s
+	plain.Cfg.PrependBOS = false
+	if err := e.AddLoadedSource("m", "1-plain", &plain); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	both, err := e.RunPrompt(ctx, "m", nil, "hello world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := e.RunPrompt(ctx, "m", []string{"1-plain"}, "hello world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alone.HasBOS || len(alone.TokenIDs) != len(both.TokenIDs)-1 || !both.HasBOS {
+		t.Fatalf("tokens: alone %v (BOS %v), both %v", alone.TokenIDs, alone.HasBOS, both.TokenIDs)
+	}
+	rows := both.Source("1-plain").Rows
+	if len(rows) != len(both.TokenIDs) || len(rows[0].Indices) != 0 {
+		t.Fatalf("plain source in a BOS result: %d rows, row 0 %v", len(rows), rows[0])
+	}
+	for i, r := range alone.Sources[0].Rows {
+		if fmt.Sprint(r) != fmt.Sprint(rows[i+1]) {
+			t.Errorf("row %d differs from the prompt run without BOS", i)
+		}
+	}
+	if fmt.Sprint(both.Source("1-bos").Rows[1]) == fmt.Sprint(rows[1]) {
+		t.Error("with and without BOS gave the same first-token features; the BOS should change them")
+	}
+	if ids := e.ModelIDs(); len(ids) != 1 || ids[0] != "m" {
+		t.Errorf("ModelIDs: %v", ids)
+	}
+}
