@@ -115,6 +115,13 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	logBuildResult(log, id, res)
+	if !res.UpToDate && *contexts == 0 {
+		// Record how many contexts the dashboards came from, now it is known.
+		if err := dashboard.Register(ctx, db, dashboard.Registration{ModelID: id, Model: set.model, Sources: set.sources,
+			NumPrompts: res.Contexts, ContextSize: *contextSize, Dataset: *dataset}); err != nil {
+			return fmt.Errorf("build: register: %w", err)
+		}
+	}
 	return nil
 }
 
