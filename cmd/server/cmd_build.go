@@ -115,7 +115,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	logBuildResult(log, id, res)
-	if !res.UpToDate && *contexts == 0 {
+	if !res.UpToDate {
 		// Record how many contexts the dashboards came from, now it is known.
 		if err := dashboard.Register(ctx, db, dashboard.Registration{ModelID: id, Model: set.model, Sources: set.sources,
 			NumPrompts: res.Contexts, ContextSize: *contextSize, Dataset: *dataset}); err != nil {
