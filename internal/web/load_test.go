@@ -30,7 +30,8 @@ import (
 //
 // SAEX_LOAD_DURATION (default 10s) is each scenario's length,
 // SAEX_LOAD_SOURCES (default the three demo sources) the sources whose
-// features are requested. It reports and checks nothing against targets:
+// features are requested, SAEX_LOAD_ONLY a substring of the scenario names
+// to run (e.g. "page"). It reports and checks nothing against targets:
 // timings on a shared 2-core machine are recorded, not asserted.
 func TestLoadDemo(t *testing.T) {
 	dbURL := os.Getenv("SAEX_LOAD_DB")
@@ -87,8 +88,12 @@ func TestLoadDemo(t *testing.T) {
 		searchTargets = append(searchTargets, webtest.Target{Method: http.MethodPost, URL: ts.URL + "/api/search-all", Body: body})
 	}
 	dbName := dbNameOf(dbURL)
+	only := os.Getenv("SAEX_LOAD_ONLY") // a substring of the scenarios to run
 	run := func(name string, targets []webtest.Target, conc int) {
 		t.Helper()
+		if only != "" && !strings.Contains(name, only) {
+			return
+		}
 		self0, pg0 := cpuTime(t, dbName)
 		res, err := webtest.Load(ctx, webtest.LoadConfig{
 			Concurrency: conc, Duration: dur, Gzip: true, Warmup: min(200, len(targets)),

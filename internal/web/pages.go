@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -16,10 +17,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(status)
-	if err := c.Render(r.Context(), w); err != nil {
+	// templ flushes an http.Flusher when it finishes; through gzip that is a
+	// sync flush per page for nothing (the response ends right after), so
+	// templ gets the writer without its Flush.
+	if err := c.Render(r.Context(), writerOnly{w}); err != nil {
 		s.logger().Warn("render failed", "path", r.URL.Path, "error", err)
 	}
 }
+
+// writerOnly hides every method of a writer but Write.
+type writerOnly struct{ w io.Writer }
+
+func (o writerOnly) Write(p []byte) (int, error) { return o.w.Write(p) }
 
 // meta returns the layout data of a page; the navigation links to the
 // model's prompt tool only when the model can run prompts.
