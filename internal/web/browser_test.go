@@ -26,13 +26,14 @@ func findChromium() string {
 }
 
 // newBrowser starts a headless Chromium with a fresh profile for the test.
-// Without Chromium the test skips, or fails where a browser is required
-// (CI=true, or SAEX_REQUIRE_BROWSER=1 as scripts/test.sh sets).
+// Without Chromium the test skips, or fails where a browser is required:
+// CI=true, SAEX_REQUIRE_BROWSER=1, or SAEX_REQUIRE_DB=1 (scripts/test.sh
+// sets it once it has installed everything the suite needs).
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path := findChromium()
 	if path == "" {
-		if os.Getenv("CI") == "true" || os.Getenv("SAEX_REQUIRE_BROWSER") == "1" {
+		if os.Getenv("CI") == "true" || os.Getenv("SAEX_REQUIRE_BROWSER") == "1" || os.Getenv("SAEX_REQUIRE_DB") == "1" {
 			t.Fatal("browser tests need Chromium: apt-get install -y chromium")
 		}
 		t.Skip("Chromium is not installed (apt-get install -y chromium); skipping browser test")
