@@ -93,9 +93,10 @@ func (db *DB) GetFeature(ctx context.Context, key features.FeatureKey, opts feat
 		return nil, dbErr(err, "get feature %s", key)
 	}
 	type rawAct struct {
-		a      *features.Activation
-		tokens []int32
-		vals   []byte
+		a       *features.Activation
+		tokens  []int32
+		vals    []byte
+		creator *int32
 	}
 	var raws []rawAct
 	if !opts.NoActivations {
@@ -116,19 +117,12 @@ func (db *DB) GetFeature(ctx context.Context, key features.FeatureKey, opts feat
 			}
 			a.CreatedAt = a.CreatedAt.UTC()
 			a.DFAValues, a.LossValues = nilIfEmpty(a.DFAValues), nilIfEmpty(a.LossValues)
-			if creator != nil {
-				// names are few and cached; a miss reads the table once
-				if a.CreatorID, err = db.nameOf(ctx, db.Pool, *creator); err != nil {
-					rows.Close()
-					return nil, err
-				}
-			}
 			ids, err := decodeTokens(tok, make([]int32, 0, len(tok)))
 			if err != nil {
 				rows.Close()
 				return nil, features.Wrap(features.EINTERNAL, err, "activation %q of %s", a.ID, key)
 			}
-			raws = append(raws, rawAct{a: a, tokens: ids, vals: vals})
+			raws = append(raws, rawAct{a: a, tokens: ids, vals: vals, creator: creator})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -146,6 +140,17 @@ func (db *DB) GetFeature(ctx context.Context, key features.FeatureKey, opts feat
 	}
 	if err := br.Close(); err != nil {
 		return nil, dbErr(err, "get feature %s", key)
+	}
+	// Names and tokens are resolved only now that the batch's connection is
+	// back in the pool: taking a second connection while holding the first
+	// deadlocks once every connection is held by a request doing the same.
+	for _, r := range raws {
+		if r.creator != nil {
+			// names are few and cached; a miss reads the table once
+			if r.a.CreatorID, err = db.nameOf(ctx, db.Pool, *r.creator); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if len(raws) > 0 {
 		var all []int32
