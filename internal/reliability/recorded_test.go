@@ -582,13 +582,16 @@ func TestRecordedRun(t *testing.T) {
 	var sigAt time.Duration
 	loadStart := time.Now()
 	sigDone := make(chan struct{})
+	drainCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
 	go func() {
 		defer close(sigDone)
 		time.Sleep(2 * time.Second)
 		sigAt = time.Since(loadStart)
 		sig = main.signal(syscall.SIGTERM, 30*time.Second)
+		stopLoad() // requests after the exit would only count refused connections
 	}()
-	drain, err := Load(ctx, LoadConfig{Routes: demoRoutes(main.URL, 8, 4, 4, prompts), Duration: 5 * time.Second})
+	drain, err := Load(drainCtx, LoadConfig{Routes: demoRoutes(main.URL, 8, 4, 4, prompts), Duration: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
