@@ -91,11 +91,14 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 		onLimit = func(*http.Request) { h.Metrics.rateLimited.Inc() }
 	}
 
+	// One budget per client for all compute: the API's and the pages' form
+	// posts (the prompt tool and the feature test run the model too).
+	limit := RateLimit(h.ComputeRate, onLimit)
 	// Order inside each group: refuse cheaply first (cross-origin, rate,
 	// key), then cap the body and start the clock.
-	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, auth.Gate, MaxBody(bodyCap), Deadline(readDL))
+	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, postsOnly(limit), auth.Gate, MaxBody(bodyCap), Deadline(readDL))
 	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, MaxBody(bodyCap), Deadline(readDL))
-	compute := []func(http.Handler) http.Handler{RateLimit(h.ComputeRate, onLimit), auth.Gate}
+	compute := []func(http.Handler) http.Handler{limit, auth.Gate}
 	if h.Metrics != nil {
 		compute = append(compute, h.Metrics.computeGauge)
 	}
@@ -135,6 +138,20 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 		}
 	})
 	return clientIP(Observe(h.Metrics, h.Logger, routes)(outer)), nil
+}
+
+// postsOnly applies mw to POST requests only (the pages' compute forms).
+func postsOnly(mw func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		limited := mw(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				limited.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // statusClassExact labels auth failures by their exact status (401, 403, 503).

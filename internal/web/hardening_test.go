@@ -88,6 +88,26 @@ func TestComputeRateLimit(t *testing.T) {
 	if !strings.Contains(scrape(t, e), "saex_rate_limited_total 1") {
 		t.Errorf("rate-limited request not counted")
 	}
+	// The pages' compute forms share the budget: a client that spent it on
+	// the API cannot run prompts through the prompt tool instead, and the
+	// other way round. Page views (GET) are never limited.
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "203.0.113.7"}
+	st, _, b = e.call(t, "POST", "/"+webtest.TestModel+"/prompt", "text=hello", form)
+	if st != http.StatusTooManyRequests || strings.HasPrefix(string(b), "{") {
+		t.Errorf("prompt form post over the budget: %d %q, want 429 with a text message", st, b)
+	}
+	st, _, b = e.call(t, "GET", "/"+webtest.TestModel+"/prompt", "", form)
+	wantStatus(t, "prompt page view over the budget", st, 200, b)
+	fresh := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "198.51.100.9"}
+	for i := range 3 {
+		if st, _, _ := e.call(t, "POST", fmt.Sprintf("/%s/%s/3/test", webtest.TestModel, webtest.TestSource), "text=hi", fresh); st == 429 {
+			t.Fatalf("form post %d limited early", i)
+		}
+	}
+	st, _, _ = e.call(t, "POST", "/api/search-all", `{}`, jsonHdr("X-Forwarded-For", "198.51.100.9"))
+	if st != 429 {
+		t.Errorf("API call after 3 form posts: %d, want 429 (shared budget)", st)
+	}
 }
 
 func TestBodyCaps(t *testing.T) {

@@ -120,8 +120,8 @@ func clientKey(r *http.Request) (string, error) {
 }
 
 // RateLimit limits each client (see ClientIP) to rate; past it the client
-// gets 429 with a JSON body and Retry-After. onLimit, when not nil, is
-// called for every refused request (metrics).
+// gets 429 with Retry-After and a JSON body (plain text for pages).
+// onLimit, when not nil, is called for every refused request (metrics).
 func RateLimit(rate Rate, onLimit func(r *http.Request)) func(http.Handler) http.Handler {
 	if !rate.Enabled() {
 		return func(next http.Handler) http.Handler { return next }
@@ -135,8 +135,14 @@ func RateLimit(rate Rate, onLimit func(r *http.Request)) func(http.Handler) http
 			if v, err := strconv.Atoi(w.Header().Get("Retry-After")); err == nil && v > 0 {
 				retry = v
 			}
+			msg := fmt.Sprintf("rate limit exceeded: at most %d requests per %s per client; retry in %d s", rate.Requests, rate.Window, retry)
+			if !isAPI(r) {
+				// A page's form post (htmx shows the text in place).
+				http.Error(w, msg, http.StatusTooManyRequests)
+				return
+			}
 			writeJSON(w, http.StatusTooManyRequests, rateLimitBody{
-				Error:         fmt.Sprintf("rate limit exceeded: at most %d requests per %s per client; retry in %d s", rate.Requests, rate.Window, retry),
+				Error:         msg,
 				Limit:         rate.Requests,
 				WindowSeconds: int(math.Ceil(rate.Window.Seconds())),
 				RetryAfter:    retry,
