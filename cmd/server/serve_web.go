@@ -116,7 +116,7 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	cfg.ReadDeadline, cfg.WriteDeadline = web.DefaultReadDeadline, web.DefaultWriteDeadline
 	fs.BoolVar(&cfg.Private, "private", cfg.Private, "require an API key for every page and API route (env SAEX_PRIVATE)")
 	fs.BoolVar(&cfg.Metrics, "metrics", cfg.Metrics, "serve Prometheus metrics at /metrics (env SAEX_METRICS)")
-	fs.Var(rateFlag{&cfg.ComputeRate}, "compute-rate", "per-client limit on the compute API, e.g. 120/min, 10/s, off (env SAEX_COMPUTE_RATE)")
+	fs.Var(rateFlag{&cfg.ComputeRate}, "compute-rate", "per-client limit on running the model (compute API and the pages' prompt and test forms), e.g. 120/min, 10/s, off (env SAEX_COMPUTE_RATE)")
 	fs.Var(listFlag{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (env SAEX_TRUSTED_PROXIES)")
 	fs.Var(listFlag{&cfg.TrustedOrigins}, "trusted-origins", "comma-separated origins allowed to post cross-origin, e.g. https://lab.example.org (env SAEX_TRUSTED_ORIGINS)")
 	fs.DurationVar(&cfg.ReadDeadline, "read-deadline", cfg.ReadDeadline, "longest a page or API read may take, database included, before it answers 503")
