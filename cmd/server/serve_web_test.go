@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"saex/internal/store/storetest"
+	"saex/internal/web"
+)
+
+func TestHardenFlags(t *testing.T) {
+	parse := func(env map[string]string, args ...string) (hardenConfig, error) {
+		e := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
+		fs := newFlagSet(e, "serve")
+		var cfg hardenConfig
+		if err := addHardenFlags(fs, e, &cfg); err != nil {
+			return cfg, err
+		}
+		return cfg, fs.Parse(args)
+	}
+	cfg, err := parse(nil)
+	if err != nil || cfg.Private || !cfg.Metrics || cfg.ComputeRate != (web.Rate{Requests: 120, Window: time.Minute}) {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+	cfg, err = parse(map[string]string{"SAEX_PRIVATE": "true", "SAEX_COMPUTE_RATE": "10/s", "SAEX_METRICS": "off",
+		"SAEX_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.0/16", "SAEX_TRUSTED_ORIGINS": "https://lab.example.org"})
+	if err != nil || !cfg.Private || cfg.Metrics || cfg.ComputeRate != (web.Rate{Requests: 10, Window: time.Second}) ||
+		len(cfg.TrustedProxies) != 2 || cfg.TrustedOrigins[0] != "https://lab.example.org" {
+		t.Fatalf("environment: %+v %v", cfg, err)
+	}
+	// Flags win over the environment.
+	cfg, err = parse(map[string]string{"SAEX_PRIVATE": "true"}, "--private=false", "--compute-rate", "off", "--read-deadline", "3s")
+	if err != nil || cfg.Private || cfg.ComputeRate.Enabled() || cfg.ReadDeadline != 3*time.Second {
+		t.Fatalf("flags: %+v %v", cfg, err)
+	}
+	// A typo in the environment is an error, not a silent default.
+	for k, v := range map[string]string{"SAEX_PRIVATE": "ture", "SAEX_COMPUTE_RATE": "lots", "SAEX_METRICS": "maybe"} {
+		if _, err := parse(map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: error %v, want one naming the variable", k, v, err)
+		}
+	}
+	if _, err := parse(nil, "--compute-rate", "10/fortnight"); err == nil {
+		t.Errorf("bad --compute-rate accepted")
+	}
+}
+
+// TestServeHandlerIsHardened builds serve's handler as runServe does and
+// checks that the hardening is really in front of the router.
+func TestServeHandlerIsHardened(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	key, _, err := db.CreateAPIKey(ctx, "serve test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(cfg hardenConfig) *httptest.Server {
+		d := &serveDeps{DB: db, Log: slog.New(slog.DiscardHandler), Harden: &cfg, Background: &sync.WaitGroup{}}
+		h, err := buildWebHandler(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(h)
+		t.Cleanup(ts.Close)
+		return ts
+	}
+	call := func(ts *httptest.Server, method, path, key string) (int, string) {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("X-Api-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	public := serve(hardenConfig{Metrics: true, ComputeRate: web.Rate{Requests: 100, Window: time.Minute}})
+	for _, c := range []struct {
+		method, path, key string
+		want              int
+	}{
+		{"GET", "/healthz", "", 200},
+		{"GET", "/readyz", "", 200},
+		{"GET", "/api/models", "", 200},
+		{"POST", "/api/feature/upload-batch", "", 401},
+		{"POST", "/api/feature/upload-batch", key, 400}, // past the key check: the empty body is refused
+	} {
+		if st, b := call(public, c.method, c.path, c.key); st != c.want {
+			t.Errorf("public %s %s: %d, want %d: %.200s", c.method, c.path, st, c.want, b)
+		}
+	}
+	if st, b := call(public, "GET", "/metrics", ""); st != 200 || !strings.Contains(b, "saex_db_pool_max_conns") || !strings.Contains(b, `route="/api/models"`) {
+		t.Errorf("/metrics: %d %.300s", st, b)
+	}
+
+	private := serve(hardenConfig{Private: true, Metrics: true})
+	for _, c := range []struct {
+		method, path, key string
+		want              int
+	}{
+		{"GET", "/healthz", "", 200},
+		{"GET", "/readyz", "", 200},
+		{"GET", "/", "", 401},
+		{"GET", "/api/models", "", 401},
+		{"GET", "/metrics", "", 401},
+		{"GET", "/api/models", key, 200},
+		{"GET", "/metrics", key, 200},
+	} {
+		if st, b := call(private, c.method, c.path, c.key); st != c.want {
+			t.Errorf("private %s %s (key %v): %d, want %d: %.200s", c.method, c.path, c.key != "", st, c.want, b)
+		}
+	}
+	off := serve(hardenConfig{})
+	if st, _ := call(off, "GET", "/metrics", ""); st == 200 {
+		t.Errorf("/metrics served with metrics off")
+	}
+}
