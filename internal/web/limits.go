@@ -201,13 +201,15 @@ type Timeouts struct {
 	Idle time.Duration
 }
 
-// DefaultTimeouts suit saex: uploads of up to 64 MiB get a minute, every
-// other request ends long before (see Hardening's deadlines).
+// DefaultTimeouts suit saex. An upload of up to 64 MiB may take Read to
+// arrive and then DefaultWriteDeadline to be written, and Write (counted
+// from the end of the headers) covers both; every other request ends long
+// before through Hardening's deadlines.
 var DefaultTimeouts = Timeouts{
 	ReadHeader: 10 * time.Second,
-	Read:       60 * time.Second,
-	Write:      90 * time.Second,
-	Idle:       120 * time.Second,
+	Read:       2 * time.Minute,
+	Write:      5 * time.Minute,
+	Idle:       2 * time.Minute,
 }
 
 // NewHTTPServer returns an http.Server for handler with the timeouts set
