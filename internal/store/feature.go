@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -10,9 +9,11 @@ import (
 	"saex/internal/features"
 )
 
+// scanFeature scans a features row selected as "idx, " + featureCols.
 func scanFeature(row pgx.Row, f *features.Feature) error {
 	var negStr, posStr [][]byte
-	err := row.Scan(&f.SourceSetName, &f.CreatorID, &f.CreatedAt, &f.MaxActApprox, &f.FracNonzero, &f.HasVector,
+	var idx int32
+	err := row.Scan(&idx, &f.SourceSetName, &f.CreatorID, &f.CreatedAt, &f.MaxActApprox, &f.FracNonzero, &f.HasVector,
 		&f.Vector, &f.VectorLabel, &f.VectorDefaultSteerStrength, &f.HookName, &f.TopkCosSimIndices, &f.TopkCosSimValues,
 		&f.NeuronAlignmentIndices, &f.NeuronAlignmentValues, &f.NeuronAlignmentL1,
 		&f.CorrelatedNeuronsIndices, &f.CorrelatedNeuronsPearson, &f.CorrelatedNeuronsL1,
@@ -23,6 +24,7 @@ func scanFeature(row pgx.Row, f *features.Feature) error {
 	if err != nil {
 		return err
 	}
+	f.Index = int(idx)
 	f.CreatedAt = f.CreatedAt.UTC()
 	f.NegStr, f.PosStr = stringList(negStr), stringList(posStr)
 	for _, p := range []*[]float64{&f.Vector, &f.TopkCosSimValues, &f.NeuronAlignmentValues, &f.NeuronAlignmentL1,
@@ -48,11 +50,12 @@ func stringList(bs [][]byte) []string {
 	return out
 }
 
-const activationSelect = `SELECT id, max_value_token_index, creator, max_value, min_value, bin_min, bin_max,
+const activationCols = `idx, id, max_value_token_index, creator, max_value, min_value, bin_min, bin_max,
 	  bin_contains, created_at, tokens, vals, qualifying_token_index, dfa_values, dfa_target_index, dfa_max_value,
-	  loss_values, logit_contributions, data_index, data_source
-	FROM activations WHERE sid = $1 AND idx = $2
-	ORDER BY (bin_min IS NULL OR bin_min = -1) DESC, max_value DESC, id`
+	  loss_values, logit_contributions, data_index, data_source`
+
+// activationOrder puts the top group first, then larger examples.
+const activationOrder = `(bin_min IS NULL OR bin_min = -1) DESC, max_value DESC, id`
 
 // GetFeature returns a feature with its examples (top group first, then by
 // maxValue descending) and explanations (best score first) in one round
@@ -61,139 +64,217 @@ func (db *DB) GetFeature(ctx context.Context, key features.FeatureKey, opts feat
 	if err := key.Validate(); err != nil {
 		return nil, err
 	}
+	fs, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) == 0 {
+		return nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
+	}
+	return fs[0], nil
+}
+
+// GetFeatures returns the features that exist, in the order asked. It reads
+// each source's features in one round trip, not one per feature (search-all
+// and notebooks ask for dozens at once).
+func (db *DB) GetFeatures(ctx context.Context, keys []features.FeatureKey, opts features.FeatureOptions) ([]*features.Feature, error) {
+	type source struct{ model, id string }
+	indexes := map[source][]int{}
+	var sources []source
+	for _, k := range keys {
+		if err := k.Validate(); err != nil {
+			return nil, err
+		}
+		s := source{k.ModelID, k.SourceID}
+		if _, seen := indexes[s]; !seen {
+			sources = append(sources, s)
+		}
+		indexes[s] = append(indexes[s], k.Index)
+	}
+	found := make(map[features.FeatureKey]*features.Feature, len(keys))
+	for _, s := range sources {
+		fs, err := db.sourceFeatures(ctx, s.model, s.id, indexes[s], opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			found[f.Key()] = f
+		}
+	}
+	out := make([]*features.Feature, 0, len(keys))
+	for _, k := range keys {
+		if f := found[k]; f != nil {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// rawActivation is an example row before its tokens and creator are resolved.
+type rawActivation struct {
+	a       *features.Activation
+	tokens  []int32
+	vals    []byte
+	creator *int32
+}
+
+// sourceFeatures reads the listed features of one source (missing ones and
+// a missing source are skipped) with one batch of three queries: features,
+// examples and explanations.
+func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx []int, opts features.FeatureOptions) ([]*features.Feature, error) {
 	if opts.MaxActivations < 0 {
 		return nil, features.Errorf(features.EINVALID, "negative MaxActivations")
 	}
-	sid, err := db.sourceID(ctx, key.ModelID, key.SourceID)
+	sid, err := db.sourceID(ctx, modelID, sourceID)
+	if features.ErrorCode(err) == features.ENOTFOUND {
+		return nil, nil
+	}
 	if err != nil {
-		if features.ErrorCode(err) == features.ENOTFOUND {
-			return nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
-		}
 		return nil, err
 	}
+	where := fmt.Sprintf("%s/%s", modelID, sourceID)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+featureCols+` FROM features WHERE sid = $1 AND idx = $2`, sid, key.Index)
+	b.Queue(`SELECT idx, `+featureCols+` FROM features WHERE sid = $1 AND idx = ANY($2) ORDER BY idx`, sid, idx)
 	if !opts.NoActivations {
 		if opts.MaxActivations > 0 {
-			b.Queue(activationSelect+` LIMIT $3`, sid, key.Index, opts.MaxActivations)
+			b.Queue(`SELECT `+activationCols+` FROM (SELECT *, row_number() OVER (PARTITION BY idx ORDER BY `+activationOrder+`) AS rank
+				FROM activations WHERE sid = $1 AND idx = ANY($2)) a WHERE rank <= $3 ORDER BY idx, `+activationOrder,
+				sid, idx, opts.MaxActivations)
 		} else {
-			b.Queue(activationSelect, sid, key.Index)
+			b.Queue(`SELECT `+activationCols+` FROM activations WHERE sid = $1 AND idx = ANY($2) ORDER BY idx, `+activationOrder, sid, idx)
 		}
 	}
 	if !opts.NoExplanations {
-		b.Queue(explanationSelect+` WHERE e.sid = $1 AND e.idx = $2`+explanationOrder, sid, key.Index)
+		b.Queue(explanationSelect+` WHERE e.sid = $1 AND e.idx = ANY($2)`+explanationOrder, sid, idx)
 	}
 	br := db.Pool.SendBatch(ctx, b)
 	defer br.Close()
-	f := &features.Feature{ModelID: key.ModelID, SourceID: key.SourceID, Index: key.Index}
-	if err := scanFeature(br.QueryRow(), f); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
+
+	rows, err := br.Query()
+	if err != nil {
+		return nil, dbErr(err, "get features of %s", where)
+	}
+	var out []*features.Feature
+	byIndex := map[int]*features.Feature{}
+	for rows.Next() {
+		f := &features.Feature{ModelID: modelID, SourceID: sourceID}
+		if err := scanFeature(rows, f); err != nil {
+			rows.Close()
+			return nil, dbErr(err, "get features of %s", where)
 		}
-		return nil, dbErr(err, "get feature %s", key)
+		out = append(out, f)
+		byIndex[f.Index] = f
 	}
-	type rawAct struct {
-		a       *features.Activation
-		tokens  []int32
-		vals    []byte
-		creator *int32
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err, "get features of %s", where)
 	}
-	var raws []rawAct
+
+	var raws []rawActivation
 	if !opts.NoActivations {
-		rows, err := br.Query()
-		if err != nil {
-			return nil, dbErr(err, "get activations of %s", key)
-		}
-		for rows.Next() {
-			a := &features.Activation{ModelID: key.ModelID, SourceID: key.SourceID, Index: key.Index}
-			var creator *int32
-			var tok []byte
-			var vals []byte
-			if err := rows.Scan(&a.ID, &a.MaxValueTokenIndex, &creator, &a.MaxValue, &a.MinValue, &a.BinMin, &a.BinMax,
-				&a.BinContains, &a.CreatedAt, &tok, &vals, &a.QualifyingTokenIndex, &a.DFAValues, &a.DFATargetIndex,
-				&a.DFAMaxValue, &a.LossValues, &a.LogitContributions, &a.DataIndex, &a.DataSource); err != nil {
-				rows.Close()
-				return nil, dbErr(err, "get activations of %s", key)
-			}
-			a.CreatedAt = a.CreatedAt.UTC()
-			a.DFAValues, a.LossValues = nilIfEmpty(a.DFAValues), nilIfEmpty(a.LossValues)
-			ids, err := decodeTokens(tok, make([]int32, 0, len(tok)))
-			if err != nil {
-				rows.Close()
-				return nil, features.Wrap(features.EINTERNAL, err, "activation %q of %s", a.ID, key)
-			}
-			raws = append(raws, rawAct{a: a, tokens: ids, vals: vals, creator: creator})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, dbErr(err, "get activations of %s", key)
+		if raws, err = scanActivations(br, modelID, sourceID); err != nil {
+			return nil, err
 		}
 	}
 	if !opts.NoExplanations {
 		rows, err := br.Query()
 		if err != nil {
-			return nil, dbErr(err, "get explanations of %s", key)
+			return nil, dbErr(err, "get explanations of %s", where)
 		}
-		if f.Explanations, err = loadExplanations(rows, key.ModelID, key.SourceID); err != nil {
-			return nil, dbErr(err, "get explanations of %s", key)
+		exps, err := loadExplanations(rows, modelID, sourceID)
+		if err != nil {
+			return nil, dbErr(err, "get explanations of %s", where)
+		}
+		for _, e := range exps {
+			if f := byIndex[e.Index]; f != nil {
+				f.Explanations = append(f.Explanations, e)
+			}
 		}
 	}
 	if err := br.Close(); err != nil {
-		return nil, dbErr(err, "get feature %s", key)
+		return nil, dbErr(err, "get features of %s", where)
 	}
 	// Names and tokens are resolved only now that the batch's connection is
 	// back in the pool: taking a second connection while holding the first
 	// deadlocks once every connection is held by a request doing the same.
+	if err := db.resolveActivations(ctx, modelID, raws); err != nil {
+		return nil, err
+	}
+	for _, r := range raws {
+		if f := byIndex[r.a.Index]; f != nil {
+			f.Activations = append(f.Activations, r.a)
+		}
+	}
+	return out, nil
+}
+
+// scanActivations reads the batch's example rows, tokens still as ids.
+func scanActivations(br pgx.BatchResults, modelID, sourceID string) ([]rawActivation, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, dbErr(err, "get activations of %s/%s", modelID, sourceID)
+	}
+	defer rows.Close()
+	var raws []rawActivation
+	for rows.Next() {
+		a := &features.Activation{ModelID: modelID, SourceID: sourceID}
+		var idx int32
+		var creator *int32
+		var tok, vals []byte
+		if err := rows.Scan(&idx, &a.ID, &a.MaxValueTokenIndex, &creator, &a.MaxValue, &a.MinValue, &a.BinMin, &a.BinMax,
+			&a.BinContains, &a.CreatedAt, &tok, &vals, &a.QualifyingTokenIndex, &a.DFAValues, &a.DFATargetIndex,
+			&a.DFAMaxValue, &a.LossValues, &a.LogitContributions, &a.DataIndex, &a.DataSource); err != nil {
+			return nil, dbErr(err, "get activations of %s/%s", modelID, sourceID)
+		}
+		a.Index = int(idx)
+		a.CreatedAt = a.CreatedAt.UTC()
+		a.DFAValues, a.LossValues = nilIfEmpty(a.DFAValues), nilIfEmpty(a.LossValues)
+		ids, err := decodeTokens(tok, make([]int32, 0, len(tok)))
+		if err != nil {
+			return nil, features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", a.ID, modelID, sourceID, idx)
+		}
+		raws = append(raws, rawActivation{a: a, tokens: ids, vals: vals, creator: creator})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err, "get activations of %s/%s", modelID, sourceID)
+	}
+	return raws, nil
+}
+
+// resolveActivations fills in creator names, token strings and values.
+func (db *DB) resolveActivations(ctx context.Context, modelID string, raws []rawActivation) error {
+	if len(raws) == 0 {
+		return nil
+	}
+	var err error
+	var all []int32
 	for _, r := range raws {
 		if r.creator != nil {
 			// names are few and cached; a miss reads the table once
 			if r.a.CreatorID, err = db.nameOf(ctx, db.Pool, *r.creator); err != nil {
-				return nil, err
+				return err
 			}
 		}
+		all = append(all, r.tokens...)
 	}
-	if len(raws) > 0 {
-		var all []int32
-		for _, r := range raws {
-			all = append(all, r.tokens...)
-		}
-		d, err := db.tokenTable(ctx, db.Pool, key.ModelID, all)
-		if err != nil {
-			return nil, err
-		}
-		d.mu.RLock()
-		for _, r := range raws {
-			r.a.Tokens = make([]string, len(r.tokens))
-			for i, id := range r.tokens {
-				r.a.Tokens[i] = d.byID[id]
-			}
-		}
-		d.mu.RUnlock()
-		f.Activations = make([]*features.Activation, len(raws))
-		for i, r := range raws {
-			if r.a.Values, err = decodeValues(r.vals, len(r.tokens)); err != nil {
-				return nil, features.Wrap(features.EINTERNAL, err, "activation %q of %s", r.a.ID, key)
-			}
-			f.Activations[i] = r.a
+	d, err := db.tokenTable(ctx, db.Pool, modelID, all)
+	if err != nil {
+		return err
+	}
+	d.mu.RLock()
+	for _, r := range raws {
+		r.a.Tokens = make([]string, len(r.tokens))
+		for i, id := range r.tokens {
+			r.a.Tokens[i] = d.byID[id]
 		}
 	}
-	return f, nil
-}
-
-// GetFeatures returns the features that exist, in the order asked.
-func (db *DB) GetFeatures(ctx context.Context, keys []features.FeatureKey, opts features.FeatureOptions) ([]*features.Feature, error) {
-	out := make([]*features.Feature, 0, len(keys))
-	for _, k := range keys {
-		f, err := db.GetFeature(ctx, k, opts)
-		if features.ErrorCode(err) == features.ENOTFOUND {
-			continue
+	d.mu.RUnlock()
+	for _, r := range raws {
+		if r.a.Values, err = decodeValues(r.vals, len(r.tokens)); err != nil {
+			return features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", r.a.ID, modelID, r.a.SourceID, r.a.Index)
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
 	}
-	return out, nil
+	return nil
 }
 
 const summarySelect = `SELECT f.idx, f.max_act_approx, f.frac_nonzero, f.pos_str[1:5],

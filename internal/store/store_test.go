@@ -190,6 +190,45 @@ func TestSAEDashboardFixtures(t *testing.T) {
 	}
 }
 
+// GetFeatures reads several sources in one call: it must return exactly
+// what GetFeature returns for each key, in the order asked, skipping
+// missing features and sources.
+func TestGetFeaturesMatchesGetFeature(t *testing.T) {
+	db := storetest.NewDB(t)
+	gpt2 := writeDashboard(t, db, "../../testdata/saedashboard/gpt2-small-0-res-jb/batch-0.json")
+	gemma := writeDashboard(t, db, "../../testdata/saedashboard/gemma-2-2b-feature-81408.json")
+	g0, g1, gm := gpt2.Features[0].Key(), gpt2.Features[1].Key(), gemma.Features[0].Key()
+	missing := g0
+	missing.Index = 999999
+	noSource := features.FeatureKey{ModelID: "gpt2-small", SourceID: "9-nothing", Index: 0}
+	keys := []features.FeatureKey{g1, missing, gm, noSource, g0, g1}
+	want := []features.FeatureKey{g1, gm, g0, g1}
+	for _, opts := range []features.FeatureOptions{{}, {MaxActivations: 2}, {NoActivations: true}, {NoExplanations: true, MaxActivations: 1}} {
+		got, err := db.GetFeatures(ctx, keys, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%+v: got %d features, want %d", opts, len(got), len(want))
+		}
+		for i, k := range want {
+			one, err := db.GetFeature(ctx, k, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got[i], one) {
+				t.Errorf("%+v: feature %d (%s) differs from GetFeature", opts, i, k)
+			}
+			if opts.MaxActivations > 0 && len(got[i].Activations) > opts.MaxActivations {
+				t.Errorf("%+v: %s has %d examples", opts, k, len(got[i].Activations))
+			}
+		}
+	}
+	if _, err := db.GetFeatures(ctx, []features.FeatureKey{{ModelID: "bad/id", SourceID: "x", Index: 0}}, features.FeatureOptions{}); features.ErrorCode(err) != features.EINVALID {
+		t.Errorf("invalid key: %v", err)
+	}
+}
+
 func count(t *testing.T, db *store.DB, table string) int {
 	t.Helper()
 	var n int
