@@ -196,6 +196,11 @@ const sourceCols = `s.sid, s.model_id, s.id, s.set_name, s.creator_id, s.has_das
 	s.saelens_config::text, s.saelens_release, s.saelens_sae_id, s.hf_repo_id, s.hf_folder_id, s.visibility,
 	s.num_prompts, s.num_tokens_in_prompt, s.dataset, s.notes, s.created_at, s.hook_name, s.num_features, s.build`
 
+// storedFeatureCount stands in for the SAE width when it is not recorded:
+// counting is a scan of the source's features, so it runs only then.
+const storedFeatureCount = `CASE WHEN coalesce(s.num_features, 0) > 0 THEN 0
+		  ELSE (SELECT count(*) FROM features f WHERE f.sid = s.sid) END`
+
 func scanSource(row pgx.Row) (*features.Source, int32, error) {
 	s := &features.Source{}
 	var sid int32
@@ -225,7 +230,7 @@ func scanSource(row pgx.Row) (*features.Source, int32, error) {
 // where it is a number), then id.
 func (db *DB) ListSources(ctx context.Context, modelID string) ([]*features.Source, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT `+sourceCols+`,
-		  (SELECT count(*) FROM features f WHERE f.sid = s.sid)
+		  `+storedFeatureCount+`
 		FROM sources s WHERE s.model_id = $1
 		ORDER BY (substring(s.id from '^[0-9]+'))::int NULLS LAST, s.id`, modelID)
 	if err != nil {
@@ -260,7 +265,7 @@ func (s scanExtra) Scan(dest ...any) error { return s.row.Scan(append(dest, s.ex
 func (db *DB) GetSource(ctx context.Context, modelID, sourceID string) (*features.Source, error) {
 	var n int
 	s, _, err := scanSource(scanExtra{db.Pool.QueryRow(ctx, `SELECT `+sourceCols+`,
-		  (SELECT count(*) FROM features f WHERE f.sid = s.sid)
+		  `+storedFeatureCount+`
 		FROM sources s WHERE s.model_id = $1 AND s.id = $2`, modelID, sourceID), &n})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, features.Errorf(features.ENOTFOUND, "source %s/%s not found", modelID, sourceID)
