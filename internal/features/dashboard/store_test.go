@@ -42,6 +42,9 @@ func readAll(t *testing.T, db *store.DB, source string, n int) []string {
 			for _, a := range f.Activations {
 				a.CreatedAt = time.Time{}
 			}
+			for _, e := range f.Explanations {
+				e.CreatedAt = time.Time{}
+			}
 			data, err := json.Marshal(f)
 			if err != nil {
 				t.Fatal(err)

@@ -239,6 +239,9 @@ func (b *builder) feature(si, f int, x *sourceExtras, toks map[int32][]string) *
 			ft.Activations = append(ft.Activations, a)
 		}
 	}
+	if e := autoExplanation(key+"/auto", ft); e != nil {
+		ft.Explanations = []*features.Explanation{e}
+	}
 	return ft
 }
 
