@@ -133,7 +133,7 @@ func TestExportImportLossless(t *testing.T) {
 		t.Errorf("metadata differs after export:\n%+v\n%+v", meta1.Source, meta2.Source)
 	}
 	for i := range fs1 {
-		sortLikeStore(fs1[i])
+		storetest.SortLikeStore(fs1[i])
 		if d := sameFeature(fs1[i], fs2[i]); d != "" {
 			t.Errorf("exported %s: %s", fs1[i].Key(), d)
 		}

@@ -3,18 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"saex/internal/features"
 	"saex/internal/store"
+	"saex/internal/store/storetest"
 )
 
 // runCLI runs a subcommand in-process and returns its stderr.
@@ -61,47 +60,13 @@ func serverBinary(t *testing.T) string {
 	return binPath
 }
 
-// sortLikeStore orders examples and explanations as GetFeature returns them.
-func sortLikeStore(f *features.Feature) {
-	sort.SliceStable(f.Activations, func(i, j int) bool {
-		a, b := f.Activations[i], f.Activations[j]
-		if a.InTopGroup() != b.InTopGroup() {
-			return a.InTopGroup()
-		}
-		if a.MaxValue != b.MaxValue {
-			return a.MaxValue > b.MaxValue
-		}
-		return a.ID < b.ID
-	})
-	sort.SliceStable(f.Explanations, func(i, j int) bool {
-		a, b := f.Explanations[i], f.Explanations[j]
-		av, bv := math.Inf(-1), math.Inf(-1)
-		if a.ScoreV2 != nil {
-			av = *a.ScoreV2
-		}
-		if b.ScoreV2 != nil {
-			bv = *b.ScoreV2
-		}
-		if av != bv {
-			return av > bv
-		}
-		if a.ScoreV1 != b.ScoreV1 {
-			return a.ScoreV1 > b.ScoreV1
-		}
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.Before(b.CreatedAt)
-		}
-		return a.ID < b.ID
-	})
-}
-
 // sameFeature reports how want (as read from files) and got (from the
 // store) differ, field by field; "" when equal.
 func sameFeature(want, got *features.Feature) string {
 	w := *want
 	w.Activations = append([]*features.Activation(nil), want.Activations...)
 	w.Explanations = append([]*features.Explanation(nil), want.Explanations...)
-	sortLikeStore(&w)
+	storetest.SortLikeStore(&w)
 	if len(w.Activations) != len(got.Activations) {
 		return "activation count differs"
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"reflect"
-	"sort"
 	"testing"
 	"time"
 
@@ -17,40 +16,6 @@ import (
 const fixtureSource = "../../testdata/neuronpedia-export/gemma-2-2b/20-gemmascope-res-131k"
 
 var ctx = context.Background()
-
-// SortLikeStore orders examples and explanations the way GetFeature returns them.
-func sortLikeStore(f *features.Feature) {
-	sort.SliceStable(f.Activations, func(i, j int) bool {
-		a, b := f.Activations[i], f.Activations[j]
-		if a.InTopGroup() != b.InTopGroup() {
-			return a.InTopGroup()
-		}
-		if a.MaxValue != b.MaxValue {
-			return a.MaxValue > b.MaxValue
-		}
-		return a.ID < b.ID
-	})
-	sort.SliceStable(f.Explanations, func(i, j int) bool {
-		a, b := f.Explanations[i], f.Explanations[j]
-		av, bv := math.Inf(-1), math.Inf(-1)
-		if a.ScoreV2 != nil {
-			av = *a.ScoreV2
-		}
-		if b.ScoreV2 != nil {
-			bv = *b.ScoreV2
-		}
-		if av != bv {
-			return av > bv
-		}
-		if a.ScoreV1 != b.ScoreV1 {
-			return a.ScoreV1 > b.ScoreV1
-		}
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.Before(b.CreatedAt)
-		}
-		return a.ID < b.ID
-	})
-}
 
 func loadMeta(t *testing.T, db *store.DB, m *npexport.Meta) {
 	t.Helper()
@@ -73,7 +38,7 @@ func loadMeta(t *testing.T, db *store.DB, m *npexport.Meta) {
 func compareFeature(t *testing.T, want, got *features.Feature) {
 	t.Helper()
 	w := *want
-	sortLikeStore(&w)
+	storetest.SortLikeStore(&w)
 	if len(w.Activations) != len(got.Activations) {
 		t.Fatalf("%s: %d activations, want %d", want.Key(), len(got.Activations), len(w.Activations))
 	}

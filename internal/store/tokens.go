@@ -98,19 +98,10 @@ func (db *DB) internTokens(ctx context.Context, model string, texts []string) ([
 	if err != nil {
 		return nil, dbErr(err, "read token dictionary of %q", model)
 	}
-	defer rows.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for rows.Next() {
-		var id int32
-		var text []byte
-		if err := rows.Scan(&id, &text); err != nil {
-			return nil, dbErr(err, "read token dictionary of %q", model)
-		}
-		d.add(id, string(text))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err, "read token dictionary of %q", model)
+	if err := d.addRows(rows, model); err != nil {
+		return nil, err
 	}
 	for i, t := range texts {
 		if ids[i] < 0 {
@@ -122,6 +113,24 @@ func (db *DB) internTokens(ctx context.Context, model string, texts []string) ([
 		}
 	}
 	return ids, nil
+}
+
+// addRows adds (id, text) rows to the dictionary and closes them; the
+// caller holds d.mu.
+func (d *tokenDict) addRows(rows pgx.Rows, model string) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id int32
+		var text []byte
+		if err := rows.Scan(&id, &text); err != nil {
+			return dbErr(err, "read token dictionary of %q", model)
+		}
+		d.add(id, string(text))
+	}
+	if err := rows.Err(); err != nil {
+		return dbErr(err, "read token dictionary of %q", model)
+	}
+	return nil
 }
 
 // tokenTable returns the model's dictionary with every id in ids cached,
@@ -147,19 +156,10 @@ func (db *DB) tokenTable(ctx context.Context, q querier, model string, ids []int
 	if err != nil {
 		return nil, dbErr(err, "read token dictionary of %q", model)
 	}
-	defer rows.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for rows.Next() {
-		var id int32
-		var text []byte
-		if err := rows.Scan(&id, &text); err != nil {
-			return nil, dbErr(err, "read token dictionary of %q", model)
-		}
-		d.add(id, string(text))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err, "read token dictionary of %q", model)
+	if err := d.addRows(rows, model); err != nil {
+		return nil, err
 	}
 	if int(hi) >= len(d.have) {
 		return nil, features.Errorf(features.EINTERNAL, "token id %d missing from the dictionary of %q", hi, model)

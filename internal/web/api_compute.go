@@ -204,16 +204,9 @@ func (s *Server) handleAPIActivationSource(w http.ResponseWriter, r *http.Reques
 		s.apiError(w, r, err)
 		return
 	}
-	src := req.Source
-	if src == "" {
-		src = req.Layer
-	}
-	if !features.ValidID(req.ModelID) {
-		s.apiError(w, r, invalidField("modelId", "invalid model id %q", req.ModelID))
-		return
-	}
-	if !features.ValidID(src) {
-		s.apiError(w, r, invalidField("source", "invalid source id %q", src))
+	src, err := modelAndSource(req.ModelID, req.Source, req.Layer)
+	if err != nil {
+		s.apiError(w, r, err)
 		return
 	}
 	texts, _, err := parseTexts("customText", req.CustomText, maxSourceTexts)

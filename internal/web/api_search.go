@@ -206,16 +206,9 @@ func (s *Server) handleAPISearchTopkByToken(w http.ResponseWriter, r *http.Reque
 		s.apiError(w, r, err)
 		return
 	}
-	src := req.Source
-	if src == "" {
-		src = req.Layer
-	}
-	if !features.ValidID(req.ModelID) {
-		s.apiError(w, r, invalidField("modelId", "invalid model id %q", req.ModelID))
-		return
-	}
-	if !features.ValidID(src) {
-		s.apiError(w, r, invalidField("source", "invalid source id %q", src))
+	src, err := modelAndSource(req.ModelID, req.Source, req.Layer)
+	if err != nil {
+		s.apiError(w, r, err)
 		return
 	}
 	texts, batch, err := parseTexts("text", req.Text, maxTextsPerRequest)

@@ -124,3 +124,18 @@ func jsonError(err error, limit int64) error {
 func invalidField(field, format string, args ...any) error {
 	return features.Errorf(features.EINVALID, "field %q: %s", field, fmt.Sprintf(format, args...))
 }
+
+// modelAndSource validates a request's model id and source id; Neuronpedia's
+// clients name the source "source" or, in older code, "layer".
+func modelAndSource(modelID, source, layer string) (string, error) {
+	if source == "" {
+		source = layer
+	}
+	if !features.ValidID(modelID) {
+		return "", invalidField("modelId", "invalid model id %q", modelID)
+	}
+	if !features.ValidID(source) {
+		return "", invalidField("source", "invalid source id %q", source)
+	}
+	return source, nil
+}

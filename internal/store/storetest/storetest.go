@@ -13,7 +13,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"saex/internal/features"
 	"saex/internal/store"
 	"saex/migrations"
 )
@@ -185,4 +188,40 @@ func NewDB(tb testing.TB) *store.DB {
 	}
 	tb.Cleanup(db.Close) // runs before the drop registered by NewURL
 	return db
+}
+
+// SortLikeStore orders a feature's examples and explanations the way the
+// store's GetFeature returns them (top group first, then by maxValue; best
+// score first), so tests can compare what they wrote with what they read.
+func SortLikeStore(f *features.Feature) {
+	sort.SliceStable(f.Activations, func(i, j int) bool {
+		a, b := f.Activations[i], f.Activations[j]
+		if a.InTopGroup() != b.InTopGroup() {
+			return a.InTopGroup()
+		}
+		if a.MaxValue != b.MaxValue {
+			return a.MaxValue > b.MaxValue
+		}
+		return a.ID < b.ID
+	})
+	sort.SliceStable(f.Explanations, func(i, j int) bool {
+		a, b := f.Explanations[i], f.Explanations[j]
+		av, bv := math.Inf(-1), math.Inf(-1)
+		if a.ScoreV2 != nil {
+			av = *a.ScoreV2
+		}
+		if b.ScoreV2 != nil {
+			bv = *b.ScoreV2
+		}
+		if av != bv {
+			return av > bv
+		}
+		if a.ScoreV1 != b.ScoreV1 {
+			return a.ScoreV1 > b.ScoreV1
+		}
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.ID < b.ID
+	})
 }
