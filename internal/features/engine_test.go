@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -240,29 +239,6 @@ func TestEngineConcurrentPrompts(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-}
-
-// BenchmarkRunPrompt64 is a 64-token prompt (BOS included) through the demo
-// model and all three SAEs: the prompt tool's and search-all's unit of work.
-func BenchmarkRunPrompt64(b *testing.B) {
-	e := loadDemoEngine(b)
-	text := strings.Repeat(" token", 63)
-	r, err := e.RunPrompt(context.Background(), "demo-gpt2-4l", nil, text)
-	if err != nil || len(r.TokenIDs) != 64 {
-		b.Fatalf("%v, %d tokens", err, len(r.TokenIDs))
-	}
-	b.ReportAllocs()
-	var lat []time.Duration
-	for b.Loop() {
-		t := time.Now()
-		if _, err := e.RunPrompt(context.Background(), "demo-gpt2-4l", nil, text); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(t))
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // TestEngineMixedBOS: a source whose SAE does not prepend BOS runs on the
