@@ -6,7 +6,7 @@ import (
 	"math"
 )
 
-// Example rows store tokens and values compactly (docs/performance-store.md):
+// Example rows store tokens and values compactly (docs/performance.md):
 //
 //	tokens: uvarint dictionary id per token
 //	vals:   for each position whose float32 bits are not zero, in order:

@@ -20,7 +20,7 @@ import (
 	"saex/internal/web/webtest"
 )
 
-// TestLoadDemo is the load benchmark recorded in docs/performance-web.md:
+// TestLoadDemo is the load benchmark recorded in docs/performance.md:
 // the production handler (router behind the hardening middleware, metrics
 // on) with the demo engine, over a database holding the demo dashboards,
 // driven on loopback by a closed loop of clients. It skips unless

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Interleaved, same-run comparison of saex's kernel with OpenBLAS, gonum and
-# the pure-Go fallback on the SAE encoder shapes (docs/performance-kernel.md).
+# the pure-Go fallback on the SAE encoder shapes (docs/performance.md).
 #
 #   scripts/openblas/compare.sh [ROUNDS] [OUT]     (from the repository root)
 #

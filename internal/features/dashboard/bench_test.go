@@ -15,7 +15,7 @@ import (
 )
 
 // discardWriter drops what the builder writes: the benchmark measures the
-// build, not the database (docs/performance-store.md covers writes).
+// build, not the database (docs/performance.md covers writes).
 type discardWriter struct{ memWriter }
 
 func (*discardWriter) WriteFeatures(context.Context, *features.FeatureBatch) error { return nil }
