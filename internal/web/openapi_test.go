@@ -171,6 +171,9 @@ func readAndWriteCases() []apiCase {
 			"activations": []any{map[string]any{"tokens": []string{"a"}, "values": []float64{1}}}}), 200},
 		{"POST", "/api/activation/upload-batch", mustJSON(map[string]any{"modelId": webtest.TestModel, "source": webtest.TestSource, "index": 999,
 			"activations": []any{map[string]any{"tokens": []string{"a"}, "values": []float64{1}}}}), 404},
+		{"POST", "/api/explanation/new", mustJSON(map[string]any{"modelId": webtest.TestModel, "source": webtest.TestSource, "index": "2", "description": "documented explanation"}), 200},
+		{"POST", "/api/explanation/new", mustJSON(map[string]any{"modelId": webtest.TestModel, "source": webtest.TestSource, "index": 999, "description": "x"}), 404},
+		{"POST", "/api/explanation/new", `{"modelId":"m","source":"1-x","index":1}`, 400},
 		{"GET", "/api/openapi.json", "", 200},
 	}
 }

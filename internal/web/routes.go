@@ -84,6 +84,7 @@ func (s *Server) routes() chi.Router {
 			r.Use(s.WriteMiddleware...)
 			r.Post("/feature/upload-batch", s.handleAPIFeatureUploadBatch)
 			r.Post("/activation/upload-batch", s.handleAPIActivationUploadBatch)
+			r.Post("/explanation/new", s.handleAPIExplanationNew)
 		})
 	})
 	return r

@@ -145,6 +145,7 @@ func TestWritesNeedAValidKey(t *testing.T) {
 	routes := []struct{ path, body string }{
 		{"/api/feature/upload-batch", uploadBody("0-res-keys", 1, "tok", "an explanation")},
 		{"/api/activation/upload-batch", actUpload},
+		{"/api/explanation/new", fmt.Sprintf(`{"modelId":%q,"source":%q,"index":3,"description":"keyed"}`, webtest.TestModel, webtest.TestSource)},
 	}
 	for _, r := range routes {
 		for _, c := range []struct {
@@ -178,6 +179,11 @@ func TestWritesNeedAValidKey(t *testing.T) {
 	}
 	st, _, b = e.call(t, http.MethodPost, routes[1].path, routes[1].body, jsonHdr("Authorization", "Bearer "+e.Key))
 	wantStatus(t, "activation upload with a bearer key", st, 200, b)
+	st, _, b = e.call(t, http.MethodPost, routes[2].path, routes[2].body, jsonHdr("X-Api-Key", e.Key))
+	wantStatus(t, "explanation with a valid key", st, 200, b)
+	if !strings.Contains(string(b), `"authorId":"`) || strings.Contains(string(b), `"authorId":"api"`) {
+		t.Errorf("explanation author is not the key's name: %s", b)
+	}
 
 	// Reads stay public, and a key that is not ours does not break them
 	// (Neuronpedia's client always sends one).
