@@ -91,7 +91,7 @@ func BenchmarkEncodeGEMM(b *testing.B) {
 					for _, im := range supportedImpls() {
 						for _, th := range []int{1, 2} {
 							b.Run(fmt.Sprintf("%s/th=%d", im.name, th), func(b *testing.B) {
-								runThreads(b, th, flops, wBytes, func() { matMul(im, c, a, t, packed, nil) })
+								runThreads(b, th, flops, wBytes, func() { matMul(im, c, a, t, packed, nil, false) })
 							})
 						}
 					}
@@ -159,7 +159,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 				n := 0
 				for b.Loop() {
 					for range reps {
-						im.micro(mr, kc, a, bp, c, panelWidth, modeZero, nil)
+						im.micro(mr, kc, a, kc, bp, c, panelWidth, modeZero, nil)
 					}
 					n++
 				}
@@ -254,5 +254,39 @@ func BenchmarkNextAtLeast(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e3, "µs/row")
 		})
+	}
+}
+
+// BenchmarkModelShapes times the products of a 128-token forward pass and the
+// demo SAE encode (W packed once, bias fused): the demo model's (d=256) and
+// GPT-2 small's (d=768), on 1 and 2 threads. Short products show what the
+// driver (packing A, splitting, waking workers) costs next to the FMAs.
+func BenchmarkModelShapes(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, sh := range []struct {
+		name    string
+		m, k, n int
+	}{
+		{"demo/qkv", 128, 256, 768},
+		{"demo/proj", 128, 256, 256},
+		{"demo/fc", 128, 256, 1024},
+		{"demo/fcproj", 128, 1024, 256},
+		{"demo/sae", 128, 256, 4096},
+		{"gpt2/qkv", 128, 768, 2304},
+		{"gpt2/proj", 128, 768, 768},
+		{"gpt2/fc", 128, 768, 3072},
+		{"gpt2/fcproj", 128, 3072, 768},
+		{"attn/qk", 128, 64, 128},
+	} {
+		a := randMat(r, sh.m*sh.k)
+		w := Pack(randMat(r, sh.k*sh.n), sh.k, sh.n)
+		bias := randMat(r, sh.n)
+		c := make([]float32, sh.m*sh.n)
+		flops := 2 * float64(sh.m*sh.k*sh.n)
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/th=%d", sh.name, th), func(b *testing.B) {
+				runThreads(b, th, flops, 0, func() { MatMul(c, a, sh.m, w, bias) })
+			})
+		}
 	}
 }

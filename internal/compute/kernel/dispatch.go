@@ -7,21 +7,25 @@ const (
 	modeZero = 0 // start from zero
 	modeBias = 1 // start from bias[0:64] in every row
 	modeLoad = 2 // start from the current contents of c (a later K chunk)
+	// modeAddBias starts from c + bias[0:64]: the first K chunk of a product
+	// added onto c (MatMulAdd, a residual connection).
+	modeAddBias = 3
 )
 
-// mrBlock is the row-block height: A is packed in blocks of mrBlock rows
-// (the last block of a matrix may be shorter) and every micro-kernel handles
-// 1..mrBlock rows.
+// mrBlock is the row-block height: the driver hands the micro-kernels blocks
+// of mrBlock rows of A (the last block of a matrix may be shorter) and every
+// micro-kernel handles 1..mrBlock rows.
 const mrBlock = 6
 
 // impl is one implementation of the micro-kernel the driver is built on.
 type impl struct {
 	name string
 	// micro computes an mr×64 block (1 <= mr <= mrBlock) of one panel:
-	// c[i*ldc+j] = init + sum_k a[k*mr+i] * b[k*64+j] over k < kc, where init
-	// depends on mode (zero, bias[j], or c itself). a is a packed row block
-	// ([kc][mr]), b a panel slice with row stride 64.
-	micro func(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32)
+	// c[i*ldc+j] = init + sum_k a[i*lda+k] * b[k*64+j] over k < kc, where
+	// init depends on mode (zero, bias[j], c itself, or c+bias[j]). a is read
+	// in place (row-major with leading dimension lda: A is never packed), b
+	// is a panel slice with row stride 64.
+	micro func(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32)
 	// atLeast returns the first j with v[j]+bias[j] >= thr, or len(v);
 	// len(bias) >= len(v).
 	atLeast func(v, bias []float32, thr float32) int

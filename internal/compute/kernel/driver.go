@@ -6,8 +6,8 @@ import (
 )
 
 // Blocking parameters. The B slice one item works on (kc rows of gp panels)
-// should stay in the 1 MiB L2 while every row block of A streams past it; the
-// packed A row block (mrBlock×kc) stays in L1.
+// should stay in the 1 MiB L2 while every row block of A (mrBlock×kc, read in
+// place) streams past it.
 const (
 	kcMax      = 512       // longest K chunk before splitting K
 	smallM     = 32        // up to this many rows, B is walked once in kcSmall chunks
@@ -24,9 +24,10 @@ type plan struct {
 	im         *impl
 	m, k, n    int
 	b          *Packed
-	ap         []float32 // A packed in row blocks ([k][mr] each); a itself when m == 1
+	a          []float32 // m×k row-major, read in place by the micro-kernels
 	bias       []float32 // nil, or n values (MatMul only)
 	c          []float32 // destination (MatMul), nil for MatMulTiles
+	add        bool      // c += a@B (+ bias) instead of c = a@B (+ bias)
 	fn         func(worker, row0, rows, col0, cols int, tile []float32, ld int)
 	kc         int  // K chunk
 	gp         int  // panels per item
@@ -38,9 +39,9 @@ type plan struct {
 	next       atomic.Int64
 }
 
-func matMul(im *impl, c, a []float32, m int, b *Packed, bias []float32) {
+func matMul(im *impl, c, a []float32, m int, b *Packed, bias []float32, add bool) {
 	pl := newPlan(im, a, m, b, false)
-	pl.c, pl.bias = c, bias
+	pl.c, pl.bias, pl.add = c, bias, add
 	pl.run()
 }
 
@@ -52,12 +53,7 @@ func matMulTiles(im *impl, a []float32, m int, b *Packed, fn func(worker, row0, 
 
 func newPlan(im *impl, a []float32, m int, b *Packed, tiles bool) *plan {
 	k := b.k
-	pl := &plan{im: im, m: m, k: k, n: b.n, b: b}
-	if m == 1 {
-		pl.ap = a
-	} else {
-		pl.ap = packA(a, m, k)
-	}
+	pl := &plan{im: im, m: m, k: k, n: b.n, b: b, a: a}
 
 	// K chunking only pays when B is reused by several row blocks.
 	pl.kc = k
@@ -86,6 +82,7 @@ func newPlan(im *impl, a []float32, m int, b *Packed, tiles bool) *plan {
 			rowItems := min((want+cols-1)/cols, (m+mrBlock-1)/mrBlock)
 			pl.rowsPer = roundUp((m+rowItems-1)/rowItems, mrBlock)
 		}
+		pl.gp = balancedGroup(b.panels, pl.gp, (m+pl.rowsPer-1)/pl.rowsPer, threads)
 	} else {
 		threads = 1
 	}
@@ -99,25 +96,24 @@ func newPlan(im *impl, a []float32, m int, b *Packed, tiles bool) *plan {
 	return pl
 }
 
-func roundUp(x, q int) int { return (x + q - 1) / q * q }
-
-// packA copies a (m×k, row-major) into row blocks of mrBlock rows, each
-// stored k-major ([k][mr]) so the micro-kernel reads it sequentially. The block
-// starting at row r begins at offset r*k.
-func packA(a []float32, m, k int) []float32 {
-	ap := getScratch(m * k)
-	for r0 := 0; r0 < m; r0 += mrBlock {
-		mr := min(mrBlock, m-r0)
-		blk := ap[r0*k : (r0+mr)*k]
-		for i := 0; i < mr; i++ {
-			row := a[(r0+i)*k : (r0+i+1)*k]
-			for kk, v := range row {
-				blk[kk*mr+i] = v
-			}
+// balancedGroup returns the panels per item, at most gp and at least half of
+// it, that minimise the panels on the busiest worker when rowItems ×
+// ceil(panels/g) equal items are dealt to threads workers (ties: the larger
+// group, which reuses A more). 9 items on 2 workers, say, leave one worker
+// idle for the last item; 12 smaller ones do not.
+func balancedGroup(panels, gp, rowItems, threads int) int {
+	best, bestCost := gp, -1
+	for g := gp; g >= max(1, gp/2); g-- {
+		items := (panels + g - 1) / g * rowItems
+		cost := (items + threads - 1) / threads * g
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = g, cost
 		}
 	}
-	return ap
+	return best
 }
+
+func roundUp(x, q int) int { return (x + q - 1) / q * q }
 
 // worker holds the per-worker scratch of one product.
 type worker struct {
@@ -127,20 +123,6 @@ type worker struct {
 }
 
 var workerPool = sync.Pool{New: func() any { return new(worker) }}
-
-// scratchPool recycles the packed-A buffers between calls.
-var scratchPool sync.Pool
-
-func getScratch(n int) []float32 {
-	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
-		return (*p)[:n]
-	}
-	return alignedFloats(n)
-}
-
-func putScratch(s []float32) {
-	scratchPool.Put(&s)
-}
 
 func (pl *plan) run() {
 	items := pl.rowItems * pl.colItems
@@ -156,19 +138,7 @@ func (pl *plan) run() {
 		}
 		workerPool.Put(w)
 	}
-	if pl.workers <= 1 {
-		work(0)
-	} else {
-		var wg sync.WaitGroup
-		for id := 1; id < pl.workers; id++ {
-			wg.Go(func() { work(id) })
-		}
-		work(0)
-		wg.Wait()
-	}
-	if pl.m > 1 {
-		putScratch(pl.ap)
-	}
+	parallel(pl.workers, work)
 }
 
 // item computes rows [r0,r1) × panels [p0,p1) over all of K.
@@ -207,12 +177,20 @@ func (pl *plan) item(w *worker, ri, ci int) {
 			if pl.bias != nil {
 				mode, bias = modeBias, pl.biasFor(w, p)
 			}
+			if direct && pl.add {
+				// Accumulate onto c; a tile (ragged panel) is added in
+				// its copy-out instead.
+				mode = modeLoad
+				if bias != nil {
+					mode = modeAddBias
+				}
+			}
 		}
 		mr := min(mrBlock, m-rb)
-		a := pl.ap[rb*k+pc*mr : rb*k+(pc+kc)*mr]
+		a := pl.a[rb*k+pc : (rb+mr-1)*k+pc+kc]
 		bp := pl.b.panel(p)[pc*panelWidth : (pc+kc)*panelWidth]
 		coff := base + (rb-r0)*ld + (p-p0)*panelWidth
-		micro(mr, kc, a, bp, dst[coff:coff+(mr-1)*ld+panelWidth], ld, mode, bias)
+		micro(mr, kc, a, k, bp, dst[coff:coff+(mr-1)*ld+panelWidth], ld, mode, bias)
 	}
 	if pl.panelOuter {
 		// Few rows: walk B once, front to back, in short chunks that every
@@ -240,6 +218,10 @@ func (pl *plan) item(w *worker, ri, ci int) {
 	switch {
 	case pl.fn != nil:
 		pl.fn(w.id, r0, r1-r0, col0, cols, dst, ld)
+	case !direct && pl.add:
+		for r := r0; r < r1; r++ {
+			addTo(pl.c[r*n+col0:r*n+col0+cols], dst[(r-r0)*ld:(r-r0)*ld+cols])
+		}
 	case !direct:
 		for r := r0; r < r1; r++ {
 			copy(pl.c[r*n+col0:r*n+col0+cols], dst[(r-r0)*ld:(r-r0)*ld+cols])
@@ -256,4 +238,12 @@ func (pl *plan) biasFor(w *worker, p int) []float32 {
 	w.biasPad = [panelWidth]float32{}
 	copy(w.biasPad[:], pl.bias[c0:])
 	return w.biasPad[:]
+}
+
+// addTo adds src into dst element-wise.
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
 }

@@ -16,40 +16,40 @@ import (
 // except k256r1, which covers a whole 64-column panel for the GEMV path.
 //
 //go:noescape
-func k512r1(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k512r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k512r2(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k512r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k512r3(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k512r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k512r4(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k512r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k512r5(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k512r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k512r6(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k512r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k256r1(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k256r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k256r2(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k256r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k256r3(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k256r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k256r4(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k256r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
-func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 // sum512 adds n float32 (a multiple of 64) with AVX-512 loads.
 //
@@ -68,7 +68,7 @@ func ge256(v, bias *float32, n int, thr float32) int
 // addChain runs 16n dependent integer adds (16n core cycles).
 func addChain(n int)
 
-type asmKernel func(kc int, a, b, c *float32, ldc, mode int, bias *float32)
+type asmKernel func(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 var (
 	k512 = [mrBlock + 1]asmKernel{nil, k512r1, k512r2, k512r3, k512r4, k512r5, k512r6}
@@ -90,26 +90,26 @@ func asmImpls() []*impl {
 }
 
 // checkMicro guards the assembly against a driver bug: it reads exactly these
-// extents of a, b and c (and 64 values of bias in modeBias).
-func checkMicro(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32) {
-	_ = a[kc*mr-1]
+// extents of a, b and c (and 64 values of bias in modeBias and modeAddBias).
+func checkMicro(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32) {
+	_ = a[(mr-1)*lda+kc-1]
 	_ = b[kc*panelWidth-1]
 	_ = c[(mr-1)*ldc+panelWidth-1]
-	if mode == modeBias {
+	if mode == modeBias || mode == modeAddBias {
 		_ = bias[panelWidth-1]
 	}
 }
 
-func microAVX512(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32) {
-	checkMicro(mr, kc, a, b, c, ldc, mode, bias)
-	k512[mr](kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias))
+func microAVX512(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32) {
+	checkMicro(mr, kc, a, lda, b, c, ldc, mode, bias)
+	k512[mr](kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias), lda)
 }
 
-func microAVX2(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32) {
-	checkMicro(mr, kc, a, b, c, ldc, mode, bias)
+func microAVX2(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32) {
+	checkMicro(mr, kc, a, lda, b, c, ldc, mode, bias)
 	bp := unsafe.SliceData(bias)
 	if mr == 1 {
-		k256r1(kc, &a[0], &b[0], &c[0], ldc, mode, bp)
+		k256r1(kc, &a[0], &b[0], &c[0], ldc, mode, bp, lda)
 		return
 	}
 	f := k256[mr]
@@ -118,7 +118,7 @@ func microAVX2(mr, kc int, a, b, c []float32, ldc, mode int, bias []float32) {
 		if bp != nil {
 			bs = &bias[s]
 		}
-		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs)
+		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs, lda)
 	}
 }
 

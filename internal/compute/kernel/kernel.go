@@ -117,7 +117,15 @@ func PackTransposed(bT []float32, k, n int) *Packed {
 // worker threads; m == 1 takes the GEMV path.
 func MatMul(c, a []float32, m int, b *Packed, bias []float32) {
 	checkMatMul("MatMul", c, a, m, b, bias)
-	matMul(active, c, a, m, b, bias)
+	matMul(active, c, a, m, b, bias, false)
+}
+
+// MatMulAdd computes c[m×n] += a[m×k] @ B (+ bias[n] broadcast over rows when
+// bias != nil): a residual connection fused into the product, so the sum
+// never needs a buffer or a separate pass.
+func MatMulAdd(c, a []float32, m int, b *Packed, bias []float32) {
+	checkMatMul("MatMulAdd", c, a, m, b, bias)
+	matMul(active, c, a, m, b, bias, true)
 }
 
 // MatMulTiles streams the product a[m×k] @ B without materialising it: for

@@ -113,12 +113,52 @@ func TestMatMulImpls(t *testing.T) {
 						for i := range c {
 							c[i] = float32(math.NaN()) // c must be fully overwritten
 						}
-						withThreads(th, func() { matMul(im, c, a, m, packed, bb) })
+						withThreads(th, func() { matMul(im, c, a, m, packed, bb, false) })
 						checkClose(t, fmt.Sprintf("%s m=%d k=%d n=%d bias=%v th=%d", im.name, m, k, n, useBias, th), c, want, scale, k, n)
 					}
 				}
 			}
 		}
+	}
+}
+
+// TestMatMulAdd checks c += a@B (+bias) for every implementation: the
+// accumulators start from c (and the bias) in the first K chunk, and ragged
+// panels are added in the copy-out.
+func TestMatMulAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{1, 17, 256, 768} {
+		for _, n := range []int{1, 63, 64, 200} {
+			bmat := randMat(r, k*n)
+			packed := Pack(bmat, k, n)
+			for _, m := range []int{1, 6, 7, 129} {
+				a := randMat(r, m*k)
+				c0 := randMat(r, m*n)
+				for _, useBias := range []bool{false, true} {
+					var bb []float32
+					if useBias {
+						bb = randMat(r, n)
+					}
+					want, scale := reference(a, bmat, m, k, n, bb)
+					for i, v := range c0 {
+						want[i] += float64(v)
+						scale[i] += math.Abs(float64(v))
+					}
+					for _, im := range supportedImpls() {
+						for _, th := range []int{1, 2} {
+							c := append([]float32(nil), c0...)
+							withThreads(th, func() { matMul(im, c, a, m, packed, bb, true) })
+							checkClose(t, fmt.Sprintf("add %s m=%d k=%d n=%d bias=%v th=%d", im.name, m, k, n, useBias, th), c, want, scale, k, n)
+						}
+					}
+				}
+			}
+		}
+	}
+	c := []float32{1, 2}
+	MatMulAdd(c, []float32{3}, 1, Pack([]float32{10, 20}, 1, 2), []float32{100, 200})
+	if c[0] != 131 || c[1] != 262 {
+		t.Errorf("MatMulAdd = %v, want [131 262]", c)
 	}
 }
 
@@ -216,7 +256,7 @@ func TestGemmAndTransB(t *testing.T) {
 		checkClose(t, fmt.Sprintf("GemmTransB %v", s), c2, want, scale, k, n)
 		for _, im := range supportedImpls() {
 			c3 := make([]float32, m*n)
-			matMul(im, c3, a, m, PackTransposed(bT, k, n), nil)
+			matMul(im, c3, a, m, PackTransposed(bT, k, n), nil, false)
 			checkClose(t, fmt.Sprintf("%s PackTransposed %v", im.name, s), c3, want, scale, k, n)
 		}
 	}
