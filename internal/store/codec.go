@@ -54,9 +54,10 @@ func encodeValues(vals []float32) []byte {
 	return buf
 }
 
-// decodeValues expands vals into n values.
-func decodeValues(b []byte, n int) ([]float32, error) {
-	out := make([]float32, n)
+// decodeValuesInto expands vals into out, which must be zeroed and as long
+// as the example has tokens.
+func decodeValuesInto(b []byte, out []float32) ([]float32, error) {
+	n := len(out)
 	pos := -1
 	for len(b) > 0 {
 		d, k := binary.Uvarint(b)

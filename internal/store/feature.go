@@ -1,10 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"saex/internal/features"
 )
@@ -54,7 +60,10 @@ const activationCols = `idx, id, max_value_token_index, creator, max_value, min_
 	  bin_contains, created_at, tokens, vals, qualifying_token_index, dfa_values, dfa_target_index, dfa_max_value,
 	  loss_values, logit_contributions, data_index, data_source`
 
-// activationOrder puts the top group first, then larger examples.
+// activationOrder puts the top group first, then larger examples. Only the
+// MaxActivations window needs it in SQL; otherwise sortActivations applies
+// the same order in Go (PostgreSQL's sort of ~70 wide rows cost more than
+// the index scan that found them).
 const activationOrder = `(bin_min IS NULL OR bin_min = -1) DESC, max_value DESC, id`
 
 // GetFeature returns a feature with its examples (top group first, then by
@@ -110,12 +119,22 @@ func (db *DB) GetFeatures(ctx context.Context, keys []features.FeatureKey, opts 
 	return out, nil
 }
 
-// rawActivation is an example row before its tokens and creator are resolved.
+// rawActivation is an example row before its creator and token strings
+// are resolved.
 type rawActivation struct {
-	a       *features.Activation
-	tokens  []int32
-	vals    []byte
-	creator *int32
+	a          *features.Activation
+	creator    *int32
+	start, end int // its tokens in rawActivations.ids and .vals
+}
+
+// rawActivations are the example rows of one read. All rows share one
+// array of token ids and one of values, and resolve gives them one array
+// of strings: a feature has ~70 examples of 128 tokens, and slices per row
+// were most of a read's allocations.
+type rawActivations struct {
+	rows []rawActivation
+	ids  []int32
+	vals []float32
 }
 
 // sourceFeatures reads the listed features of one source (missing ones and
@@ -138,10 +157,10 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 	if !opts.NoActivations {
 		if opts.MaxActivations > 0 {
 			b.Queue(`SELECT `+activationCols+` FROM (SELECT *, row_number() OVER (PARTITION BY idx ORDER BY `+activationOrder+`) AS rank
-				FROM activations WHERE sid = $1 AND idx = ANY($2)) a WHERE rank <= $3 ORDER BY idx, `+activationOrder,
+				FROM activations WHERE sid = $1 AND idx = ANY($2)) a WHERE rank <= $3`,
 				sid, idx, opts.MaxActivations)
 		} else {
-			b.Queue(`SELECT `+activationCols+` FROM activations WHERE sid = $1 AND idx = ANY($2) ORDER BY idx, `+activationOrder, sid, idx)
+			b.Queue(`SELECT `+activationCols+` FROM activations WHERE sid = $1 AND idx = ANY($2)`, sid, idx)
 		}
 	}
 	if !opts.NoExplanations {
@@ -155,7 +174,7 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 		return nil, dbErr(err, "get features of %s", where)
 	}
 	var out []*features.Feature
-	byIndex := map[int]*features.Feature{}
+	byIndex := make(map[int]*features.Feature, len(idx))
 	for rows.Next() {
 		f := &features.Feature{ModelID: modelID, SourceID: sourceID}
 		if err := scanFeature(rows, f); err != nil {
@@ -170,9 +189,9 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 		return nil, dbErr(err, "get features of %s", where)
 	}
 
-	var raws []rawActivation
+	var raws rawActivations
 	if !opts.NoActivations {
-		if raws, err = scanActivations(br, modelID, sourceID); err != nil {
+		if err = scanActivations(br, modelID, sourceID, &raws); err != nil {
 			return nil, err
 		}
 	}
@@ -197,82 +216,138 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 	// Names and tokens are resolved only now that the batch's connection is
 	// back in the pool: taking a second connection while holding the first
 	// deadlocks once every connection is held by a request doing the same.
-	if err := db.resolveActivations(ctx, modelID, raws); err != nil {
+	if err := db.resolveActivations(ctx, modelID, &raws); err != nil {
 		return nil, err
 	}
-	for _, r := range raws {
+	sortActivations(raws.rows)
+	for _, r := range raws.rows {
 		if f := byIndex[r.a.Index]; f != nil {
+			if f.Activations == nil {
+				f.Activations = make([]*features.Activation, 0, countIndex(raws.rows, r.a.Index))
+			}
 			f.Activations = append(f.Activations, r.a)
 		}
 	}
 	return out, nil
 }
 
-// scanActivations reads the batch's example rows, tokens still as ids.
-func scanActivations(br pgx.BatchResults, modelID, sourceID string) ([]rawActivation, error) {
+// countIndex counts the sorted rows of feature idx from the first one.
+func countIndex(rows []rawActivation, idx int) int {
+	i := sort.Search(len(rows), func(i int) bool { return rows[i].a.Index >= idx })
+	n := 0
+	for ; i+n < len(rows) && rows[i+n].a.Index == idx; n++ {
+	}
+	return n
+}
+
+// sortActivations orders examples as activationOrder does, by feature:
+// the top group first, then maxValue descending (NaN first, as PostgreSQL
+// sorts NaN above every number), then id in byte order.
+func sortActivations(rows []rawActivation) {
+	slices.SortFunc(rows, func(x, y rawActivation) int {
+		a, b := x.a, y.a
+		if a.Index != b.Index {
+			return cmp.Compare(a.Index, b.Index)
+		}
+		if at, bt := a.InTopGroup(), b.InTopGroup(); at != bt {
+			if at {
+				return -1
+			}
+			return 1
+		}
+		if c := compareDesc(a.MaxValue, b.MaxValue); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// compareDesc orders float64s descending with NaN before every number.
+func compareDesc(a, b float64) int {
+	an, bn := math.IsNaN(a), math.IsNaN(b)
+	switch {
+	case an && bn:
+		return 0
+	case an:
+		return -1
+	case bn:
+		return 1
+	}
+	return cmp.Compare(b, a)
+}
+
+// scanActivations reads the batch's example rows into raws: token ids and
+// values are decoded straight from the driver's buffers.
+func scanActivations(br pgx.BatchResults, modelID, sourceID string, raws *rawActivations) error {
 	rows, err := br.Query()
 	if err != nil {
-		return nil, dbErr(err, "get activations of %s/%s", modelID, sourceID)
+		return dbErr(err, "get activations of %s/%s", modelID, sourceID)
 	}
 	defer rows.Close()
-	var raws []rawActivation
 	for rows.Next() {
 		a := &features.Activation{ModelID: modelID, SourceID: sourceID}
 		var idx int32
 		var creator *int32
-		var tok, vals []byte
+		var tok, vals pgtype.DriverBytes // valid until the next row
 		if err := rows.Scan(&idx, &a.ID, &a.MaxValueTokenIndex, &creator, &a.MaxValue, &a.MinValue, &a.BinMin, &a.BinMax,
 			&a.BinContains, &a.CreatedAt, &tok, &vals, &a.QualifyingTokenIndex, &a.DFAValues, &a.DFATargetIndex,
 			&a.DFAMaxValue, &a.LossValues, &a.LogitContributions, &a.DataIndex, &a.DataSource); err != nil {
-			return nil, dbErr(err, "get activations of %s/%s", modelID, sourceID)
+			return dbErr(err, "get activations of %s/%s", modelID, sourceID)
 		}
 		a.Index = int(idx)
 		a.CreatedAt = a.CreatedAt.UTC()
 		a.DFAValues, a.LossValues = nilIfEmpty(a.DFAValues), nilIfEmpty(a.LossValues)
-		ids, err := decodeTokens(tok, make([]int32, 0, len(tok)))
-		if err != nil {
-			return nil, features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", a.ID, modelID, sourceID, idx)
+		if raws.ids == nil {
+			// A feature's examples usually share one length: room for ~96 of them.
+			raws.ids = make([]int32, 0, 96*len(tok))
 		}
-		raws = append(raws, rawActivation{a: a, tokens: ids, vals: vals, creator: creator})
+		start := len(raws.ids)
+		if raws.ids, err = decodeTokens(tok, raws.ids); err != nil {
+			return features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", a.ID, modelID, sourceID, idx)
+		}
+		end := len(raws.ids)
+		raws.vals = slices.Grow(raws.vals, end-start)[:end]
+		clear(raws.vals[start:end])
+		if _, err := decodeValuesInto(vals, raws.vals[start:end]); err != nil {
+			return features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", a.ID, modelID, sourceID, idx)
+		}
+		raws.rows = append(raws.rows, rawActivation{a: a, creator: creator, start: start, end: end})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbErr(err, "get activations of %s/%s", modelID, sourceID)
+		return dbErr(err, "get activations of %s/%s", modelID, sourceID)
 	}
-	return raws, nil
+	return nil
 }
 
 // resolveActivations fills in creator names, token strings and values.
-func (db *DB) resolveActivations(ctx context.Context, modelID string, raws []rawActivation) error {
-	if len(raws) == 0 {
+func (db *DB) resolveActivations(ctx context.Context, modelID string, raws *rawActivations) error {
+	if len(raws.rows) == 0 {
 		return nil
 	}
 	var err error
-	var all []int32
-	for _, r := range raws {
+	for _, r := range raws.rows {
 		if r.creator != nil {
 			// names are few and cached; a miss reads the table once
 			if r.a.CreatorID, err = db.nameOf(ctx, db.Pool, *r.creator); err != nil {
 				return err
 			}
 		}
-		all = append(all, r.tokens...)
 	}
-	d, err := db.tokenTable(ctx, db.Pool, modelID, all)
+	d, err := db.tokenTable(ctx, db.Pool, modelID, raws.ids)
 	if err != nil {
 		return err
 	}
+	strs := make([]string, len(raws.ids))
 	d.mu.RLock()
-	for _, r := range raws {
-		r.a.Tokens = make([]string, len(r.tokens))
-		for i, id := range r.tokens {
-			r.a.Tokens[i] = d.byID[id]
-		}
+	for i, id := range raws.ids {
+		strs[i] = d.byID[id]
 	}
 	d.mu.RUnlock()
-	for _, r := range raws {
-		if r.a.Values, err = decodeValues(r.vals, len(r.tokens)); err != nil {
-			return features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", r.a.ID, modelID, r.a.SourceID, r.a.Index)
-		}
+	for _, r := range raws.rows {
+		// Full slice expressions: appending to one example's slice must not
+		// overwrite the next example's.
+		r.a.Tokens = strs[r.start:r.end:r.end]
+		r.a.Values = raws.vals[r.start:r.end:r.end]
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"saex/internal/features"
 )
@@ -116,19 +117,35 @@ func (db *DB) internTokens(ctx context.Context, model string, texts []string) ([
 }
 
 // addRows adds (id, text) rows to the dictionary and closes them; the
-// caller holds d.mu.
+// caller holds d.mu. The texts of one call share one string: a model's
+// dictionary (~50,000 short tokens) is then a few objects for the garbage
+// collector instead of one each, and contiguous for the readers that copy
+// thousands of its strings per request.
 func (d *tokenDict) addRows(rows pgx.Rows, model string) error {
 	defer rows.Close()
+	type entry struct {
+		id  int32
+		end int
+	}
+	var entries []entry
+	var buf []byte
 	for rows.Next() {
 		var id int32
-		var text []byte
+		var text pgtype.DriverBytes // valid until the next row: copied into buf
 		if err := rows.Scan(&id, &text); err != nil {
 			return dbErr(err, "read token dictionary of %q", model)
 		}
-		d.add(id, string(text))
+		buf = append(buf, text...)
+		entries = append(entries, entry{id, len(buf)})
 	}
 	if err := rows.Err(); err != nil {
 		return dbErr(err, "read token dictionary of %q", model)
+	}
+	all := string(buf)
+	start := 0
+	for _, e := range entries {
+		d.add(e.id, all[start:e.end])
+		start = e.end
 	}
 	return nil
 }

@@ -257,6 +257,30 @@ const hexDigits = "0123456789abcdef"
 // with HTML escaping on (its default): <, > and & as \u00XX, control
 // characters escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
 func appendJSONString(b []byte, s string) []byte {
+	// Fast path: most strings (tokens above all) have nothing to escape.
+	i := 0
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return appendJSONStringSlow(b, s)
+}
+
+// jsonPlain marks the bytes appendJSONString copies as they are: printable
+// ASCII but for '"', '\\' and the HTML-escaped '<', '>' and '&'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendJSONStringSlow is appendJSONString for strings with something to escape.
+func appendJSONStringSlow(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -2,14 +2,12 @@ package web
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	kgzip "github.com/klauspost/compress/gzip"
 )
 
 // Handler returns the router, built on the first call from the Server's
@@ -31,7 +29,7 @@ func (s *Server) routes() chi.Router {
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)
 	r.Use(middleware.GetHead) // HEAD of any page or read is its GET without the body
-	r.Use(s.compressor().Handler)
+	r.Use(compress)
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
@@ -89,12 +87,6 @@ func (s *Server) routes() chi.Router {
 	})
 	return r
 }
-
-// compressLevel is gzip's BestSpeed: the standard library has a separate,
-// much cheaper algorithm for level 1, and on two cores the compression of a
-// feature's JSON (100-200 KB) at level 4 cost more CPU than the handler;
-// level 1 cut the API's CPU per request by a third for slightly larger bodies.
-const compressLevel = 1
 
 // apiHeaders sets what every API response shares: Neuronpedia serves its
 // API to any origin (notebooks, other sites), so CORS is open, and CORS
@@ -169,19 +161,4 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// compressor gzips (and deflates) responses of the text and JSON types for
-// clients that ask, with klauspost/compress's encoder: at BestSpeed it takes
-// about half the CPU of the standard library's for the same bytes.
-func (s *Server) compressor() *middleware.Compressor {
-	c := middleware.NewCompressor(compressLevel)
-	c.SetEncoder("gzip", func(w io.Writer, level int) io.Writer {
-		gw, err := kgzip.NewWriterLevel(w, level)
-		if err != nil {
-			return nil
-		}
-		return gw
-	})
-	return c
 }
