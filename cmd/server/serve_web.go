@@ -26,6 +26,9 @@ type hardenConfig struct {
 	Metrics        bool
 	ReadDeadline   time.Duration
 	WriteDeadline  time.Duration
+	// ResponseCacheBytes is the budget of the web server's cache of feature
+	// pages and feature JSON (0: off).
+	ResponseCacheBytes int64
 }
 
 // envBool reads a boolean environment variable ("true", "1", "yes", "on").
@@ -114,6 +117,12 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	cfg.TrustedProxies = splitList(env.Getenv("SAEX_TRUSTED_PROXIES"))
 	cfg.TrustedOrigins = splitList(env.Getenv("SAEX_TRUSTED_ORIGINS"))
 	cfg.ReadDeadline, cfg.WriteDeadline = web.DefaultReadDeadline, web.DefaultWriteDeadline
+	cfg.ResponseCacheBytes = web.DefaultResponseCacheBytes
+	if v := env.Getenv("SAEX_RESPONSE_CACHE"); v != "" {
+		if cfg.ResponseCacheBytes, err = parseBytes(v); err != nil {
+			return fmt.Errorf("SAEX_RESPONSE_CACHE: %w", err)
+		}
+	}
 	fs.BoolVar(&cfg.Private, "private", cfg.Private, "require an API key for every page and API route (env SAEX_PRIVATE)")
 	fs.BoolVar(&cfg.Metrics, "metrics", cfg.Metrics, "serve Prometheus metrics at /metrics (env SAEX_METRICS)")
 	fs.Var(rateFlag{&cfg.ComputeRate}, "compute-rate", "per-client limit on running the model (compute API and the pages' prompt and test forms), e.g. 120/min, 10/s, off (env SAEX_COMPUTE_RATE)")
@@ -121,6 +130,51 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	fs.Var(listFlag{&cfg.TrustedOrigins}, "trusted-origins", "comma-separated origins allowed to post cross-origin, e.g. https://lab.example.org (env SAEX_TRUSTED_ORIGINS)")
 	fs.DurationVar(&cfg.ReadDeadline, "read-deadline", cfg.ReadDeadline, "longest a page or API read may take, database included, before it answers 503")
 	fs.DurationVar(&cfg.WriteDeadline, "write-deadline", cfg.WriteDeadline, "longest a write (upload) may take")
+	fs.Var(bytesFlag{&cfg.ResponseCacheBytes}, "response-cache", "memory for the cache of gzipped feature pages and feature JSON, emptied by any write, e.g. 64MiB, 0 or off to disable (env SAEX_RESPONSE_CACHE)")
+	return nil
+}
+
+// parseBytes reads a size: a number of bytes with an optional unit (KB,
+// MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024); "off" is 0.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	if strings.EqualFold(t, "off") {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("invalid size %q: want bytes, e.g. 64MiB, or off", s)
+	}
+	return n * mult, nil
+}
+
+// bytesFlag is a flag.Value for a size read by parseBytes.
+type bytesFlag struct{ n *int64 }
+
+func (f bytesFlag) String() string {
+	if f.n == nil {
+		return ""
+	}
+	return strconv.FormatInt(*f.n, 10)
+}
+
+func (f bytesFlag) Set(s string) error {
+	n, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	*f.n = n
 	return nil
 }
 
@@ -134,15 +188,17 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 	s := web.NewServer()
 	s.Catalog, s.Features, s.Explanations = d.DB, d.DB, d.DB
 	s.Writer, s.APIKeys, s.Ready = d.DB, d.DB, d.DB
+	s.Versions = d.DB
 	s.Logger = d.Log
+	cfg := d.Harden
+	if cfg == nil {
+		cfg = &hardenConfig{Metrics: true, ResponseCacheBytes: web.DefaultResponseCacheBytes}
+	}
+	s.ResponseCacheBytes = cfg.ResponseCacheBytes
 	for _, hook := range webServerHooks {
 		if err := hook(ctx, d, s); err != nil {
 			return nil, err
 		}
-	}
-	cfg := d.Harden
-	if cfg == nil {
-		cfg = &hardenConfig{Metrics: true}
 	}
 	h := &web.Hardening{
 		Private:        cfg.Private,
@@ -172,6 +228,6 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 		return nil, err
 	}
 	d.Log.Info("web server", "private", cfg.Private, "compute_rate", cfg.ComputeRate.String(), "metrics", cfg.Metrics,
-		"inference", s.Inference != nil)
+		"inference", s.Inference != nil, "response_cache_bytes", cfg.ResponseCacheBytes)
 	return handler, nil
 }

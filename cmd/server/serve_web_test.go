@@ -49,6 +49,24 @@ func TestHardenFlags(t *testing.T) {
 	if _, err := parse(nil, "--compute-rate", "10/fortnight"); err == nil {
 		t.Errorf("bad --compute-rate accepted")
 	}
+	// The response cache: on by default, sized by environment or flag.
+	if cfg, _ := parse(nil); cfg.ResponseCacheBytes != web.DefaultResponseCacheBytes {
+		t.Errorf("default response cache %d bytes", cfg.ResponseCacheBytes)
+	}
+	for env, want := range map[string]int64{"off": 0, "0": 0, "16MiB": 16 << 20, "2 GB": 2e9, "4096": 4096} {
+		if cfg, err := parse(map[string]string{"SAEX_RESPONSE_CACHE": env}); err != nil || cfg.ResponseCacheBytes != want {
+			t.Errorf("SAEX_RESPONSE_CACHE=%s: %d %v, want %d", env, cfg.ResponseCacheBytes, err, want)
+		}
+	}
+	if cfg, err := parse(map[string]string{"SAEX_RESPONSE_CACHE": "off"}, "--response-cache", "1KiB"); err != nil || cfg.ResponseCacheBytes != 1024 {
+		t.Errorf("--response-cache 1KiB: %d %v", cfg.ResponseCacheBytes, err)
+	}
+	if _, err := parse(map[string]string{"SAEX_RESPONSE_CACHE": "lots"}); err == nil || !strings.Contains(err.Error(), "SAEX_RESPONSE_CACHE") {
+		t.Errorf("bad SAEX_RESPONSE_CACHE: %v", err)
+	}
+	if _, err := parse(nil, "--response-cache", "-5MB"); err == nil {
+		t.Errorf("negative --response-cache accepted")
+	}
 }
 
 // TestServeHandlerIsHardened builds serve's handler as runServe does and

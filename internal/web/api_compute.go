@@ -87,7 +87,7 @@ type activationResult struct {
 // checkFeatureIndex returns ENOTFOUND unless the source exists and is wide
 // enough to have the feature.
 func (s *Server) checkFeatureIndex(ctx context.Context, key features.FeatureKey) error {
-	src, err := s.sources.get(ctx, s.Catalog, key.ModelID, key.SourceID)
+	src, err := s.sources.get(ctx, s.Catalog, key.ModelID, key.SourceID, nil)
 	if err != nil {
 		return err
 	}

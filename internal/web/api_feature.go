@@ -64,12 +64,20 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
+	t, done := s.cached(w, r, respKey{kind: respAPIFeature, model: key.ModelID, source: key.SourceID, index: key.Index})
+	if done {
+		return
+	}
 	f, err := s.Features.GetFeature(r.Context(), key, features.FeatureOptions{})
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	s.writeFeatures(w, r, []*features.Feature{f}, true)
+	if t == nil {
+		s.writeFeatures(w, r, []*features.Feature{f}, true)
+		return
+	}
+	s.withFeatureJSON(w, r, []*features.Feature{f}, true, func(b []byte) { s.writeCached(w, t, b) })
 }
 
 // maxBatchFeatures caps POST /api/features.

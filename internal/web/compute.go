@@ -123,6 +123,7 @@ type sourceCache struct {
 type sourceEntry struct {
 	src     *features.Source
 	expires time.Time
+	ver     *features.DataVersion // the version it was read at, when known
 }
 
 func newSourceCache(ttl time.Duration) *sourceCache {
@@ -131,13 +132,20 @@ func newSourceCache(ttl time.Duration) *sourceCache {
 
 // get returns the source from the cache or the catalog; only found sources
 // are cached, so a source created a moment ago is never reported missing.
-func (c *sourceCache) get(ctx context.Context, cat features.CatalogService, modelID, sourceID string) (*features.Source, error) {
+// With ver (the data version read before), an entry counts only if it was
+// read at that same version, whatever its age: a page kept in the response
+// cache must not show a source older than the version it is kept under.
+func (c *sourceCache) get(ctx context.Context, cat features.CatalogService, modelID, sourceID string, ver *features.DataVersion) (*features.Source, error) {
 	key := modelID + "\x00" + sourceID
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.m[key]
 	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if ver != nil {
+		if ok && e.ver != nil && *e.ver == *ver {
+			return e.src, nil
+		}
+	} else if ok && now.Before(e.expires) {
 		return e.src, nil
 	}
 	src, err := cat.GetSource(ctx, modelID, sourceID)
@@ -148,7 +156,12 @@ func (c *sourceCache) get(ctx context.Context, cat features.CatalogService, mode
 	if len(c.m) > 4096 { // bounded: many sources means a big instance, not a leak
 		clear(c.m)
 	}
-	c.m[key] = sourceEntry{src: src, expires: now.Add(c.ttl)}
+	e = sourceEntry{src: src, expires: now.Add(c.ttl)}
+	if ver != nil {
+		v := *ver
+		e.ver = &v
+	}
+	c.m[key] = e
 	c.mu.Unlock()
 	return src, nil
 }

@@ -102,7 +102,7 @@ func TestSourceCache(t *testing.T) {
 	db := storetest.NewDB(t)
 	ctx := context.Background()
 	c := newSourceCache(100 * time.Millisecond)
-	if _, err := c.get(ctx, db, "m", "0-x"); features.ErrorCode(err) != features.ENOTFOUND {
+	if _, err := c.get(ctx, db, "m", "0-x", nil); features.ErrorCode(err) != features.ENOTFOUND {
 		t.Fatalf("missing source: %v", err)
 	}
 	upsert := func(width int) {
@@ -119,15 +119,27 @@ func TestSourceCache(t *testing.T) {
 	}
 	upsert(7)
 	// A miss is not cached: the new source is found at once.
-	if s, err := c.get(ctx, db, "m", "0-x"); err != nil || s.NumFeatures != 7 {
+	if s, err := c.get(ctx, db, "m", "0-x", nil); err != nil || s.NumFeatures != 7 {
 		t.Fatalf("new source: %v %v", s, err)
 	}
 	upsert(9)
-	if s, _ := c.get(ctx, db, "m", "0-x"); s.NumFeatures != 7 {
+	if s, _ := c.get(ctx, db, "m", "0-x", nil); s.NumFeatures != 7 {
 		t.Errorf("within the TTL the cached width is reused, got %d", s.NumFeatures)
 	}
+	// At a data version, only an entry read at that version counts, however young.
+	v, err := db.DataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.get(ctx, db, "m", "0-x", &v); s.NumFeatures != 9 {
+		t.Errorf("at a new data version the width is reread, got %d", s.NumFeatures)
+	}
+	upsert(11)
+	if s, _ := c.get(ctx, db, "m", "0-x", &v); s.NumFeatures != 9 {
+		t.Errorf("at the same data version the entry read at it is reused, got %d", s.NumFeatures)
+	}
 	time.Sleep(120 * time.Millisecond)
-	if s, _ := c.get(ctx, db, "m", "0-x"); s.NumFeatures != 9 {
+	if s, _ := c.get(ctx, db, "m", "0-x", nil); s.NumFeatures != 11 {
 		t.Errorf("after the TTL the width is reread, got %d", s.NumFeatures)
 	}
 }

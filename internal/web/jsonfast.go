@@ -23,6 +23,17 @@ import (
 // writeFeatures writes features as encoding/json would write
 // []apiFeature (or one apiFeature when one is true).
 func (s *Server) writeFeatures(w http.ResponseWriter, r *http.Request, fs []*features.Feature, one bool) {
+	s.withFeatureJSON(w, r, fs, one, func(b []byte) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
+	})
+}
+
+// withFeatureJSON encodes features as writeFeatures does into a pooled
+// buffer and hands it to send (which must not keep it); an encoding error
+// is answered as a 500.
+func (s *Server) withFeatureJSON(w http.ResponseWriter, r *http.Request, fs []*features.Feature, one bool, send func([]byte)) {
 	bp := featureBufs.Get().(*[]byte)
 	b := (*bp)[:0]
 	defer func() {
@@ -48,9 +59,7 @@ func (s *Server) writeFeatures(w http.ResponseWriter, r *http.Request, fs []*fea
 		b = append(b, ']')
 	}
 	b = append(b, '\n')
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	send(b)
 }
 
 // featureBufs recycles the buffers features are encoded into (a feature's

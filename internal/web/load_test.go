@@ -31,7 +31,8 @@ import (
 // SAEX_LOAD_DURATION (default 10s) is each scenario's length,
 // SAEX_LOAD_SOURCES (default the three demo sources) the sources whose
 // features are requested, SAEX_LOAD_ONLY a substring of the scenario names
-// to run (e.g. "page"). It reports and checks nothing against targets:
+// to run (e.g. "page"), SAEX_LOAD_NO_CACHE (any value) turns the response
+// cache off. It reports and checks nothing against targets:
 // timings on a shared 2-core machine are recorded, not asserted.
 func TestLoadDemo(t *testing.T) {
 	dbURL := os.Getenv("SAEX_LOAD_DB")
@@ -58,6 +59,10 @@ func TestLoadDemo(t *testing.T) {
 	defer db.Close()
 	s := web.NewServer()
 	s.Catalog, s.Features, s.Explanations, s.Writer, s.APIKeys, s.Ready = db, db, db, db, db, db
+	s.Versions = db // as serve builds it
+	if os.Getenv("SAEX_LOAD_NO_CACHE") != "" {
+		s.ResponseCacheBytes = 0
+	}
 	s.Inference = webtest.DemoEngine(t)
 	h := &web.Hardening{Metrics: web.NewMetrics()}
 	handler, err := h.Install(s)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"net/http"
@@ -23,12 +24,39 @@ const (
 // handleFeaturePage handles "GET /{model}/{source}/{index}": the feature
 // dashboard; ?ctx=full shows the examples' full contexts.
 func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
-	v, err := s.featureView(r.Context(), r)
+	var t *cacheTicket
+	if key, err := pathKey(r); err == nil {
+		kind := respFeaturePage
+		if r.URL.Query().Get("ctx") == "full" {
+			kind = respFeaturePageFull
+		}
+		var done bool
+		if t, done = s.cached(w, r, respKey{kind: kind, model: key.ModelID, source: key.SourceID, index: key.Index}); done {
+			return
+		}
+	}
+	v, err := s.featureView(r.Context(), r, t)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.FeaturePage(*v))
+	if t == nil {
+		s.render(w, r, http.StatusOK, templates.FeaturePage(*v))
+		return
+	}
+	buf := gzipBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBuf {
+			gzipBufs.Put(buf)
+		}
+	}()
+	if err := templates.FeaturePage(*v).Render(r.Context(), buf); err != nil {
+		s.logger().Warn("render failed", "path", r.URL.Path, "error", err)
+		s.pageError(w, r, features.Wrap(features.EINTERNAL, err, "render %s", r.URL.Path))
+		return
+	}
+	s.writeCached(w, t, buf.Bytes())
 }
 
 // handleFeatureActivations handles "GET /{model}/{source}/{index}/activations":
@@ -48,7 +76,9 @@ func (s *Server) handleFeatureActivations(w http.ResponseWriter, r *http.Request
 }
 
 // featureView loads a feature and its source and lays out the dashboard.
-func (s *Server) featureView(ctx context.Context, r *http.Request) (*templates.FeatureView, error) {
+// With a cache ticket, the source is one read at the ticket's version (the
+// page may be kept as long as that version lasts).
+func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicket) (*templates.FeatureView, error) {
 	key, err := pathKey(r)
 	if err != nil {
 		return nil, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path)
@@ -63,7 +93,11 @@ func (s *Server) featureView(ctx context.Context, r *http.Request) (*templates.F
 		return err
 	})
 	g.Go(func() (err error) {
-		src, err = s.sources.get(gctx, s.Catalog, key.ModelID, key.SourceID)
+		var ver *features.DataVersion
+		if t != nil {
+			ver = &t.ver
+		}
+		src, err = s.sources.get(gctx, s.Catalog, key.ModelID, key.SourceID, ver)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -252,7 +286,7 @@ func (s *Server) handleFeatureTest(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, templates.TestResult(tv))
 		return
 	}
-	v, verr := s.featureView(r.Context(), r)
+	v, verr := s.featureView(r.Context(), r, nil)
 	if verr != nil {
 		s.pageError(w, r, verr)
 		return

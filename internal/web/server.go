@@ -54,6 +54,12 @@ type Server struct {
 	// PromptCacheSize is how many recent prompt results are kept so that the
 	// prompt tool's token clicks and re-rankings do not rerun the model.
 	PromptCacheSize int
+	// Versions, when set, reports the version of everything the services
+	// above read (one store): the feature page and GET /api/feature are then
+	// served from a cache of gzipped bodies that any write makes stale.
+	Versions features.DataVersioner
+	// ResponseCacheBytes is that cache's budget; 0 turns it off.
+	ResponseCacheBytes int64
 
 	// Per-group middleware, applied in routes.go: production hardening
 	// (API keys, rate limits, cross-origin protection) plugs in here.
@@ -67,6 +73,7 @@ type Server struct {
 	compute   *computePool
 	prompts   *promptCache
 	sources   *sourceCache
+	respCache *responseCache
 }
 
 // NewServer returns a Server with default limits and a discarding logger;
@@ -79,6 +86,7 @@ func NewServer() *Server {
 		ComputeTimeout:     DefaultComputeTimeout,
 		ComputeConcurrency: DefaultComputeConcurrency,
 		PromptCacheSize:    DefaultPromptCacheSize,
+		ResponseCacheBytes: DefaultResponseCacheBytes,
 	}
 }
 
@@ -110,6 +118,7 @@ func (s *Server) init() {
 	s.compute = newComputePool(s.ComputeConcurrency)
 	s.prompts = newPromptCache(s.PromptCacheSize)
 	s.sources = newSourceCache(sourceCacheTTL)
+	s.respCache = newResponseCache(s.ResponseCacheBytes)
 }
 
 // sourceCacheTTL is how long a source read for its width is reused.
