@@ -3,8 +3,6 @@ package gpt2
 import (
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 
 	"saex/internal/compute/kernel"
 )
@@ -175,12 +173,16 @@ func (m *Model) Forward(batch [][]int, hooks []string) (*Activations, error) {
 		if done(hk(HookAttnZ)) {
 			return acts, nil
 		}
-		kernel.MatMul(ws.tmp, ws.z, n, l.proj, l.projB)
-		record(hk(HookAttnOut), ws.tmp)
-		if done(hk(HookAttnOut)) {
-			return acts, nil
+		if want[hk(HookAttnOut)] {
+			kernel.MatMul(ws.tmp, ws.z, n, l.proj, l.projB)
+			record(hk(HookAttnOut), ws.tmp)
+			if done(hk(HookAttnOut)) {
+				return acts, nil
+			}
+			addInPlace(x, ws.tmp)
+		} else {
+			kernel.MatMulAdd(x, ws.z, n, l.proj, l.projB) // the residual add, fused
 		}
-		addInPlace(x, ws.tmp)
 		record(hk(HookResidMid), x)
 		if done(hk(HookResidMid)) {
 			return acts, nil
@@ -202,12 +204,16 @@ func (m *Model) Forward(batch [][]int, hooks []string) (*Activations, error) {
 		if done(hk(HookMLPPost)) {
 			return acts, nil
 		}
-		kernel.MatMul(ws.tmp, ws.hid, n, l.fcProj, l.fcProjB)
-		record(hk(HookMLPOut), ws.tmp)
-		if done(hk(HookMLPOut)) {
-			return acts, nil
+		if want[hk(HookMLPOut)] {
+			kernel.MatMul(ws.tmp, ws.hid, n, l.fcProj, l.fcProjB)
+			record(hk(HookMLPOut), ws.tmp)
+			if done(hk(HookMLPOut)) {
+				return acts, nil
+			}
+			addInPlace(x, ws.tmp)
+		} else {
+			kernel.MatMulAdd(x, ws.hid, n, l.fcProj, l.fcProjB)
 		}
-		addInPlace(x, ws.tmp)
 		record(hk(HookResidPost), x)
 		if L+1 < nL {
 			record(Hook{Kind: HookResidPre, Layer: L + 1}, x)
@@ -288,75 +294,69 @@ func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
 	})
 }
 
-// headScratch is one attention worker's per-head buffers.
-type headScratch struct{ q, k, v, s, zh []float32 }
+// headScratch is one attention worker's buffers.
+type headScratch struct {
+	s     []float32      // scores, then probabilities: t rows of stride scoreStride(t)
+	kT, v *kernel.Packed // the head's Kᵀ and V, packed straight from the QKV rows
+}
+
+// scoreStride pads a score row to whole 64-column panels, so the kernel
+// writes every panel in place and the softmax can round rows up to whole
+// vectors.
+func scoreStride(t int) int { return (t + 63) &^ 63 }
 
 // attention computes causal multi-head attention for every sequence from
 // ws.qkv ([n, 3d]: Q | K | V, head h in columns h*dh..) into ws.z
 // ([n, d], heads concatenated as in Hugging Face's _merge_heads). The
-// (sequence, head) pairs are independent and shared out over up to
-// kernel.Threads() goroutines: each product is too small for the
-// kernel's own row/column split to keep both cores busy.
+// (sequence, head) pairs are independent and shared out over the kernel's
+// workers; each runs its two products on its own goroutine, reading Q and
+// writing z in place, and skips what causality makes zero: score panels
+// above the diagonal, and probabilities past each row's position.
 func (m *Model) attention(ws *workspace, l *layer, rows []int) {
 	d := m.Cfg.NEmbd
 	nh := m.Cfg.NHead
 	dh := d / nh
 	nseq := len(rows) - 1
-	jobs := nseq * nh
-	workers := min(kernel.Threads(), jobs)
-	if rows[nseq]*rows[nseq]*dh < 1<<16 { // tiny: goroutines cost more than they save
-		workers = 1
-	}
-	for len(ws.heads) < workers {
+	for len(ws.heads) < kernel.Threads() {
 		ws.heads = append(ws.heads, &headScratch{})
 	}
-	var next atomic.Int64
-	work := func(hs *headScratch) {
-		for {
-			job := int(next.Add(1) - 1)
-			if job >= jobs {
-				return
-			}
-			s, h := job/nh, job%nh
-			r0, t := rows[s], rows[s+1]-rows[s]
-			hs.q = grow(hs.q, t*dh)
-			hs.k = grow(hs.k, t*dh)
-			hs.v = grow(hs.v, t*dh)
-			hs.s = grow(hs.s, t*t)
-			hs.zh = grow(hs.zh, t*dh)
-			for i := range t {
-				row := ws.qkv[(r0+i)*3*d:]
-				copy(hs.q[i*dh:(i+1)*dh], row[h*dh:(h+1)*dh])
-				copy(hs.k[i*dh:(i+1)*dh], row[d+h*dh:d+(h+1)*dh])
-				copy(hs.v[i*dh:(i+1)*dh], row[2*d+h*dh:2*d+(h+1)*dh])
-			}
-			kernel.GemmTransB(hs.s, hs.q, hs.k, t, dh, t)
-			causalSoftmax(hs.s, t, l.attnScale)
-			kernel.Gemm(hs.zh, hs.s, hs.v, t, t, dh)
-			for i := range t {
-				copy(ws.z[(r0+i)*d+h*dh:(r0+i)*d+(h+1)*dh], hs.zh[i*dh:(i+1)*dh])
-			}
-		}
+	head := func(hs *headScratch, job int) {
+		s, h := job/nh, job%nh
+		r0, t := rows[s], rows[s+1]-rows[s]
+		ld := scoreStride(t)
+		hs.s = grow(hs.s, t*ld)
+		qkv := ws.qkv[r0*3*d:]
+		hs.kT = kernel.PackTransposedInto(hs.kT, qkv[d+h*dh:], 3*d, dh, t)
+		hs.v = kernel.PackInto(hs.v, qkv[2*d+h*dh:], 3*d, t, dh)
+		kernel.MatMulSerial(hs.s, ld, qkv[h*dh:], 3*d, t, hs.kT, kernel.LowerOut)
+		causalSoftmax(hs.s, t, ld, l.attnScale)
+		kernel.MatMulSerial(ws.z[r0*d+h*dh:], d, hs.s, ld, t, hs.v, kernel.LowerA)
 	}
-	if workers <= 1 {
-		work(ws.heads[0])
+	if n := rows[nseq]; n*n*dh < 1<<16 { // tiny: one goroutine is cheaper
+		for job := range nseq * nh {
+			head(ws.heads[0], job)
+		}
 		return
 	}
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Go(func() { work(ws.heads[w]) })
-	}
-	work(ws.heads[0])
-	wg.Wait()
+	heads := ws.heads
+	kernel.ForEach(nseq*nh, func(w, job int) {
+		if w >= len(heads) { // Threads() grew since the scratch was sized
+			head(&headScratch{}, job)
+			return
+		}
+		head(heads[w], job)
+	})
 }
 
-// causalSoftmax turns the t×t raw scores into attention probabilities:
-// row i is softmax over j <= i of scale*s[i,j]; entries j > i become 0.
-// The row maximum is subtracted first, so large scores cannot overflow.
-func causalSoftmax(s []float32, t int, scale float32) {
+// causalSoftmax turns the t×t raw scores (row i at s[i*ld:], ld >= t)
+// into attention probabilities: row i is softmax over j <= i of
+// scale*s[i,j]; entries i < j < ld become 0, and entries above the
+// diagonal may hold anything before. The row maximum is subtracted first,
+// so large scores cannot overflow.
+func causalSoftmax(s []float32, t, ld int, scale float32) {
 	w := max(geluWidth, 1)
 	for i := range t {
-		row := s[i*t : (i+1)*t]
+		row := s[i*ld : (i+1)*ld]
 		mx := row[0]
 		for _, v := range row[1 : i+1] {
 			if v > mx {
@@ -368,7 +368,7 @@ func causalSoftmax(s []float32, t int, scale float32) {
 		// masked entries become -Inf, whose exp (clamped, about 1e-38)
 		// cannot move the sum, and are zeroed afterwards.
 		n := i + 1
-		if k := (n + w - 1) / w * w; k <= t {
+		if k := (n + w - 1) / w * w; k <= ld {
 			for j := n; j < k; j++ {
 				row[j] = float32(math.Inf(-1))
 			}

@@ -2,7 +2,6 @@ package gpt2
 
 import (
 	"math"
-	"sync"
 
 	"saex/internal/compute/kernel"
 )
@@ -138,22 +137,17 @@ func geluErf(u float32) float32 {
 	return float32(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
 }
 
-// parallelRows splits rows [0, n) into one contiguous range per kernel
-// worker when the work (n*cost) is large enough to pay for goroutines.
+// parallelRows splits rows [0, n) into chunks shared out over the kernel's
+// workers when the work (n*cost) is large enough to pay for the hand-off.
 func parallelRows(n, cost int, fn func(r0, r1 int)) {
 	workers := min(kernel.Threads(), n)
 	if workers <= 1 || n*cost < 1<<15 {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for r0 := 0; r0 < n; r0 += chunk {
-		wg.Add(1)
-		go func(r0, r1 int) {
-			defer wg.Done()
-			fn(r0, r1)
-		}(r0, min(r0+chunk, n))
-	}
-	wg.Wait()
+	// A few chunks per worker, so a worker that starts late takes fewer.
+	chunk := (n + 4*workers - 1) / (4 * workers)
+	kernel.ForEach((n+chunk-1)/chunk, func(_, c int) {
+		fn(c*chunk, min(n, (c+1)*chunk))
+	})
 }

@@ -25,7 +25,7 @@ func BenchmarkSoftmax128(b *testing.B) {
 		s[i] = float32(i%97) / 10
 	}
 	for b.Loop() {
-		causalSoftmax(s, 128, 0.125)
+		causalSoftmax(s, 128, 128, 0.125)
 	}
 }
 

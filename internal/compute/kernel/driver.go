@@ -33,11 +33,13 @@ type plan struct {
 	gp         int  // panels per item
 	rowsPer    int  // rows per item, a multiple of mrBlock
 	panelOuter bool // loop panels outermost with short K chunks (few rows)
-	rowItems   int
-	colItems   int
+	spans      []span // the items, in the order workers take them
 	workers    int
 	next       atomic.Int64
 }
+
+// span is one item: rows [r0,r1) × panels [p0,p1).
+type span struct{ r0, r1, p0, p1 int32 }
 
 func matMul(im *impl, c, a []float32, m int, b *Packed, bias []float32, add bool) {
 	pl := newPlan(im, a, m, b, false)
@@ -90,10 +92,46 @@ func newPlan(im *impl, a []float32, m int, b *Packed, tiles bool) *plan {
 	if limit := roundUp(tileMax/(pl.gp*panelWidth*4), mrBlock); tiles && pl.rowsPer > limit {
 		pl.rowsPer = limit
 	}
-	pl.rowItems = (m + pl.rowsPer - 1) / pl.rowsPer
-	pl.colItems = (b.panels + pl.gp - 1) / pl.gp
-	pl.workers = min(threads, pl.rowItems*pl.colItems)
+	pl.buildSpans(threads)
+	pl.workers = min(threads, len(pl.spans))
 	return pl
+}
+
+// buildSpans lists the items: panel groups of gp × row ranges of rowsPer,
+// except that the last `threads` of them are cut into pieces about a quarter
+// their size. Workers start at different times and run at different speeds
+// (the VM takes a core now and then); small items at the end mean that the
+// one that finishes first waits a fraction of an item for the others, not a
+// whole one.
+func (pl *plan) buildSpans(threads int) {
+	m, panels := pl.m, pl.b.panels
+	rowItems := (m + pl.rowsPer - 1) / pl.rowsPer
+	colItems := (panels + pl.gp - 1) / pl.gp
+	n := rowItems * colItems
+	tail := 0
+	if threads > 1 && n >= threads {
+		tail = threads
+	}
+	pl.spans = make([]span, 0, n+4*tail)
+	for it := range n {
+		ri, ci := it%rowItems, it/rowItems
+		s := span{int32(ri * pl.rowsPer), int32(min(m, (ri+1)*pl.rowsPer)), int32(ci * pl.gp), int32(min(panels, (ci+1)*pl.gp))}
+		if it < n-tail {
+			pl.spans = append(pl.spans, s)
+			continue
+		}
+		// Single panels, and rows cut too when that gives fewer than 4
+		// pieces (keeping whole row blocks).
+		np := int(s.p1 - s.p0)
+		rows := int(s.r1 - s.r0)
+		parts := min((4+np-1)/np, (rows+mrBlock-1)/mrBlock)
+		step := roundUp((rows+parts-1)/parts, mrBlock)
+		for p := s.p0; p < s.p1; p++ {
+			for r := int(s.r0); r < int(s.r1); r += step {
+				pl.spans = append(pl.spans, span{int32(r), int32(min(int(s.r1), r+step)), p, p + 1})
+			}
+		}
+	}
 }
 
 // balancedGroup returns the panels per item, at most gp and at least half of
@@ -125,16 +163,15 @@ type worker struct {
 var workerPool = sync.Pool{New: func() any { return new(worker) }}
 
 func (pl *plan) run() {
-	items := pl.rowItems * pl.colItems
 	work := func(id int) {
 		w := workerPool.Get().(*worker)
 		w.id = id
 		for {
 			it := int(pl.next.Add(1) - 1)
-			if it >= items {
+			if it >= len(pl.spans) {
 				break
 			}
-			pl.item(w, it%pl.rowItems, it/pl.rowItems)
+			pl.item(w, pl.spans[it])
 		}
 		workerPool.Put(w)
 	}
@@ -142,12 +179,9 @@ func (pl *plan) run() {
 }
 
 // item computes rows [r0,r1) × panels [p0,p1) over all of K.
-func (pl *plan) item(w *worker, ri, ci int) {
+func (pl *plan) item(w *worker, s span) {
 	m, k, n := pl.m, pl.k, pl.n
-	r0 := ri * pl.rowsPer
-	r1 := min(m, r0+pl.rowsPer)
-	p0 := ci * pl.gp
-	p1 := min(pl.b.panels, p0+pl.gp)
+	r0, r1, p0, p1 := int(s.r0), int(s.r1), int(s.p0), int(s.p1)
 	col0 := p0 * panelWidth
 	cols := min(n, p1*panelWidth) - col0
 

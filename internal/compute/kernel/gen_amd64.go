@@ -375,6 +375,95 @@ func genFilter() {
 	}
 }
 
+// genGather emits the candidate gathers behind AtLeastIndices:
+//
+//	func gather512(v, bias *float32, n int, thr float32, idx *int32) int  // n a multiple of 16
+//	func gather256(v, bias *float32, n int, thr float32, idx *int32) int  // n a multiple of 8
+//
+// Each writes, in order, every j < n with v[j]+bias[j] >= thr (the float32
+// sum and ordered compare of ge512/ge256) to idx and returns how many. The
+// AVX-512 one compresses the matching lanes' indices into a register
+// (VPCOMPRESSD to memory is microcoded and slow on Zen 4) and stores all 16
+// lanes: the store ends before idx[j+16] ≤ idx[n], so idx needs n entries.
+// The AVX2 one walks the mask bits.
+func genGather() {
+	out.WriteString("DATA iota32<>+0(SB)/4, $0\n")
+	for i := 1; i < 16; i++ {
+		fmt.Fprintf(&out, "DATA iota32<>+%d(SB)/4, $%d\n", 4*i, i)
+	}
+	out.WriteString("GLOBL iota32<>(SB), RODATA|NOPTR, $64\n\n")
+
+	out.WriteString("// func gather512(v, bias *float32, n int, thr float32, idx *int32) int\n")
+	out.WriteString("TEXT ·gather512(SB), NOSPLIT, $0-48\n")
+	p("MOVQ v+0(FP), SI")
+	p("MOVQ bias+8(FP), DI")
+	p("MOVQ n+16(FP), CX")
+	p("VBROADCASTSS thr+24(FP), Z15")
+	p("MOVQ idx+32(FP), R8")
+	p("VMOVDQU32 iota32<>(SB), Z14") // lane indices of the current vector
+	p("MOVL $16, BX")
+	p("VPBROADCASTD BX, Z13")
+	p("XORQ AX, AX") // j
+	p("XORQ DX, DX") // count
+	label("gather512_loop")
+	p("CMPQ AX, CX")
+	p("JGE gather512_done")
+	p("VMOVUPS (SI)(AX*4), Z0")
+	p("VADDPS (DI)(AX*4), Z0, Z0")
+	p("VCMPPS $0x1d, Z15, Z0, K1") // GE_OQ
+	p("KMOVW K1, BX")
+	p("TESTL BX, BX")
+	p("JEQ gather512_next")
+	p("VPCOMPRESSD Z14, K1, Z1")
+	p("VMOVDQU32 Z1, (R8)(DX*4)")
+	p("POPCNTL BX, BX")
+	p("ADDQ BX, DX")
+	label("gather512_next")
+	p("VPADDD Z13, Z14, Z14")
+	p("ADDQ $16, AX")
+	p("JMP gather512_loop")
+	label("gather512_done")
+	p("MOVQ DX, ret+40(FP)")
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+
+	out.WriteString("// func gather256(v, bias *float32, n int, thr float32, idx *int32) int\n")
+	out.WriteString("TEXT ·gather256(SB), NOSPLIT, $0-48\n")
+	p("MOVQ v+0(FP), SI")
+	p("MOVQ bias+8(FP), DI")
+	p("MOVQ n+16(FP), CX")
+	p("VBROADCASTSS thr+24(FP), Y15")
+	p("MOVQ idx+32(FP), R8")
+	p("XORQ AX, AX")
+	p("XORQ DX, DX")
+	label("gather256_loop")
+	p("CMPQ AX, CX")
+	p("JGE gather256_done")
+	p("VMOVUPS (SI)(AX*4), Y0")
+	p("VADDPS (DI)(AX*4), Y0, Y0")
+	p("VCMPPS $0x1d, Y15, Y0, Y1")
+	p("VMOVMSKPS Y1, BX")
+	p("TESTL BX, BX")
+	p("JEQ gather256_next")
+	label("gather256_bits")
+	p("BSFL BX, R9")
+	p("LEAL (AX)(R9*1), R10")
+	p("MOVL R10, (R8)(DX*4)")
+	p("INCQ DX")
+	p("LEAL -1(BX), R9")
+	p("ANDL R9, BX")
+	p("JNE gather256_bits")
+	label("gather256_next")
+	p("ADDQ $8, AX")
+	p("JMP gather256_loop")
+	label("gather256_done")
+	p("MOVQ DX, ret+40(FP)")
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
 func main() {
 	if len(os.Args) > 1 {
 		fmt.Sscan(os.Args[1], &pfDist)
@@ -396,6 +485,7 @@ func main() {
 	genSum()
 	genClock()
 	genFilter()
+	genGather()
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

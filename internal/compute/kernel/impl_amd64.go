@@ -65,6 +65,15 @@ func ge512(v, bias *float32, n int, thr float32) int
 //go:noescape
 func ge256(v, bias *float32, n int, thr float32) int
 
+// gather512 and gather256 write every j < n with v[j]+bias[j] >= thr to
+// idx (which needs n entries) and return how many; n is a multiple of 16 (8).
+//
+//go:noescape
+func gather512(v, bias *float32, n int, thr float32, idx *int32) int
+
+//go:noescape
+func gather256(v, bias *float32, n int, thr float32, idx *int32) int
+
 // addChain runs 16n dependent integer adds (16n core cycles).
 func addChain(n int)
 
@@ -74,8 +83,8 @@ var (
 	k512 = [mrBlock + 1]asmKernel{nil, k512r1, k512r2, k512r3, k512r4, k512r5, k512r6}
 	k256 = [mrBlock + 1]asmKernel{nil, k256r1, k256r2, k256r3, k256r4, k256r5, k256r6}
 
-	implAVX512 = &impl{name: "avx512", micro: microAVX512, atLeast: atLeast512}
-	implAVX2   = &impl{name: "avx2", micro: microAVX2, atLeast: atLeast256}
+	implAVX512 = &impl{name: "avx512", micro: microAVX512, atLeast: atLeast512, gather: gatherAVX512}
+	implAVX2   = &impl{name: "avx2", micro: microAVX2, atLeast: atLeast256, gather: gatherAVX2}
 )
 
 func asmImpls() []*impl {
@@ -160,4 +169,24 @@ func atLeast256(v, bias []float32, thr float32) int {
 		}
 	}
 	return n + atLeastGo(v[n:], bias[n:], thr)
+}
+
+func gatherAVX512(v, bias []float32, thr float32, idx []int32) int {
+	n := len(v) &^ 15
+	cnt := 0
+	if n > 0 {
+		_, _ = bias[n-1], idx[n-1]
+		cnt = gather512(&v[0], &bias[0], n, thr, &idx[0])
+	}
+	return cnt + gatherGo(v[n:], bias[n:], thr, idx[cnt:], n)
+}
+
+func gatherAVX2(v, bias []float32, thr float32, idx []int32) int {
+	n := len(v) &^ 7
+	cnt := 0
+	if n > 0 {
+		_, _ = bias[n-1], idx[n-1]
+		cnt = gather256(&v[0], &bias[0], n, thr, &idx[0])
+	}
+	return cnt + gatherGo(v[n:], bias[n:], thr, idx[cnt:], n)
 }

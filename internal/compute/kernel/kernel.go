@@ -223,6 +223,18 @@ func NextAtLeast(v, bias []float32, from int, thr float32) int {
 	return from + active.atLeast(v[from:], bias[from:len(v)], thr)
 }
 
+// AtLeastIndices writes to idx, in increasing order, every j < len(v) with
+// v[j]+bias[j] >= thr (NextAtLeast's test) and returns how many it wrote;
+// bias and idx must be at least as long as v. It is the one-pass form of
+// the NextAtLeast loop, for when many values may pass (a top-k heap that is
+// not full yet) or the threshold does not change during the scan.
+func AtLeastIndices(v, bias []float32, thr float32, idx []int32) int {
+	if len(bias) < len(v) || len(idx) < len(v) {
+		panic(fmt.Sprintf("kernel: AtLeastIndices: len(bias)=%d, len(idx)=%d < len(v)=%d", len(bias), len(idx), len(v)))
+	}
+	return active.gather(v, bias, thr, idx)
+}
+
 // Impl reports which implementation this process dispatches to: "avx512",
 // "avx2" or "purego".
 func Impl() string { return active.name }

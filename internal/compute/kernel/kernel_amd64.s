@@ -2464,3 +2464,89 @@ ge256_none:
 	VZEROUPPER
 	RET
 
+DATA iota32<>+0(SB)/4, $0
+DATA iota32<>+4(SB)/4, $1
+DATA iota32<>+8(SB)/4, $2
+DATA iota32<>+12(SB)/4, $3
+DATA iota32<>+16(SB)/4, $4
+DATA iota32<>+20(SB)/4, $5
+DATA iota32<>+24(SB)/4, $6
+DATA iota32<>+28(SB)/4, $7
+DATA iota32<>+32(SB)/4, $8
+DATA iota32<>+36(SB)/4, $9
+DATA iota32<>+40(SB)/4, $10
+DATA iota32<>+44(SB)/4, $11
+DATA iota32<>+48(SB)/4, $12
+DATA iota32<>+52(SB)/4, $13
+DATA iota32<>+56(SB)/4, $14
+DATA iota32<>+60(SB)/4, $15
+GLOBL iota32<>(SB), RODATA|NOPTR, $64
+
+// func gather512(v, bias *float32, n int, thr float32, idx *int32) int
+TEXT ·gather512(SB), NOSPLIT, $0-48
+	MOVQ v+0(FP), SI
+	MOVQ bias+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS thr+24(FP), Z15
+	MOVQ idx+32(FP), R8
+	VMOVDQU32 iota32<>(SB), Z14
+	MOVL $16, BX
+	VPBROADCASTD BX, Z13
+	XORQ AX, AX
+	XORQ DX, DX
+gather512_loop:
+	CMPQ AX, CX
+	JGE gather512_done
+	VMOVUPS (SI)(AX*4), Z0
+	VADDPS (DI)(AX*4), Z0, Z0
+	VCMPPS $0x1d, Z15, Z0, K1
+	KMOVW K1, BX
+	TESTL BX, BX
+	JEQ gather512_next
+	VPCOMPRESSD Z14, K1, Z1
+	VMOVDQU32 Z1, (R8)(DX*4)
+	POPCNTL BX, BX
+	ADDQ BX, DX
+gather512_next:
+	VPADDD Z13, Z14, Z14
+	ADDQ $16, AX
+	JMP gather512_loop
+gather512_done:
+	MOVQ DX, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func gather256(v, bias *float32, n int, thr float32, idx *int32) int
+TEXT ·gather256(SB), NOSPLIT, $0-48
+	MOVQ v+0(FP), SI
+	MOVQ bias+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS thr+24(FP), Y15
+	MOVQ idx+32(FP), R8
+	XORQ AX, AX
+	XORQ DX, DX
+gather256_loop:
+	CMPQ AX, CX
+	JGE gather256_done
+	VMOVUPS (SI)(AX*4), Y0
+	VADDPS (DI)(AX*4), Y0, Y0
+	VCMPPS $0x1d, Y15, Y0, Y1
+	VMOVMSKPS Y1, BX
+	TESTL BX, BX
+	JEQ gather256_next
+gather256_bits:
+	BSFL BX, R9
+	LEAL (AX)(R9*1), R10
+	MOVL R10, (R8)(DX*4)
+	INCQ DX
+	LEAL -1(BX), R9
+	ANDL R9, BX
+	JNE gather256_bits
+gather256_next:
+	ADDQ $8, AX
+	JMP gather256_loop
+gather256_done:
+	MOVQ DX, ret+40(FP)
+	VZEROUPPER
+	RET
+

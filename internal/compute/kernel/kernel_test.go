@@ -422,3 +422,37 @@ func TestNextAtLeast(t *testing.T) {
 		t.Fatal("from past the end must return len(v)")
 	}
 }
+
+// TestAtLeastIndices checks every implementation's gather against a scalar
+// loop, including NaN (never matches), +Inf, ties and buffers exactly as long
+// as v (the vector stores must stay inside).
+func TestAtLeastIndices(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for _, im := range supportedImpls() {
+		for n := 0; n <= 140; n++ {
+			v, bias := randMat(r, n), randMat(r, n+3)
+			if n > 5 {
+				v[5] = float32(math.NaN())
+				bias[n-1] = float32(math.Inf(1))
+				v[n/2], bias[n/2] = 1.5, 0 // an exact tie with thr 1.5
+			}
+			for _, thr := range []float32{-10, 0, 1.5, 2.5, float32(math.Inf(1))} {
+				var want []int32
+				for j := range v {
+					if v[j]+bias[j] >= thr {
+						want = append(want, int32(j))
+					}
+				}
+				idx := make([]int32, n) // exactly len(v)
+				got := idx[:im.gather(v, bias[:n], thr, idx)]
+				if fmt.Sprint(got) != fmt.Sprint(want) && !(len(got) == 0 && len(want) == 0) {
+					t.Fatalf("%s n=%d thr=%g: got %v, want %v", im.name, n, thr, got, want)
+				}
+			}
+		}
+	}
+	idx := make([]int32, 3)
+	if n := AtLeastIndices([]float32{1, 5, 3}, []float32{0, 0, 0}, 3, idx); n != 2 || idx[0] != 1 || idx[1] != 2 {
+		t.Fatalf("AtLeastIndices = %v (n=%d), want [1 2]", idx, n)
+	}
+}

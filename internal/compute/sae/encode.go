@@ -3,7 +3,6 @@ package sae
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"saex/internal/compute/kernel"
 )
@@ -283,9 +282,8 @@ func (s *SAE) encodeGated(in []float32, t, limit int) []Sparse {
 // the bias, applies the activation and keeps candidates in per-worker,
 // per-row collectors, merged at the end.
 func (s *SAE) encodeFused(in []float32, t, limit int) []Sparse {
-	out := make([]Sparse, t)
 	if t == 0 {
-		return out
+		return []Sparse{}
 	}
 	workers := kernel.Threads()
 	cols := make([]collector, workers)
@@ -312,25 +310,5 @@ func (s *SAE) encodeFused(in []float32, t, limit int) []Sparse {
 			c.addRow(row0+r, tr, b, int32(col0))
 		}
 	})
-	merged := make([]cand, 0, 64)
-	for r := range out {
-		merged = merged[:0]
-		for w := range cols {
-			merged = cols[w].appendRow(merged, r)
-		}
-		slices.SortFunc(merged, compareCand)
-		if limit > 0 && len(merged) > limit {
-			merged = merged[:limit]
-		}
-		out[r] = toSparse(merged)
-	}
-	return out
-}
-
-func toSparse(c []cand) Sparse {
-	sp := Sparse{Indices: make([]int32, len(c)), Values: make([]float32, len(c))}
-	for i, x := range c {
-		sp.Indices[i], sp.Values[i] = x.i, x.v
-	}
-	return sp
+	return mergeRows(cols, t, limit)
 }

@@ -1,0 +1,130 @@
+package sae
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// cand is a candidate feature of the reference encodes: its activation and
+// index.
+type cand struct {
+	v float32
+	i int32
+}
+
+// better is the output order: larger value first, then lower index.
+func better(a, b cand) bool { return a.v > b.v || (a.v == b.v && a.i < b.i) }
+
+func compareCand(a, b cand) int {
+	switch {
+	case better(a, b):
+		return -1
+	case better(b, a):
+		return 1
+	}
+	return 0
+}
+
+func toSparse(c []cand) Sparse {
+	sp := Sparse{Indices: make([]int32, len(c)), Values: make([]float32, len(c))}
+	for i, x := range c {
+		sp.Indices[i], sp.Values[i] = x.i, x.v
+	}
+	return sp
+}
+
+// TestKeyOrder checks that packed keys order positive candidates exactly as
+// better does and unpack to the same value and index.
+func TestKeyOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	vals := []float32{math.SmallestNonzeroFloat32, 1e-30, 0.5, 1, 1, 2, 3.4e38, float32(math.Inf(1))}
+	for range 200 {
+		vals = append(vals, float32(r.ExpFloat64()))
+	}
+	var cs []cand
+	for _, v := range vals {
+		cs = append(cs, cand{v, r.Int32N(1 << 20)}, cand{v, 0}, cand{v, math.MaxInt32})
+	}
+	for _, a := range cs {
+		ka := makeKey(a.v, a.i)
+		if ka.value() != a.v || ka.index() != a.i {
+			t.Fatalf("key of %v unpacks to (%v, %d)", a, ka.value(), ka.index())
+		}
+		for _, b := range cs[:60] {
+			if (ka > makeKey(b.v, b.i)) != better(a, b) {
+				t.Fatalf("key order of %v and %v differs from better", a, b)
+			}
+		}
+	}
+}
+
+// TestMergeRows checks the merge of per-worker collectors: best first,
+// capped at the limit, rows not sharing capacity.
+func TestMergeRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, limit := range []int{0, 3} {
+		const rows, workers = 40, 3
+		cols := make([]collector, workers)
+		want := make([][]cand, rows)
+		for w := range cols {
+			cols[w].init(limit, rows)
+		}
+		for row := range rows {
+			for j := range r.IntN(12) {
+				c := cand{float32(r.IntN(5) + 1), int32(j*workers + r.IntN(workers))}
+				if slices.Contains(want[row], c) || slices.ContainsFunc(want[row], func(x cand) bool { return x.i == c.i }) {
+					continue
+				}
+				want[row] = append(want[row], c)
+				cols[int(c.i)%workers].add(row, c.v, c.i)
+			}
+			slices.SortFunc(want[row], compareCand)
+			if limit > 0 && len(want[row]) > limit {
+				want[row] = want[row][:limit]
+			}
+		}
+		got := mergeRows(cols, rows, limit)
+		for row := range rows {
+			w := toSparse(want[row])
+			if !slices.Equal(got[row].Indices, w.Indices) || !slices.Equal(got[row].Values, w.Values) {
+				t.Fatalf("limit %d row %d: got %v, want %v", limit, row, got[row], w)
+			}
+			if cap(got[row].Indices) != len(got[row].Indices) || cap(got[row].Values) != len(got[row].Values) {
+				t.Fatalf("row %d has spare capacity", row)
+			}
+		}
+	}
+}
+
+// TestSelectTop checks that the k largest keys end up first, for random,
+// sorted, reversed and duplicate-heavy inputs.
+func TestSelectTop(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for trial := range 3000 {
+		n := 1 + r.IntN(200)
+		keys := make([]key, n)
+		for i := range keys {
+			switch trial % 4 {
+			case 0:
+				keys[i] = key(r.Uint64())
+			case 1:
+				keys[i] = key(i)
+			case 2:
+				keys[i] = key(n - i)
+			default:
+				keys[i] = key(r.IntN(4))
+			}
+		}
+		k := 1 + r.IntN(n)
+		want := slices.Clone(keys)
+		slices.Sort(want)
+		selectTop(keys, k)
+		top := slices.Clone(keys[:k])
+		slices.Sort(top)
+		if !slices.Equal(top, want[n-k:]) {
+			t.Fatalf("trial %d n=%d k=%d: top %v, want %v", trial, n, k, top, want[n-k:])
+		}
+	}
+}
