@@ -12,3 +12,6 @@ func sumFloats(s []float32) float32 { return sumGo(s) }
 
 // clockGHz would estimate the core clock; there is no probe here.
 func clockGHz() float64 { return 0 }
+
+// spinPause would pause the core briefly; there is no PAUSE here.
+func spinPause() {}

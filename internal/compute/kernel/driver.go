@@ -29,10 +29,10 @@ type plan struct {
 	c          []float32 // destination (MatMul), nil for MatMulTiles
 	add        bool      // c += a@B (+ bias) instead of c = a@B (+ bias)
 	fn         func(worker, row0, rows, col0, cols int, tile []float32, ld int)
-	kc         int  // K chunk
-	gp         int  // panels per item
-	rowsPer    int  // rows per item, a multiple of mrBlock
-	panelOuter bool // loop panels outermost with short K chunks (few rows)
+	kc         int    // K chunk
+	gp         int    // panels per item
+	rowsPer    int    // rows per item, a multiple of mrBlock
+	panelOuter bool   // loop panels outermost with short K chunks (few rows)
 	spans      []span // the items, in the order workers take them
 	workers    int
 	next       atomic.Int64

@@ -464,6 +464,19 @@ func genGather() {
 	out.WriteString("\n")
 }
 
+// genPause emits spinPause(), 16 PAUSE instructions: a polite wait
+// between polls of a spinning helper (it frees the core's pipeline and
+// power budget for the sibling work instead of issuing loads).
+func genPause() {
+	out.WriteString("// func spinPause()\n")
+	out.WriteString("TEXT ·spinPause(SB), NOSPLIT, $0-0\n")
+	for range 16 {
+		p("PAUSE")
+	}
+	p("RET")
+	out.WriteString("\n")
+}
+
 func main() {
 	if len(os.Args) > 1 {
 		fmt.Sscan(os.Args[1], &pfDist)
@@ -486,6 +499,7 @@ func main() {
 	genClock()
 	genFilter()
 	genGather()
+	genPause()
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -74,6 +74,9 @@ func gather512(v, bias *float32, n int, thr float32, idx *int32) int
 //go:noescape
 func gather256(v, bias *float32, n int, thr float32, idx *int32) int
 
+// spinPause executes a few PAUSE instructions.
+func spinPause()
+
 // addChain runs 16n dependent integer adds (16n core cycles).
 func addChain(n int)
 

@@ -13,8 +13,10 @@ import (
 // heads); starting a goroutine wakes a parked OS thread each time, and in a
 // VM that wake-up costs tens of microseconds during which the second core
 // idles. A helper that has just finished a job keeps polling for the next one
-// for helperSpin (yielding to the scheduler between polls) before it parks,
-// so back-to-back calls find it awake.
+// for helperSpin before it parks, so back-to-back calls find it awake. It
+// polls with PAUSE in between and yields its P every helperYield, so a
+// goroutine queued behind it (or the caller itself, when GOMAXPROCS is 1)
+// waits at most that long.
 //
 // The caller always works on its own job and never waits for a helper to
 // start: helpers join a job while it is open, the caller closes it when it has
@@ -22,8 +24,12 @@ import (
 // completes even when every helper is busy elsewhere (concurrent callers,
 // nested calls), and there is no deadlock.
 
-// helperSpin is how long an idle helper polls for work before parking.
-const helperSpin = 200 * time.Microsecond
+// helperSpin is how long an idle helper polls for work before parking;
+// helperYield is how often it yields the processor meanwhile.
+const (
+	helperSpin  = 200 * time.Microsecond
+	helperYield = 20 * time.Microsecond
+)
 
 // maxOffers bounds the jobs open at once; a caller that finds no free slot
 // runs its job alone.
@@ -63,22 +69,27 @@ func (j *job) leave() {
 	}
 }
 
-var pool struct {
-	mu      sync.Mutex // guards started
-	started int
+// maxHelpers bounds the helper goroutines (and the wake-up tokens).
+const maxHelpers = 255
+
+var pool = struct {
+	mu      sync.Mutex   // serialises starting helpers
+	started atomic.Int32 // helpers started
 	offers  [maxOffers]atomic.Pointer[job]
-	parked  atomic.Int32
+	parked  atomic.Int32 // helpers blocked on wake
 	wake    chan struct{}
-}
+}{wake: make(chan struct{}, maxHelpers)}
 
 // ensureHelpers starts helpers until there are at least n.
 func ensureHelpers(n int) {
+	n = min(n, maxHelpers)
+	if int(pool.started.Load()) >= n {
+		return
+	}
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
-	if pool.wake == nil {
-		pool.wake = make(chan struct{}, 256)
-	}
-	for ; pool.started < n && pool.started < cap(pool.wake); pool.started++ {
+	for int(pool.started.Load()) < n {
+		pool.started.Add(1)
 		go helper()
 	}
 }
@@ -87,13 +98,25 @@ func ensureHelpers(n int) {
 // otherwise.
 func helper() {
 	for {
-		deadline := time.Now().Add(helperSpin)
-		for time.Now().Before(deadline) {
+		last := time.Now() // when this helper last had work
+		yielded := last
+		for i := 1; ; i++ {
 			if runOffered() {
-				deadline = time.Now().Add(helperSpin)
+				last = time.Now()
 				continue
 			}
-			runtime.Gosched()
+			spinPause()
+			if i%16 != 0 { // read the clock now and then only
+				continue
+			}
+			now := time.Now()
+			if now.Sub(last) > helperSpin {
+				break
+			}
+			if now.Sub(yielded) > helperYield {
+				runtime.Gosched()
+				yielded = now
+			}
 		}
 		// Announce the park before the last look at the offers: a caller
 		// that publishes after this look sees parked > 0 and wakes us.

@@ -123,14 +123,14 @@ func (c *collector) addRow(r int, tile, bias []float32, col0 int32) {
 		c.n[r] = int32(n)
 		return
 	}
-	// A full heap: most values are below its worst, so a vectorised scan
-	// skips to the next candidate instead of testing each value in Go.
+	// A full heap: most values are below its worst. Gather those that
+	// reach it in one vectorised pass; the root rises as they go in, so
+	// test each against the current root.
 	lo = max(h[0].value(), lo)
-	for j := kernel.NextAtLeast(tile, bias, 0, lo); j < len(tile); j = kernel.NextAtLeast(tile, bias, j+1, lo) {
-		if x := makeKey(tile[j]+bias[j], col0+int32(j)); x > h[0] {
+	for _, j := range idx[:kernel.AtLeastIndices(tile, bias, lo, idx)] {
+		if x := makeKey(tile[j]+bias[j], col0+j); x > h[0] {
 			h[0] = x
 			siftDown(h)
-			lo = max(h[0].value(), lo)
 		}
 	}
 }
@@ -243,6 +243,10 @@ func mergeRows(cols []collector, t, limit int) []Sparse {
 			buf = buf[:0]
 			for w := range cols {
 				buf = cols[w].appendRow(buf, r)
+			}
+			if limit > 0 && len(buf) > limit {
+				selectTop(buf, limit)
+				buf = buf[:limit]
 			}
 			slices.Sort(buf)
 			fillSorted(out[r], buf)

@@ -42,6 +42,26 @@ func (s *SAE) prepare(x []float32, t int) ([]float32, []Norm) {
 	in := make([]float32, len(x))
 	norms := make([]Norm, t)
 	center := s.Cfg.CentersInput()
+	if !center && s.Cfg.NormalizeActivations == NormNone {
+		// Only b_dec to subtract: a float32 subtraction gives what the
+		// float64 path below does (the difference of two float32 rounded
+		// once from float64 is the correctly rounded float32 difference).
+		for r := range norms {
+			norms[r] = Norm{InScale: 1, OutScale: 1}
+		}
+		if !s.Cfg.ApplyBDecToInput {
+			copy(in, x)
+			return in, norms
+		}
+		b := s.BDec[:din]
+		for r := 0; r < t; r++ {
+			src, dst := x[r*din:(r+1)*din], in[r*din:(r+1)*din]
+			for i, v := range src {
+				dst[i] = v - b[i]
+			}
+		}
+		return in, norms
+	}
 	row64 := make([]float64, din)
 	for r := 0; r < t; r++ {
 		src := x[r*din : (r+1)*din]

@@ -128,3 +128,33 @@ func TestSelectTop(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareSubtractionOnly checks the float32 fast path of prepare (b_dec
+// subtraction only) against the float64 arithmetic of the general path, bit
+// for bit, over values of very different magnitudes.
+func TestPrepareSubtractionOnly(t *testing.T) {
+	const din, rows = 64, 50
+	s := randomSAE(t, Config{Architecture: TopK, DIn: din, DSAE: 64, K: 4, ApplyBDecToInput: true,
+		NormalizeActivations: NormNone, ReshapeActivations: "none"}, 3)
+	r := rand.New(rand.NewPCG(4, 4))
+	mag := func() float32 {
+		return float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(120)-60)))
+	}
+	for i := range s.BDec {
+		s.BDec[i] = mag()
+	}
+	x := make([]float32, rows*din)
+	for i := range x {
+		x[i] = mag()
+	}
+	in, norms := s.prepare(x, rows)
+	for i, v := range x {
+		want := float32(float64(v) - float64(s.BDec[i%din]))
+		if math.Float32bits(in[i]) != math.Float32bits(want) {
+			t.Fatalf("element %d: %g - %g = %g, want %g", i, v, s.BDec[i%din], in[i], want)
+		}
+	}
+	if norms[rows-1] != (Norm{InScale: 1, OutScale: 1}) {
+		t.Fatalf("norm %+v, want the identity", norms[rows-1])
+	}
+}
