@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Example rows store tokens and values compactly (docs/performance.md):
@@ -25,15 +26,25 @@ func encodeTokens(ids []int32) []byte {
 }
 
 func decodeTokens(b []byte, dst []int32) ([]int32, error) {
-	for len(b) > 0 {
-		v, n := binary.Uvarint(b)
-		if n <= 0 || v > math.MaxInt32 {
+	// At most one id per byte: grow once, then write in place.
+	n := len(dst)
+	dst = slices.Grow(dst, len(b))[:n+len(b)]
+	for i := 0; i < len(b); {
+		if c := b[i]; c < 0x80 { // ids below 128 (the commonest tokens) are one byte
+			dst[n] = int32(c)
+			n++
+			i++
+			continue
+		}
+		v, k := binary.Uvarint(b[i:])
+		if k <= 0 || v > math.MaxInt32 {
 			return nil, fmt.Errorf("corrupt token ids")
 		}
-		dst = append(dst, int32(v))
-		b = b[n:]
+		dst[n] = int32(v)
+		n++
+		i += k
 	}
-	return dst, nil
+	return dst[:n], nil
 }
 
 func encodeValues(vals []float32) []byte {

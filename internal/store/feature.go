@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -73,7 +74,7 @@ func (db *DB) GetFeature(ctx context.Context, key features.FeatureKey, opts feat
 	if err := key.Validate(); err != nil {
 		return nil, err
 	}
-	fs, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts)
+	fs, _, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +82,25 @@ func (db *DB) GetFeature(ctx context.Context, key features.FeatureKey, opts feat
 		return nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
 	}
 	return fs[0], nil
+}
+
+var _ features.NeighbourReader = (*DB)(nil)
+
+// GetFeatureWithNeighbours is GetFeature plus the best explanation of each
+// of the first n decoder-cosine neighbours that has one, read in the same
+// batch.
+func (db *DB) GetFeatureWithNeighbours(ctx context.Context, key features.FeatureKey, opts features.FeatureOptions, n int) (*features.Feature, map[int]string, error) {
+	if err := key.Validate(); err != nil {
+		return nil, nil, err
+	}
+	fs, labels, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts, max(n, 0))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(fs) == 0 {
+		return nil, nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
+	}
+	return fs[0], labels, nil
 }
 
 // GetFeatures returns the features that exist, in the order asked. It reads
@@ -102,7 +122,7 @@ func (db *DB) GetFeatures(ctx context.Context, keys []features.FeatureKey, opts 
 	}
 	found := make(map[features.FeatureKey]*features.Feature, len(keys))
 	for _, s := range sources {
-		fs, err := db.sourceFeatures(ctx, s.model, s.id, indexes[s], opts)
+		fs, _, err := db.sourceFeatures(ctx, s.model, s.id, indexes[s], opts, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -119,37 +139,69 @@ func (db *DB) GetFeatures(ctx context.Context, keys []features.FeatureKey, opts 
 	return out, nil
 }
 
-// rawActivation is an example row before its creator and token strings
-// are resolved.
+// rawActivation is an example row before its creator, token strings and
+// values are resolved.
 type rawActivation struct {
-	a          *features.Activation
-	creator    *int32
-	start, end int // its tokens in rawActivations.ids and .vals
+	a            *features.Activation
+	creator      *int32
+	start, end   int // its token ids in rawActivations.ids
+	vstart, vend int // its encoded values in rawActivations.enc
 }
 
-// rawActivations are the example rows of one read. All rows share one
-// array of token ids and one of values, and resolve gives them one array
-// of strings: a feature has ~70 examples of 128 tokens, and slices per row
-// were most of a read's allocations.
+// rawActivations are the example rows of one read. Token ids and encoded
+// values of all rows share two pooled arrays, and resolve gives the rows
+// one array of strings and one of values, each of the exact size: a
+// feature has ~70 examples of 128 tokens, and slices per row were most of
+// a read's allocations.
 type rawActivations struct {
 	rows []rawActivation
 	ids  []int32
-	vals []float32
+	enc  []byte
 }
+
+// scratch holds the pooled arrays of a rawActivations between reads.
+type scratch struct {
+	ids []int32
+	enc []byte
+}
+
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledIDs bounds the token ids kept for the next read (4 MB).
+const maxPooledIDs = 1 << 20
+
+// release returns the pooled arrays; raws must not be used afterwards.
+func (raws *rawActivations) release(sc *scratch) {
+	if cap(raws.ids) <= maxPooledIDs {
+		sc.ids, sc.enc = raws.ids[:0], raws.enc[:0]
+		scratches.Put(sc)
+	}
+	*raws = rawActivations{}
+}
+
+// neighbourLabels reads the best explanation (FeatureSummary's) of the
+// first $3 decoder-cosine neighbours of feature $2.
+const neighbourLabels = `SELECT DISTINCT ON (e.idx) e.idx, e.description FROM explanations e
+	WHERE e.sid = $1 AND e.idx = ANY((SELECT f.topk_cos_sim_indices[1:$3] FROM features f WHERE f.sid = $1 AND f.idx = $2)::int[])
+	ORDER BY e.idx, e.score_v2 DESC NULLS LAST, e.score_v1 DESC, e.created_at, e.id`
 
 // sourceFeatures reads the listed features of one source (missing ones and
 // a missing source are skipped) with one batch of three queries: features,
-// examples and explanations.
-func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx []int, opts features.FeatureOptions) ([]*features.Feature, error) {
+// examples and explanations. With neighbours > 0 (and one index) a fourth
+// query labels that many of the feature's decoder-cosine neighbours.
+func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx []int, opts features.FeatureOptions, neighbours int) (out []*features.Feature, labels map[int]string, err error) {
 	if opts.MaxActivations < 0 {
-		return nil, features.Errorf(features.EINVALID, "negative MaxActivations")
+		return nil, nil, features.Errorf(features.EINVALID, "negative MaxActivations")
 	}
 	sid, err := db.sourceID(ctx, modelID, sourceID)
 	if features.ErrorCode(err) == features.ENOTFOUND {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if len(idx) != 1 {
+		neighbours = 0
 	}
 	where := fmt.Sprintf("%s/%s", modelID, sourceID)
 	b := &pgx.Batch{}
@@ -166,43 +218,47 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 	if !opts.NoExplanations {
 		b.Queue(explanationSelect+` WHERE e.sid = $1 AND e.idx = ANY($2)`+explanationOrder, sid, idx)
 	}
+	if neighbours > 0 {
+		b.Queue(neighbourLabels, sid, idx[0], neighbours)
+	}
 	br := db.Pool.SendBatch(ctx, b)
 	defer br.Close()
 
 	rows, err := br.Query()
 	if err != nil {
-		return nil, dbErr(err, "get features of %s", where)
+		return nil, nil, dbErr(err, "get features of %s", where)
 	}
-	var out []*features.Feature
 	byIndex := make(map[int]*features.Feature, len(idx))
 	for rows.Next() {
 		f := &features.Feature{ModelID: modelID, SourceID: sourceID}
 		if err := scanFeature(rows, f); err != nil {
 			rows.Close()
-			return nil, dbErr(err, "get features of %s", where)
+			return nil, nil, dbErr(err, "get features of %s", where)
 		}
 		out = append(out, f)
 		byIndex[f.Index] = f
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, dbErr(err, "get features of %s", where)
+		return nil, nil, dbErr(err, "get features of %s", where)
 	}
 
-	var raws rawActivations
+	sc := scratches.Get().(*scratch)
+	raws := rawActivations{ids: sc.ids, enc: sc.enc}
+	defer raws.release(sc)
 	if !opts.NoActivations {
 		if err = scanActivations(br, modelID, sourceID, &raws); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if !opts.NoExplanations {
 		rows, err := br.Query()
 		if err != nil {
-			return nil, dbErr(err, "get explanations of %s", where)
+			return nil, nil, dbErr(err, "get explanations of %s", where)
 		}
 		exps, err := loadExplanations(rows, modelID, sourceID)
 		if err != nil {
-			return nil, dbErr(err, "get explanations of %s", where)
+			return nil, nil, dbErr(err, "get explanations of %s", where)
 		}
 		for _, e := range exps {
 			if f := byIndex[e.Index]; f != nil {
@@ -210,14 +266,19 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 			}
 		}
 	}
+	if neighbours > 0 {
+		if labels, err = scanLabels(br); err != nil {
+			return nil, nil, dbErr(err, "get neighbours of %s:%d", where, idx[0])
+		}
+	}
 	if err := br.Close(); err != nil {
-		return nil, dbErr(err, "get features of %s", where)
+		return nil, nil, dbErr(err, "get features of %s", where)
 	}
 	// Names and tokens are resolved only now that the batch's connection is
 	// back in the pool: taking a second connection while holding the first
 	// deadlocks once every connection is held by a request doing the same.
 	if err := db.resolveActivations(ctx, modelID, &raws); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sortActivations(raws.rows)
 	for _, r := range raws.rows {
@@ -228,7 +289,26 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 			f.Activations = append(f.Activations, r.a)
 		}
 	}
-	return out, nil
+	return out, labels, nil
+}
+
+// scanLabels reads the neighbourLabels rows of a batch.
+func scanLabels(br pgx.BatchResults) (map[int]string, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	labels := map[int]string{}
+	for rows.Next() {
+		var i int32
+		var d string
+		if err := rows.Scan(&i, &d); err != nil {
+			return nil, err
+		}
+		labels[int(i)] = d
+	}
+	return labels, rows.Err()
 }
 
 // countIndex counts the sorted rows of feature idx from the first one.
@@ -276,8 +356,8 @@ func compareDesc(a, b float64) int {
 	return cmp.Compare(b, a)
 }
 
-// scanActivations reads the batch's example rows into raws: token ids and
-// values are decoded straight from the driver's buffers.
+// scanActivations reads the batch's example rows into raws, straight from
+// the driver's buffers: token ids decoded, values still encoded.
 func scanActivations(br pgx.BatchResults, modelID, sourceID string, raws *rawActivations) error {
 	rows, err := br.Query()
 	if err != nil {
@@ -297,21 +377,13 @@ func scanActivations(br pgx.BatchResults, modelID, sourceID string, raws *rawAct
 		a.Index = int(idx)
 		a.CreatedAt = a.CreatedAt.UTC()
 		a.DFAValues, a.LossValues = nilIfEmpty(a.DFAValues), nilIfEmpty(a.LossValues)
-		if raws.ids == nil {
-			// A feature's examples usually share one length: room for ~96 of them.
-			raws.ids = make([]int32, 0, 96*len(tok))
-		}
-		start := len(raws.ids)
+		start, vstart := len(raws.ids), len(raws.enc)
 		if raws.ids, err = decodeTokens(tok, raws.ids); err != nil {
 			return features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", a.ID, modelID, sourceID, idx)
 		}
-		end := len(raws.ids)
-		raws.vals = slices.Grow(raws.vals, end-start)[:end]
-		clear(raws.vals[start:end])
-		if _, err := decodeValuesInto(vals, raws.vals[start:end]); err != nil {
-			return features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", a.ID, modelID, sourceID, idx)
-		}
-		raws.rows = append(raws.rows, rawActivation{a: a, creator: creator, start: start, end: end})
+		raws.enc = append(raws.enc, vals...)
+		raws.rows = append(raws.rows, rawActivation{a: a, creator: creator, start: start, end: len(raws.ids),
+			vstart: vstart, vend: len(raws.enc)})
 	}
 	if err := rows.Err(); err != nil {
 		return dbErr(err, "get activations of %s/%s", modelID, sourceID)
@@ -343,11 +415,14 @@ func (db *DB) resolveActivations(ctx context.Context, modelID string, raws *rawA
 		strs[i] = d.byID[id]
 	}
 	d.mu.RUnlock()
+	values := make([]float32, len(raws.ids))
 	for _, r := range raws.rows {
 		// Full slice expressions: appending to one example's slice must not
 		// overwrite the next example's.
 		r.a.Tokens = strs[r.start:r.end:r.end]
-		r.a.Values = raws.vals[r.start:r.end:r.end]
+		if r.a.Values, err = decodeValuesInto(raws.enc[r.vstart:r.vend], values[r.start:r.end:r.end]); err != nil {
+			return features.Wrap(features.EINTERNAL, err, "activation %q of %s/%s:%d", r.a.ID, modelID, r.a.SourceID, r.a.Index)
+		}
 	}
 	return nil
 }

@@ -84,11 +84,17 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 		return nil, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path)
 	}
 	var (
-		f   *features.Feature
-		src *features.Source
+		f      *features.Feature
+		src    *features.Source
+		labels map[int]string // neighbours' explanations, when read with the feature
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
+		if nr, ok := s.Features.(features.NeighbourReader); ok {
+			// The self entry (first) is skipped: one more than shown.
+			f, labels, err = nr.GetFeatureWithNeighbours(gctx, key, features.FeatureOptions{}, maxNeighbours+1)
+			return err
+		}
 		f, err = s.Features.GetFeature(gctx, key, features.FeatureOptions{})
 		return err
 	})
@@ -123,7 +129,7 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 	v.Neg = logitRows(f.NegStr, f.NegValues)
 	v.Pos = logitRows(f.PosStr, f.PosValues)
 	v.Acts = activationsView(f, r.URL.Query().Get("ctx") == "full")
-	if v.Neighbours, err = s.neighbours(ctx, f); err != nil {
+	if v.Neighbours, err = s.neighbours(ctx, f, labels); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -216,11 +222,14 @@ func activationGroups(f *features.Feature, full bool) []templates.ActGroup {
 	return out
 }
 
-// neighbours lists the decoder-cosine neighbours with their explanations.
-func (s *Server) neighbours(ctx context.Context, f *features.Feature) ([]templates.Neighbour, error) {
+// neighbours lists the decoder-cosine neighbours with their explanations:
+// from labels when the store read them with the feature, else from
+// FeatureSummaries.
+func (s *Server) neighbours(ctx context.Context, f *features.Feature, labels map[int]string) ([]templates.Neighbour, error) {
 	n := min(len(f.TopkCosSimIndices), len(f.TopkCosSimValues))
 	var out []templates.Neighbour
 	var idx []int
+	last := -1 // the last entry of TopkCosSimIndices listed
 	for i := 0; i < n && len(out) < maxNeighbours; i++ {
 		j := f.TopkCosSimIndices[i]
 		if j == f.Index || j < 0 { // element 0 is the feature itself
@@ -230,9 +239,17 @@ func (s *Server) neighbours(ctx context.Context, f *features.Feature) ([]templat
 			Index: j, URL: templates.FeatureURL(f.ModelID, f.SourceID, j), Cos: templates.Num(f.TopkCosSimValues[i]),
 		})
 		idx = append(idx, j)
+		last = i
 	}
 	if len(idx) == 0 {
 		return nil, nil
+	}
+	// labels cover the first maxNeighbours+1 entries (see featureView).
+	if labels != nil && last <= maxNeighbours {
+		for i := range out {
+			out[i].Explanation = labels[out[i].Index]
+		}
+		return out, nil
 	}
 	sums, err := s.Features.FeatureSummaries(ctx, f.ModelID, f.SourceID, idx)
 	if err != nil {
