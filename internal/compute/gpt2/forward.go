@@ -357,16 +357,10 @@ func causalSoftmax(s []float32, t, ld int, scale float32) {
 	w := max(geluWidth, 1)
 	for i := range t {
 		row := s[i*ld : (i+1)*ld]
-		mx := row[0]
-		for _, v := range row[1 : i+1] {
-			if v > mx {
-				mx = v
-			}
-		}
-		mx *= scale // scale > 0, so the maximum commutes with it
 		// Round the row up to whole vectors where the row has room: the
-		// masked entries become -Inf, whose exp (clamped, about 1e-38)
-		// cannot move the sum, and are zeroed afterwards.
+		// masked entries become -Inf, which leaves the maximum alone and
+		// whose exp (clamped, about 1e-38) cannot move the sum; they are
+		// zeroed afterwards.
 		n := i + 1
 		if k := (n + w - 1) / w * w; k <= ld {
 			for j := n; j < k; j++ {
@@ -374,10 +368,9 @@ func causalSoftmax(s []float32, t, ld int, scale float32) {
 			}
 			n = k
 		}
+		mx := rowMax(row[:n]) * scale // scale > 0, so the maximum commutes with it
 		inv := float32(1 / expShifted(row[:n], scale, mx))
-		for j := range row[:i+1] {
-			row[j] *= inv
-		}
+		scaleRow(row[:n], inv)
 		clear(row[i+1:])
 	}
 }

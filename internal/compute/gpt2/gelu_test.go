@@ -78,3 +78,54 @@ func TestExpShiftedImplementations(t *testing.T) {
 		}
 	}
 }
+
+// The vectorised layer-norm and softmax helpers must match plain Go: the
+// moments to float64 rounding, the rest bit for bit.
+func TestNormHelperImplementations(t *testing.T) {
+	widths := []int{0}
+	switch kernel.Impl() {
+	case "avx512":
+		widths = append(widths, 16, 8)
+	case "avx2":
+		widths = append(widths, 8)
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, width := range widths {
+		for _, n := range []int{1, 7, 8, 16, 17, 64, 256, 768, 1000} {
+			x, w, b := make([]float32, n), make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64()*3 + 40) // an offset mean, as residual streams have
+				w[i], b[i] = float32(1+0.1*r.NormFloat64()), float32(0.1*r.NormFloat64())
+			}
+			x[n/2] = 3000 // an outlier dimension
+			mean, m2 := momentsWidth(x, width)
+			wantMean, wantM2 := momentsGo(x)
+			if math.Abs(mean-wantMean) > 1e-12*math.Abs(wantMean) || math.Abs(m2-wantM2) > 1e-9*wantM2 {
+				t.Fatalf("width %d n %d: moments (%g, %g), want (%g, %g)", width, n, mean, m2, wantMean, wantM2)
+			}
+			got, want := make([]float32, n), make([]float32, n)
+			lnApplyWidth(got, x, w, b, float32(wantMean), 0.37, width)
+			lnApplyGo(want, x, w, b, float32(wantMean), 0.37)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("width %d n %d: lnApply[%d] = %g, want %g", width, n, i, got[i], want[i])
+				}
+			}
+			x[n-1] = 5000 // the maximum in the tail
+			if got, want := rowMaxWidth(x, width), rowMaxGo(x); got != want {
+				t.Fatalf("width %d n %d: rowMax %g, want %g", width, n, got, want)
+			}
+			x[0] = 7000 // and in the first vector
+			if got, want := rowMaxWidth(x, width), rowMaxGo(x); got != want {
+				t.Fatalf("width %d n %d: rowMax %g, want %g", width, n, got, want)
+			}
+			copy(got, x)
+			scaleRowWidth(got, 0.3, width)
+			for i := range got {
+				if got[i] != x[i]*0.3 {
+					t.Fatalf("width %d n %d: scaleRow[%d] = %g, want %g", width, n, i, got[i], x[i]*0.3)
+				}
+			}
+		}
+	}
+}

@@ -9,12 +9,19 @@ import (
 func sqrt(x float64) float64 { return math.Sqrt(x) }
 
 // layerNorm writes (x-μ)/sqrt(σ²+eps)*w+b into dst (which may alias x).
-// Statistics are accumulated in float64, four independent sums at a time
-// (so the adds pipeline): residual streams of trained models have outlier
-// dimensions where float32 sums lose digits.
+// Statistics are accumulated in float64 (vectorised where the CPU allows):
+// residual streams of trained models have outlier dimensions where float32
+// sums lose digits.
 func layerNorm(dst, x, w, b []float32, eps float64) {
+	mean, m2 := moments(x)
+	inv := float32(1 / math.Sqrt(m2/float64(len(x))+eps))
+	lnApply(dst, x, w, b, float32(mean), inv)
+}
+
+// momentsGo is moments in plain Go: two passes, four independent sums at a
+// time (so the adds pipeline).
+func momentsGo(x []float32) (mean, m2 float64) {
 	n := len(x)
-	dst, w, b = dst[:n], w[:n], b[:n]
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= n; i += 4 {
@@ -26,7 +33,7 @@ func layerNorm(dst, x, w, b []float32, eps float64) {
 	for ; i < n; i++ {
 		s0 += float64(x[i])
 	}
-	mean := (s0 + s1 + s2 + s3) / float64(n)
+	mean = (s0 + s1 + s2 + s3) / float64(n)
 	s0, s1, s2, s3 = 0, 0, 0, 0
 	i = 0
 	for ; i+4 <= n; i += 4 {
@@ -41,11 +48,26 @@ func layerNorm(dst, x, w, b []float32, eps float64) {
 		d := float64(x[i]) - mean
 		s0 += d * d
 	}
-	inv := float32(1 / math.Sqrt((s0+s1+s2+s3)/float64(n)+eps))
-	m32 := float32(mean)
+	return mean, s0 + s1 + s2 + s3
+}
+
+// lnApplyGo is lnApply in plain Go.
+func lnApplyGo(dst, x, w, b []float32, mean, inv float32) {
+	dst, w, b = dst[:len(x)], w[:len(x)], b[:len(x)]
 	for i, v := range x {
-		dst[i] = (v-m32)*inv*w[i] + b[i]
+		dst[i] = (v-mean)*inv*w[i] + b[i]
 	}
+}
+
+// rowMaxGo is rowMax in plain Go.
+func rowMaxGo(v []float32) float32 {
+	mx := v[0]
+	for _, x := range v[1:] {
+		if x > mx {
+			mx = x
+		}
+	}
+	return mx
 }
 
 // expTable[j] = 2^(j/32): exp(x) = 2^m · 2^(j/32) · e^r with r small.

@@ -113,7 +113,10 @@ func BenchmarkEncodeEpilogue(b *testing.B) {
 		threads = v
 	}
 	defer kernel.SetThreads(kernel.SetThreads(threads))
-	for _, sh := range benchShapes {
+	// The encoder shapes, and the demo model's SAEs (d_in 256, d_sae 4096,
+	// whose short products make the epilogue weigh more).
+	shapes := append(benchShapes[:len(benchShapes):len(benchShapes)], struct{ din, dsae int }{256, 4096})
+	for _, sh := range shapes {
 		for _, t := range benchTokens {
 			b.Run(fmt.Sprintf("d%dx%d/T%d", sh.din, sh.dsae, t), func(b *testing.B) {
 				s := benchSAE(b, sh.din, sh.dsae)
