@@ -24,7 +24,7 @@ var (
 	benchSAEs = map[[2]int]*SAE{}
 )
 
-func benchSAE(b *testing.B, din, dsae int) *SAE {
+func benchSAE(b testing.TB, din, dsae int) *SAE {
 	benchMu.Lock()
 	defer benchMu.Unlock()
 	if s := benchSAEs[[2]int{din, dsae}]; s != nil {

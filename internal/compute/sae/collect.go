@@ -2,7 +2,9 @@ package sae
 
 import (
 	"math"
+	"math/bits"
 	"slices"
+	"sync"
 
 	"saex/internal/compute/kernel"
 )
@@ -23,38 +25,96 @@ func (k key) value() float32 { return math.Float32frombits(uint32(k >> 32)) }
 func (k key) index() int32   { return int32(^uint32(k)) }
 
 // collector gathers the positive candidates of each row. With a limit it
-// keeps the best limit per row in a min-heap (root = worst kept), so most
-// values are rejected by one comparison against the root; without one it
-// keeps them all.
+// keeps, per row, a buffer of at most room candidates and a threshold lo:
+// values below lo cannot be among the row's best limit. Candidates that
+// reach lo are appended (a vectorised gather and a store each); when the
+// buffer is full it is cut back to its best limit by quickselect and lo
+// rises to the worst of them. A min-heap would test fewer candidates, but
+// each insertion into it is a chain of dependent, unpredictable branches:
+// on the demo SAEs (4,096 features, k = 32) the heap took as long as the
+// product itself. Without a limit every positive candidate is kept.
 type collector struct {
 	limit int
-	heap  []key   // [rows*limit] when limit > 0
-	n     []int32 // heap sizes
+	room  int       // buffer capacity per row when limit > 0
+	buf   []key     // [rows*room] when limit > 0
+	n     []int32   // candidates held per row
+	lo    []float32 // per row: the value a candidate must reach
 	lists [][]key
 	idx   []int32 // addRow's scratch: a tile row's candidate columns
-	keys  []key   // addRow's scratch: a heap plus the candidates
 }
 
+// minValue is the threshold of a row with fewer than limit candidates:
+// v >= minValue <=> v > 0.
+const minValue = float32(math.SmallestNonzeroFloat32)
+
+// init empties c for rows rows, reusing its arrays where they are large
+// enough (the buffers need no clearing: only their first n[r] keys count).
 func (c *collector) init(limit, rows int) {
 	c.limit = limit
 	if limit > 0 {
-		c.heap = make([]key, rows*limit)
-		c.n = make([]int32, rows)
-	} else {
-		c.lists = make([][]key, rows)
+		c.room = max(4*limit, limit+64)
+		c.buf = resize(c.buf, rows*c.room)
+		c.n = resize(c.n, rows)
+		clear(c.n)
+		c.lo = resize(c.lo, rows)
+		for r := range c.lo {
+			c.lo[r] = minValue
+		}
+		return
+	}
+	c.lists = resize(c.lists, rows)
+	for r := range c.lists {
+		c.lists[r] = c.lists[r][:0]
 	}
 }
+
+// resize returns s with length n, reallocated only when it is too small.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// Collectors and sae_in buffers are reused across encodes (the dashboard
+// build and the prompt engine encode thousands of batches); nothing in them
+// outlives the call that took them.
+var (
+	collectorPool sync.Pool // *[]collector
+	floatPool     sync.Pool // *[]float32
+)
+
+func getCollectors(workers int) []collector {
+	if p, ok := collectorPool.Get().(*[]collector); ok && len(*p) >= workers {
+		return (*p)[:workers]
+	}
+	return make([]collector, workers)
+}
+
+func putCollectors(cols []collector) { collectorPool.Put(&cols) }
+
+func getFloats(n int) *[]float32 {
+	if p, ok := floatPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]float32, n)
+	return &b
+}
+
+func putFloats(p *[]float32) { floatPool.Put(p) }
 
 // reset empties a one-row collector for reuse.
 func (c *collector) reset() {
 	if c.limit > 0 {
-		c.n[0] = 0
+		c.n[0], c.lo[0] = 0, minValue
 	} else {
 		c.lists[0] = c.lists[0][:0]
 	}
 }
 
-// count returns how many candidates row r holds.
+// count returns how many candidates row r holds (more than limit when its
+// buffer has not been cut back).
 func (c *collector) count(r int) int {
 	if c.limit > 0 {
 		return int(c.n[r])
@@ -64,23 +124,32 @@ func (c *collector) count(r int) int {
 
 // add offers one positive candidate for row r.
 func (c *collector) add(r int, v float32, i int32) {
-	x := makeKey(v, i)
 	if c.limit == 0 {
-		c.lists[r] = append(c.lists[r], x)
+		c.lists[r] = append(c.lists[r], makeKey(v, i))
 		return
 	}
-	h := c.heap[r*c.limit : (r+1)*c.limit]
+	if v < c.lo[r] {
+		return
+	}
+	h := c.buf[r*c.room : (r+1)*c.room]
 	n := int(c.n[r])
-	if n < c.limit {
-		h[n] = x
-		siftUp(h, n)
-		c.n[r]++
-		return
+	h[n] = makeKey(v, i)
+	n++
+	if n == c.room {
+		n, c.lo[r] = cutBack(h, c.limit)
 	}
-	if x > h[0] {
-		h[0] = x
-		siftDown(h)
+	c.n[r] = int32(n)
+}
+
+// cutBack keeps the best limit keys of the full buffer h at its front and
+// returns their number and the worst kept value, the row's new threshold.
+func cutBack(h []key, limit int) (int, float32) {
+	selectTop(h, limit)
+	worst := h[0]
+	for _, x := range h[1:limit] {
+		worst = min(worst, x)
 	}
+	return limit, worst.value()
 }
 
 // addRow offers tile values (plus bias) of row r whose columns start at
@@ -91,99 +160,94 @@ func (c *collector) addRow(r int, tile, bias []float32, col0 int32) {
 		c.idx = make([]int32, len(tile))
 	}
 	idx := c.idx[:len(tile)]
-	// lo is the value a candidate must reach: 0 until the heap is full
-	// (only positive values count), then the worst kept value.
-	lo := float32(math.SmallestNonzeroFloat32) // v >= lo  <=>  v > 0
 	if c.limit == 0 {
 		l := c.lists[r]
-		for _, j := range idx[:kernel.AtLeastIndices(tile, bias, lo, idx)] {
+		for _, j := range idx[:kernel.AtLeastIndices(tile, bias, minValue, idx)] {
 			l = append(l, makeKey(tile[j]+bias[j], col0+j))
 		}
 		c.lists[r] = l
 		return
 	}
-	h := c.heap[r*c.limit : (r+1)*c.limit]
-	n := int(c.n[r])
-	if n < c.limit {
-		// Filling the heap: every positive value is a candidate, so
-		// gather them in one vectorised pass and keep the best limit of
-		// them and the heap at once.
-		cands := idx[:kernel.AtLeastIndices(tile, bias, lo, idx)]
-		keys := append(c.keys[:0], h[:n]...)
+	h := c.buf[r*c.room : (r+1)*c.room]
+	n, lo := int(c.n[r]), c.lo[r]
+	cands := idx[:kernel.AtLeastIndices(tile, bias, lo, idx)]
+	for len(cands) > 0 {
+		m := min(len(cands), len(h)-n)
+		for _, j := range cands[:m] {
+			h[n] = makeKey(tile[j]+bias[j], col0+j)
+			n++
+		}
+		cands = cands[m:]
+		if n < len(h) {
+			break
+		}
+		n, lo = cutBack(h, c.limit)
+		// The rest must now reach the raised threshold.
+		kept := cands[:0]
 		for _, j := range cands {
-			keys = append(keys, makeKey(tile[j]+bias[j], col0+j))
+			if tile[j]+bias[j] >= lo {
+				kept = append(kept, j)
+			}
 		}
-		c.keys = keys
-		if len(keys) > c.limit {
-			selectTop(keys, c.limit)
-			keys = keys[:c.limit]
-		}
-		n = copy(h, keys)
-		heapify(h[:n])
-		c.n[r] = int32(n)
-		return
+		cands = kept
 	}
-	// A full heap: most values are below its worst. Gather those that
-	// reach it in one vectorised pass; the root rises as they go in, so
-	// test each against the current root.
-	lo = max(h[0].value(), lo)
-	for _, j := range idx[:kernel.AtLeastIndices(tile, bias, lo, idx)] {
-		if x := makeKey(tile[j]+bias[j], col0+j); x > h[0] {
-			h[0] = x
-			siftDown(h)
-		}
-	}
+	c.n[r], c.lo[r] = int32(n), lo
 }
 
-// selectTop reorders keys so that its k largest come first (in no order):
-// quickselect with a median-of-three pivot.
+// selectTop reorders keys so that its k largest come first, in no order:
+// quickselect with a median-of-three pivot and a branch-free partition. A partition that branches on each
+// comparison mispredicts about every other key, and the collectors' cut-
+// backs run it on every row.
 func selectTop(keys []key, k int) {
-	lo, hi := 0, len(keys)-1
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		// Order keys[lo] >= keys[mid] >= keys[hi], then partition around
-		// the middle one (descending).
-		if keys[lo] < keys[mid] {
-			keys[lo], keys[mid] = keys[mid], keys[lo]
+	lo, hi := 0, len(keys) // the k-th largest lies in keys[lo:hi]
+	for hi-lo > 16 && lo < k && k < hi {
+		p := median3(keys[lo], keys[lo+(hi-lo)/2], keys[hi-1])
+		// Move the keys >= p to the front of keys[lo:hi]. Keys of one row
+		// are distinct (they hold the feature index), and the median of
+		// three distinct keys has one above and one below it, so both
+		// parts are non-empty and the range shrinks.
+		w := lo
+		for i := lo; i < hi; i++ {
+			x := keys[i]
+			keys[i] = keys[w]
+			keys[w] = x
+			// w++ when x >= p, without a branch: x - p borrows when x < p.
+			_, below := bits.Sub64(uint64(x), uint64(p), 0)
+			w += int(1 - below)
 		}
-		if keys[mid] < keys[hi] {
-			keys[mid], keys[hi] = keys[hi], keys[mid]
-			if keys[lo] < keys[mid] {
-				keys[lo], keys[mid] = keys[mid], keys[lo]
+		if w == hi {
+			// Only with repeated keys (never from the collectors): put
+			// the keys equal to p last; if the top k reach into them,
+			// any of them will do.
+			w = lo
+			for i := lo; i < hi; i++ {
+				x := keys[i]
+				keys[i] = keys[w]
+				keys[w] = x
+				if x > p {
+					w++
+				}
+			}
+			if w <= k {
+				return
 			}
 		}
-		pivot := keys[mid]
-		i, j := lo, hi
-		for i <= j {
-			for keys[i] > pivot {
-				i++
-			}
-			for keys[j] < pivot {
-				j--
-			}
-			if i <= j {
-				keys[i], keys[j] = keys[j], keys[i]
-				i++
-				j--
-			}
+		if w <= k {
+			lo = w
+		} else {
+			hi = w
 		}
-		// Now keys[lo..j] >= pivot >= keys[i..hi].
-		switch {
-		case k-1 <= j:
-			hi = j
-		case k-1 >= i:
-			lo = i
-		default:
-			return
-		}
+	}
+	if lo < k && k < hi {
+		small := keys[lo:hi]
+		slices.Sort(small)
+		slices.Reverse(small)
 	}
 }
 
-// heapify arranges h as a min-heap (root = worst).
-func heapify(h []key) {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		siftDownAt(h, i)
-	}
+// median3 returns the middle one of three keys.
+func median3(a, b, c key) key {
+	return max(min(a, b), min(max(a, b), c))
 }
 
 // appendRow appends row r's candidates (unordered) to dst.
@@ -191,12 +255,16 @@ func (c *collector) appendRow(dst []key, r int) []key {
 	if c.limit == 0 {
 		return append(dst, c.lists[r]...)
 	}
-	return append(dst, c.heap[r*c.limit:r*c.limit+int(c.n[r])]...)
+	return append(dst, c.buf[r*c.room:r*c.room+int(c.n[r])]...)
 }
 
-// sparse returns row r sorted (for the one-row collector).
+// sparse returns row r's best limit, sorted (for the one-row collector).
 func (c *collector) sparse(r int) Sparse {
 	keys := c.appendRow(nil, r)
+	if c.limit > 0 && len(keys) > c.limit {
+		selectTop(keys, c.limit)
+		keys = keys[:c.limit]
+	}
 	slices.Sort(keys)
 	sp := Sparse{Indices: make([]int32, len(keys)), Values: make([]float32, len(keys))}
 	fillSorted(sp, keys)
@@ -260,40 +328,4 @@ func mergeRows(cols []collector, t, limit int) []Sparse {
 		merge(c*chunk, min(t, (c+1)*chunk))
 	})
 	return out
-}
-
-// siftUp restores the min-heap (root = worst) after appending at i.
-func siftUp(h []key, i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p] <= h[i] {
-			break
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-// siftDown restores the full heap h after its root was replaced.
-func siftDown(h []key) { siftDownAt(h, 0) }
-
-// siftDownAt moves h[i] down to its place in the min-heap h.
-func siftDownAt(h []key, i int) {
-	n := len(h)
-	x := h[i]
-	for {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if r := c + 1; r < n && h[r] < h[c] {
-			c = r
-		}
-		if x <= h[c] {
-			break
-		}
-		h[i] = h[c]
-		i = c
-	}
-	h[i] = x
 }

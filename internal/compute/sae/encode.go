@@ -38,8 +38,12 @@ func (s *SAE) checkInput(x []float32, t int) error {
 // prepare applies SAELens's process_sae_in row by row (after centring
 // when CentersInput): sae_in = norm_in(x) - b_dec*apply_b_dec_to_input.
 func (s *SAE) prepare(x []float32, t int) ([]float32, []Norm) {
+	return s.prepareInto(make([]float32, len(x)), x, t)
+}
+
+// prepareInto is prepare writing sae_in into in (len(x) values).
+func (s *SAE) prepareInto(in, x []float32, t int) ([]float32, []Norm) {
 	din := s.Cfg.DIn
-	in := make([]float32, len(x))
 	norms := make([]Norm, t)
 	center := s.Cfg.CentersInput()
 	if !center && s.Cfg.NormalizeActivations == NormNone {
@@ -134,7 +138,11 @@ func (s *SAE) Encode(x []float32, t int) (*Encoding, error) {
 	if err := s.checkInput(x, t); err != nil {
 		return nil, err
 	}
-	in, norms := s.prepare(x, t)
+	// sae_in lives only for this call: its buffer is reused, which saves
+	// clearing (and often faulting in) fresh pages on every encode.
+	buf := getFloats(len(x))
+	defer putFloats(buf)
+	in, norms := s.prepareInto(*buf, x, t)
 	limit := s.MaxPerToken
 	if s.Cfg.Architecture == TopK {
 		limit = s.Cfg.K
@@ -306,7 +314,8 @@ func (s *SAE) encodeFused(in []float32, t, limit int) []Sparse {
 		return []Sparse{}
 	}
 	workers := kernel.Threads()
-	cols := make([]collector, workers)
+	cols := getCollectors(workers)
+	defer putCollectors(cols)
 	for w := range cols {
 		cols[w].init(limit, t)
 	}

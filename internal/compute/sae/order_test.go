@@ -158,3 +158,57 @@ func TestPrepareSubtractionOnly(t *testing.T) {
 		t.Fatalf("norm %+v, want the identity", norms[rows-1])
 	}
 }
+
+// TestCollectorCutBack feeds rows far more candidates than a collector's
+// buffer holds, through addRow (tiles of varying widths and column offsets)
+// and add, with many equal values, and checks each row against a sort of
+// all its positive candidates: the cut-backs and the raised thresholds must
+// never drop one of the best limit, ties included.
+func TestCollectorCutBack(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, limit := range []int{1, 3, 32} {
+		for _, distinct := range []int{4, 50, 1 << 20} {
+			const rows, width = 6, 3000
+			var c collector
+			c.init(limit, rows)
+			for row := range rows {
+				vals := make([]float32, width)
+				bias := make([]float32, width)
+				for j := range vals {
+					vals[j] = float32(r.IntN(distinct)-distinct/3) / 7
+					bias[j] = float32(r.IntN(3)-1) / 7
+				}
+				var all []cand
+				for j, v := range vals {
+					if v+bias[j] > 0 {
+						all = append(all, cand{v + bias[j], int32(j)})
+					}
+				}
+				// The first half in tiles through addRow (in a shuffled
+				// order of tiles), the rest one by one through add.
+				half := width / 2
+				var tiles [][2]int
+				for col := 0; col < half; {
+					w := min(half-col, 1+r.IntN(200))
+					tiles = append(tiles, [2]int{col, w})
+					col += w
+				}
+				r.Shuffle(len(tiles), func(i, j int) { tiles[i], tiles[j] = tiles[j], tiles[i] })
+				for _, tl := range tiles {
+					c.addRow(row, vals[tl[0]:tl[0]+tl[1]], bias[tl[0]:tl[0]+tl[1]], int32(tl[0]))
+				}
+				for j := half; j < width; j++ {
+					if v := vals[j] + bias[j]; v > 0 {
+						c.add(row, v, int32(j))
+					}
+				}
+				slices.SortFunc(all, compareCand)
+				want := toSparse(all[:min(limit, len(all))])
+				got := mergeRows([]collector{c}, rows, limit)[row]
+				if !slices.Equal(got.Indices, want.Indices) || !slices.Equal(got.Values, want.Values) {
+					t.Fatalf("limit %d, %d distinct values, row %d: got %v, want %v", limit, distinct, row, got, want)
+				}
+			}
+		}
+	}
+}
