@@ -26,6 +26,9 @@ type hardenConfig struct {
 	Metrics        bool
 	ReadDeadline   time.Duration
 	WriteDeadline  time.Duration
+	// ReadConcurrency bounds the reads served at once (0: the default,
+	// two per core; negative: no bound).
+	ReadConcurrency int
 	// ResponseCacheBytes is the budget of the web server's cache of feature
 	// pages and feature JSON (0: off).
 	ResponseCacheBytes int64
@@ -118,6 +121,11 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	cfg.TrustedOrigins = splitList(env.Getenv("SAEX_TRUSTED_ORIGINS"))
 	cfg.ReadDeadline, cfg.WriteDeadline = web.DefaultReadDeadline, web.DefaultWriteDeadline
 	cfg.ResponseCacheBytes = web.DefaultResponseCacheBytes
+	if v := env.Getenv("SAEX_READ_CONCURRENCY"); v != "" {
+		if cfg.ReadConcurrency, err = strconv.Atoi(strings.TrimSpace(v)); err != nil {
+			return fmt.Errorf("SAEX_READ_CONCURRENCY: %q is not a whole number", v)
+		}
+	}
 	if v := env.Getenv("SAEX_RESPONSE_CACHE"); v != "" {
 		if cfg.ResponseCacheBytes, err = parseBytes(v); err != nil {
 			return fmt.Errorf("SAEX_RESPONSE_CACHE: %w", err)
@@ -130,6 +138,7 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	fs.Var(listFlag{&cfg.TrustedOrigins}, "trusted-origins", "comma-separated origins allowed to post cross-origin, e.g. https://lab.example.org (env SAEX_TRUSTED_ORIGINS)")
 	fs.DurationVar(&cfg.ReadDeadline, "read-deadline", cfg.ReadDeadline, "longest a page or API read may take, database included, before it answers 503")
 	fs.DurationVar(&cfg.WriteDeadline, "write-deadline", cfg.WriteDeadline, "longest a write (upload) may take")
+	fs.IntVar(&cfg.ReadConcurrency, "read-concurrency", cfg.ReadConcurrency, "page and API reads served at once, the rest queued in arrival order; 0: two per core, -1: no bound (env SAEX_READ_CONCURRENCY)")
 	fs.Var(bytesFlag{&cfg.ResponseCacheBytes}, "response-cache", "memory for the cache of gzipped feature pages and feature JSON, emptied by any write, e.g. 64MiB, 0 or off to disable (env SAEX_RESPONSE_CACHE)")
 	return nil
 }
@@ -201,13 +210,14 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 		}
 	}
 	h := &web.Hardening{
-		Private:        cfg.Private,
-		TrustedOrigins: cfg.TrustedOrigins,
-		ComputeRate:    cfg.ComputeRate,
-		TrustedProxies: cfg.TrustedProxies,
-		ReadDeadline:   cfg.ReadDeadline,
-		WriteDeadline:  cfg.WriteDeadline,
-		Logger:         d.Log,
+		Private:         cfg.Private,
+		TrustedOrigins:  cfg.TrustedOrigins,
+		ComputeRate:     cfg.ComputeRate,
+		TrustedProxies:  cfg.TrustedProxies,
+		ReadDeadline:    cfg.ReadDeadline,
+		WriteDeadline:   cfg.WriteDeadline,
+		Logger:          d.Log,
+		ReadConcurrency: cfg.ReadConcurrency,
 	}
 	if cfg.Metrics {
 		h.Metrics = web.NewMetrics()

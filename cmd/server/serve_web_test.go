@@ -36,12 +36,12 @@ func TestHardenFlags(t *testing.T) {
 		t.Fatalf("environment: %+v %v", cfg, err)
 	}
 	// Flags win over the environment.
-	cfg, err = parse(map[string]string{"SAEX_PRIVATE": "true"}, "--private=false", "--compute-rate", "off", "--read-deadline", "3s")
-	if err != nil || cfg.Private || cfg.ComputeRate.Enabled() || cfg.ReadDeadline != 3*time.Second {
+	cfg, err = parse(map[string]string{"SAEX_PRIVATE": "true", "SAEX_READ_CONCURRENCY": "8"}, "--private=false", "--compute-rate", "off", "--read-deadline", "3s", "--read-concurrency", "3")
+	if err != nil || cfg.Private || cfg.ComputeRate.Enabled() || cfg.ReadDeadline != 3*time.Second || cfg.ReadConcurrency != 3 {
 		t.Fatalf("flags: %+v %v", cfg, err)
 	}
 	// A typo in the environment is an error, not a silent default.
-	for k, v := range map[string]string{"SAEX_PRIVATE": "ture", "SAEX_COMPUTE_RATE": "lots", "SAEX_METRICS": "maybe"} {
+	for k, v := range map[string]string{"SAEX_PRIVATE": "ture", "SAEX_COMPUTE_RATE": "lots", "SAEX_METRICS": "maybe", "SAEX_READ_CONCURRENCY": "four"} {
 		if _, err := parse(map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: error %v, want one naming the variable", k, v, err)
 		}

@@ -32,7 +32,8 @@ import (
 // SAEX_LOAD_SOURCES (default the three demo sources) the sources whose
 // features are requested, SAEX_LOAD_ONLY a substring of the scenario names
 // to run (e.g. "page"), SAEX_LOAD_NO_CACHE (any value) turns the response
-// cache off. It reports and checks nothing against targets:
+// cache off, SAEX_LOAD_READ_SLOTS sets Hardening.ReadConcurrency (-1: no
+// bound). It reports and checks nothing against targets:
 // timings on a shared 2-core machine are recorded, not asserted.
 func TestLoadDemo(t *testing.T) {
 	dbURL := os.Getenv("SAEX_LOAD_DB")
@@ -65,6 +66,13 @@ func TestLoadDemo(t *testing.T) {
 	}
 	s.Inference = webtest.DemoEngine(t)
 	h := &web.Hardening{Metrics: web.NewMetrics()}
+	if v := os.Getenv("SAEX_LOAD_READ_SLOTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.ReadConcurrency = n
+	}
 	handler, err := h.Install(s)
 	if err != nil {
 		t.Fatal(err)
