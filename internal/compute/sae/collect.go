@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"saex/internal/compute/kernel"
 )
@@ -32,13 +33,16 @@ func (k key) index() int32   { return int32(^uint32(k)) }
 // rises to the worst of them. A min-heap would test fewer candidates, but
 // each insertion into it is a chain of dependent, unpredictable branches:
 // on the demo SAEs (4,096 features, k = 32) the heap took as long as the
-// product itself. Without a limit every positive candidate is kept.
+// product itself. The collectors of one encode (one per worker, each
+// seeing part of every row's columns) share the thresholds: a worker's
+// lo is a lower bound for the whole row, so the others filter by it too.
+// Without a limit every positive candidate is kept.
 type collector struct {
 	limit int
-	room  int       // buffer capacity per row when limit > 0
-	buf   []key     // [rows*room] when limit > 0
-	n     []int32   // candidates held per row
-	lo    []float32 // per row: the value a candidate must reach
+	room  int             // buffer capacity per row when limit > 0
+	buf   []key           // [rows*room] when limit > 0
+	n     []int32         // candidates held per row
+	lo    []atomic.Uint32 // per row: bits of the value a candidate must reach (shared)
 	lists [][]key
 	idx   []int32 // addRow's scratch: a tile row's candidate columns
 }
@@ -58,13 +62,41 @@ func (c *collector) init(limit, rows int) {
 		clear(c.n)
 		c.lo = resize(c.lo, rows)
 		for r := range c.lo {
-			c.lo[r] = minValue
+			c.lo[r].Store(math.Float32bits(minValue))
 		}
 		return
 	}
 	c.lists = resize(c.lists, rows)
 	for r := range c.lists {
 		c.lists[r] = c.lists[r][:0]
+	}
+}
+
+// shareThresholds makes every collector of cols (initialised for the same
+// rows) use the first one's thresholds.
+func shareThresholds(cols []collector) {
+	for w := 1; w < len(cols); w++ {
+		cols[w].lo = cols[0].lo
+	}
+}
+
+// threshold returns row r's current threshold.
+func (c *collector) threshold(r int) float32 {
+	return math.Float32frombits(c.lo[r].Load())
+}
+
+// raise lifts row r's threshold to v (positive) unless it is higher
+// already, and returns the threshold now in force.
+func (c *collector) raise(r int, v float32) float32 {
+	bits := math.Float32bits(v) // positive floats order as their bits
+	for {
+		old := c.lo[r].Load()
+		if old >= bits {
+			return math.Float32frombits(old)
+		}
+		if c.lo[r].CompareAndSwap(old, bits) {
+			return v
+		}
 	}
 }
 
@@ -107,7 +139,8 @@ func putFloats(p *[]float32) { floatPool.Put(p) }
 // reset empties a one-row collector for reuse.
 func (c *collector) reset() {
 	if c.limit > 0 {
-		c.n[0], c.lo[0] = 0, minValue
+		c.n[0] = 0
+		c.lo[0].Store(math.Float32bits(minValue))
 	} else {
 		c.lists[0] = c.lists[0][:0]
 	}
@@ -128,7 +161,7 @@ func (c *collector) add(r int, v float32, i int32) {
 		c.lists[r] = append(c.lists[r], makeKey(v, i))
 		return
 	}
-	if v < c.lo[r] {
+	if v < c.threshold(r) {
 		return
 	}
 	h := c.buf[r*c.room : (r+1)*c.room]
@@ -136,7 +169,9 @@ func (c *collector) add(r int, v float32, i int32) {
 	h[n] = makeKey(v, i)
 	n++
 	if n == c.room {
-		n, c.lo[r] = cutBack(h, c.limit)
+		var lo float32
+		n, lo = cutBack(h, c.limit)
+		c.raise(r, lo)
 	}
 	c.n[r] = int32(n)
 }
@@ -169,7 +204,7 @@ func (c *collector) addRow(r int, tile, bias []float32, col0 int32) {
 		return
 	}
 	h := c.buf[r*c.room : (r+1)*c.room]
-	n, lo := int(c.n[r]), c.lo[r]
+	n, lo := int(c.n[r]), c.threshold(r)
 	cands := idx[:kernel.AtLeastIndices(tile, bias, lo, idx)]
 	for len(cands) > 0 {
 		m := min(len(cands), len(h)-n)
@@ -182,6 +217,7 @@ func (c *collector) addRow(r int, tile, bias []float32, col0 int32) {
 			break
 		}
 		n, lo = cutBack(h, c.limit)
+		lo = c.raise(r, lo)
 		// The rest must now reach the raised threshold.
 		kept := cands[:0]
 		for _, j := range cands {
@@ -191,7 +227,7 @@ func (c *collector) addRow(r int, tile, bias []float32, col0 int32) {
 		}
 		cands = kept
 	}
-	c.n[r], c.lo[r] = int32(n), lo
+	c.n[r] = int32(n)
 }
 
 // selectTop reorders keys so that its k largest come first, in no order:

@@ -319,6 +319,7 @@ func (s *SAE) encodeFused(in []float32, t, limit int) []Sparse {
 	for w := range cols {
 		cols[w].init(limit, t)
 	}
+	shareThresholds(cols)
 	bias, thr := s.encBias, s.Threshold
 	jump := s.Cfg.Architecture == JumpReLU
 	kernel.MatMulTiles(in, t, s.encPacked, func(w, row0, rows, col0, ncols int, tile []float32, ld int) {

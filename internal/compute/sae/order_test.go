@@ -163,14 +163,19 @@ func TestPrepareSubtractionOnly(t *testing.T) {
 // buffer holds, through addRow (tiles of varying widths and column offsets)
 // and add, with many equal values, and checks each row against a sort of
 // all its positive candidates: the cut-backs and the raised thresholds must
-// never drop one of the best limit, ties included.
+// never drop one of the best limit, ties included. Three collectors share
+// the thresholds, as the workers of one encode do, each seeing part of
+// every row.
 func TestCollectorCutBack(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	for _, limit := range []int{1, 3, 32} {
 		for _, distinct := range []int{4, 50, 1 << 20} {
 			const rows, width = 6, 3000
-			var c collector
-			c.init(limit, rows)
+			cols := make([]collector, 3)
+			for w := range cols {
+				cols[w].init(limit, rows)
+			}
+			shareThresholds(cols)
 			for row := range rows {
 				vals := make([]float32, width)
 				bias := make([]float32, width)
@@ -194,17 +199,17 @@ func TestCollectorCutBack(t *testing.T) {
 					col += w
 				}
 				r.Shuffle(len(tiles), func(i, j int) { tiles[i], tiles[j] = tiles[j], tiles[i] })
-				for _, tl := range tiles {
-					c.addRow(row, vals[tl[0]:tl[0]+tl[1]], bias[tl[0]:tl[0]+tl[1]], int32(tl[0]))
+				for i, tl := range tiles {
+					cols[i%3].addRow(row, vals[tl[0]:tl[0]+tl[1]], bias[tl[0]:tl[0]+tl[1]], int32(tl[0]))
 				}
 				for j := half; j < width; j++ {
 					if v := vals[j] + bias[j]; v > 0 {
-						c.add(row, v, int32(j))
+						cols[j%3].add(row, v, int32(j))
 					}
 				}
 				slices.SortFunc(all, compareCand)
 				want := toSparse(all[:min(limit, len(all))])
-				got := mergeRows([]collector{c}, rows, limit)[row]
+				got := mergeRows(cols, rows, limit)[row]
 				if !slices.Equal(got.Indices, want.Indices) || !slices.Equal(got.Values, want.Values) {
 					t.Fatalf("limit %d, %d distinct values, row %d: got %v, want %v", limit, distinct, row, got, want)
 				}
