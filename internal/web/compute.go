@@ -23,6 +23,12 @@ func newComputePool(n int) *computePool {
 	return &computePool{slots: make(chan struct{}, n)}
 }
 
+// running reports whether any prompt holds a slot.
+func (p *computePool) running() bool { return len(p.slots) > 0 }
+
+// computeRunning reports whether the model is running for any request.
+func (s *Server) computeRunning() bool { return s.compute != nil && s.compute.running() }
+
 // acquire waits for a slot; it returns EUNAVAILABLE when ctx ends first.
 func (p *computePool) acquire(ctx context.Context) (release func(), err error) {
 	select {

@@ -245,8 +245,16 @@ func NewHTTPServer(handler http.Handler, t Timeouts, log *slog.Logger) *http.Ser
 // cores they only share the cores, so each one finishes late. Served first
 // come, first served, a request waits for those ahead of it and then runs
 // at full speed, which keeps the tail near the mean.
+//
+// The bound steps aside while Bypass reports true: the server sets it to
+// "a prompt is running". Go's scheduler has no priorities, so against the
+// model's long CPU-bound requests the reads keep their share of the cores
+// only by their number; bounded, pages waited eight times longer under
+// prompt load than alone (docs/reliability.md).
 type ReadSlots struct {
 	slots *semaphore.Weighted // nil: no limit
+	// Bypass, when set and true, lets a read in without a slot.
+	Bypass func() bool
 }
 
 // NewReadSlots returns slots for n concurrent reads; n <= 0 admits all.
@@ -265,7 +273,7 @@ func (rs *ReadSlots) Middleware(busy func(w http.ResponseWriter, r *http.Request
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead || rs.Bypass != nil && rs.Bypass() {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 
 // TestReadSlots checks the read bound: with every slot held, further GETs
 // wait and enter in arrival order as slots free up; a POST is not held
-// back; a GET whose deadline passes in line gets busy's 503.
+// back, nor is a GET while Bypass says so (a prompt is running); a GET
+// whose deadline passes in line gets busy's 503.
 func TestReadSlots(t *testing.T) {
 	const n = 2
 	release := map[string]chan struct{}{"/hold1": make(chan struct{}), "/hold2": make(chan struct{})}
@@ -38,7 +40,10 @@ func TestReadSlots(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": features.ErrorMessage(err)})
 	}
-	h := web.NewReadSlots(n).Middleware(busy)(inner)
+	rs := web.NewReadSlots(n)
+	var bypass atomic.Bool
+	rs.Bypass = bypass.Load
+	h := rs.Middleware(busy)(inner)
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(entered) }
 	waitFor := func(want int) {
 		t.Helper()
@@ -77,6 +82,12 @@ func TestReadSlots(t *testing.T) {
 	if rec := serve(http.MethodPost, "/post", context.Background()); rec.Code != http.StatusOK {
 		t.Fatalf("POST: status %d", rec.Code)
 	}
+	// While Bypass holds, a GET passes them too.
+	bypass.Store(true)
+	if rec := serve(http.MethodGet, "/bypassed", context.Background()); rec.Code != http.StatusOK {
+		t.Fatalf("bypassed GET: status %d", rec.Code)
+	}
+	bypass.Store(false)
 	// A queued GET whose deadline passes is answered 503 without entering.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
@@ -87,7 +98,7 @@ func TestReadSlots(t *testing.T) {
 	// One slot frees: the first in line enters, finishes, and hands its
 	// slot to the second.
 	close(release["/hold1"])
-	waitFor(5)
+	waitFor(6)
 	close(release["/hold2"])
 	wg.Wait()
 	close(codes)
@@ -96,7 +107,7 @@ func TestReadSlots(t *testing.T) {
 			t.Fatalf("a queued GET got status %d", c)
 		}
 	}
-	want := []string{"GET /hold1", "GET /hold2", "POST /post", "GET /first", "GET /second"}
+	want := []string{"GET /hold1", "GET /hold2", "POST /post", "GET /bypassed", "GET /first", "GET /second"}
 	if !slices.Equal(entered, want) {
 		t.Fatalf("entered %v, want %v", entered, want)
 	}
