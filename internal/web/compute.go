@@ -17,6 +17,11 @@ import (
 // views, so extra requests wait for a slot until their deadline.
 type computePool struct {
 	slots chan struct{}
+	// yieldTo, when set and true at the end of a prompt, keeps its slot
+	// taken for as long again as the prompt ran (after the response has
+	// gone): while pages and API reads are being served, prompts get at
+	// most half of the machine per slot.
+	yieldTo func() bool
 }
 
 func newComputePool(n int) *computePool {
@@ -33,14 +38,29 @@ func (s *Server) computeRunning() bool { return s.compute != nil && s.compute.ru
 func (p *computePool) acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case p.slots <- struct{}{}:
-		return func() { <-p.slots }, nil
+		return p.releaser(time.Now()), nil
 	default:
 	}
 	select {
 	case p.slots <- struct{}{}:
-		return func() { <-p.slots }, nil
+		return p.releaser(time.Now()), nil
 	case <-ctx.Done():
 		return nil, features.Wrap(features.EUNAVAILABLE, ctx.Err(), "the compute pool is busy: try again shortly")
+	}
+}
+
+// releaser returns the release of a slot taken at start.
+func (p *computePool) releaser(start time.Time) func() {
+	return func() {
+		if p.yieldTo != nil && p.yieldTo() {
+			rest := time.Since(start)
+			go func() {
+				time.Sleep(rest)
+				<-p.slots
+			}()
+			return
+		}
+		<-p.slots
 	}
 }
 

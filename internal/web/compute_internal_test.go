@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,5 +142,43 @@ func TestSourceCache(t *testing.T) {
 	time.Sleep(120 * time.Millisecond)
 	if s, _ := c.get(ctx, db, "m", "0-x", nil); s.NumFeatures != 11 {
 		t.Errorf("after the TTL the width is reread, got %d", s.NumFeatures)
+	}
+}
+
+// TestComputePoolYieldsToReads checks the pacing of prompts while reads
+// are served: a slot stays taken after its prompt for about as long as the
+// prompt ran, and is freed at once when no read is active.
+func TestComputePoolYieldsToReads(t *testing.T) {
+	p := newComputePool(1)
+	var reads atomic.Bool
+	reads.Store(true)
+	p.yieldTo = reads.Load
+	release, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond) // the "prompt"
+	release()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.acquire(ctx); err == nil {
+		t.Fatal("the slot was free right after a prompt while reads were active")
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	release, err = p.acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("the slot stayed taken %v after a 60 ms prompt", waited)
+	}
+	reads.Store(false)
+	release()
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.acquire(ctx); err != nil {
+		t.Fatalf("with no reads active the slot was not freed at once: %v", err)
 	}
 }

@@ -116,6 +116,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	// Reads queue for a slot after the deadline starts: time in line counts.
 	reads := NewReadSlots(h.readConcurrency())
 	reads.Bypass = s.computeRunning
+	s.readsActive = reads.Active
 	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, postsOnly(limit), auth.Gate, MaxBody(bodyCap), Deadline(readDL), reads.Middleware(s.pageError))
 	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, MaxBody(bodyCap), Deadline(readDL), reads.Middleware(s.apiError))
 	compute := []func(http.Handler) http.Handler{limit, auth.Gate}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -255,7 +256,11 @@ type ReadSlots struct {
 	slots *semaphore.Weighted // nil: no limit
 	// Bypass, when set and true, lets a read in without a slot.
 	Bypass func() bool
+	active atomic.Int64 // reads inside the middleware, waiting or running
 }
+
+// Active reports whether any read is waiting or running.
+func (rs *ReadSlots) Active() bool { return rs.active.Load() > 0 }
 
 // NewReadSlots returns slots for n concurrent reads; n <= 0 admits all.
 func NewReadSlots(n int) *ReadSlots {
@@ -269,11 +274,14 @@ func NewReadSlots(n int) *ReadSlots {
 // while it is queued gets busy's answer (a 503).
 func (rs *ReadSlots) Middleware(busy func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		if rs.slots == nil {
-			return next
-		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead || rs.Bypass != nil && rs.Bypass() {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rs.active.Add(1)
+			defer rs.active.Add(-1)
+			if rs.slots == nil || rs.Bypass != nil && rs.Bypass() {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -21,7 +21,7 @@ const (
 	DefaultMaxBodyBytes       = 1 << 20  // JSON and form bodies of reads and compute requests
 	DefaultMaxUploadBytes     = 64 << 20 // upload-batch bodies: 128 features x examples of 1024 tokens
 	DefaultComputeTimeout     = 10 * time.Second
-	DefaultComputeConcurrency = 4
+	DefaultComputeConcurrency = 1
 	DefaultPromptCacheSize    = 64
 )
 
@@ -49,7 +49,10 @@ type Server struct {
 	// ComputeTimeout bounds one compute request: waiting for a slot and running.
 	ComputeTimeout time.Duration
 	// ComputeConcurrency is how many prompts run at once; the others queue
-	// until ComputeTimeout and then get 503, so page views stay fast.
+	// until ComputeTimeout and then get 503, so page views stay fast. The
+	// default is one: a prompt's matrix products already use every core, so
+	// more at once only share the cores, and each slot is paced while reads
+	// are served (computePool.yieldTo).
 	ComputeConcurrency int
 	// PromptCacheSize is how many recent prompt results are kept so that the
 	// prompt tool's token clicks and re-rankings do not rerun the model.
@@ -74,6 +77,9 @@ type Server struct {
 	prompts   *promptCache
 	sources   *sourceCache
 	respCache *responseCache
+	// readsActive, set by Hardening, reports whether a page or API read is
+	// in flight; prompts yield part of the machine to them.
+	readsActive func() bool
 }
 
 // NewServer returns a Server with default limits and a discarding logger;
@@ -116,6 +122,7 @@ func (s *Server) init() {
 		s.PromptCacheSize = 0
 	}
 	s.compute = newComputePool(s.ComputeConcurrency)
+	s.compute.yieldTo = func() bool { return s.readsActive != nil && s.readsActive() }
 	s.prompts = newPromptCache(s.PromptCacheSize)
 	s.sources = newSourceCache(sourceCacheTTL)
 	s.respCache = newResponseCache(s.ResponseCacheBytes)
