@@ -70,10 +70,12 @@ func TestReadSlots(t *testing.T) {
 	waitFor(1)
 	get("/hold2")
 	waitFor(2)
+	// Each queued GET is given ample time to reach the queue before the
+	// next one starts, so that their order in line is known.
 	get("/first")
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	get("/second")
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	if c := count(); c != 2 {
 		t.Fatalf("%d requests entered with %d slots held, want 2", c, n)
 	}
