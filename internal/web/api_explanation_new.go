@@ -58,15 +58,8 @@ func (s *Server) handleAPIExplanationNew(w http.ResponseWriter, r *http.Request)
 	if text == "" {
 		text = strings.TrimSpace(req.Text)
 	}
-	switch {
-	case text == "":
-		s.apiError(w, r, invalidField("description", "must not be empty"))
-		return
-	case !utf8.ValidString(text) || strings.ContainsRune(text, 0):
-		s.apiError(w, r, invalidField("description", "must be valid UTF-8 text without NUL"))
-		return
-	case utf8.RuneCountInString(text) > maxExplanationChars:
-		s.apiError(w, r, invalidField("description", "at most %d characters, got %d", maxExplanationChars, utf8.RuneCountInString(text)))
+	if err := checkExplanationText("description", text); err != nil {
+		s.apiError(w, r, err)
 		return
 	}
 	e := &features.Explanation{ModelID: req.ModelID, SourceID: src, Index: idx, Description: text,
@@ -86,6 +79,22 @@ func (s *Server) handleAPIExplanationNew(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	writeJSON(w, http.StatusOK, apiExplanation{Explanation: e, Source: e.SourceID})
+}
+
+// checkExplanationText checks the text of an explanation given by a client
+// (added or uploaded): not empty, valid UTF-8 without NUL (PostgreSQL's
+// text cannot hold it), at most maxExplanationChars characters.
+func checkExplanationText(field, text string) error {
+	n := utf8.RuneCountInString(text)
+	switch {
+	case n == 0:
+		return invalidField(field, "must not be empty")
+	case !utf8.ValidString(text) || strings.ContainsRune(text, 0):
+		return invalidField(field, "must be valid UTF-8 text without NUL")
+	case n > maxExplanationChars:
+		return invalidField(field, "must be at most %d characters, got %d", maxExplanationChars, n)
+	}
+	return nil
 }
 
 // or returns v, or def when v is empty.

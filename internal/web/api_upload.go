@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"unicode/utf8"
 
 	"saex/internal/features"
 )
@@ -202,12 +201,8 @@ func buildFeature(i int, modelID, sourceID string, u uploadFeature) (*features.F
 		f.Activations = append(f.Activations, act)
 	}
 	for j, e := range u.Explanations {
-		ef := field + ".explanations" + fieldAt("", j)
-		switch n := utf8.RuneCountInString(e.Text); {
-		case n == 0:
-			return nil, invalidField(ef+".text", "must not be empty")
-		case n > maxExplanationChars:
-			return nil, invalidField(ef+".text", "must be at most %d characters", maxExplanationChars)
+		if err := checkExplanationText(field+".explanations"+fieldAt("", j)+".text", e.Text); err != nil {
+			return nil, err
 		}
 		exp := &features.Explanation{
 			ModelID: modelID, SourceID: sourceID, Index: idx, Description: e.Text,

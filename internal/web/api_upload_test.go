@@ -78,6 +78,9 @@ func TestAPIFeatureUploadBatch(t *testing.T) {
 		{"long explanation", mod(func(f map[string]any) {
 			f["explanations"] = []any{map[string]any{"text": strings.Repeat("x", 513)}}
 		}), 400, "512"},
+		{"NUL in explanation", mod(func(f map[string]any) {
+			f["explanations"] = []any{map[string]any{"text": "a\x00b"}}
+		}), 400, "features[0].explanations[0].text"},
 		{"bad fraction", mod(func(f map[string]any) {
 			f["activations"] = []any{map[string]any{"tokens": []string{"a"}, "values": []float64{1}, "quantileFraction": 2}}
 		}), 400, "quantileFraction"},
