@@ -160,6 +160,24 @@ func (m *Model) Forward(batch [][]int, hooks []string) (*Activations, error) {
 		return acts, nil
 	}
 
+	// addProjection adds in·W + b (attention or MLP output) to the residual
+	// stream: fused into the product, unless hook asks for the product
+	// itself, which is then recorded first. It reports whether the pass
+	// stops at hook.
+	addProjection := func(in []float32, w *kernel.Packed, b []float32, hook Hook) bool {
+		if !want[hook] {
+			kernel.MatMulAdd(x, in, n, w, b)
+			return false
+		}
+		kernel.MatMul(ws.tmp, in, n, w, b)
+		record(hook, ws.tmp)
+		if done(hook) {
+			return true
+		}
+		addInPlace(x, ws.tmp)
+		return false
+	}
+
 	for L := range nL {
 		l := &m.layers[L]
 		hk := func(k HookKind) Hook { return Hook{Kind: k, Layer: L} }
@@ -173,15 +191,8 @@ func (m *Model) Forward(batch [][]int, hooks []string) (*Activations, error) {
 		if done(hk(HookAttnZ)) {
 			return acts, nil
 		}
-		if want[hk(HookAttnOut)] {
-			kernel.MatMul(ws.tmp, ws.z, n, l.proj, l.projB)
-			record(hk(HookAttnOut), ws.tmp)
-			if done(hk(HookAttnOut)) {
-				return acts, nil
-			}
-			addInPlace(x, ws.tmp)
-		} else {
-			kernel.MatMulAdd(x, ws.z, n, l.proj, l.projB) // the residual add, fused
+		if addProjection(ws.z, l.proj, l.projB, hk(HookAttnOut)) {
+			return acts, nil
 		}
 		record(hk(HookResidMid), x)
 		if done(hk(HookResidMid)) {
@@ -204,15 +215,8 @@ func (m *Model) Forward(batch [][]int, hooks []string) (*Activations, error) {
 		if done(hk(HookMLPPost)) {
 			return acts, nil
 		}
-		if want[hk(HookMLPOut)] {
-			kernel.MatMul(ws.tmp, ws.hid, n, l.fcProj, l.fcProjB)
-			record(hk(HookMLPOut), ws.tmp)
-			if done(hk(HookMLPOut)) {
-				return acts, nil
-			}
-			addInPlace(x, ws.tmp)
-		} else {
-			kernel.MatMulAdd(x, ws.hid, n, l.fcProj, l.fcProjB)
+		if addProjection(ws.hid, l.fcProj, l.fcProjB, hk(HookMLPOut)) {
+			return acts, nil
 		}
 		record(hk(HookResidPost), x)
 		if L+1 < nL {
