@@ -12,13 +12,7 @@ import (
 // formula, including odd lengths (vector body plus scalar tail) and
 // extreme inputs.
 func TestGeluImplementations(t *testing.T) {
-	widths := []int{0}
-	switch kernel.Impl() {
-	case "avx512":
-		widths = append(widths, 16, 8) // AVX-512 CPUs also have AVX2+FMA
-	case "avx2":
-		widths = append(widths, 8)
-	}
+	widths := vectorWidths()
 	r := rand.New(rand.NewPCG(11, 12))
 	src := []float32{0, -0, 1e-30, -1e-30, 1, -1, 3, -3, 5.5, -5.5, 10, -10, 30, -30, 1e4, -1e4, 3e38, -3e38}
 	for len(src) < 4099 {
@@ -46,13 +40,7 @@ func TestGeluImplementations(t *testing.T) {
 }
 
 func TestExpShiftedImplementations(t *testing.T) {
-	widths := []int{0}
-	switch kernel.Impl() {
-	case "avx512":
-		widths = append(widths, 16, 8)
-	case "avx2":
-		widths = append(widths, 8)
-	}
+	widths := vectorWidths()
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, w := range widths {
 		for _, n := range []int{1, 5, 16, 17, 100, 1024} {
@@ -82,13 +70,7 @@ func TestExpShiftedImplementations(t *testing.T) {
 // The vectorised layer-norm and softmax helpers must match plain Go: the
 // moments to float64 rounding, the rest bit for bit.
 func TestNormHelperImplementations(t *testing.T) {
-	widths := []int{0}
-	switch kernel.Impl() {
-	case "avx512":
-		widths = append(widths, 16, 8)
-	case "avx2":
-		widths = append(widths, 8)
-	}
+	widths := vectorWidths()
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, width := range widths {
 		for _, n := range []int{1, 7, 8, 16, 17, 64, 256, 768, 1000} {
@@ -128,4 +110,17 @@ func TestNormHelperImplementations(t *testing.T) {
 			}
 		}
 	}
+}
+
+// vectorWidths are the vector widths (in float32 lanes) of the element-wise
+// helpers this CPU can run, 0 being plain Go: AVX-512 CPUs also run the
+// AVX2+FMA versions.
+func vectorWidths() []int {
+	switch kernel.Impl() {
+	case "avx512":
+		return []int{0, 16, 8}
+	case "avx2":
+		return []int{0, 8}
+	}
+	return []int{0}
 }
