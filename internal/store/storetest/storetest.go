@@ -4,7 +4,8 @@
 // a clone of it, dropped when the test ends.
 //
 // The server is TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/test.
-// When it is unreachable tests skip, except with CI=true, where they fail.
+// When it is unreachable tests fail, unless SAEX_SKIP_DB=1 opts out of them
+// (and neither CI=true nor SAEX_REQUIRE_DB=1 is set): see internal/testenv.
 package storetest
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"saex/internal/features"
 	"saex/internal/store"
+	"saex/internal/testenv"
 	"saex/migrations"
 )
 
@@ -47,10 +49,7 @@ var (
 
 func unavailable(tb testing.TB, err error) {
 	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("storetest: PostgreSQL at %s is required in CI: %v", ServerURL(), err)
-	}
-	tb.Skipf("storetest: no PostgreSQL at %s (set TEST_DATABASE_URL): %v", ServerURL(), err)
+	testenv.Missing(tb, testenv.Postgres, fmt.Errorf("storetest: PostgreSQL at %s: %w", ServerURL(), err))
 }
 
 // withDatabase returns url with its database name replaced.
