@@ -18,6 +18,7 @@ import (
 
 	"saex/internal/compute/tensor"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/inference"
 	"saex/internal/npexport"
 	"saex/internal/store/storetest"
 	"saex/internal/web"
@@ -181,7 +182,8 @@ func TestMalformedFiles(t *testing.T) {
 func TestMalformedRequests(t *testing.T) {
 	db := storetest.NewDB(t)
 	webtest.Seed(t, db)
-	eng := webtest.DemoEngine(t)
+	sched := inference.NewScheduler(0, 0)
+	eng := webtest.DemoEngine(t, sched)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := webtest.SeedDemo(ctx, db, eng, webtest.DemoPrompts); err != nil {
@@ -193,7 +195,7 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	srv := web.NewServer()
 	srv.Catalog, srv.Features, srv.Explanations = db, db, db
-	srv.Writer, srv.APIKeys, srv.Ready, srv.Inference = db, db, db, eng
+	srv.Writer, srv.APIKeys, srv.Ready, srv.Inference, srv.Scheduler = db, db, db, eng, sched
 	srv.Logger = slog.New(slog.DiscardHandler)
 	handler, err := (&web.Hardening{}).Install(srv)
 	if err != nil {

@@ -38,6 +38,7 @@ import (
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
 	"saex/internal/features"
+	"saex/internal/inference"
 )
 
 // Defaults of Options.
@@ -287,7 +288,7 @@ func newBuilder(o Options) (*builder, error) {
 		if s.SAE == nil || s.SAE.Dir == "" {
 			return nil, fmt.Errorf("build: source %s: the SAE must be loaded from a directory", s.ID)
 		}
-		h, err := features.CheckSAEHook(o.Model, s.SAE)
+		h, err := inference.CheckSAEHook(o.Model, s.SAE)
 		if err != nil {
 			return nil, fmt.Errorf("build: source %s (%s): %w", s.ID, s.SAE.Dir, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/npexport"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
@@ -82,6 +83,7 @@ func New(tb testing.TB, configure func(*web.Server)) *Env {
 	srv.Catalog, srv.Features, srv.Explanations = db, db, db
 	srv.Writer, srv.APIKeys, srv.Ready = db, db, db
 	srv.Versions = db // as serve: pages and feature JSON through the response cache
+	srv.Scheduler = inference.NewScheduler(0, 0)
 	if configure != nil {
 		configure(srv)
 	}
