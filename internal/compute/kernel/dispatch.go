@@ -26,15 +26,12 @@ type impl struct {
 	// in place (row-major with leading dimension lda: A is never packed), b
 	// is a panel slice with row stride 64.
 	micro func(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32)
-	// atLeast returns the first j with v[j]+bias[j] >= thr, or len(v);
-	// len(bias) >= len(v).
-	atLeast func(v, bias []float32, thr float32) int
 	// gather writes every j with v[j]+bias[j] >= thr to idx, in order, and
 	// returns how many; len(bias), len(idx) >= len(v).
 	gather func(v, bias []float32, thr float32, idx []int32) int
 }
 
-var implPurego = &impl{name: "purego", micro: microGo, atLeast: atLeastGo,
+var implPurego = &impl{name: "purego", micro: microGo,
 	gather: func(v, bias []float32, thr float32, idx []int32) int { return gatherGo(v, bias, thr, idx, 0) }}
 
 // active is the implementation this process dispatches to.
