@@ -21,6 +21,7 @@ import (
 	"saex/internal/inference"
 	"saex/internal/npexport"
 	"saex/internal/store/storetest"
+	"saex/internal/testenv"
 	"saex/internal/web"
 	"saex/internal/web/webtest"
 )
@@ -147,7 +148,7 @@ func TestMalformedFiles(t *testing.T) {
 	_, err = tokenizer.FromJSON("tokenizer.json", []byte(`{"model":{"type":"Unigram"}}`))
 	fail("tokenizer", "tokenizer.json of another model type", err, "tokenizer.json")
 	// Text is never an error: invalid UTF-8, NUL and markup encode and decode back.
-	tok, err := tokenizer.Load(filepath.Join(webtest.RepoRoot(t), "demo", "demo-gpt2-4l", "model"))
+	tok, err := tokenizer.Load(filepath.Join(testenv.RepoRoot(t), "demo", "demo-gpt2-4l", "model"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"saex/internal/inference"
 	"saex/internal/store"
+	"saex/internal/testenv"
 	"saex/internal/web"
 	"saex/internal/web/webtest"
 )
@@ -91,7 +92,7 @@ func TestLoadDemo(t *testing.T) {
 		return out
 	}
 	prompts, err := webtest.CutPrompts(ctx, ts.URL, webtest.DemoModel, webtest.DemoSources[0],
-		filepath.Join(webtest.RepoRoot(t), "demo", webtest.DemoModel, "corpus", "eval.jsonl.gz"), 64, 160)
+		filepath.Join(testenv.RepoRoot(t), "demo", webtest.DemoModel, "corpus", "eval.jsonl.gz"), 64, 160)
 	if err != nil {
 		t.Fatal(err)
 	}

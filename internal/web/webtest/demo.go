@@ -11,6 +11,7 @@ import (
 	"saex/internal/features"
 	"saex/internal/inference"
 	"saex/internal/store"
+	"saex/internal/testenv"
 	"saex/internal/web"
 )
 
@@ -36,7 +37,7 @@ var (
 // taken compute slot never leaks from one test's server into another's.
 func DemoEngine(tb testing.TB, sched *inference.Scheduler) *inference.Engine {
 	tb.Helper()
-	root := RepoRoot(tb)
+	root := testenv.RepoRoot(tb)
 	demoOnce.Do(func() {
 		e := inference.NewEngine(nil, 0)
 		dir := filepath.Join(root, "demo", DemoModel)
