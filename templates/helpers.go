@@ -201,3 +201,13 @@ func tokenKind(t string) int {
 	}
 	return kindPlain
 }
+
+// hasIntervals reports whether any group is a quantile interval.
+func hasIntervals(gs []ActGroup) bool {
+	for _, g := range gs {
+		if g.Interval {
+			return true
+		}
+	}
+	return false
+}

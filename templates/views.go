@@ -98,12 +98,17 @@ type ActivationsView struct {
 type ActGroup struct {
 	Title string
 	Rows  []ActRow
+	// Interval marks a quantile group (rows drawn at random from it).
+	Interval bool
 }
 
 // ActRow is one example text.
 type ActRow struct {
-	Tokens   []TokenView
+	Tokens []TokenView
+	// MaxValue is the value of the row's qualifying (bold) token.
 	MaxValue string
+	// Note, when the context holds a larger value elsewhere, says both.
+	Note string
 	// CutLeft and CutRight mark a context cut to its window.
 	CutLeft, CutRight bool
 }
