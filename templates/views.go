@@ -159,7 +159,10 @@ type PromptResultView struct {
 
 // PromptToken is one token of the prompt; Selected tokens are summed when ranking by sum.
 type PromptToken struct {
-	Pos      int
+	Pos int
+	// Len is how many tokens the view shows (more than one for the pieces
+	// of a character split across tokens).
+	Len      int
 	Text     string
 	Selected bool
 	Special  bool

@@ -197,12 +197,9 @@ func activationGroups(f *features.Feature, full bool) []templates.ActGroup {
 			qv = float64(a.Values[q])
 		}
 		row := templates.ActRow{
-			Tokens:   templates.Tokens(a.Tokens[lo:hi], vals, scale),
+			Tokens:   templates.TokensMarked(a.Tokens[lo:hi], vals, scale, q-lo),
 			MaxValue: templates.Num(qv),
 			CutLeft:  lo > 0, CutRight: hi < len(a.Tokens),
-		}
-		if q >= lo && q < hi {
-			row.Tokens[q-lo].Class = strings.TrimSpace(row.Tokens[q-lo].Class + " q")
 		}
 		if a.MaxValue != qv {
 			row.Note = "bold token " + templates.Num(qv) + " · context max " + templates.Num(a.MaxValue)
@@ -324,10 +321,10 @@ func (s *Server) handleFeatureTest(w http.ResponseWriter, r *http.Request) {
 		status, tv.Error = s.userError(r, err)
 	} else {
 		scale := max(f.MaxActApprox, float64(act.MaxValue))
-		tv.Tokens = templates.Tokens(act.Tokens, act.Values, scale)
+		tv.Tokens = templates.Tokens(act.pieces, act.Values, scale)
 		tv.MaxValue = templates.Num(float64(act.MaxValue))
-		if act.MaxValueTokenIndex < len(act.Tokens) {
-			tv.MaxToken = templates.DisplayToken(act.Tokens[act.MaxValueTokenIndex])
+		if act.MaxValue > 0 {
+			tv.MaxToken = templates.PieceAt(act.pieces, act.MaxValueTokenIndex)
 		}
 	}
 	if isHTMX(r) {
