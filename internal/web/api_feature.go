@@ -33,17 +33,42 @@ type apiExplanation struct {
 
 func newAPIFeature(f *features.Feature) apiFeature {
 	out := apiFeature{
-		Feature:      f,
+		Feature:      wireFeature(f),
 		Activations:  make([]apiActivation, len(f.Activations)),
 		Explanations: make([]apiExplanation, len(f.Explanations)),
 	}
 	for i, a := range f.Activations {
-		out.Activations[i] = apiActivation{Activation: a, Source: a.SourceID}
+		out.Activations[i] = newAPIActivation(a)
 	}
 	for i, e := range f.Explanations {
 		out.Explanations[i] = apiExplanation{Explanation: e, Source: e.SourceID}
 	}
 	return out
+}
+
+// newAPIActivation is a as the API sends it.
+func newAPIActivation(a *features.Activation) apiActivation {
+	if a == nil {
+		return apiActivation{}
+	}
+	if t := features.TokenTexts(a.Tokens); len(t) > 0 && &t[0] != &a.Tokens[0] {
+		c := *a
+		c.Tokens = t
+		a = &c
+	}
+	return apiActivation{Activation: a, Source: a.SourceID}
+}
+
+// wireFeature is f with its logit tokens as Neuronpedia sends them (a
+// copy only when a token piece is not valid UTF-8 alone).
+func wireFeature(f *features.Feature) *features.Feature {
+	pos, neg := features.TokenTexts(f.PosStr), features.TokenTexts(f.NegStr)
+	if len(pos) > 0 && &pos[0] != &f.PosStr[0] || len(neg) > 0 && &neg[0] != &f.NegStr[0] {
+		c := *f
+		c.PosStr, c.NegStr = pos, neg
+		return &c
+	}
+	return f
 }
 
 // pathKey reads {model}, {source} and {index} from the route.

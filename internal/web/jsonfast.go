@@ -71,7 +71,7 @@ const maxPooledBuf = 4 << 20
 
 // appendFeatureJSON appends the JSON of newAPIFeature(f).
 func appendFeatureJSON(b []byte, f *features.Feature) ([]byte, error) {
-	row := *f
+	row := *wireFeature(f)
 	row.Activations, row.Explanations = nil, nil // omitempty: the row alone
 	head, err := json.Marshal(&row)
 	if err != nil {
@@ -97,7 +97,7 @@ func appendFeatureJSON(b []byte, f *features.Feature) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendActivation appends the JSON of apiActivation{a, a.SourceID}: the
+// appendActivation appends the JSON of newAPIActivation(a): the
 // fields of features.Activation in declaration order, then "source".
 func appendActivation(b []byte, a *features.Activation) ([]byte, error) {
 	if a == nil {
@@ -113,7 +113,7 @@ func appendActivation(b []byte, a *features.Activation) ([]byte, error) {
 	b = append(b, `,"index":"`...)
 	b = strconv.AppendInt(b, int64(a.Index), 10)
 	b = append(b, `","tokens":`...)
-	b = appendStrings(b, a.Tokens)
+	b = appendTokens(b, a.Tokens)
 	b = append(b, `,"values":`...)
 	if b, err = appendFloat32s(b, a.Values); err != nil {
 		return nil, err
@@ -170,7 +170,9 @@ func appendActivation(b []byte, a *features.Activation) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func appendStrings(b []byte, ss []string) []byte {
+// appendTokens appends token pieces as the API sends them
+// (features.TokenText: U+FFFD for the bytes of a split character).
+func appendTokens(b []byte, ss []string) []byte {
 	if ss == nil {
 		return append(b, "null"...)
 	}
@@ -178,6 +180,9 @@ func appendStrings(b []byte, ss []string) []byte {
 	for i, s := range ss {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if !utf8.ValidString(s) {
+			s = features.TokenText(s)
 		}
 		b = appendJSONString(b, s)
 	}

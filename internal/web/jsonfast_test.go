@@ -91,7 +91,7 @@ func FuzzActivationJSON(f *testing.F) {
 			t.Skip()
 		}
 		a := &features.Activation{ID: tok1, SourceID: tok2, Tokens: []string{tok1, tok2}, Values: []float32{float32(v32), 0}, MaxValue: v64, BinMin: &v64}
-		want, err := json.Marshal(apiActivation{Activation: a, Source: a.SourceID})
+		want, err := json.Marshal(newAPIActivation(a))
 		if err != nil {
 			t.Fatal(err)
 		}
