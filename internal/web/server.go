@@ -35,6 +35,11 @@ type Server struct {
 	Explanations features.ExplanationService
 	Writer       features.FeatureWriter
 	APIKeys      features.APIKeyService
+	// Registry, Lists and Vectors serve Neuronpedia's model, source-set,
+	// list and vector routes; nil turns those routes into 503s.
+	Registry features.RegistryService
+	Lists    features.ListService
+	Vectors  features.VectorService
 	Inference    features.Inference
 	Ready        features.Pinger
 	Logger       *slog.Logger
