@@ -33,7 +33,12 @@ type Server struct {
 	Explanations features.ExplanationService
 	Writer       features.FeatureWriter
 	APIKeys      features.APIKeyService
-	Inference    features.Inference
+	// Registry, Lists and Vectors serve Neuronpedia's model, source-set,
+	// list and vector routes; nil turns those routes into 503s.
+	Registry  features.RegistryService
+	Lists     features.ListService
+	Vectors   features.VectorService
+	Inference features.Inference
 	// Scheduler admits page and API reads under Hardening, paced against
 	// the prompts Inference runs (cmd/server hands both the same one).
 	Scheduler features.Scheduler
