@@ -39,6 +39,12 @@ func (e Elem) Size() int {
 	return 2
 }
 
+// fuseMaxRows is the most rows of A for which a product with a 16-bit B
+// uses the implementation's widening micro-kernel (micro16); above it, each
+// kc×64 chunk of B is widened once into a float32 buffer that all row blocks
+// share. See docs/performance.md for the measurement behind the value.
+var fuseMaxRows = math.MaxInt
+
 // Elem returns the element type the matrix is stored in.
 func (p *Packed) Elem() Elem { return p.elem }
 

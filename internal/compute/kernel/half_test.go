@@ -72,6 +72,7 @@ func sameBits(got, want []float32) int {
 // matrix give bit for bit what they give with Pack of the widened values,
 // for plain and transposed packing, ragged shapes, bias and 1 or 2 threads.
 func TestHalfMatchesWidened(t *testing.T) {
+	defer func(prev int) { fuseMaxRows = prev }(fuseMaxRows)
 	r := rand.New(rand.NewPCG(16, 16))
 	shapes := [][3]int{{1, 1, 1}, {1, 768, 200}, {2, 17, 65}, {5, 256, 64}, {6, 3, 129}, {7, 255, 63},
 		{13, 600, 130}, {33, 129, 4096}, {64, 1100, 300}, {129, 64, 200}}
@@ -95,8 +96,11 @@ func TestHalfMatchesWidened(t *testing.T) {
 			bias := randMat(r, n)
 			c0 := randMat(r, m*n)
 			for _, im := range supportedImpls() {
+				// Both 16-bit paths: the widening micro-kernel and the
+				// widened chunk shared by the row blocks.
 				for _, th := range []int{1, 2} {
-					name := fmt.Sprintf("%s %s m=%d k=%d n=%d T=%v th=%d", elem, im.name, m, k, n, transposed, th)
+					fuseMaxRows = []int{math.MaxInt, 0}[(si+th)%2]
+					name := fmt.Sprintf("%s %s m=%d k=%d n=%d T=%v th=%d fuse<=%d", elem, im.name, m, k, n, transposed, th, fuseMaxRows)
 					for _, add := range []bool{false, true} {
 						for _, bb := range [][]float32{nil, bias} {
 							want := append([]float32(nil), c0...)
@@ -134,11 +138,13 @@ func TestHalfMatchesWidened(t *testing.T) {
 // TestHalfSerial checks MatMulSerial with 16-bit matrices against the
 // float32 path on every implementation, for the causal variants too.
 func TestHalfSerial(t *testing.T) {
+	defer func(prev int) { fuseMaxRows = prev }(fuseMaxRows)
 	r := rand.New(rand.NewPCG(17, 17))
-	for _, im := range supportedImpls() {
+	for i, im := range supportedImpls() {
 		prev := active
 		active = im
-		for _, elem := range []Elem{BF16, F16} {
+		for j, elem := range []Elem{BF16, F16} {
+			fuseMaxRows = []int{math.MaxInt, 0}[(i+j)%2]
 			for _, sh := range []struct{ m, k, n int }{{128, 128, 128}, {7, 5, 64}, {13, 13, 13}, {64, 100, 70}} {
 				raw := randHalves(r, elem, sh.k*sh.n)
 				ref, half := Pack(widened(elem, raw), sh.k, sh.n), pack16For(elem, raw, sh.k, sh.n, false)
