@@ -42,7 +42,10 @@ func (e Elem) Size() int {
 // fuseMaxRows is the most rows of A for which a product with a 16-bit B
 // uses the implementation's widening micro-kernel (micro16); above it, each
 // kc×64 chunk of B is widened once into a float32 buffer that all row blocks
-// share. See docs/performance.md for the measurement behind the value.
+// share (the path of implementations without micro16). Measured on AVX-512
+// and AVX2 at 1 to 128 rows (docs/performance.md), the widening kernels were
+// never slower than the shared chunk, so they are used at every size; tests
+// lower it to cover both paths.
 var fuseMaxRows = math.MaxInt
 
 // Elem returns the element type the matrix is stored in.
@@ -50,6 +53,31 @@ func (p *Packed) Elem() Elem { return p.elem }
 
 // Bytes returns the memory the packed panels take (padding included).
 func (p *Packed) Bytes() int { return p.panels * p.k * panelWidth * p.elem.Size() }
+
+// Column writes column j of the matrix (K values, widened to float32 when
+// stored in 16 bits) to dst. With a tied embedding packed as the
+// unembedding, PackBF16Transposed(embed, d, vocab), column t is token t's
+// embedding row, so the embedding's mapped pages need not stay resident
+// for lookups.
+func (p *Packed) Column(dst []float32, j int) {
+	if j < 0 || j >= p.n || len(dst) != p.k {
+		panic(fmt.Sprintf("kernel: Column(len %d, %d) of a %dx%d matrix", len(dst), j, p.k, p.n))
+	}
+	off := (j/panelWidth)*p.k*panelWidth + j%panelWidth
+	if p.elem == F32 {
+		for r := range dst {
+			dst[r] = p.data[off+r*panelWidth]
+		}
+		return
+	}
+	var h [1]uint16
+	var f [1]float32
+	for r := range dst {
+		h[0] = p.half[off+r*panelWidth]
+		widenGo(f[:], h[:], p.elem)
+		dst[r] = f[0]
+	}
+}
 
 // panel16 returns the k×64 16-bit panel holding columns [64j, 64j+64).
 func (p *Packed) panel16(j int) []uint16 {

@@ -252,3 +252,41 @@ func TestHalfPackPanics(t *testing.T) {
 		t.Errorf("PackInto reused a BF16 matrix")
 	}
 }
+
+// TestColumn reads every column back from float32 and 16-bit packings,
+// plain and transposed, and checks the bounds.
+func TestColumn(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 18))
+	k, n := 37, 131
+	for _, elem := range []Elem{F32, BF16, F16} {
+		raw := randHalves(r, max(elem, BF16), k*n) // [k, n] row-major
+		wide := widened(max(elem, BF16), raw)
+		rawT, wideT := make([]uint16, k*n), make([]float32, k*n) // [n, k]
+		for i := range k {
+			for j := range n {
+				rawT[j*k+i], wideT[j*k+i] = raw[i*n+j], wide[i*n+j]
+			}
+		}
+		var ps []*Packed
+		if elem == F32 {
+			ps = []*Packed{Pack(wide, k, n), PackTransposed(wideT, k, n)}
+		} else {
+			ps = []*Packed{pack16For(elem, raw, k, n, false), pack16For(elem, rawT, k, n, true)}
+		}
+		col := make([]float32, k)
+		for pi, p := range ps {
+			for j := range n {
+				p.Column(col, j)
+				if i := sameBits(col, wideT[j*k:(j+1)*k]); i >= 0 {
+					t.Fatalf("%s packing %d: column %d row %d = %g, want %g", elem, pi, j, i, col[i], wideT[j*k+i])
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Column out of range: no panic")
+		}
+	}()
+	Pack(make([]float32, 6), 2, 3).Column(make([]float32, 2), 3)
+}
