@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"math"
+	"sort"
 	"unsafe"
 )
 
@@ -106,16 +107,55 @@ func PackF16Transposed(rawT []uint16, k, n int) *Packed {
 	return pack16(F16, "PackF16Transposed", rawT, k, n, true)
 }
 
-// pack16 packs 16-bit data into panels of the same layout as Pack's (k rows
-// of 64 columns per panel, zero-padded past n), 2 bytes per element. Panels
-// are packed in parallel: a transposed pack scatters every element, and a
-// Llama-sized checkpoint has billions of them.
+// PackBF16TransposedConcat is PackBF16Transposed for a transpose given in
+// parts whose concatenation is the N×K matrix, each part a whole number of
+// K-value rows: several Hugging Face Linear weights with the same input
+// width (q, k and v; gate and up) packed side by side as one K×ΣN matrix,
+// straight from their mapped tensors, without a concatenated copy.
+func PackBF16TransposedConcat(partsT [][]uint16, k, n int) *Packed {
+	return pack16Parts(BF16, "PackBF16TransposedConcat", partsT, k, n, true)
+}
+
+// PackF16TransposedConcat is PackBF16TransposedConcat for IEEE half precision.
+func PackF16TransposedConcat(partsT [][]uint16, k, n int) *Packed {
+	return pack16Parts(F16, "PackF16TransposedConcat", partsT, k, n, true)
+}
+
 func pack16(elem Elem, fn string, src []uint16, k, n int, transposed bool) *Packed {
-	if len(src) != k*n {
-		panic(fmt.Sprintf("kernel: %s: len=%d, want k*n=%d*%d=%d", fn, len(src), k, n, k*n))
-	}
+	return pack16Parts(elem, fn, [][]uint16{src}, k, n, transposed)
+}
+
+// pack16Parts packs 16-bit data into panels of the same layout as Pack's (k
+// rows of 64 columns per panel, zero-padded past n), 2 bytes per element.
+// The source is the concatenation of parts (one part unless transposed).
+// Panels are packed in parallel: a transposed pack scatters every element,
+// and a Llama-sized checkpoint has billions of them.
+func pack16Parts(elem Elem, fn string, parts [][]uint16, k, n int, transposed bool) *Packed {
 	if k <= 0 || n <= 0 {
 		panic(fmt.Sprintf("kernel: %s of a %dx%d matrix: both dimensions must be positive", fn, k, n))
+	}
+	// rowEnd[i] is the first row (of the N×K transpose) past part i.
+	rowEnd := make([]int, len(parts))
+	total := 0
+	for i, p := range parts {
+		if transposed && len(p)%k != 0 {
+			panic(fmt.Sprintf("kernel: %s: part %d has %d values, not a whole number of rows of k=%d", fn, i, len(p), k))
+		}
+		total += len(p)
+		rowEnd[i] = total / k
+	}
+	if total != k*n {
+		panic(fmt.Sprintf("kernel: %s: len=%d, want k*n=%d*%d=%d", fn, total, k, n, k*n))
+	}
+	src := parts[0]
+	// row returns row c of the transpose (column c of the matrix).
+	row := func(c int) []uint16 {
+		i := sort.SearchInts(rowEnd, c+1)
+		r0 := 0
+		if i > 0 {
+			r0 = rowEnd[i-1]
+		}
+		return parts[i][(c-r0)*k : (c-r0+1)*k]
 	}
 	panels := (n + panelWidth - 1) / panelWidth
 	half := alignedHalves(panels * k * panelWidth)
@@ -132,7 +172,7 @@ func pack16(elem Elem, fn string, src []uint16, k, n int, transposed bool) *Pack
 			return
 		}
 		for c := 0; c < w; c++ {
-			col := src[(c0+c)*k : (c0+c+1)*k]
+			col := row(c0 + c)
 			for r, v := range col {
 				dst[r*panelWidth+c] = v
 			}

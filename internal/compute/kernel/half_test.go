@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -289,4 +290,42 @@ func TestColumn(t *testing.T) {
 		}
 	}()
 	Pack(make([]float32, 6), 2, 3).Column(make([]float32, 2), 3)
+}
+
+// TestPackTransposedConcat: packing a transpose given in parts equals
+// packing their concatenation, and ragged parts are refused.
+func TestPackTransposedConcat(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 19))
+	k := 70
+	rows := []int{3, 0, 64, 61, 1} // rows of the N×K transpose per part
+	for _, elem := range []Elem{BF16, F16} {
+		var parts [][]uint16
+		var cat []uint16
+		for _, n := range rows {
+			p := randHalves(r, elem, n*k)
+			parts, cat = append(parts, p), append(cat, p...)
+		}
+		n := len(cat) / k
+		want := pack16For(elem, cat, k, n, true)
+		got := PackF16TransposedConcat(parts, k, n)
+		if elem == BF16 {
+			got = PackBF16TransposedConcat(parts, k, n)
+		}
+		if got.Elem() != elem || got.N() != n || !slices.Equal(got.half, want.half) {
+			t.Errorf("%s: concatenated pack differs", elem)
+		}
+	}
+	for name, f := range map[string]func(){
+		"ragged part": func() { PackBF16TransposedConcat([][]uint16{make([]uint16, 5), make([]uint16, 9)}, 7, 2) },
+		"short":       func() { PackF16TransposedConcat([][]uint16{make([]uint16, 7)}, 7, 2) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
 }
