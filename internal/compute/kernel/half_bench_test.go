@@ -15,13 +15,24 @@ import (
 // and through the widened shared chunk (chunk), at SAEX_BENCH_THREADS
 // threads (default 2). Model shapes: the Llama-3.1-8B MLP up projection at
 // 64 tokens and Gemma-2-2B's at 128, and the 8B one at few tokens.
-// SAEX_BENCH_MS limits the row counts (comma-separated) to run.
+// SAEX_BENCH_MS limits the row counts (comma-separated) to run;
+// SAEX_BENCH_SHAPES ("MxKxN,...") replaces the shapes.
 func BenchmarkHalfGEMM(b *testing.B) {
 	th := 2
 	if v, err := strconv.Atoi(os.Getenv("SAEX_BENCH_THREADS")); err == nil && v > 0 {
 		th = v
 	}
 	shapes := []struct{ m, k, n int }{{64, 4096, 14336}, {128, 2304, 9216}, {1, 4096, 14336}, {6, 4096, 14336}, {16, 4096, 14336}, {32, 4096, 14336}}
+	if v := os.Getenv("SAEX_BENCH_SHAPES"); v != "" { // "MxKxN,..."
+		shapes = shapes[:0]
+		for _, f := range strings.Split(v, ",") {
+			var m, k, n int
+			if _, err := fmt.Sscanf(f, "%dx%dx%d", &m, &k, &n); err != nil {
+				b.Fatalf("SAEX_BENCH_SHAPES: %q: %v", f, err)
+			}
+			shapes = append(shapes, struct{ m, k, n int }{m, k, n})
+		}
+	}
 	if v := os.Getenv("SAEX_BENCH_MS"); v != "" {
 		keep := shapes[:0]
 		for _, s := range shapes {
