@@ -583,6 +583,7 @@ func FromJSON(name string, data []byte) (*Tokenizer, error) {
 	}
 
 	var added []AddedToken
+	plainAdded := true
 	for i, a := range tj.AddedTokens {
 		if a.ID == nil || *a.ID < 0 {
 			return nil, loadErr(name, fmt.Sprintf("added_tokens[%d].id", i), "missing or negative")
@@ -593,6 +594,12 @@ func FromJSON(name string, data []byte) (*Tokenizer, error) {
 		tok := AddedToken{ID: *a.ID, Content: a.Content, Special: a.Special,
 			LStrip: a.LStrip, RStrip: a.RStrip, SingleWord: a.SingleWord}
 		added = append(added, tok)
+		plainAdded = plainAdded && !a.LStrip && !a.RStrip && !a.SingleWord
+		// Hugging Face gives an added token that is also a vocabulary
+		// entry the vocabulary's id, whatever id the file says.
+		if id, ok := m.Vocab[a.Content]; ok {
+			tok.ID = id
+		}
 		if a.Normalized && g.normalize != nil {
 			g.normTokens = append(g.normTokens, tok)
 		} else {
@@ -635,7 +642,7 @@ func FromJSON(name string, data []byte) (*Tokenizer, error) {
 	}
 	g.rawMatcher = newAddedMatcher(g.rawTokens)
 	g.normMatcher = newAddedMatcher(g.normTokens)
-	g.fast = info.plainGPT2 && g.normalize == nil && !g.trim && !bm.chars
+	g.fast = info.plainGPT2 && g.normalize == nil && !g.trim && !bm.chars && plainAdded
 	t.gen = g
 	return t, nil
 }
