@@ -204,3 +204,5 @@ func prependNormalizer(s string) normalizer {
 		return b.done()
 	}
 }
+
+func normNFC(s string) string { return norm.NFC.String(s) }
