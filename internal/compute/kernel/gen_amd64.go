@@ -379,95 +379,13 @@ func genClock() {
 	out.WriteString("\n")
 }
 
-// genFilter emits the threshold scans behind NextAtLeast:
-//
-//	func ge512(v, bias *float32, n int, thr float32) int  // n a multiple of 16
-//	func ge256(v, bias *float32, n int, thr float32) int  // n a multiple of 8
-//
-// Each returns the first j < n with v[j]+bias[j] >= thr (the same float32
-// addition as scalar Go, then an ordered compare, so NaN never matches), or
-// n when there is none. The main loop tests 4 vectors per branch; a block
-// with a match is rescanned one vector at a time to find the first.
-func genFilter() {
-	for _, f := range []struct {
-		name, pre string
-		w         int
-	}{{"ge512", "Z", 16}, {"ge256", "Y", 8}} {
-		n, w, pre := f.name, f.w, f.pre
-		fmt.Fprintf(&out, "// func %s(v, bias *float32, n int, thr float32) int\n", n)
-		fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-40\n", n)
-		p("MOVQ v+0(FP), SI")
-		p("MOVQ bias+8(FP), DI")
-		p("MOVQ n+16(FP), CX")
-		p("VBROADCASTSS thr+24(FP), %s15", pre)
-		p("XORQ AX, AX")
-		// DX = n rounded down to 4 vectors.
-		p("MOVQ CX, DX")
-		p("ANDQ $-%d, DX", 4*w)
-		label(n + "_loop4")
-		p("CMPQ AX, DX")
-		p("JGE %s_loop1", n)
-		for u := 0; u < 4; u++ {
-			p("VMOVUPS %d(SI)(AX*4), %s%d", 4*w*u, pre, u)
-			p("VADDPS %d(DI)(AX*4), %s%d, %s%d", 4*w*u, pre, u, pre, u)
-		}
-		if w == 16 {
-			for u := 0; u < 4; u++ {
-				p("VCMPPS $0x1d, Z15, Z%d, K%d", u, u+1) // GE_OQ
-			}
-			p("KORW K1, K2, K1")
-			p("KORW K3, K4, K3")
-			p("KORTESTW K1, K3")
-			p("JNE %s_loop1", n)
-		} else {
-			for u := 0; u < 4; u++ {
-				p("VCMPPS $0x1d, Y15, Y%d, Y%d", u, u+4)
-			}
-			p("VORPS Y4, Y5, Y4")
-			p("VORPS Y6, Y7, Y6")
-			p("VORPS Y4, Y6, Y4")
-			p("VMOVMSKPS Y4, BX")
-			p("TESTL BX, BX")
-			p("JNE %s_loop1", n)
-		}
-		p("ADDQ $%d, AX", 4*w)
-		p("JMP %s_loop4", n)
-		// One vector at a time: the tail, or the block holding a match.
-		label(n + "_loop1")
-		p("CMPQ AX, CX")
-		p("JGE %s_none", n)
-		p("VMOVUPS (SI)(AX*4), %s0", pre)
-		p("VADDPS (DI)(AX*4), %s0, %s0", pre, pre)
-		if w == 16 {
-			p("VCMPPS $0x1d, Z15, Z0, K1")
-			p("KMOVW K1, BX")
-		} else {
-			p("VCMPPS $0x1d, Y15, Y0, Y1")
-			p("VMOVMSKPS Y1, BX")
-		}
-		p("ADDQ $%d, AX", w)
-		p("TESTL BX, BX")
-		p("JEQ %s_loop1", n)
-		p("BSFL BX, BX")
-		p("LEAQ -%d(AX)(BX*1), AX", w)
-		p("MOVQ AX, ret+32(FP)")
-		p("VZEROUPPER")
-		p("RET")
-		label(n + "_none")
-		p("MOVQ CX, ret+32(FP)")
-		p("VZEROUPPER")
-		p("RET")
-		out.WriteString("\n")
-	}
-}
-
 // genGather emits the candidate gathers behind AtLeastIndices:
 //
 //	func gather512(v, bias *float32, n int, thr float32, idx *int32) int  // n a multiple of 16
 //	func gather256(v, bias *float32, n int, thr float32, idx *int32) int  // n a multiple of 8
 //
 // Each writes, in order, every j < n with v[j]+bias[j] >= thr (the float32
-// sum and ordered compare of ge512/ge256) to idx and returns how many. The
+// sum and an ordered compare: a NaN never passes) to idx and returns how many. The
 // AVX-512 one compresses the matching lanes' indices into a register
 // (VPCOMPRESSD to memory is microcoded and slow on Zen 4) and stores all 16
 // lanes: the store ends before idx[j+16] ≤ idx[n], so idx needs n entries.
@@ -596,7 +514,6 @@ func main() {
 	genWiden()
 	genSum()
 	genClock()
-	genFilter()
 	genGather()
 	genPause()
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
