@@ -279,7 +279,7 @@ func newBuilder(o Options) (*builder, error) {
 	seen := map[string]bool{}
 	hookSeen := map[string]bool{}
 	for i, s := range o.Sources {
-		if !features.ValidID(s.ID) || seen[s.ID] {
+		if !features.ValidSourceID(s.ID) || seen[s.ID] {
 			return nil, fmt.Errorf("build: source %d: invalid or repeated id %q", i, s.ID)
 		}
 		seen[s.ID] = true
