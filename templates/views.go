@@ -234,4 +234,6 @@ type ErrorView struct {
 	Meta
 	Status  int
 	Message string
+	// BackURL, when set, is where to carry on (BackText names it).
+	BackURL, BackText string
 }

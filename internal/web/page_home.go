@@ -34,7 +34,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 	modelID := chi.URLParam(r, "model")
 	if !features.ValidID(modelID) {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no model %q", modelID))
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no model %s.", clipText(modelID, maxEchoed)))
 		return
 	}
 	m, err := s.Catalog.GetModel(r.Context(), modelID)

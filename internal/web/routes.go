@@ -38,6 +38,7 @@ func (s *Server) routes() chi.Router {
 	// Pages.
 	r.Group(func(r chi.Router) {
 		r.Use(s.PageMiddleware...)
+		r.Use(canonicalSlash)
 		r.NotFound(s.handlePageNotFound)
 		r.MethodNotAllowed(s.handlePageMethodNotAllowed)
 		r.Get("/", s.handleHome)
