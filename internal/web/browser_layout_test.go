@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"saex/internal/features"
 	"saex/internal/web/webtest"
 	"saex/templates"
 )
@@ -62,4 +65,46 @@ func TestBrowserNarrowLayout(t *testing.T) {
 		t.Errorf("prompt result at 420 px: page %v px too wide, token strip %v px", over, strip)
 	}
 	saveScreenshot(t, ctx, "prompt-narrow.png")
+}
+
+// Issue 11 defect 4: a page of a source being built refreshes itself when
+// the build finishes.
+func TestBrowserBuildStateRefresh(t *testing.T) {
+	env := webtest.New(t, nil)
+	ctx := newBrowser(t)
+	bg := context.Background()
+	running := &features.BuildStatus{State: features.BuildRunning, Phase: features.BuildPhaseStats, ContextsDone: 10, ContextsTotal: 40, FeaturesTotal: 60}
+	if err := env.DB.SetBuildStatus(bg, webtest.TestModel, webtest.TestSource, running); err != nil {
+		t.Fatal(err)
+	}
+	src := templates.SourceURL(webtest.TestModel, webtest.TestSource)
+	must(t, "open source", chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+src),
+		chromedp.WaitVisible(chromedp.CSS(".build-banner progress")),
+		chromedp.Evaluate[chromedp.Void](`window.__marker = 1`),
+	))
+	// Progress moves: the banner updates in place.
+	running.ContextsDone = 30
+	if err := env.DB.SetBuildStatus(bg, webtest.TestModel, webtest.TestSource, running); err != nil {
+		t.Fatal(err)
+	}
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('.build-banner') && document.querySelector('.build-banner').textContent.includes('30 / 40 contexts') && window.__marker === 1`))
+	must(t, "banner updates in place", err)
+	saveScreenshot(t, ctx, "source-building.png")
+	// Done: the page reloads itself without the banner.
+	if err := env.DB.SetBuildStatus(bg, webtest.TestModel, webtest.TestSource, &features.BuildStatus{State: features.BuildDone, FeaturesDone: 60, FeaturesTotal: 60}); err != nil {
+		t.Fatal(err)
+	}
+	// The page navigates under the check: retry through the reload.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector('.build-banner') && window.__marker === undefined && document.querySelectorAll('a.feature-link').length > 0`))
+		if err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not reload without its banner after the build (last error %v)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

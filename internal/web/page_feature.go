@@ -124,6 +124,7 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 		SourceURL: templates.SourceURL(key.ModelID, key.SourceID),
 		TestURL:   templates.FeatureURL(key.ModelID, key.SourceID, key.Index) + "/test",
 		CanTest:   s.Inference != nil && s.Inference.CanRun(key.ModelID, key.SourceID),
+		Build:     buildBanner(src),
 	}
 	if key.Index > 0 {
 		v.PrevURL = templates.FeatureURL(key.ModelID, key.SourceID, key.Index-1)
@@ -172,8 +173,10 @@ func (s *Server) featureNotFound(ctx context.Context, key features.FeatureKey, e
 	if serr != nil {
 		return features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(key.SourceID, maxEchoed), clipText(key.ModelID, maxEchoed))
 	}
-	back := &backLinkError{url: templates.SourceURL(key.ModelID, key.SourceID), text: "Browse the features of " + key.SourceID}
+	back := &backLinkError{url: templates.SourceURL(key.ModelID, key.SourceID), text: "Browse the features of " + key.SourceID, build: buildBanner(src)}
 	switch {
+	case back.build != nil && (src.NumFeatures == 0 || key.Index < src.NumFeatures):
+		back.error = features.Errorf(features.ENOTFOUND, "Feature %d of %s has no dashboard yet: its source's dashboards are being built.", key.Index, key.SourceID)
 	case src.NumFeatures > 0 && key.Index >= src.NumFeatures:
 		back.error = features.Errorf(features.ENOTFOUND, "Source %s of %s has features 0 to %d; there is no feature %d.", key.SourceID, key.ModelID, src.NumFeatures-1, key.Index)
 	default:

@@ -33,7 +33,7 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	v := templates.SourceView{Meta: s.meta(modelID+" · "+sourceID, "home", modelID), Source: src}
+	v := templates.SourceView{Meta: s.meta(modelID+" · "+sourceID, "home", modelID), Source: src, Build: buildBanner(src)}
 	if j := strings.TrimSpace(q.Get("jump")); j != "" {
 		idx, err := features.ParseIndex(j)
 		switch {

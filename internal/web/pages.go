@@ -51,7 +51,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	v := templates.ErrorView{Meta: s.meta(http.StatusText(status), "", ""), Status: status, Message: clipText(msg, maxEchoed*2)}
 	var back *backLinkError
 	if errors.As(err, &back) {
-		v.BackURL, v.BackText = back.url, back.text
+		v.BackURL, v.BackText, v.Build = back.url, back.text, back.build
 	}
 	s.render(w, r, status, templates.ErrorPage(v))
 }
@@ -61,6 +61,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 type backLinkError struct {
 	error
 	url, text string
+	build     *templates.BuildBannerView // the source's build, when it runs
 }
 
 func (e *backLinkError) Unwrap() error { return e.error }

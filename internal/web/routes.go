@@ -48,6 +48,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/{model}/prompt", s.handlePromptRun)
 		r.Post("/{model}/prompt/token", s.handlePromptToken)
 		r.Get("/{model}/{source}", s.handleSourcePage)
+		r.Get("/{model}/{source}/build-state", s.handleBuildState)
 		r.Get("/{model}/{source}/{index}", s.handleFeaturePage)
 		r.Get("/{model}/{source}/{index}/activations", s.handleFeatureActivations)
 		r.Post("/{model}/{source}/{index}/test", s.handleFeatureTest)

@@ -86,7 +86,7 @@ type Options struct {
 	KeepSpill bool
 	Writer    features.FeatureWriter
 	// Status, when set, receives each source's progress (serve stores it
-	// with CatalogService.SetBuildStatus). Calls come from one goroutine.
+	// with CatalogService.SetBuildStatus). Calls never overlap.
 	Status func(sourceID string, st *features.BuildStatus)
 	// Progress, when set, receives overall progress (the CLI's bar).
 	Progress func(Progress)
@@ -465,6 +465,7 @@ func (b *builder) run(ctx context.Context, todo []batchUnit) error {
 	for _, u := range todo {
 		b.prog.FeaturesDone -= u.last - u.first + 1
 	}
+	b.prog.Phase = features.BuildPhaseTokenize
 	for _, s := range o.Sources {
 		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, 0, "")
 	}
@@ -727,7 +728,7 @@ func (b *builder) pass1(ctx context.Context) error {
 		}
 		b.counted += int64(job.counted)
 		free <- job.codes
-		b.prog.Phase = "encode"
+		b.prog.Phase = features.BuildPhaseEncode
 		b.prog.ContextsDone = job.first + len(job.lens)
 		b.prog.TokensDone = b.tokens
 		if b.progress(b.prog, false) && time.Since(b.lastStatus) >= time.Second {
@@ -760,6 +761,10 @@ func (b *builder) pass2(ctx context.Context) error {
 	}
 	b.progress(Progress{Phase: "stats", ContextsDone: n, ContextsTotal: n, TokensDone: b.tokens,
 		FeaturesDone: b.prog.FeaturesDone, FeaturesTotal: b.prog.FeaturesTotal}, true)
+	b.prog.Phase = features.BuildPhaseStats
+	for _, s := range o.Sources {
+		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, n, "")
+	}
 	lens := make([]int, n)
 	for c0 := 0; c0 < n; c0 += 4096 {
 		cnt := min(4096, n-c0)
@@ -800,6 +805,14 @@ func (b *builder) pass2(ctx context.Context) error {
 					return
 				}
 				b.p2[si].addChunk(dst[si], first, lens[first:first+cnt])
+				// The first SAE's goroutine reports pass 2's progress for
+				// all (they stream the same chunks at about the same pace).
+				if si == 0 && time.Since(b.lastStatus) >= time.Second {
+					b.lastStatus = time.Now()
+					for _, s := range o.Sources {
+						b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, first+cnt, n, "")
+					}
+				}
 			}
 		})
 	}
@@ -823,8 +836,12 @@ func (b *builder) status(source, state string, featDone, featTotal, ctxDone, ctx
 	if b.o.Status == nil {
 		return
 	}
-	b.o.Status(source, &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
-		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()})
+	st := &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
+		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()}
+	if state == features.BuildRunning {
+		st.Phase = b.prog.Phase
+	}
+	b.o.Status(source, st)
 }
 
 // progress reports p through o.Progress; unless force, at most a few times
