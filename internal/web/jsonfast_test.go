@@ -60,7 +60,7 @@ func TestFeatureJSONMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := appendFeatureJSON(nil, f)
+		got, err := appendFeatureJSON(nil, f, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestFeatureJSONMatchesEncodingJSON(t *testing.T) {
 	}
 	nan := oddFeature()
 	nan.Activations[0].Values[0] = float32(math.NaN())
-	if _, err := appendFeatureJSON(nil, nan); err == nil {
+	if _, err := appendFeatureJSON(nil, nan, nil); err == nil {
 		t.Error("NaN encoded")
 	}
 }
