@@ -32,7 +32,7 @@ type promptForm struct {
 // runnable sources, checked as the form asks (all by default).
 func (s *Server) promptBase(r *http.Request, modelID string, form *promptForm) (*templates.PromptView, error) {
 	if !features.ValidID(modelID) {
-		return nil, features.Errorf(features.ENOTFOUND, "there is no model %q", modelID)
+		return nil, features.Errorf(features.ENOTFOUND, "There is no model %s.", clipText(modelID, maxEchoed))
 	}
 	if _, err := s.Catalog.GetModel(r.Context(), modelID); err != nil {
 		return nil, err

@@ -21,16 +21,19 @@ const browserPageSize = 25
 func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
 	if !features.ValidID(modelID) || !features.ValidSourceID(sourceID) {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no source %q of model %q", sourceID, modelID))
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(sourceID, maxEchoed), clipText(modelID, maxEchoed)))
 		return
 	}
 	src, err := s.Catalog.GetSource(r.Context(), modelID, sourceID)
 	if err != nil {
+		if features.ErrorCode(err) == features.ENOTFOUND {
+			err = features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(sourceID, maxEchoed), clipText(modelID, maxEchoed))
+		}
 		s.pageError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
-	v := templates.SourceView{Meta: s.meta(modelID+" · "+sourceID, "home", modelID), Source: src}
+	v := templates.SourceView{Meta: s.meta(modelID+" · "+sourceID, "home", modelID), Source: src, Build: buildBanner(src)}
 	// The page still renders with a bad jump, under a 4xx naming the field.
 	status := http.StatusOK
 	if j := strings.TrimSpace(q.Get("jump")); j != "" {
@@ -77,6 +80,12 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Total, v.Page, v.Sort, v.Desc, v.HideDead, v.Query = total, page, string(f.Sort), f.Desc, f.HideDead, f.Query
 	v.Pages = max(1, (total+browserPageSize-1)/browserPageSize)
+	if page > v.Pages {
+		// Past the end (an old link, a typed number): go to the last page.
+		q.Set("page", strconv.Itoa(v.Pages))
+		http.Redirect(w, r, templates.SourceURL(modelID, sourceID)+"?"+q.Encode(), http.StatusSeeOther)
+		return
+	}
 	for _, fs := range rows {
 		row := templates.SourceRow{
 			Index:       fs.Key.Index,

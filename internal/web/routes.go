@@ -38,6 +38,7 @@ func (s *Server) routes() chi.Router {
 	// Pages.
 	r.Group(func(r chi.Router) {
 		r.Use(s.PageMiddleware...)
+		r.Use(canonicalSlash)
 		r.NotFound(s.handlePageNotFound)
 		r.MethodNotAllowed(s.handlePageMethodNotAllowed)
 		r.Get("/", s.handleHome)
@@ -47,6 +48,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/{model}/prompt", s.handlePromptRun)
 		r.Post("/{model}/prompt/token", s.handlePromptToken)
 		r.Get("/{model}/{source}", s.handleSourcePage)
+		r.Get("/{model}/{source}/build-state", s.handleBuildState)
 		r.Get("/{model}/{source}/{index}", s.handleFeaturePage)
 		r.Get("/{model}/{source}/{index}/activations", s.handleFeatureActivations)
 		r.Post("/{model}/{source}/{index}/test", s.handleFeatureTest)
