@@ -85,6 +85,8 @@ type ExplanationQuery struct {
 	Query     string
 	ModelID   string   // optional filter
 	SourceIDs []string // optional filter (any of)
+	// ReleaseName, when set, keeps the sources of that release's source sets.
+	ReleaseName string
 	Offset    int
 	Limit     int // 20 a page by default
 }

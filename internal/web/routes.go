@@ -66,6 +66,9 @@ func (s *Server) routes() chi.Router {
 			r.Get("/feature/{model}/{source}/{index}", s.handleAPIFeature)
 			r.Post("/features", s.handleAPIFeatures)
 			r.Post("/explanation/search", s.handleAPIExplanationSearch)
+			r.Post("/explanation/search-model", s.handleAPIExplanationSearchModel)
+			r.Post("/explanation/search-release", s.handleAPIExplanationSearchRelease)
+			r.Post("/explanation/search-all", s.handleAPIExplanationSearchAll)
 		})
 
 		// Compute: runs the model; bounded by the compute pool.
