@@ -87,8 +87,8 @@ type ExplanationQuery struct {
 	SourceIDs []string // optional filter (any of)
 	// ReleaseName, when set, keeps the sources of that release's source sets.
 	ReleaseName string
-	Offset    int
-	Limit     int // 20 a page by default
+	Offset      int
+	Limit       int // 20 a page by default
 }
 
 // ExplanationHit is one search result.
