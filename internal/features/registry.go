@@ -82,7 +82,7 @@ type NewVector struct {
 
 // VectorSourceSetSuffix maps a vector hook type to the suffix of the source
 // set its vectors are stored under ("neuronpedia-" + suffix).
-var VectorSourceSetSuffix = map[string]string{"hook_resid_pre": "res", "hook_resid_post": "res-post"}
+var VectorSourceSetSuffix = map[string]string{"hook_resid_pre": "resid-pre", "hook_resid_post": "resid-post"}
 
 // VectorService stores custom steering vectors as features.
 type VectorService interface {
