@@ -95,3 +95,11 @@ type VectorService interface {
 	// VectorsOwned returns the owner's vectors, newest first.
 	VectorsOwned(ctx context.Context, owner string) ([]*Feature, error)
 }
+
+// ExplanationExporter reads a source's explanations in bulk
+// (Neuronpedia's explanation export).
+type ExplanationExporter interface {
+	// ExportExplanations returns explanations offset..offset+limit-1 of the
+	// source, ordered by feature index (ENOTFOUND for an unknown source).
+	ExportExplanations(ctx context.Context, modelID, sourceID string, offset, limit int) ([]*Explanation, error)
+}
