@@ -1,6 +1,6 @@
 //go:build !unix
 
-package gpt2
+package transformer
 
 import "time"
 

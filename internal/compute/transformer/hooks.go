@@ -1,4 +1,4 @@
-package gpt2
+package transformer
 
 import (
 	"fmt"
@@ -11,15 +11,15 @@ type HookKind int
 
 // Hook kinds, in the order a forward pass reaches them within a layer.
 const (
-	HookEmbed     HookKind = iota // hook_embed: wte[ids]
-	HookPosEmbed                  // hook_pos_embed: wpe[positions]
+	HookEmbed     HookKind = iota // hook_embed: wte[ids] (times Gemma's sqrt(d_model))
+	HookPosEmbed                  // hook_pos_embed: wpe[positions] (learned positions only)
 	HookResidPre                  // blocks.L.hook_resid_pre (L=0: embed + pos_embed)
-	HookAttnZ                     // blocks.L.attn.hook_z, flattened [T, n_head*d_head], value bias included
-	HookAttnOut                   // blocks.L.hook_attn_out
-	HookResidMid                  // blocks.L.hook_resid_mid
-	HookMLPPre                    // blocks.L.mlp.hook_pre, [T, n_inner]
-	HookMLPPost                   // blocks.L.mlp.hook_post, [T, n_inner]
-	HookMLPOut                    // blocks.L.hook_mlp_out
+	HookAttnZ                     // blocks.L.attn.hook_z, flattened [T, n_head*head_dim], value bias included
+	HookAttnOut                   // blocks.L.hook_attn_out (Gemma-2: after the post-attention norm)
+	HookResidMid                  // blocks.L.hook_resid_mid (not under a parallel residual)
+	HookMLPPre                    // blocks.L.mlp.hook_pre, [T, n_inner] (ungated MLPs only)
+	HookMLPPost                   // blocks.L.mlp.hook_post, [T, n_inner]: act(gate)*up when gated
+	HookMLPOut                    // blocks.L.hook_mlp_out (Gemma-2: after the post-feedforward norm)
 	HookResidPost                 // blocks.L.hook_resid_post
 	HookLnFinal                   // ln_final.hook_normalized (see Hook docs)
 	HookLogits                    // logits, [T, vocab]
@@ -66,16 +66,16 @@ func ParseHook(name string) (Hook, error) {
 	}
 	rest, ok := strings.CutPrefix(name, "blocks.")
 	if !ok {
-		return Hook{}, fmt.Errorf("gpt2: unknown hook %q", name)
+		return Hook{}, fmt.Errorf("transformer: unknown hook %q", name)
 	}
 	num, point, ok := strings.Cut(rest, ".")
 	layer, err := strconv.Atoi(num)
 	if !ok || err != nil || layer < 0 || num != strconv.Itoa(layer) {
-		return Hook{}, fmt.Errorf("gpt2: hook %q: want blocks.<layer>.<point>", name)
+		return Hook{}, fmt.Errorf("transformer: hook %q: want blocks.<layer>.<point>", name)
 	}
 	kind, ok := blockHookNames[point]
 	if !ok {
-		return Hook{}, fmt.Errorf("gpt2: hook %q: unknown point %q in block %d", name, point, layer)
+		return Hook{}, fmt.Errorf("transformer: hook %q: unknown point %q in block %d", name, point, layer)
 	}
 	return Hook{Kind: kind, Layer: layer}, nil
 }
@@ -116,11 +116,24 @@ func (h Hook) depth(nLayer int) int {
 	return h.Layer*perLayer + int(h.Kind-HookResidPre)
 }
 
-// CheckHook reports an error when h does not exist in this model (layer
-// out of range).
+// CheckHook reports an error when h does not exist in this model: a layer
+// out of range or not loaded, resid_mid under a parallel residual,
+// pos_embed without learned positions, mlp.hook_pre of a gated MLP.
 func (m *Model) CheckHook(h Hook) error {
-	if h.Kind >= HookResidPre && h.Kind <= HookResidPost && h.Layer >= m.Cfg.NLayer {
-		return fmt.Errorf("gpt2: hook %s: layer %d out of range (model has %d layers)", h, h.Layer, m.Cfg.NLayer)
+	c := m.Cfg
+	switch {
+	case h.Kind >= HookResidPre && h.Kind <= HookResidPost && h.Layer >= c.NLayer:
+		return fmt.Errorf("transformer: hook %s: layer %d out of range (model has %d layers)", h, h.Layer, c.NLayer)
+	case h.Kind >= HookResidPre && h.Kind <= HookResidPost && h.Layer >= m.built && !(h.Kind == HookResidPre && h.Layer == m.built):
+		return fmt.Errorf("transformer: hook %s: only %d layers of this model were loaded", h, m.built)
+	case (h.Kind == HookLnFinal || h.Kind == HookLogits) && !m.head:
+		return fmt.Errorf("transformer: hook %s: the final norm and unembedding of this model were not loaded", h)
+	case h.Kind == HookResidMid && c.ParallelResidual:
+		return fmt.Errorf("transformer: hook %s does not exist in %s with use_parallel_residual (attention and MLP both read hook_resid_pre)", h, c.Family)
+	case h.Kind == HookPosEmbed && !c.LearnedPositions:
+		return fmt.Errorf("transformer: hook %s does not exist in %s (rotary positions)", h, c.Family)
+	case h.Kind == HookMLPPre && c.GatedMLP:
+		return fmt.Errorf("transformer: hook %s is not supported for the gated MLP of %s (mlp.hook_post is)", h, c.Family)
 	}
 	return nil
 }
@@ -128,6 +141,8 @@ func (m *Model) CheckHook(h Hook) error {
 // HookWidth is the number of values per token at h.
 func (m *Model) HookWidth(h Hook) int {
 	switch h.Kind {
+	case HookAttnZ:
+		return m.Cfg.qDim()
 	case HookMLPPre, HookMLPPost:
 		return m.Cfg.NInner
 	case HookLogits:

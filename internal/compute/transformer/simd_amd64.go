@@ -1,6 +1,6 @@
 //go:build amd64 && !purego
 
-package gpt2
+package transformer
 
 import "saex/internal/compute/kernel"
 

@@ -1,35 +1,11 @@
-package gpt2
+package transformer
 
 import (
 	"math/rand/v2"
-	"strings"
+	"path/filepath"
 	"sync"
 	"testing"
 )
-
-// randomSource serves random weights of whatever shape is asked for, so
-// benchmarks can build a GPT-2-small-shaped model without a checkpoint.
-type randomSource struct{ r *rand.Rand }
-
-func (randomSource) has(name string) bool {
-	return !strings.HasPrefix(name, "transformer.") && name != "lm_head.weight"
-}
-
-func (s randomSource) get(name string, shape ...int) ([]float32, error) {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	w := make([]float32, n)
-	base := float32(0)
-	if strings.Contains(name, "ln_") {
-		base = 1 // layer-norm gains near 1, as in a trained model
-	}
-	for i := range w {
-		w[i] = base + 0.02*float32(s.r.NormFloat64())
-	}
-	return w, nil
-}
 
 var (
 	smallOnce  sync.Once
@@ -38,13 +14,16 @@ var (
 )
 
 // gpt2Small builds (once per test binary) a model with GPT-2 small's
-// shape: 12 layers, d=768, 12 heads, vocab 50257, 1024 positions.
+// shape (testdata/shapes/gpt2-small.json: 12 layers, d=768, 12 heads,
+// vocab 50257, 1024 positions) and random weights.
 func gpt2Small(b *testing.B) *Model {
 	smallOnce.Do(func() {
-		cfg := Config{VocabSize: 50257, NPositions: 1024, NEmbd: 768, NLayer: 12, NHead: 12, NInner: 3072,
-			LayerNormEpsilon: 1e-5, ActivationFunction: "gelu_new", BOSTokenID: 50256, EOSTokenID: 50256,
-			TieWordEmbeddings: true, ScaleAttnWeights: true}
-		smallModel, smallErr = build(cfg, randomSource{rand.New(rand.NewPCG(7, 8))})
+		cfg, err := LoadConfig(filepath.Join("testdata", "shapes", "gpt2-small.json"))
+		if err != nil {
+			smallErr = err
+			return
+		}
+		smallModel, smallErr = NewRandom(cfg, 7, []string{"logits"})
 	})
 	if smallErr != nil {
 		b.Fatal(smallErr)

@@ -1,4 +1,4 @@
-package gpt2
+package transformer
 
 import (
 	"testing"
@@ -51,15 +51,15 @@ func benchFC(b *testing.B, m, d, inner int, fused bool) {
 	for i := range w {
 		w[i] = float32(i%7) * 0.01
 	}
-	mod := &Model{Cfg: Config{NInner: inner, ActivationFunction: "gelu_new"}}
-	l := &layer{fc: kernel.Pack(w, d, inner), fcB: make([]float32, inner)}
+	mod := &Model{Cfg: Config{NInner: inner, Act: GeluTanh}}
+	l := &layer{up: kernel.Pack(w, d, inner), upB: make([]float32, inner)}
 	h := make([]float32, m*inner)
 	zero := make([]float32, inner)
 	for b.Loop() {
 		if fused {
 			mod.fcActivate(h, a, m, l)
 		} else {
-			kernel.MatMul(h, a, m, l.fc, l.fcB)
+			kernel.MatMul(h, a, m, l.up, l.upB)
 			for r := range m {
 				geluNewBias(h[r*inner:(r+1)*inner], h[r*inner:(r+1)*inner], zero)
 			}

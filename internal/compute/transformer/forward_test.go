@@ -1,4 +1,4 @@
-package gpt2
+package transformer
 
 import (
 	"encoding/binary"
@@ -340,10 +340,10 @@ func TestConfigErrors(t *testing.T) {
 	base := `"vocab_size":10,"n_positions":8,"n_embd":8,"n_layer":1,"n_head":2`
 	for body, want := range map[string]string{
 		`{`:                                   "config.json",
-		`{"model_type":"llama",` + base + `}`: "model_type",
+		`{"model_type":"mamba",` + base + `}`: "model_type",
 		`{"n_positions":8,"n_embd":8,"n_layer":1,"n_head":2}`:                 "vocab_size is missing",
 		`{"vocab_size":10,"n_positions":8,"n_embd":9,"n_layer":1,"n_head":2}`: "multiple",
-		`{"activation_function":"swish",` + base + `}`:                        "activation_function",
+		`{"activation_function":"relu2",` + base + `}`:                        "activation_function",
 		`{"vocab_size":-1,"n_positions":8,"n_embd":8,"n_layer":1,"n_head":2}`: "vocab_size = -1",
 	} {
 		if _, err := ParseConfig("config.json", []byte(body)); err == nil || !strings.Contains(err.Error(), want) {

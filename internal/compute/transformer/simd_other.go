@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package gpt2
+package transformer
 
 // geluNewBias sets dst[i] = geluNew(src[i] + bias[i]).
 func geluNewBias(dst, src, bias []float32) { geluNewBiasGo(dst, src, bias) }

@@ -1,0 +1,77 @@
+package transformer
+
+import (
+	"math/rand/v2"
+	"strings"
+)
+
+// NewRandom builds a model of cfg with random weights (uniform, standard
+// deviation 0.02; norm weights near 1) for benchmarks, loading only what
+// the deepest of hooks needs: the layers up to it, and the final norm and
+// unembedding only for ln_final or logits.
+func NewRandom(cfg Config, seed uint64, hooks []string) (*Model, error) {
+	layers, head := 0, false
+	probe := &Model{Cfg: cfg, built: cfg.NLayer, head: true}
+	for _, name := range hooks {
+		h, err := ParseHook(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := probe.CheckHook(h); err != nil {
+			return nil, err
+		}
+		switch {
+		case h.Kind == HookLnFinal || h.Kind == HookLogits:
+			layers, head = cfg.NLayer, true
+		case h.Kind == HookResidPre:
+			layers = max(layers, h.Layer)
+		case h.Kind > HookResidPre:
+			layers = max(layers, h.Layer+1)
+		}
+	}
+	return build(cfg, &randomSource{cfg: cfg, r: rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)}, layers, head)
+}
+
+// randomSource serves random weights of whatever shape is asked for, under
+// the family's names; biases exist where the family always has them.
+type randomSource struct {
+	cfg Config
+	r   *rand.PCG
+}
+
+func (s *randomSource) has(name string) bool {
+	switch s.cfg.Family {
+	case GPT2:
+		return !strings.HasPrefix(name, "transformer.") && name != "lm_head.weight"
+	case NeoX:
+		return strings.HasPrefix(name, "gpt_neox.") || name == "embed_out.weight"
+	case Qwen2:
+		if strings.HasSuffix(name, "_proj.bias") {
+			return strings.Contains(name, ".q_proj.") || strings.Contains(name, ".k_proj.") || strings.Contains(name, ".v_proj.")
+		}
+	}
+	return !strings.HasSuffix(name, ".bias") && (strings.HasPrefix(name, "model.") || name == "lm_head.weight")
+}
+
+func (s *randomSource) get(name string, shape ...int) ([]float32, error) {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	w := make([]float32, n)
+	base := float32(0)
+	if (strings.Contains(name, "norm") || strings.Contains(name, "ln_")) && !s.cfg.NormPlusOne {
+		base = 1 // norm gains near 1, as in a trained model
+	}
+	// Uniform on ±0.02·√3 (standard deviation 0.02), two values per draw:
+	// billions of weights for the larger shapes.
+	const scale = 0.034641016151377546 / (1 << 31) // 0.02·√3 / 2³¹
+	for i := 0; i < n; i += 2 {
+		u := s.r.Uint64()
+		w[i] = base + float32(float64(int32(u))*scale)
+		if i+1 < n {
+			w[i+1] = base + float32(float64(int32(u>>32))*scale)
+		}
+	}
+	return w, nil
+}
