@@ -92,7 +92,7 @@ func (l *loader) stackedBias(names []string, outs []int) []float32 {
 	if n != len(names) {
 		for _, name := range names {
 			if !l.src.has(l.prefix + name) {
-				l.err = fmt.Errorf("transformer: tensor %q is missing (its siblings have biases)", l.prefix+name)
+				l.err = fmt.Errorf("transformer: %s: tensor %q is missing (its siblings have biases)", l.src.origin(), l.prefix+name)
 			}
 		}
 		return nil
@@ -107,7 +107,7 @@ func (l *loader) unembed(name string, v, d int) []float32 {
 		return nil
 	}
 	if !l.src.has(name) {
-		l.err = fmt.Errorf("transformer: tie_word_embeddings is false but tensor %q is missing", name)
+		l.err = fmt.Errorf("transformer: %s: tensor %q is missing (config.json has tie_word_embeddings false)", l.src.origin(), name)
 		return nil
 	}
 	prefix := l.prefix

@@ -39,6 +39,8 @@ type randomSource struct {
 	r   *rand.PCG
 }
 
+func (s *randomSource) origin() string { return "random weights" }
+
 func (s *randomSource) has(name string) bool {
 	switch s.cfg.Family {
 	case GPT2:

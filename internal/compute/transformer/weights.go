@@ -17,12 +17,13 @@ import (
 type weightSource interface {
 	has(name string) bool
 	get(name string, shape ...int) ([]float32, error)
+	origin() string // the file to name in errors
 }
 
 // fileSet is one safetensors file or the shards of an index, with a
 // tensor-name index.
 type fileSet struct {
-	dir   string
+	path  string // model.safetensors or the index file, for errors
 	files []*tensor.File
 	where map[string]*tensor.File
 }
@@ -33,12 +34,14 @@ func (s *fileSet) close() {
 	}
 }
 
+func (s *fileSet) origin() string { return s.path }
+
 func (s *fileSet) has(name string) bool { _, ok := s.where[name]; return ok }
 
 func (s *fileSet) get(name string, shape ...int) ([]float32, error) {
 	f, ok := s.where[name]
 	if !ok {
-		return nil, fmt.Errorf("transformer: %s: tensor %q is missing", s.dir, name)
+		return nil, fmt.Errorf("transformer: %s: tensor %q is missing", s.path, name)
 	}
 	return f.Float32(name, shape...)
 }
@@ -47,8 +50,8 @@ func (s *fileSet) get(name string, shape ...int) ([]float32, error) {
 // model.safetensors.index.json lists (every tensor the index names must be
 // in the shard it names).
 func openWeights(dir string) (*fileSet, error) {
-	s := &fileSet{dir: dir, where: map[string]*tensor.File{}}
 	single := filepath.Join(dir, "model.safetensors")
+	s := &fileSet{path: single, where: map[string]*tensor.File{}}
 	if _, err := os.Stat(single); err == nil {
 		f, err := tensor.OpenSafetensors(single)
 		if err != nil {
@@ -60,6 +63,7 @@ func openWeights(dir string) (*fileSet, error) {
 		return nil, err
 	}
 	idx := filepath.Join(dir, "model.safetensors.index.json")
+	s.path = idx
 	weightMap, err := readIndex(dir, idx)
 	if err != nil {
 		return nil, err
