@@ -23,7 +23,7 @@ func gpt2Small(b *testing.B) *Model {
 			smallErr = err
 			return
 		}
-		smallModel, smallErr = NewRandom(cfg, 7, []string{"logits"})
+		smallModel, smallErr = NewRandom(cfg, 7, []string{"logits"}, false)
 	})
 	if smallErr != nil {
 		b.Fatal(smallErr)

@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 )
@@ -9,33 +10,26 @@ import (
 // deviation 0.02; norm weights near 1) for benchmarks, loading only what
 // the deepest of hooks needs: the layers up to it, and the final norm and
 // unembedding only for ln_final or logits.
-func NewRandom(cfg Config, seed uint64, hooks []string) (*Model, error) {
-	layers, head := 0, false
-	probe := &Model{Cfg: cfg, built: cfg.NLayer, head: true}
-	for _, name := range hooks {
-		h, err := ParseHook(name)
-		if err != nil {
-			return nil, err
-		}
-		if err := probe.CheckHook(h); err != nil {
-			return nil, err
-		}
-		switch {
-		case h.Kind == HookLnFinal || h.Kind == HookLogits:
-			layers, head = cfg.NLayer, true
-		case h.Kind == HookResidPre:
-			layers = max(layers, h.Layer)
-		case h.Kind > HookResidPre:
-			layers = max(layers, h.Layer+1)
-		}
+//
+// bf16 rounds every weight to bfloat16 (as a checkpoint stored in bf16
+// holds them).
+func NewRandom(cfg Config, seed uint64, hooks []string, bf16 bool) (*Model, error) {
+	layers, logits, err := cfg.LayersFor(hooks)
+	if err != nil {
+		return nil, err
 	}
-	return build(cfg, &randomSource{cfg: cfg, r: rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)}, layers, head)
+	head := logits
+	for _, h := range hooks {
+		head = head || h == "ln_final.hook_normalized"
+	}
+	return build(cfg, &randomSource{cfg: cfg, bf16: bf16, r: rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)}, layers, head)
 }
 
 // randomSource serves random weights of whatever shape is asked for, under
 // the family's names; biases exist where the family always has them.
 type randomSource struct {
-	cfg Config
+	cfg  Config
+	bf16 bool
 	r   *rand.PCG
 }
 
@@ -73,6 +67,11 @@ func (s *randomSource) get(name string, shape ...int) ([]float32, error) {
 		w[i] = base + float32(float64(int32(u))*scale)
 		if i+1 < n {
 			w[i+1] = base + float32(float64(int32(u>>32))*scale)
+		}
+	}
+	if s.bf16 {
+		for i, v := range w {
+			w[i] = math.Float32frombits(math.Float32bits(v) &^ 0xFFFF)
 		}
 	}
 	return w, nil
