@@ -30,7 +30,7 @@ func NewRandom(cfg Config, seed uint64, hooks []string, bf16 bool) (*Model, erro
 type randomSource struct {
 	cfg  Config
 	bf16 bool
-	r   *rand.PCG
+	r    *rand.PCG
 }
 
 func (s *randomSource) origin() string { return "random weights" }
