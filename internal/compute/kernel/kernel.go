@@ -31,10 +31,16 @@ const panelWidth = 64
 // Layout: panel p holds columns [64p, 64p+64) as K consecutive rows of 64
 // floats (zero-padded past N), and panels follow one another. A Packed value is
 // immutable after packing and safe for concurrent use.
+//
+// A matrix packed from 16-bit data (PackBF16, PackF16 and their Transposed
+// forms) keeps the same layout in 16-bit elements (half instead of data) and
+// is widened to float32 by the kernel as it is read; see Elem.
 type Packed struct {
 	k, n   int
 	panels int
-	data   []float32 // panels*k*panelWidth values, 64-byte aligned
+	elem   Elem
+	data   []float32 // F32: panels*k*panelWidth values, 64-byte aligned
+	half   []uint16  // BF16, F16: the same layout in 16-bit elements
 }
 
 // K returns the number of rows of the packed matrix (the inner dimension).

@@ -29,6 +29,7 @@ type Tokenizer struct {
 	tokBytes [][]byte // id -> raw bytes the token stands for
 	added    []AddedToken
 	model    *bpe
+	gen      *general // tokenizer.json pipeline; nil for vocab.json + merges.txt
 }
 
 // VocabSize is one more than the largest token id (vocabulary and added
@@ -120,6 +121,9 @@ func displayBytes(b []byte) string {
 // spans that whole character. Invalid UTF-8 bytes count as one character
 // each.
 func (t *Tokenizer) Encode(text string) (ids []int, offsets [][2]int) {
+	if t.gen != nil && !t.gen.fast {
+		return t.encodeGeneral(text)
+	}
 	if text == "" {
 		return []int{}, [][2]int{}
 	}

@@ -205,12 +205,11 @@ func TestLoadErrors(t *testing.T) {
 	for name, body := range map[string]string{
 		"not json":      `{`,
 		"wordpiece":     `{"model":{"type":"WordPiece","vocab":{}},"pre_tokenizer":{"type":"ByteLevel"}}`,
-		"no byte level": `{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Whitespace"}}`,
+		"unknown pre":   `{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"UnicodeScripts"}}`,
 		"bad merge":     `{"model":{"type":"BPE","vocab":{"a":0},"merges":["a"]},"pre_tokenizer":{"type":"ByteLevel"}}`,
 		"unknown merge": `{"model":{"type":"BPE","vocab":{"a":0},"merges":[["a","b"]]},"pre_tokenizer":{"type":"ByteLevel"}}`,
 		"negative id":   `{"model":{"type":"BPE","vocab":{"a":-1},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"}}`,
 		"sparse ids":    `{"model":{"type":"BPE","vocab":{"a":16000000},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"}}`,
-		"prefix space":  `{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true}}`,
 	} {
 		if _, err := FromJSON("tokenizer.json", []byte(body)); err == nil {
 			t.Errorf("%s: no error", name)
