@@ -8,25 +8,30 @@ import (
 )
 
 var (
-	smallOnce  sync.Once
-	smallModel *Model
-	smallErr   error
+	smallOnce             sync.Once
+	smallModel, smallBF16 *Model
+	smallErr              error
 )
 
 // gpt2Small builds (once per test binary) a model with GPT-2 small's
 // shape (testdata/shapes/gpt2-small.json: 12 layers, d=768, 12 heads,
 // vocab 50257, 1024 positions) and random weights.
-func gpt2Small(b *testing.B) *Model {
+func gpt2Small(b *testing.B, bf16 bool) *Model {
 	smallOnce.Do(func() {
 		cfg, err := LoadConfig(filepath.Join("testdata", "shapes", "gpt2-small.json"))
 		if err != nil {
 			smallErr = err
 			return
 		}
-		smallModel, smallErr = NewRandom(cfg, 7, []string{"logits"}, false)
+		if smallModel, smallErr = NewRandom(cfg, 7, []string{"logits"}, false); smallErr == nil {
+			smallBF16, smallErr = NewRandom(cfg, 7, []string{"logits"}, true)
+		}
 	})
 	if smallErr != nil {
 		b.Fatal(smallErr)
+	}
+	if bf16 {
+		return smallBF16
 	}
 	return smallModel
 }
@@ -67,7 +72,8 @@ func BenchmarkForwardDemo128(b *testing.B) {
 
 // BenchmarkForwardGPT2Small128 is a GPT-2-small-shaped model (random
 // weights) on 128 tokens up to blocks.8.hook_resid_pre.
+// The bf16 sub-benchmark keeps the (BF16-rounded) weights 16-bit.
 func BenchmarkForwardGPT2Small128(b *testing.B) {
-	m := gpt2Small(b)
-	benchForward(b, m, 128, []string{"blocks.8.hook_resid_pre"})
+	b.Run("f32", func(b *testing.B) { benchForward(b, gpt2Small(b, false), 128, []string{"blocks.8.hook_resid_pre"}) })
+	b.Run("bf16", func(b *testing.B) { benchForward(b, gpt2Small(b, true), 128, []string{"blocks.8.hook_resid_pre"}) })
 }

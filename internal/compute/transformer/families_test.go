@@ -50,50 +50,61 @@ type familyRef struct {
 func TestFamilyReferences(t *testing.T) {
 	t.Logf("kernel %s", kernel.Impl())
 	for _, name := range allFamilyCases(t) {
-		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("testdata", "families", name)
-			m := mustLoad(t, dir)
-			data, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+		for _, keep16 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/keep16=%v", name, keep16), func(t *testing.T) {
+				testFamilyReference(t, name, keep16)
+			})
+		}
+	}
+}
+
+// testFamilyReference checks one case, loaded with 16-bit weights kept
+// 16-bit or widened (the same for F32 checkpoints).
+func testFamilyReference(t *testing.T, name string, keep16 bool) {
+	dir := filepath.Join("testdata", "families", name)
+	m, err := loadDir(dir, func(Config) bool { return keep16 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta familyRef
+	if err := json.Unmarshal(data, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Cfg.Family) != meta.Family {
+		t.Errorf("family %s, reference says %s", m.Cfg.Family, meta.Family)
+	}
+	ref := openRef(t, filepath.Join(dir, "reference.safetensors"))
+	var batch [][]int
+	hooks := map[string]bool{}
+	for _, c := range meta.Cases {
+		batch = append(batch, refTokens(t, ref, fmt.Sprintf("c%d.tokens", c.Index)))
+		for _, h := range c.Hooks {
+			hooks[h] = true
+		}
+	}
+	var names []string
+	for h := range hooks {
+		names = append(names, h)
+	}
+	if len(names) < 3*m.Cfg.NLayer {
+		t.Fatalf("reference has only %d hooks", len(names))
+	}
+	acts, err := m.Forward(batch, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ci, c := range meta.Cases {
+		for _, h := range c.Hooks {
+			want, err := ref.Float32(fmt.Sprintf("c%d.%s", c.Index, h))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var meta familyRef
-			if err := json.Unmarshal(data, &meta); err != nil {
-				t.Fatal(err)
-			}
-			if string(m.Cfg.Family) != meta.Family {
-				t.Errorf("family %s, reference says %s", m.Cfg.Family, meta.Family)
-			}
-			ref := openRef(t, filepath.Join(dir, "reference.safetensors"))
-			var batch [][]int
-			hooks := map[string]bool{}
-			for _, c := range meta.Cases {
-				batch = append(batch, refTokens(t, ref, fmt.Sprintf("c%d.tokens", c.Index)))
-				for _, h := range c.Hooks {
-					hooks[h] = true
-				}
-			}
-			var names []string
-			for h := range hooks {
-				names = append(names, h)
-			}
-			if len(names) < 3*m.Cfg.NLayer {
-				t.Fatalf("reference has only %d hooks", len(names))
-			}
-			acts, err := m.Forward(batch, names)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for ci, c := range meta.Cases {
-				for _, h := range c.Hooks {
-					want, err := ref.Float32(fmt.Sprintf("c%d.%s", c.Index, h))
-					if err != nil {
-						t.Fatal(err)
-					}
-					compare(t, fmt.Sprintf("c%d %s", c.Index, h), acts.Get(h, ci), want, 1e-4, 0)
-				}
-			}
-		})
+			compare(t, fmt.Sprintf("c%d %s", c.Index, h), acts.Get(h, ci), want, 1e-4, 0)
+		}
 	}
 }
 

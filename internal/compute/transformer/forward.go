@@ -135,18 +135,21 @@ func (p *pass) embed(batch [][]int) bool {
 	for s, ids := range batch {
 		for i, id := range ids {
 			r := p.rows[s] + i
-			xr, te := ws.x[r*d:(r+1)*d], m.wte[id*d:(id+1)*d]
+			xr := ws.x[r*d : (r+1)*d]
+			m.wte.row(xr, id, d)
 			if m.wpe == nil {
-				for j := range xr {
-					xr[j] = te[j] * scale
+				if scale != 1 {
+					for j := range xr {
+						xr[j] *= scale
+					}
 				}
 				continue
 			}
 			pe := m.wpe[i*d : (i+1)*d]
-			copy(ws.a[r*d:(r+1)*d], te)
+			copy(ws.a[r*d:(r+1)*d], xr)
 			copy(ws.tmp[r*d:(r+1)*d], pe)
 			for j := range xr {
-				xr[j] = te[j] + pe[j]
+				xr[j] += pe[j]
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"saex/internal/compute/kernel"
+	"saex/internal/compute/tensor"
 )
 
 // Each family's checkpoint names and layouts, mapped onto layer. Biases a
@@ -11,34 +12,32 @@ import (
 
 // loadGPT2: Conv1D weights are already [in, out]; names with or without
 // the "transformer." prefix.
-func (m *Model) loadGPT2(src weightSource) error {
+func (m *Model) loadGPT2(l *loader) error {
 	c := m.Cfg
 	d, inner := c.NEmbd, c.NInner
-	l := &loader{src: src}
-	if !src.has("wte.weight") && src.has("transformer.wte.weight") {
+	if !l.src.has("wte.weight") && l.src.has("transformer.wte.weight") {
 		l.prefix = "transformer."
 	}
-	pack := func(name string, k, n int) *kernel.Packed { return packed(l.get(name, k, n), k, n) }
-	m.wte = l.get("wte.weight", c.VocabSize, d)
+	m.wte = l.matrix("wte.weight", c.VocabSize, d)
 	m.wpe = l.get("wpe.weight", c.NPositions, d)
 	for i := range m.built {
 		p := "h." + strconv.Itoa(i) + "."
 		ly := &m.layers[i]
 		ly.ln1 = norm{l.get(p+"ln_1.weight", d), l.get(p+"ln_1.bias", d)}
-		ly.qkv = pack(p+"attn.c_attn.weight", d, 3*d)
+		ly.qkv = l.conv1d(p+"attn.c_attn.weight", d, 3*d)
 		ly.qkvB = l.get(p+"attn.c_attn.bias", 3*d)
-		ly.o = pack(p+"attn.c_proj.weight", d, d)
+		ly.o = l.conv1d(p+"attn.c_proj.weight", d, d)
 		ly.oB = l.get(p+"attn.c_proj.bias", d)
 		ly.ln2 = norm{l.get(p+"ln_2.weight", d), l.get(p+"ln_2.bias", d)}
-		ly.up = pack(p+"mlp.c_fc.weight", d, inner)
+		ly.up = l.conv1d(p+"mlp.c_fc.weight", d, inner)
 		ly.upB = l.get(p+"mlp.c_fc.bias", inner)
-		ly.down = pack(p+"mlp.c_proj.weight", inner, d)
+		ly.down = l.conv1d(p+"mlp.c_proj.weight", inner, d)
 		ly.downB = l.get(p+"mlp.c_proj.bias", d)
 	}
 	if m.head {
 		m.final = norm{l.get("ln_f.weight", d), l.get("ln_f.bias", d)}
 		if !c.TieWordEmbeddings { // lm_head lives outside the transformer. prefix
-			m.unembedT = l.unembed("lm_head.weight", c.VocabSize, d)
+			m.unembedW = l.unembed("lm_head.weight", c.VocabSize, d)
 		}
 	}
 	return l.err
@@ -46,16 +45,16 @@ func (m *Model) loadGPT2(src weightSource) error {
 
 // loadDecoder: Llama, Qwen2, Qwen3 and Gemma-2 (model.layers.L.*,
 // nn.Linear [out, in]).
-func (m *Model) loadDecoder(src weightSource) error {
+func (m *Model) loadDecoder(l *loader) error {
 	c := m.Cfg
 	d, inner, hd := c.NEmbd, c.NInner, c.HeadDim
 	qd, kvd := c.qDim(), c.kvDim()
-	l := &loader{src: src, prefix: "model."}
-	if !src.has("model.embed_tokens.weight") && src.has("embed_tokens.weight") {
+	l.prefix = "model."
+	if !l.src.has("model.embed_tokens.weight") && l.src.has("embed_tokens.weight") {
 		l.prefix = "" // a bare *Model checkpoint
 	}
 	plus := c.NormPlusOne
-	m.wte = l.get("embed_tokens.weight", c.VocabSize, d)
+	m.wte = l.matrix("embed_tokens.weight", c.VocabSize, d)
 	for i := range m.built {
 		p := "layers." + strconv.Itoa(i) + "."
 		ly := &m.layers[i]
@@ -87,7 +86,7 @@ func (m *Model) loadDecoder(src weightSource) error {
 	if m.head {
 		m.final = norm{w: l.rmsWeight("norm.weight", d, plus)}
 		if !c.TieWordEmbeddings {
-			m.unembedT = l.unembed("lm_head.weight", c.VocabSize, d)
+			m.unembedW = l.unembed("lm_head.weight", c.VocabSize, d)
 		}
 	}
 	return l.err
@@ -97,22 +96,20 @@ func (m *Model) loadDecoder(src weightSource) error {
 // q, k and v rows ([heads, 3, head_dim] on the output axis); the rows are
 // regrouped into Q | K | V here. The buffers older checkpoints carry
 // (attention.bias, masked_bias, rotary_emb.inv_freq) are not read.
-func (m *Model) loadNeoX(src weightSource) error {
+func (m *Model) loadNeoX(l *loader) error {
 	c := m.Cfg
 	d, inner, hd, nh := c.NEmbd, c.NInner, c.HeadDim, c.NHead
-	l := &loader{src: src, prefix: "gpt_neox."}
-	if !src.has("gpt_neox.embed_in.weight") && src.has("embed_in.weight") {
+	l.prefix = "gpt_neox."
+	if !l.src.has("gpt_neox.embed_in.weight") && l.src.has("embed_in.weight") {
 		l.prefix = ""
 	}
-	m.wte = l.get("embed_in.weight", c.VocabSize, d)
+	m.wte = l.matrix("embed_in.weight", c.VocabSize, d)
 	for i := range m.built {
 		p := "layers." + strconv.Itoa(i) + "."
 		ly := &m.layers[i]
 		ly.ln1 = norm{l.get(p+"input_layernorm.weight", d), l.get(p+"input_layernorm.bias", d)}
-		w := l.get(p+"attention.query_key_value.weight", 3*nh*hd, d)
-		b := l.get(p+"attention.query_key_value.bias", 3*nh*hd)
-		if l.err == nil {
-			ly.qkv = kernel.PackTransposed(neoxRegroup(w, nh, hd, d), d, 3*nh*hd)
+		ly.qkv = l.neoxQKV(p+"attention.query_key_value.weight", nh, hd, d)
+		if b := l.get(p+"attention.query_key_value.bias", 3*nh*hd); b != nil {
 			ly.qkvB = neoxRegroup(b, nh, hd, 1)
 		}
 		ly.o = l.linear(p+"attention.dense.weight", nh*hd, d)
@@ -126,16 +123,44 @@ func (m *Model) loadNeoX(src weightSource) error {
 	if m.head {
 		m.final = norm{l.get("final_layer_norm.weight", d), l.get("final_layer_norm.bias", d)}
 		if !c.TieWordEmbeddings {
-			m.unembedT = l.unembed("embed_out.weight", c.VocabSize, d)
+			m.unembedW = l.unembed("embed_out.weight", c.VocabSize, d)
 		}
 	}
 	return l.err
 }
 
+// neoxQKV reads and packs query_key_value with its rows regrouped.
+func (l *loader) neoxQKV(name string, nh, hd, d int) *kernel.Packed {
+	if l.err != nil {
+		return nil
+	}
+	var raw []uint16
+	var dt tensor.DType
+	var ok bool
+	var err error
+	if l.keep16 {
+		raw, dt, ok, err = l.src.half(l.prefix+name, 3*nh*hd, d)
+	}
+	switch {
+	case err != nil:
+		l.err = err
+		return nil
+	case ok:
+		p := pack16(neoxRegroup(raw, nh, hd, d), dt, d, 3*nh*hd, true)
+		l.src.release(l.prefix + name)
+		return p
+	}
+	w := l.get(name, 3*nh*hd, d)
+	if w == nil {
+		return nil
+	}
+	return kernel.PackTransposed(neoxRegroup(w, nh, hd, d), d, 3*nh*hd)
+}
+
 // neoxRegroup reorders rows of width w from [heads, 3, hd] to
 // [3, heads, hd].
-func neoxRegroup(x []float32, nh, hd, w int) []float32 {
-	out := make([]float32, len(x))
+func neoxRegroup[T any](x []T, nh, hd, w int) []T {
+	out := make([]T, len(x))
 	for h := range nh {
 		for part := range 3 {
 			src := x[(h*3+part)*hd*w : (h*3+part+1)*hd*w]
@@ -143,11 +168,4 @@ func neoxRegroup(x []float32, nh, hd, w int) []float32 {
 		}
 	}
 	return out
-}
-
-func packed(w []float32, k, n int) *kernel.Packed {
-	if w == nil {
-		return nil
-	}
-	return kernel.Pack(w, k, n)
 }

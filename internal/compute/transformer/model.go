@@ -35,18 +35,20 @@ type layer struct {
 type Model struct {
 	Cfg Config
 
-	wte    []float32 // [vocab, d] token embeddings
+	wte    matrix16  // [vocab, d] token embeddings
 	wpe    []float32 // [n_positions, d] learned positions (GPT-2), else nil
 	final  norm      // ln_f / model.norm / final_layer_norm
 	layers []layer   // only the first built layers are loaded
 	built  int       // number of loaded layers
 	head   bool      // final norm and unembedding loaded
 
-	unembedT    []float32 // [vocab, d]: wte when tied, else lm_head / embed_out
+	unembedW    matrix16 // [vocab, d]: wte when tied, else lm_head / embed_out
 	unembedOnce sync.Once
 	unembed     *kernel.Packed // [d, vocab], packed on first use
-	invFreq     []float64      // rotary inverse frequencies, RotaryDim/2 of them
-	zeros       []float32      // the absent bias of RMSNorm and of biasless projections
+	wutOnce     sync.Once
+	wut         []float32 // unembedW as float32, made on first use
+	invFreq     []float64 // rotary inverse frequencies, RotaryDim/2 of them
+	zeros       []float32 // the absent bias of RMSNorm and of biasless projections
 
 	pool sync.Pool // *workspace
 }
@@ -54,13 +56,21 @@ type Model struct {
 // WUT returns the unembedding transposed, [vocab, d_model] row-major
 // (row t is the direction whose dot product with ln_final gives logit t,
 // before any final soft-cap): the embeddings when tied, else lm_head.
-func (m *Model) WUT() []float32 { return m.unembedT }
+// It is widened to float32 on first use when stored 16-bit.
+func (m *Model) WUT() []float32 {
+	m.wutOnce.Do(func() { m.wut = m.unembedW.float32s() })
+	return m.wut
+}
 
 // WU returns the unembedding W_U [d_model, vocab], packed for
 // kernel.MatMul; it is packed on first use.
 func (m *Model) WU() *kernel.Packed {
 	m.unembedOnce.Do(func() {
-		m.unembed = kernel.PackTransposed(m.unembedT, m.Cfg.NEmbd, m.Cfg.VocabSize)
+		if w := m.unembedW; w.u16 != nil {
+			m.unembed = pack16(w.u16, w.dt, m.Cfg.NEmbd, m.Cfg.VocabSize, true)
+		} else {
+			m.unembed = kernel.PackTransposed(w.f32, m.Cfg.NEmbd, m.Cfg.VocabSize)
+		}
 	})
 	return m.unembed
 }
