@@ -35,9 +35,14 @@ type Server struct {
 	Explanations features.ExplanationService
 	Writer       features.FeatureWriter
 	APIKeys      features.APIKeyService
-	Inference    features.Inference
-	Ready        features.Pinger
-	Logger       *slog.Logger
+	// Registry, Lists and Vectors serve Neuronpedia's model, source-set,
+	// list and vector routes; nil turns those routes into 503s.
+	Registry  features.RegistryService
+	Lists     features.ListService
+	Vectors   features.VectorService
+	Inference features.Inference
+	Ready     features.Pinger
+	Logger    *slog.Logger
 
 	// BaseURL is the public origin (e.g. "https://saex.example.org") used in
 	// the OpenAPI document and absolute links; "" means relative links.

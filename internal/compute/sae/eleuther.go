@@ -182,8 +182,15 @@ func parseEleuther(name, folder string, data []byte) (Config, error) {
 		HookLayer:            -1,
 	}
 	c.DSAE = p.int(raw, "num_latents", 0)
+	if c.DSAE < 0 {
+		p.fail("num_latents", fmt.Sprintf("%d, want >= 0", c.DSAE))
+	}
 	if c.DSAE == 0 {
-		c.DSAE = c.DIn * p.int(raw, "expansion_factor", 32) // SaeConfig default
+		ef := p.int(raw, "expansion_factor", 32) // SaeConfig default
+		if ef <= 0 {
+			p.fail("expansion_factor", fmt.Sprintf("%d, want > 0 (num_latents is 0)", ef))
+		}
+		c.DSAE = c.DIn * ef
 	}
 	p.bool(raw, "normalize_decoder", true)
 	p.bool(raw, "multi_topk", false)

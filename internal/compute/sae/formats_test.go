@@ -227,6 +227,8 @@ func TestReleasedFormatErrors(t *testing.T) {
 		{"eleuther skip", pythia, "cfg.json", `"skip_connection": false`, `"skip_connection": true`, []string{"cfg.json", "field skip_connection"}},
 		{"eleuther groupmax", pythia, "cfg.json", `"activation": "topk"`, `"activation": "groupmax"`, []string{"cfg.json", "field activation", "groupmax"}},
 		{"eleuther wrong latents", pythia, "cfg.json", `"num_latents": 64`, `"num_latents": 32`, []string{"sae.safetensors", `"encoder.weight"`, "shape"}},
+		{"eleuther bad expansion", "eleuther-llama/layers.5.mlp", "cfg.json", `"expansion_factor": 4`, `"expansion_factor": -4`, []string{"cfg.json", "field expansion_factor"}},
+		{"llama no width", llama, "hyperparams.json", "\"d_sae\": 64,\n \"expansion_factor\": 4,", ``, []string{"hyperparams.json", "field d_sae: missing"}},
 		{"eleuther missing W_dec", pythia, "sae.safetensors", `"W_dec"`, `"W_dxc"`, []string{"sae.safetensors", `"W_dec" missing`}},
 	}
 	for _, c := range cases {

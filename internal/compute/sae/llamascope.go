@@ -132,7 +132,10 @@ func parseLlamaScope(name string, data []byte) (Config, float64, error) {
 		Format:               "llama-scope",
 	}
 	c.DSAE = p.int(raw, "d_sae", 0)
-	if c.DSAE == 0 && p.err == nil {
+	if !has(raw, "d_sae") && p.err == nil {
+		if !has(raw, "expansion_factor") {
+			p.fail("d_sae", "missing (and no expansion_factor)")
+		}
 		c.DSAE = c.DIn * p.int(raw, "expansion_factor", 0)
 	}
 	c.HookLayer = hookLayer(c.HookName)

@@ -51,7 +51,7 @@ const (
 	CreatorID = "saex-build"
 	// formatVersion changes whenever the build's output for the same
 	// inputs would change, so old spills and checkpoints are not reused.
-	formatVersion = "saex-dashboard-build/1"
+	formatVersion = "saex-dashboard-build/2"
 )
 
 // Source is one SAE to build dashboards for.

@@ -11,7 +11,7 @@ import (
 
 const (
 	histBins     = 50 // activation and logit histograms
-	intervalBins = 10 // equal-width example groups over (0, max]
+	intervalBins = 10 // equal-width example groups over (0, max]: [lower, upper), the top one closed
 	perInterval  = 5  // examples drawn per group
 )
 
@@ -125,14 +125,17 @@ func intervalEdge(mx float32, j int) float64 {
 	return float64(mx) * float64(j) / intervalBins
 }
 
-// intervalBin is the bin (edge(b), edge(b+1)] holding v > 0.
+// intervalBin is the interval group of v > 0, as SAEDashboard bins them:
+// [edge(b), edge(b+1)), the top group closed so that the max has one.
+// Zero activations are never sampled (the lowest group is (0, edge(1))):
+// an all-zero example tells a reader nothing.
 func intervalBin(mx, v float32) int {
-	b := int(math.Ceil(float64(v)/float64(mx)*intervalBins)) - 1
+	b := int(math.Floor(float64(v) / float64(mx) * intervalBins))
 	b = min(max(b, 0), intervalBins-1)
-	for b > 0 && float64(v) <= intervalEdge(mx, b) {
+	for b > 0 && float64(v) < intervalEdge(mx, b) {
 		b--
 	}
-	for b < intervalBins-1 && float64(v) > intervalEdge(mx, b+1) {
+	for b < intervalBins-1 && float64(v) >= intervalEdge(mx, b+1) {
 		b++
 	}
 	return b
