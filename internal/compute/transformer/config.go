@@ -94,6 +94,12 @@ type Config struct {
 	// BOSTokenID and EOSTokenID are -1 when the config has none.
 	BOSTokenID int
 	EOSTokenID int
+	// DefaultPrependBOS says whether text is run with BOS prepended when
+	// nothing else (an SAE's prepend_bos) decides: as the family's
+	// tokenizer(text) does for Gemma and Llama, as TransformerLens does for
+	// GPT-2 and Pythia; Qwen's tokenizers add no BOS. False when there is
+	// no bos_token_id.
+	DefaultPrependBOS bool
 	// TorchDtype is torch_dtype (or dtype), e.g. "bfloat16"; "" if absent.
 	TorchDtype string
 }
@@ -225,6 +231,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	}
 	c.BOSTokenID = p.tokenID("bos_token_id", r.BOSTokenID)
 	c.EOSTokenID = p.tokenID("eos_token_id", r.EOSTokenID)
+	c.DefaultPrependBOS = c.BOSTokenID >= 0 && fam != Qwen2 && fam != Qwen3
 	if r.TorchDtype != nil {
 		c.TorchDtype = *r.TorchDtype
 	} else if r.Dtype != nil {
