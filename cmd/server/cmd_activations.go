@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"saex/internal/compute/transformer"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 )
 
 func init() {

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"math"
 
-	"saex/internal/compute/transformer"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tensor"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 )
 
 func init() {
