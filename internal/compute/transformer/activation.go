@@ -64,10 +64,22 @@ func geluNewBiasGo(dst, src, bias []float32) {
 	}
 }
 
-// geluErf is the exact GELU, 0.5·u·(1 + erf(u/√2)).
+// geluErf is the exact GELU, 0.5·u·(1 + erf(u/√2)) (GPT-NeoX's "gelu"),
+// through erfc(z) = t·exp(-z² + P(t)), t = 1/(1 + z/2), with the
+// Chebyshev-fitted polynomial of Numerical Recipes' erfcc (fractional
+// error below 1.2e-7 for every z >= 0) and fastExp: several times faster
+// than math.Erf, and this runs n·n_inner times per layer.
 func geluErf(u float32) float32 {
 	x := float64(u)
-	return float32(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
+	z := math.Abs(x) * (1 / math.Sqrt2)
+	t := 1 / (1 + 0.5*z)
+	p := -1.26551223 + t*(1.00002368+t*(0.37409196+t*(0.09678418+t*(-0.18628806+t*(0.27886807+
+		t*(-1.13520398+t*(1.48851587+t*(-0.82215223+t*0.17087277))))))))
+	erfc := t * fastExp(-z*z+p)
+	if x >= 0 {
+		return float32(x - 0.5*x*erfc) // 0.5·x·(2 - erfc)
+	}
+	return float32(0.5 * x * erfc)
 }
 
 // silu is x·sigmoid(x) (Llama's and Qwen's hidden_act).

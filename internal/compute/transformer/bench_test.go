@@ -77,3 +77,29 @@ func BenchmarkForwardGPT2Small128(b *testing.B) {
 	b.Run("f32", func(b *testing.B) { benchForward(b, gpt2Small(b, false), 128, []string{"blocks.8.hook_resid_pre"}) })
 	b.Run("bf16", func(b *testing.B) { benchForward(b, gpt2Small(b, true), 128, []string{"blocks.8.hook_resid_pre"}) })
 }
+
+// BenchmarkForwardShapes runs random-weight models of real shapes
+// (testdata/shapes, 16-bit as their torch_dtype says) to the hooks
+// docs/performance.md reports, as bench forward does.
+func BenchmarkForwardShapes(b *testing.B) {
+	for _, c := range []struct {
+		shape, hook string
+		tokens      int
+	}{
+		{"gemma-2-2b", "blocks.3.hook_resid_post", 128},
+		{"llama-3.1-8b", "blocks.1.hook_resid_post", 64},
+		{"pythia-160m", "blocks.11.hook_resid_post", 128},
+	} {
+		b.Run(c.shape, func(b *testing.B) {
+			cfg, err := LoadConfig(filepath.Join("testdata", "shapes", c.shape+".json"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := NewRandom(cfg, 1, []string{c.hook}, cfg.TorchDtype != "float32")
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchForward(b, m, c.tokens, []string{c.hook})
+		})
+	}
+}

@@ -124,3 +124,21 @@ func vectorWidths() []int {
 	}
 	return []int{0}
 }
+
+// The fast exact GELU must match 0.5·x·(1 + erf(x/√2)) with math.Erf.
+func TestGeluErf(t *testing.T) {
+	for u := float32(-40); u <= 40; u += 0.00713 {
+		x := float64(u)
+		want := 0.5 * x * (1 + math.Erf(x/math.Sqrt2))
+		if got := float64(geluErf(u)); !(math.Abs(got-want) <= 2e-7*max(1e-3, math.Abs(want))+1e-30) {
+			t.Fatalf("geluErf(%g) = %g, want %g", u, got, want)
+		}
+	}
+	for _, u := range []float32{0, -0, 1e-30, -1e-30, 3e38, -3e38} {
+		x := float64(u)
+		want := float32(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
+		if got := geluErf(u); got != want && !(math.Abs(float64(got-want)) < 1e-35) {
+			t.Errorf("geluErf(%g) = %g, want %g", u, got, want)
+		}
+	}
+}
