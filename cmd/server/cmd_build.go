@@ -194,8 +194,8 @@ func loadBuildSet(modelDir string, saeDirs []string, setName string) (*buildSet,
 		if prev, dup := seen[id]; dup {
 			return nil, fmt.Errorf("SAEs %s and %s would both be source %s: build them separately with different --set-name", prev, dir, id)
 		}
-		if !features.ValidID(id) || !features.ValidID(name) {
-			return nil, fmt.Errorf("SAE %s: source id %q is not valid (set --set-name)", dir, id)
+		if err := features.CheckSourceID(id); err != nil || !features.ValidID(name) {
+			return nil, fmt.Errorf("SAE %s: source id %q is not valid (set --set-name): %v", dir, id, features.ErrorMessage(err))
 		}
 		seen[id] = dir
 		set.sources = append(set.sources, dashboard.Source{ID: id, SetName: name, SAE: s})

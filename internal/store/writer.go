@@ -63,7 +63,7 @@ func (db *DB) WriteFeatures(ctx context.Context, b *features.FeatureBatch) error
 	if b == nil {
 		return features.Errorf(features.EINVALID, "nil feature batch")
 	}
-	if !features.ValidID(b.ModelID) || !features.ValidID(b.SourceID) {
+	if !features.ValidID(b.ModelID) || !features.ValidSourceID(b.SourceID) {
 		return features.Errorf(features.EINVALID, "invalid source %q of model %q", b.SourceID, b.ModelID)
 	}
 	sid, err := db.sourceID(ctx, b.ModelID, b.SourceID)
@@ -173,6 +173,9 @@ func validateFeature(key features.FeatureKey, f *features.Feature) error {
 			return features.Errorf(features.EINVALID, "feature %s: %s lengths differ (%d vs %d)", key, p.name, p.a, p.b)
 		}
 	}
+	if err := fitsInt4("feature "+key.String(), "umap_cluster", f.UmapCluster); err != nil {
+		return err
+	}
 	for _, arr := range [][]int{f.TopkCosSimIndices, f.NeuronAlignmentIndices, f.CorrelatedNeuronsIndices, f.CorrelatedFeaturesIndices} {
 		for _, v := range arr {
 			if v < -1<<31 || v > 1<<31-1 {
@@ -182,6 +185,11 @@ func validateFeature(key features.FeatureKey, f *features.Feature) error {
 	}
 	return nil
 }
+
+// MaxTokenBytes bounds one token's text. Real tokens are a few bytes; the
+// token dictionary's unique index cannot hold a key near 2.7 KB, and the
+// database's refusal would not say which token was wrong.
+const MaxTokenBytes = 1024
 
 // actRow is an example encoded for COPY.
 type actRow struct {
@@ -201,6 +209,24 @@ func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts 
 		key := features.FeatureKey{ModelID: a.ModelID, SourceID: a.SourceID, Index: a.Index}
 		if len(a.Values) != len(a.Tokens) {
 			return nil, features.Errorf(features.EINVALID, "feature %s: activation %q has %d tokens but %d values", key, a.ID, len(a.Tokens), len(a.Values))
+		}
+		what := fmt.Sprintf("feature %s: activation %q", key, a.ID)
+		if !features.ValidIndex(a.Index) {
+			return nil, features.Errorf(features.EINVALID, "%s: invalid feature index %d", what, a.Index)
+		}
+		if err := fitsInt4(what, "maxValueTokenIndex", &a.MaxValueTokenIndex); err != nil {
+			return nil, err
+		}
+		if err := fitsInt4(what, "qualifyingTokenIndex", a.QualifyingTokenIndex); err != nil {
+			return nil, err
+		}
+		if err := fitsInt4(what, "dfaTargetIndex", a.DFATargetIndex); err != nil {
+			return nil, err
+		}
+		for j, tok := range a.Tokens {
+			if len(tok) > MaxTokenBytes {
+				return nil, features.Errorf(features.EINVALID, "%s: token %d is too long: %d bytes, at most %d", what, j, len(tok), MaxTokenBytes)
+			}
 		}
 		if len(a.Tokens) > 0 && (a.MaxValueTokenIndex < 0 || a.MaxValueTokenIndex >= len(a.Tokens)) {
 			return nil, features.Errorf(features.EINVALID, "feature %s: activation %q: maxValueTokenIndex %d outside its %d tokens", key, a.ID, a.MaxValueTokenIndex, len(a.Tokens))

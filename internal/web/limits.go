@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -235,3 +238,73 @@ func NewHTTPServer(handler http.Handler, t Timeouts, log *slog.Logger) *http.Ser
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
+
+// DefaultBodyDeadline bounds the arrival of a page, read or compute
+// request's body (at most MaxBodyBytes): a slow sender must not hold its
+// connection, and a compute slot's place in line, for the server's whole
+// read timeout.
+const DefaultBodyDeadline = 10 * time.Second
+
+// BodyDeadline gives a request's body d to arrive. Past it, reading the
+// body fails (the handlers answer 400 naming the deadline). Once the body
+// has been read to its end the connection's read deadline is cleared:
+// net/http's background read of the connection would otherwise cancel the
+// request when it passed.
+func BodyDeadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if d <= 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rc := http.NewResponseController(w)
+			if err := rc.SetReadDeadline(time.Now().Add(d)); err != nil {
+				next.ServeHTTP(w, r) // not a plain connection (tests' recorders)
+				return
+			}
+			// The deadline stays when the body does not end: the server's
+			// own read of the rest after the handler must not wait forever.
+			r.Body = &deadlineBody{ReadCloser: r.Body, clear: func() { _ = rc.SetReadDeadline(time.Time{}) }, d: d}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// deadlineBody clears the read deadline when the body ends.
+type deadlineBody struct {
+	io.ReadCloser
+	clear   func()
+	d       time.Duration
+	cleared bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.done()
+	} else if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = &bodyDeadlineError{d: b.d, err: err}
+	}
+	return n, err
+}
+
+func (b *deadlineBody) done() {
+	if !b.cleared {
+		b.cleared = true
+		b.clear()
+	}
+}
+
+// bodyDeadlineError says the body was too slow, in the client's terms.
+type bodyDeadlineError struct {
+	d   time.Duration
+	err error
+}
+
+func (e *bodyDeadlineError) Error() string {
+	return fmt.Sprintf("request body did not arrive within %s", e.d)
+}
+func (e *bodyDeadlineError) Unwrap() error { return e.err }

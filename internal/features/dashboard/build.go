@@ -85,7 +85,7 @@ type Options struct {
 	KeepSpill bool
 	Writer    features.FeatureWriter
 	// Status, when set, receives each source's progress (serve stores it
-	// with CatalogService.SetBuildStatus). Calls come from one goroutine.
+	// with CatalogService.SetBuildStatus). Calls never overlap.
 	Status func(sourceID string, st *features.BuildStatus)
 	// Progress, when set, receives overall progress (the CLI's bar).
 	Progress func(Progress)
@@ -279,7 +279,7 @@ func newBuilder(o Options) (*builder, error) {
 	seen := map[string]bool{}
 	hookSeen := map[string]bool{}
 	for i, s := range o.Sources {
-		if !features.ValidID(s.ID) || seen[s.ID] {
+		if !features.ValidSourceID(s.ID) || seen[s.ID] {
 			return nil, fmt.Errorf("build: source %d: invalid or repeated id %q", i, s.ID)
 		}
 		seen[s.ID] = true
@@ -464,6 +464,7 @@ func (b *builder) run(ctx context.Context, todo []batchUnit) error {
 	for _, u := range todo {
 		b.prog.FeaturesDone -= u.last - u.first + 1
 	}
+	b.prog.Phase = features.BuildPhaseTokenize
 	for _, s := range o.Sources {
 		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, 0, "")
 	}
@@ -564,8 +565,12 @@ func (b *builder) status(source, state string, featDone, featTotal, ctxDone, ctx
 	if b.o.Status == nil {
 		return
 	}
-	b.o.Status(source, &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
-		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()})
+	st := &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
+		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()}
+	if state == features.BuildRunning {
+		st.Phase = b.prog.Phase
+	}
+	b.o.Status(source, st)
 }
 
 // progress reports p through o.Progress; unless force, at most a few times
