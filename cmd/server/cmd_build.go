@@ -21,6 +21,7 @@ import (
 	"saex/internal/compute/tokenizer"
 	"saex/internal/features"
 	"saex/internal/features/dashboard"
+	"saex/internal/inference"
 )
 
 func init() {
@@ -178,7 +179,7 @@ func loadBuildSet(modelDir string, saeDirs []string, setName string) (*buildSet,
 		if err != nil {
 			return nil, err
 		}
-		if _, err := features.CheckSAEHook(m, s); err != nil {
+		if _, err := inference.CheckSAEHook(m, s); err != nil {
 			return nil, fmt.Errorf("SAE %s: %w", dir, err)
 		}
 		name := setName

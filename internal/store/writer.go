@@ -455,24 +455,6 @@ func (db *DB) Done(ctx context.Context, cp features.Checkpoint) (bool, error) {
 	return ok, dbErr(err, "read checkpoint")
 }
 
-// Checkpoints returns the units of a job that are done, with their hashes.
-func (db *DB) Checkpoints(ctx context.Context, job string) (map[string]string, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT unit, hash FROM checkpoints WHERE job = $1`, job)
-	if err != nil {
-		return nil, dbErr(err, "read checkpoints")
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var u, h string
-		if err := rows.Scan(&u, &h); err != nil {
-			return nil, dbErr(err, "read checkpoints")
-		}
-		out[u] = h
-	}
-	return out, dbErr(rows.Err(), "read checkpoints")
-}
-
 // newID returns a random 25-character lower-case id (the length of
 // Neuronpedia's cuids) starting with prefix.
 func newID(prefix string) string {

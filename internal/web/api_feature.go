@@ -1,8 +1,11 @@
 package web
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/go-chi/chi/v5"
 
@@ -11,39 +14,129 @@ import (
 
 // apiFeature is a feature as the JSON API returns it: Neuronpedia's Neuron
 // row with its activations and explanations, both always present (the
-// Python client indexes them unconditionally).
+// Python client indexes them unconditionally). Every array field is an
+// array, never null (Python's len() and zip() raise on None), and
+// maxActApprox is printed as the float32 it was computed from, like the
+// examples' values.
 type apiFeature struct {
 	*features.Feature
+	MaxActApprox float32          `json:"maxActApprox"`
 	Activations  []apiActivation  `json:"activations"`
 	Explanations []apiExplanation `json:"explanations"`
 }
 
-// apiActivation adds "source" next to "layer": Neuronpedia's Python client
-// reads the source id of examples under that name.
+// apiActivation is an example as the API returns it. "source" repeats
+// "layer" (Neuronpedia's Python client reads the source id of examples
+// under that name); maxValue and minValue are printed as float32, as the
+// values are, so that values[maxValueTokenIndex] == maxValue holds in the
+// client; the array fields Neuronpedia always sends are never null.
 type apiActivation struct {
 	*features.Activation
-	Source string `json:"source"`
+	MaxValue   float32   `json:"maxValue"`
+	MinValue   float32   `json:"minValue"`
+	DFAValues  []float32 `json:"dfaValues"`
+	LossValues []float32 `json:"lossValues"`
+	// Attention-pattern contributions: saex computes none, Neuronpedia
+	// sends empty arrays for SAEs without them.
+	ZQIndices []int     `json:"zQIndices"`
+	ZKIndices []int     `json:"zKIndices"`
+	ZValues   []float32 `json:"zValues"`
+	Source    string    `json:"source"`
 }
 
-// apiExplanation adds "source" next to "layer", as apiActivation does.
+// apiExplanation adds what Neuronpedia includes with an explanation:
+// "source" next to "layer", the author and triggering user as {id, name}
+// objects (saex's users are API keys: their names), votes (saex has no
+// voting: always empty) and scores, never null.
 type apiExplanation struct {
 	*features.Explanation
-	Source string `json:"source"`
+	Scores          []*features.ExplanationScore `json:"scores"`
+	Source          string                       `json:"source"`
+	Author          apiUser                      `json:"author"`
+	TriggeredByUser *apiUser                     `json:"triggeredByUser"`
+	Votes           []struct{}                   `json:"votes"`
+}
+
+// apiUser is the {id, name} Neuronpedia includes for a user.
+type apiUser struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 func newAPIFeature(f *features.Feature) apiFeature {
 	out := apiFeature{
-		Feature:      f,
+		Feature:      featureRow(f),
+		MaxActApprox: float32(f.MaxActApprox),
 		Activations:  make([]apiActivation, len(f.Activations)),
 		Explanations: make([]apiExplanation, len(f.Explanations)),
 	}
 	for i, a := range f.Activations {
-		out.Activations[i] = apiActivation{Activation: a, Source: a.SourceID}
+		out.Activations[i] = newAPIActivation(a)
 	}
 	for i, e := range f.Explanations {
-		out.Explanations[i] = apiExplanation{Explanation: e, Source: e.SourceID}
+		out.Explanations[i] = newAPIExplanation(e)
 	}
 	return out
+}
+
+// featureRow returns a copy of f's row (without activations and
+// explanations) whose nil arrays are empty ones.
+func featureRow(f *features.Feature) *features.Feature {
+	row := *f
+	row.Activations, row.Explanations = nil, nil
+	for _, p := range []*[]float64{&row.Vector, &row.TopkCosSimValues, &row.NeuronAlignmentValues, &row.NeuronAlignmentL1,
+		&row.CorrelatedNeuronsPearson, &row.CorrelatedNeuronsL1, &row.CorrelatedFeaturesPearson, &row.CorrelatedFeaturesL1,
+		&row.NegValues, &row.PosValues, &row.FreqHistHeights, &row.FreqHistValues, &row.LogitsHistHeights, &row.LogitsHistValues,
+		&row.DecoderWeightsDist} {
+		if *p == nil {
+			*p = []float64{}
+		}
+	}
+	for _, p := range []*[]int{&row.TopkCosSimIndices, &row.NeuronAlignmentIndices, &row.CorrelatedNeuronsIndices, &row.CorrelatedFeaturesIndices} {
+		if *p == nil {
+			*p = []int{}
+		}
+	}
+	// Logit tokens as Neuronpedia sends them (U+FFFD where a piece is not
+	// valid UTF-8 alone).
+	row.PosStr, row.NegStr = orEmpty(features.TokenTexts(row.PosStr)), orEmpty(features.TokenTexts(row.NegStr))
+	return &row
+}
+
+// newAPIActivation is a as the API sends it: token strings as Neuronpedia
+// sends them, values in float32, arrays never null.
+func newAPIActivation(a *features.Activation) apiActivation {
+	if a == nil {
+		return apiActivation{}
+	}
+	if t := features.TokenTexts(a.Tokens); len(t) > 0 && &t[0] != &a.Tokens[0] {
+		c := *a
+		c.Tokens = t
+		a = &c
+	}
+	return apiActivation{Activation: a, MaxValue: float32(a.MaxValue), MinValue: float32(a.MinValue),
+		DFAValues: orEmpty(a.DFAValues), LossValues: orEmpty(a.LossValues),
+		ZQIndices: []int{}, ZKIndices: []int{}, ZValues: []float32{}, Source: a.SourceID}
+}
+
+func newAPIExplanation(e *features.Explanation) apiExplanation {
+	out := apiExplanation{Explanation: e, Scores: e.Scores, Source: e.SourceID,
+		Author: apiUser{ID: e.AuthorID, Name: e.AuthorID}, Votes: []struct{}{}}
+	if out.Scores == nil {
+		out.Scores = []*features.ExplanationScore{}
+	}
+	if e.TriggeredByID != nil {
+		out.TriggeredByUser = &apiUser{ID: *e.TriggeredByID, Name: *e.TriggeredByID}
+	}
+	return out
+}
+
+// orEmpty returns s, or an empty slice for nil.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // pathKey reads {model}, {source} and {index} from the route.
@@ -64,7 +157,9 @@ func pathKey(r *http.Request) (features.FeatureKey, error) {
 }
 
 // handleAPIFeature handles "GET /api/feature/{model}/{source}/{index}": the
-// feature with all its examples and explanations.
+// feature with all its examples (largest maxValue first, as Neuronpedia
+// orders them) and explanations, and the relations Neuronpedia includes:
+// model, source, sourceSet, lists, creator and comments.
 func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 	key, err := pathKey(r)
 	if err != nil {
@@ -80,11 +175,82 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	if t == nil {
-		s.writeFeatures(w, r, []*features.Feature{f}, true)
+	f.Activations = byMaxValue(f.Activations)
+	extra, err := s.featureRelations(r.Context(), f)
+	if err != nil {
+		s.apiError(w, r, err)
 		return
 	}
-	s.withFeatureJSON(w, r, []*features.Feature{f}, true, func(b []byte) { s.writeCached(w, t, b) })
+	if t == nil {
+		s.writeFeatures(w, r, []*features.Feature{f}, true, extra)
+		return
+	}
+	s.withFeatureJSON(w, r, []*features.Feature{f}, true, extra, func(b []byte) { s.writeCached(w, t, b) })
+}
+
+// featureRelations returns the JSON members of the rows Neuronpedia
+// includes with GET /api/feature. saex has no comments (always empty) and
+// no users apart from API keys: creator names the feature's creator id.
+func (s *Server) featureRelations(ctx context.Context, f *features.Feature) ([]byte, error) {
+	rel := struct {
+		Model     *features.Model     `json:"model"`
+		Source    *features.Source    `json:"source"`
+		SourceSet *features.SourceSet `json:"sourceSet"`
+		Lists     []apiListMembership `json:"lists"`
+		Creator   *apiUser            `json:"creator"`
+		Comments  []struct{}          `json:"comments"`
+	}{Lists: []apiListMembership{}, Comments: []struct{}{}}
+	var err error
+	if rel.Model, err = s.Catalog.GetModel(ctx, f.ModelID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
+		return nil, err
+	}
+	if rel.Source, err = s.Catalog.GetSource(ctx, f.ModelID, f.SourceID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
+		return nil, err
+	}
+	if rel.Source != nil {
+		sets, err := s.Catalog.ListSourceSets(ctx, f.ModelID)
+		if err != nil {
+			return nil, err
+		}
+		for _, set := range sets {
+			if set.Name == rel.Source.SetName {
+				rel.SourceSet = set
+			}
+		}
+	}
+	if s.Lists != nil {
+		members, lists, err := s.Lists.ListsWithFeature(ctx, f.Key())
+		if err != nil {
+			return nil, err
+		}
+		for i, m := range members {
+			rel.Lists = append(rel.Lists, apiListMembership{ListFeature: m, List: lists[i]})
+		}
+	}
+	if f.CreatorID != "" {
+		rel.Creator = &apiUser{ID: f.CreatorID, Name: f.CreatorID}
+	}
+	b, err := json.Marshal(rel)
+	if err != nil {
+		return nil, err
+	}
+	return b[1 : len(b)-1], nil // the members, without braces
+}
+
+// apiListMembership is one of a feature's lists: the membership row with
+// its list, as Neuronpedia includes them.
+type apiListMembership struct {
+	*features.ListFeature
+	List *features.List `json:"list"`
+}
+
+// byMaxValue returns the examples ordered by maxValue, largest first (ties
+// keep their stored order), as Neuronpedia returns them; the groups stay
+// apart by their bin fields.
+func byMaxValue(acts []*features.Activation) []*features.Activation {
+	out := slices.Clone(acts)
+	slices.SortStableFunc(out, func(a, b *features.Activation) int { return cmp.Compare(b.MaxValue, a.MaxValue) })
+	return out
 }
 
 // maxBatchFeatures caps POST /api/features.
@@ -101,7 +267,9 @@ type batchFeatureRequest struct {
 
 // handleAPIFeatures handles "POST /api/features": a batch of features, body
 // [{modelId, layer, index, maxActsToReturn?}], answered in the order asked;
-// missing features are skipped.
+// missing features are skipped. As in Neuronpedia, the first item's
+// maxActsToReturn applies to every feature (the examples with the largest
+// maxValue); without it every example is returned.
 func (s *Server) handleAPIFeatures(w http.ResponseWriter, r *http.Request) {
 	var req []batchFeatureRequest
 	if err := decodeJSON(w, r, s.MaxBodyBytes, &req); err != nil {
@@ -117,9 +285,6 @@ func (s *Server) handleAPIFeatures(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keys := make([]features.FeatureKey, len(req))
-	limits := make(map[features.FeatureKey]int, len(req))
-	maxActs := 0 // 0 = all
-	limited := true
 	for i, q := range req {
 		src := q.Layer
 		if src == "" {
@@ -135,33 +300,31 @@ func (s *Server) handleAPIFeatures(w http.ResponseWriter, r *http.Request) {
 			s.apiError(w, r, invalidField(fieldAt("", i), "%s", features.ErrorMessage(err)))
 			return
 		}
-		if q.MaxActsToReturn == nil {
-			limited = false
-			continue
-		}
-		if *q.MaxActsToReturn < 0 {
+		if q.MaxActsToReturn != nil && *q.MaxActsToReturn < 0 {
 			s.apiError(w, r, invalidField(fieldAt("maxActsToReturn", i), "must be >= 0"))
 			return
 		}
-		limits[keys[i]] = *q.MaxActsToReturn
-		maxActs = max(maxActs, *q.MaxActsToReturn)
 	}
-	opts := features.FeatureOptions{}
-	if limited {
-		opts.MaxActivations = maxActs
-		opts.NoActivations = maxActs == 0
+	limit := -1 // all
+	if m := req[0].MaxActsToReturn; m != nil {
+		limit = *m
 	}
+	// The store keeps the top group first, then larger examples: the top
+	// group holds the largest activations, so its first examples are those
+	// with the largest maxValue but for ties with an interval example.
+	opts := features.FeatureOptions{NoActivations: limit == 0, MaxActivations: max(limit, 0)}
 	fs, err := s.Features.GetFeatures(r.Context(), keys, opts)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	for _, f := range fs {
-		if n, ok := limits[f.Key()]; ok && len(f.Activations) > n {
-			f.Activations = f.Activations[:n]
+		f.Activations = byMaxValue(f.Activations)
+		if limit >= 0 && len(f.Activations) > limit {
+			f.Activations = f.Activations[:limit]
 		}
 	}
-	s.writeFeatures(w, r, fs, false)
+	s.writeFeatures(w, r, fs, false, nil)
 }
 
 // fieldAt names a field of the i-th element of an array body.

@@ -92,8 +92,19 @@ func TestAPIFeaturesBatch(t *testing.T) {
 	if first["index"] != "3" || len(first["activations"].([]any)) != 1 {
 		t.Errorf("first: index %v, %d activations (want 3, 1)", first["index"], len(first["activations"].([]any)))
 	}
-	if second := arr[1].(map[string]any); second["index"] != fmt.Sprint(webtest.GemmaIndex) || len(second["activations"].([]any)) < 2 {
-		t.Errorf("second: index %v, activations %d", second["index"], len(second["activations"].([]any)))
+	// As in Neuronpedia, the first item's maxActsToReturn applies to all.
+	if second := arr[1].(map[string]any); second["index"] != fmt.Sprint(webtest.GemmaIndex) || len(second["activations"].([]any)) != 1 {
+		t.Errorf("second: index %v, activations %d (want 1: the first item's maxActsToReturn)", second["index"], len(second["activations"].([]any)))
+	}
+	// Without it on the first item, a later item's limit is ignored.
+	st, body = postJSON(t, u, []map[string]any{
+		{"modelId": webtest.GemmaModel, "layer": webtest.GemmaSource, "index": webtest.GemmaIndex},
+		{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 3, "maxActsToReturn": 1},
+	})
+	wantStatus(t, "POST features", st, http.StatusOK, body)
+	arr, _ = decode(t, body).([]any)
+	if len(arr) != 2 || len(arr[0].(map[string]any)["activations"].([]any)) < 2 || len(arr[1].(map[string]any)["activations"].([]any)) != 2 {
+		t.Errorf("no limit on the first item: want every example of both features: %s", truncate(body))
 	}
 
 	big := make([]map[string]any, 300)

@@ -118,7 +118,7 @@ func (s *Server) searchAll(ctx context.Context, modelID string, sources []string
 	if err != nil {
 		return nil, err
 	}
-	out := &searchAllResult{Tokens: res.Tokens, Result: make([]searchAllItem, len(top)), SortIndexes: sortIndexes}
+	out := &searchAllResult{Tokens: features.TokenTexts(res.Tokens), Result: make([]searchAllItem, len(top)), SortIndexes: sortIndexes}
 	keys := make([]features.FeatureKey, len(top))
 	for i, p := range top {
 		out.Result[i] = searchAllItem{
@@ -277,7 +277,7 @@ func (s *Server) topkByToken(ctx context.Context, modelID, src, text string, k i
 		if special && ignoreBOS {
 			continue
 		}
-		tt := topkToken{Position: pos, Token: tok, IsSpecial: special, TopFeatures: []topkFeature{}}
+		tt := topkToken{Position: pos, Token: features.TokenText(tok), IsSpecial: special, TopFeatures: []topkFeature{}}
 		for _, f := range res.TopAtToken(src, pos, k, keep) {
 			cf := &compactFeat{ModelID: modelID, Layer: src, Index: itoa(f.Index), Explanations: []compactExplanation{}}
 			if sm := sums[f.Index]; sm != nil {

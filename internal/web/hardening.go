@@ -3,7 +3,6 @@ package web
 import (
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -47,10 +46,6 @@ type Hardening struct {
 	DBPool func() DBPoolStats
 	// Logger, when not nil, gets one line per request.
 	Logger *slog.Logger
-	// ReadConcurrency bounds the page and API reads (GET, HEAD) running at
-	// once; the rest wait in line (see ReadSlots). Zero means
-	// DefaultReadConcurrency; negative means no bound.
-	ReadConcurrency int
 }
 
 // DefaultLoginRate bounds POST /login per client: enough for typing
@@ -62,18 +57,6 @@ const (
 	DefaultReadDeadline  = 15 * time.Second
 	DefaultWriteDeadline = 2 * time.Minute
 )
-
-// DefaultReadConcurrency is the default bound on concurrent reads: two
-// per core, so that one read's wait on PostgreSQL overlaps another's CPU
-// work.
-func DefaultReadConcurrency() int { return 2 * runtime.GOMAXPROCS(0) }
-
-func (h *Hardening) readConcurrency() int {
-	if h.ReadConcurrency == 0 {
-		return DefaultReadConcurrency()
-	}
-	return h.ReadConcurrency
-}
 
 // Install adds the hardening middleware to s's group slots and returns the
 // handler to serve: s's router behind the outer layer (client address,
@@ -124,10 +107,8 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	limit := RateLimit(h.ComputeRate, onLimit)
 	// Order inside each group: refuse cheaply first (cross-origin, rate,
 	// key), then cap the body and start the clock.
-	// Reads queue for a slot after the deadline starts: time in line counts.
-	reads := NewReadSlots(h.readConcurrency())
-	reads.Bypass = s.computeRunning
-	s.readsActive = reads.Active
+	// Reads wait for the scheduler after the deadline starts: time in line
+	// counts.
 	// A body gets its own deadline, suited to its cap, before anything
 	// waits on it (a compute request is counted in the queue once read).
 	bodyWait := h.BodyDeadline
@@ -135,8 +116,8 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 		bodyWait = DefaultBodyDeadline
 	}
 	bodyDL := BodyDeadline(bodyWait)
-	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, postsOnly(limit), auth.Gate, MaxBody(bodyCap), bodyDL, Deadline(readDL), reads.Middleware(s.pageError))
-	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, MaxBody(bodyCap), bodyDL, Deadline(readDL), reads.Middleware(s.apiError))
+	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, postsOnly(limit), auth.Gate, MaxBody(bodyCap), bodyDL, Deadline(readDL), admitReads(s.Scheduler, s.pageError))
+	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, MaxBody(bodyCap), bodyDL, Deadline(readDL), admitReads(s.Scheduler, s.apiError))
 	compute := []func(http.Handler) http.Handler{limit, auth.Gate, MaxBody(bodyCap), bodyDL}
 	if h.Metrics != nil {
 		compute = append(compute, h.Metrics.computeGauge)

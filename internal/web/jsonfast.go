@@ -21,9 +21,10 @@ import (
 // still go through encoding/json.
 
 // writeFeatures writes features as encoding/json would write
-// []apiFeature (or one apiFeature when one is true).
-func (s *Server) writeFeatures(w http.ResponseWriter, r *http.Request, fs []*features.Feature, one bool) {
-	s.withFeatureJSON(w, r, fs, one, func(b []byte) {
+// []apiFeature (or one apiFeature when one is true), each followed by the
+// members in extra (nil for none).
+func (s *Server) writeFeatures(w http.ResponseWriter, r *http.Request, fs []*features.Feature, one bool, extra []byte) {
+	s.withFeatureJSON(w, r, fs, one, extra, func(b []byte) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(b)
@@ -33,7 +34,7 @@ func (s *Server) writeFeatures(w http.ResponseWriter, r *http.Request, fs []*fea
 // withFeatureJSON encodes features as writeFeatures does into a pooled
 // buffer and hands it to send (which must not keep it); an encoding error
 // is answered as a 500.
-func (s *Server) withFeatureJSON(w http.ResponseWriter, r *http.Request, fs []*features.Feature, one bool, send func([]byte)) {
+func (s *Server) withFeatureJSON(w http.ResponseWriter, r *http.Request, fs []*features.Feature, one bool, extra []byte, send func([]byte)) {
 	bp := featureBufs.Get().(*[]byte)
 	b := (*bp)[:0]
 	defer func() {
@@ -50,7 +51,7 @@ func (s *Server) withFeatureJSON(w http.ResponseWriter, r *http.Request, fs []*f
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = appendFeatureJSON(b, f); err != nil {
+		if b, err = appendFeatureJSON(b, f, extra); err != nil {
 			s.apiError(w, r, features.Wrap(features.EINTERNAL, err, "encode feature %s", f.Key()))
 			return
 		}
@@ -69,11 +70,14 @@ var featureBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); ret
 // maxPooledBuf is the largest buffer kept for reuse.
 const maxPooledBuf = 4 << 20
 
-// appendFeatureJSON appends the JSON of newAPIFeature(f).
-func appendFeatureJSON(b []byte, f *features.Feature) ([]byte, error) {
-	row := *f
-	row.Activations, row.Explanations = nil, nil // omitempty: the row alone
-	head, err := json.Marshal(&row)
+// appendFeatureJSON appends the JSON of newAPIFeature(f), then extra (a
+// fragment of further members, `"name":value,...`, or nil) before the
+// closing brace.
+func appendFeatureJSON(b []byte, f *features.Feature, extra []byte) ([]byte, error) {
+	head, err := json.Marshal(struct {
+		*features.Feature
+		MaxActApprox float32 `json:"maxActApprox"`
+	}{featureRow(f), float32(f.MaxActApprox)})
 	if err != nil {
 		return nil, err
 	}
@@ -94,11 +98,16 @@ func appendFeatureJSON(b []byte, f *features.Feature) ([]byte, error) {
 		return nil, err
 	}
 	b = append(b, tail...)
+	if len(extra) > 0 {
+		b = append(b, ',')
+		b = append(b, extra...)
+	}
 	return append(b, '}'), nil
 }
 
-// appendActivation appends the JSON of apiActivation{a, a.SourceID}: the
-// fields of features.Activation in declaration order, then "source".
+// appendActivation appends the JSON of newAPIActivation(a): the fields of
+// features.Activation in declaration order but for those apiActivation
+// shadows, then apiActivation's own.
 func appendActivation(b []byte, a *features.Activation) ([]byte, error) {
 	if a == nil {
 		return append(b, "null"...), nil
@@ -113,21 +122,13 @@ func appendActivation(b []byte, a *features.Activation) ([]byte, error) {
 	b = append(b, `,"index":"`...)
 	b = strconv.AppendInt(b, int64(a.Index), 10)
 	b = append(b, `","tokens":`...)
-	b = appendStrings(b, a.Tokens)
+	b = appendTokens(b, a.Tokens)
 	b = append(b, `,"values":`...)
 	if b, err = appendFloat32s(b, a.Values); err != nil {
 		return nil, err
 	}
-	b = append(b, `,"maxValue":`...)
-	if b, err = appendJSONFloat(b, a.MaxValue, 64); err != nil {
-		return nil, err
-	}
 	b = append(b, `,"maxValueTokenIndex":`...)
 	b = strconv.AppendInt(b, int64(a.MaxValueTokenIndex), 10)
-	b = append(b, `,"minValue":`...)
-	if b, err = appendJSONFloat(b, a.MinValue, 64); err != nil {
-		return nil, err
-	}
 	for _, p := range []struct {
 		name string
 		v    *float64
@@ -139,18 +140,10 @@ func appendActivation(b []byte, a *features.Activation) ([]byte, error) {
 	}
 	b = append(b, `,"qualifyingTokenIndex":`...)
 	b = appendIntPtr(b, a.QualifyingTokenIndex)
-	b = append(b, `,"dfaValues":`...)
-	if b, err = appendFloat32s(b, a.DFAValues); err != nil {
-		return nil, err
-	}
 	b = append(b, `,"dfaTargetIndex":`...)
 	b = appendIntPtr(b, a.DFATargetIndex)
 	b = append(b, `,"dfaMaxValue":`...)
 	if b, err = appendFloatPtr(b, a.DFAMaxValue); err != nil {
-		return nil, err
-	}
-	b = append(b, `,"lossValues":`...)
-	if b, err = appendFloat32s(b, a.LossValues); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"logitContributions":`...)
@@ -165,12 +158,36 @@ func appendActivation(b []byte, a *features.Activation) ([]byte, error) {
 	if b, err = appendTime(b, a.CreatedAt); err != nil {
 		return nil, err
 	}
-	b = append(b, `,"source":`...)
+	// apiActivation's own fields.
+	b = append(b, `,"maxValue":`...)
+	if b, err = appendFloat32s1(b, float32(a.MaxValue)); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"minValue":`...)
+	if b, err = appendFloat32s1(b, float32(a.MinValue)); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"dfaValues":`...)
+	if b, err = appendFloat32s(b, orEmpty(a.DFAValues)); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"lossValues":`...)
+	if b, err = appendFloat32s(b, orEmpty(a.LossValues)); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"zQIndices":[],"zKIndices":[],"zValues":[],"source":`...)
 	b = appendJSONString(b, a.SourceID)
 	return append(b, '}'), nil
 }
 
-func appendStrings(b []byte, ss []string) []byte {
+// appendFloat32s1 writes one float32 as encoding/json does.
+func appendFloat32s1(b []byte, v float32) ([]byte, error) {
+	return appendJSONFloat(b, float64(v), 32)
+}
+
+// appendTokens appends token pieces as the API sends them
+// (features.TokenText: U+FFFD for the bytes of a split character).
+func appendTokens(b []byte, ss []string) []byte {
 	if ss == nil {
 		return append(b, "null"...)
 	}
@@ -178,6 +195,9 @@ func appendStrings(b []byte, ss []string) []byte {
 	for i, s := range ss {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if !utf8.ValidString(s) {
+			s = features.TokenText(s)
 		}
 		b = appendJSONString(b, s)
 	}

@@ -60,7 +60,7 @@ func TestFeatureJSONMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := appendFeatureJSON(nil, f)
+		got, err := appendFeatureJSON(nil, f, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestFeatureJSONMatchesEncodingJSON(t *testing.T) {
 	}
 	nan := oddFeature()
 	nan.Activations[0].Values[0] = float32(math.NaN())
-	if _, err := appendFeatureJSON(nil, nan); err == nil {
+	if _, err := appendFeatureJSON(nil, nan, nil); err == nil {
 		t.Error("NaN encoded")
 	}
 }
@@ -91,7 +91,7 @@ func FuzzActivationJSON(f *testing.F) {
 			t.Skip()
 		}
 		a := &features.Activation{ID: tok1, SourceID: tok2, Tokens: []string{tok1, tok2}, Values: []float32{float32(v32), 0}, MaxValue: v64, BinMin: &v64}
-		want, err := json.Marshal(apiActivation{Activation: a, Source: a.SourceID})
+		want, err := json.Marshal(newAPIActivation(a))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,12 +12,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
-	"golang.org/x/sync/semaphore"
 
 	"saex/internal/features"
 )
@@ -238,63 +236,6 @@ func NewHTTPServer(handler http.Handler, t Timeouts, log *slog.Logger) *http.Ser
 		IdleTimeout:       pick(t.Idle, DefaultTimeouts.Idle),
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
-
-// ReadSlots admits at most n GET and HEAD requests at once into the
-// handlers wrapped by its middleware, and queues the rest in arrival order
-// (other methods pass straight through: the pages' form posts run the
-// model under the compute pool's own bound). A read is a few milliseconds
-// of CPU in Go and PostgreSQL; with more of them running than there are
-// cores they only share the cores, so each one finishes late. Served first
-// come, first served, a request waits for those ahead of it and then runs
-// at full speed, which keeps the tail near the mean.
-//
-// The bound steps aside while Bypass reports true: the server sets it to
-// "a prompt is running". Go's scheduler has no priorities, so against the
-// model's long CPU-bound requests the reads keep their share of the cores
-// only by their number; bounded, pages waited eight times longer under
-// prompt load than alone (docs/reliability.md).
-type ReadSlots struct {
-	slots *semaphore.Weighted // nil: no limit
-	// Bypass, when set and true, lets a read in without a slot.
-	Bypass func() bool
-	active atomic.Int64 // reads inside the middleware, waiting or running
-}
-
-// Active reports whether any read is waiting or running.
-func (rs *ReadSlots) Active() bool { return rs.active.Load() > 0 }
-
-// NewReadSlots returns slots for n concurrent reads; n <= 0 admits all.
-func NewReadSlots(n int) *ReadSlots {
-	if n <= 0 {
-		return &ReadSlots{}
-	}
-	return &ReadSlots{slots: semaphore.NewWeighted(int64(n))}
-}
-
-// Middleware bounds next by the slots. A request whose deadline passes
-// while it is queued gets busy's answer (a 503).
-func (rs *ReadSlots) Middleware(busy func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rs.active.Add(1)
-			defer rs.active.Add(-1)
-			if rs.slots == nil || rs.Bypass != nil && rs.Bypass() {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if err := rs.slots.Acquire(r.Context(), 1); err != nil {
-				busy(w, r, features.Wrap(features.EUNAVAILABLE, err, "the server is busy; try again"))
-				return
-			}
-			defer rs.slots.Release(1)
-			next.ServeHTTP(w, r)
-		})
 	}
 }
 

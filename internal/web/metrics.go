@@ -144,10 +144,10 @@ func (b *onEOF) Read(p []byte) (int, error) {
 // s.Handler() has built the router.
 func (m *Metrics) ObserveServer(s *Server) {
 	slots := func() (busy, size int) {
-		if s.compute == nil {
+		if s.Scheduler == nil {
 			return 0, 0
 		}
-		return len(s.compute.slots), cap(s.compute.slots)
+		return s.Scheduler.ComputeSlots()
 	}
 	m.Registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

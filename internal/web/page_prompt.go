@@ -181,12 +181,15 @@ func (s *Server) promptResult(r *http.Request, v *templates.PromptView, form *pr
 		return err
 	}
 	rv := &templates.PromptResultView{RankNote: note}
-	for i, t := range res.Tokens {
-		pt := templates.PromptToken{Pos: i, Text: templates.DisplayToken(t), Selected: selected[i], Special: res.HasBOS && i == 0}
+	for i := 0; i < len(res.Tokens); {
+		n := templates.PieceRun(res.Tokens, i)
+		t := strings.Join(res.Tokens[i:i+n], "")
+		pt := templates.PromptToken{Pos: i, Len: n, Text: templates.DisplayToken(t), Selected: selected[i], Special: res.HasBOS && i == 0}
 		if strings.ContainsAny(t, "\n\r") {
 			pt.Class = "nl" // the strip breaks the line after it, as the text does
 		}
 		rv.Tokens = append(rv.Tokens, pt)
+		i += n
 	}
 	for _, p := range top {
 		vals := res.FeatureValues(p.SourceID, p.Index, true)
@@ -198,7 +201,7 @@ func (s *Server) promptResult(r *http.Request, v *templates.PromptView, form *pr
 			Spark:    templates.NewSparkline(vals, 0),
 		}
 		if p.MaxValueIndex < len(res.Tokens) {
-			pf.MaxToken = templates.DisplayToken(res.Tokens[p.MaxValueIndex])
+			pf.MaxToken = templates.PieceAt(res.Tokens, p.MaxValueIndex)
 		}
 		if p.Summary != nil {
 			pf.Explanation = p.Summary.Explanation
@@ -249,7 +252,7 @@ func (s *Server) tokenPanel(r *http.Request, modelID string, form *promptForm) (
 	if at >= len(res.Tokens) {
 		return tv, invalidField("at", "position %d is past the prompt's %d tokens", at, len(res.Tokens))
 	}
-	tv.Pos, tv.Token = at, templates.DisplayToken(res.Tokens[at])
+	tv.Pos, tv.Token = at, templates.PieceAt(res.Tokens, at)
 	for _, src := range sources {
 		top := res.TopAtToken(src, at, tokenPanelTopK, nil)
 		idx := make([]int, len(top))
