@@ -8,10 +8,10 @@ import (
 // Chart geometry, in SVG user units.
 const (
 	histWidth  = 360
-	histTop    = 14 // above the bars: the tallest bin's count
-	histPlotH  = 90 // bars area
+	histTop    = 14                       // above the bars: the tallest bin's count
+	histPlotH  = 90                       // bars area
 	histHeight = histTop + histPlotH + 18 // below the bars: the axis labels
-	sparkW     = 3  // width per token of a sparkline
+	sparkW     = 3                        // width per token of a sparkline
 	sparkH     = 24
 )
 
@@ -30,9 +30,9 @@ type Histogram struct {
 	Height int
 	// Top is the y of the bars' top; Base the y of the axis (Top + bars' height).
 	Top, Base int
-	MinLabel string
-	MaxLabel string
-	TopLabel string
+	MinLabel  string
+	MaxLabel  string
+	TopLabel  string
 	// ZeroX is the x of value 0 when it falls inside the range ("" otherwise).
 	ZeroX string
 }
