@@ -305,8 +305,12 @@ func TestSearchPage(t *testing.T) {
 	if n := len(findAll(parseHTML(t, b), byClass("hit-link"))); n != 0 {
 		t.Errorf("model filter: %d hits, want 0", n)
 	}
+	// Short queries are searched (token labels quote "if", ":="); an
+	// overlong one is refused.
 	st, b = get(t, env.URL+"/search?q=ab")
-	wantStatus(t, "short query", st, 400, b)
+	wantStatus(t, "short query", st, 200, b)
+	st, b = get(t, env.URL+"/search?q="+strings.Repeat("a", 2000))
+	wantStatus(t, "long query", st, 400, b)
 }
 
 func TestPageErrors(t *testing.T) {
