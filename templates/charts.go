@@ -102,8 +102,13 @@ type Sparkline struct {
 	Dots []Dot
 }
 
-// Dot is a marker on a sparkline.
-type Dot struct{ X, Y string }
+// Dot is a marker on a sparkline: token position Pos, with a hover
+// title the caller may fill in.
+type Dot struct {
+	X, Y  string
+	Pos   int
+	Title string
+}
 
 // NewSparkline draws values scaled to scale (or to their own max when scale <= 0).
 func NewSparkline(values []float32, scale float64) Sparkline {
@@ -127,7 +132,7 @@ func NewSparkline(values []float32, scale float64) Sparkline {
 		b.WriteByte(',')
 		b.WriteString(fmtF(y))
 		if v > 0 {
-			s.Dots = append(s.Dots, Dot{X: fmtF(x), Y: fmtF(y)})
+			s.Dots = append(s.Dots, Dot{X: fmtF(x), Y: fmtF(y), Pos: i, Title: "token " + strconv.Itoa(i) + ": " + Num(float64(v))})
 		}
 	}
 	s.Points = b.String()

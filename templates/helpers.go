@@ -24,6 +24,9 @@ type Meta struct {
 	Nav string
 	// ModelID, when set, adds a link to the model's prompt tool.
 	ModelID string
+	// Script, when set, is a page script under /static/ (no inline scripts:
+	// the Content-Security-Policy forbids them).
+	Script string
 }
 
 // FeatureURL is the page of one feature.

@@ -143,8 +143,10 @@ type PromptView struct {
 	Text       string
 	Rank       string // "max" or "sum"
 	NumResults int
-	MaxTokens  int
-	Result     *PromptResultView
+	// Density is the density filter's box: a percentage, "0" for none.
+	Density   string
+	MaxTokens int
+	Result    *PromptResultView
 	Error      string
 	Available  bool
 }
@@ -159,6 +161,8 @@ type SourceChoice struct {
 type PromptResultView struct {
 	Tokens   []PromptToken
 	Features []PromptFeature
+	// ShareURL is the GET URL that runs this prompt with these settings.
+	ShareURL string
 	RankNote string
 	Millis   string
 }
@@ -185,6 +189,8 @@ type PromptFeature struct {
 	MaxToken    string
 	Explanation string
 	Spark       Sparkline
+	// Highlight is "level:value" per token view, for static/prompt.js.
+	Highlight string
 }
 
 // TokenPanelView lists the top features at one token.
