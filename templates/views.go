@@ -147,8 +147,8 @@ type PromptView struct {
 	Density   string
 	MaxTokens int
 	Result    *PromptResultView
-	Error      string
-	Available  bool
+	Error     string
+	Available bool
 }
 
 // SourceChoice is a source checkbox of the prompt tool.
