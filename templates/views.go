@@ -47,6 +47,22 @@ type SourceView struct {
 	SortLinks map[string]string
 	// JumpError explains a jump-to index that was not accepted.
 	JumpError string
+	// FirstURL and LastURL are the first and last pages ("" on them);
+	// PageLinks the numbered pages around the current one.
+	FirstURL, LastURL string
+	PageLinks         []PageLink
+	// DensityHist is the whole source's density histogram (nil when unknown).
+	DensityHist *Histogram
+	// DeadCount is the number of features that never fired.
+	DeadCount int
+}
+
+// PageLink is one numbered page of a pager; Gap marks an elision (…).
+type PageLink struct {
+	Num     int
+	URL     string
+	Current bool
+	Gap     bool
 }
 
 // SourceRow is one feature of the browser.
