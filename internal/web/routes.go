@@ -34,7 +34,15 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
-	r.Method(http.MethodGet, "/static/*", s.staticHandler())
+	static := s.staticHandler()
+	r.Method(http.MethodGet, "/static/*", static)
+	// Browsers ask for /favicon.ico whatever the page links: serve the icon
+	// rather than look it up as a model.
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/static/favicon.svg"
+		static.ServeHTTP(w, r2)
+	})
 
 	// Pages.
 	r.Group(func(r chi.Router) {
