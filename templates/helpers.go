@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"saex/internal/features"
 )
 
 // Meta is what the layout needs from every page.
@@ -45,16 +47,18 @@ func FeatureJSONURL(modelID, sourceID string, index int) string {
 	return "/api/feature/" + url.PathEscape(modelID) + "/" + url.PathEscape(sourceID) + "/" + strconv.Itoa(index)
 }
 
-// DisplayToken makes a token string safe and visible as text: invalid UTF-8
-// becomes U+FFFD, newlines "↵", tabs "⇥", NUL and other control characters
-// their Unicode control pictures. HTML escaping is left to templ.
+// DisplayToken makes a token string readable as text: a piece that is not
+// valid UTF-8 alone gets U+FFFD for its broken bytes (a visible
+// placeholder, never an escape), SentencePiece's "▁" shows as a space,
+// newlines "↵", tabs "⇥", NUL and other control characters their Unicode
+// control pictures. HTML escaping is left to templ.
 func DisplayToken(s string) string {
 	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
+		s = features.TokenText(s)
 	}
 	clean := true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == 0xE2 && strings.HasPrefix(s[i:], "▁") {
 			clean = false
 			break
 		}
@@ -74,6 +78,8 @@ func DisplayToken(s string) string {
 			b.WriteRune(0x2400 + r) // control pictures: ␀ ␁ ... ␍ ...
 		case r == 0x7f:
 			b.WriteRune('␡')
+		case r == '▁':
+			b.WriteByte(' ')
 		default:
 			b.WriteRune(r)
 		}
@@ -167,20 +173,96 @@ var tokenClasses = func() (t [21][numKinds]string) {
 }()
 
 // Tokens builds the token views of one text, highlighted relative to
-// scale (the feature's max).
+// scale (the feature's max). Pieces of one UTF-8 character split across
+// tokens are merged into one view showing the character: highlighted at
+// the largest of their values, with each token's value on hover.
 func Tokens(tokens []string, values []float32, scale float64) []TokenView {
-	out := make([]TokenView, len(tokens))
-	for i, t := range tokens {
-		v := 0.0
-		if i < len(values) {
-			v = float64(values[i])
-		}
-		out[i] = TokenView{Text: DisplayToken(t), Class: tokenClasses[HighlightLevel(v, scale)][tokenKind(t)]}
-		if v != 0 {
-			out[i].Title = Num(v)
+	return TokensMarked(tokens, values, scale, -1)
+}
+
+// TokensMarked is Tokens with the view holding token mark (an example's
+// qualifying token) also given class "q".
+func TokensMarked(tokens []string, values []float32, scale float64, mark int) []TokenView {
+	out := make([]TokenView, 0, len(tokens))
+	markAt := func(i, n int) {
+		if mark >= i && mark < i+n {
+			tv := &out[len(out)-1]
+			tv.Class = strings.TrimSpace(tv.Class + " q")
 		}
 	}
+	for i := 0; i < len(tokens); {
+		n := PieceRun(tokens, i)
+		val := func(k int) float64 {
+			if k < len(values) {
+				return float64(values[k])
+			}
+			return 0
+		}
+		if n == 1 {
+			t, v := tokens[i], val(i)
+			tv := TokenView{Text: DisplayToken(t), Class: tokenClasses[HighlightLevel(v, scale)][tokenKind(t)]}
+			if v != 0 {
+				tv.Title = Num(v)
+			}
+			out = append(out, tv)
+			markAt(i, 1)
+			i++
+			continue
+		}
+		joined := strings.Join(tokens[i:i+n], "")
+		mx, any := 0.0, false
+		var title strings.Builder
+		title.WriteString(Itoa(n) + " tokens:")
+		for k := i; k < i+n; k++ {
+			v := val(k)
+			mx = max(mx, v)
+			any = any || v != 0
+			title.WriteString(" " + Num(v))
+		}
+		tv := TokenView{Text: DisplayToken(joined), Class: tokenClasses[HighlightLevel(mx, scale)][tokenKind(joined)]}
+		if any {
+			tv.Title = title.String()
+		}
+		out = append(out, tv)
+		markAt(i, n)
+		i += n
+	}
 	return out
+}
+
+// maxMerge is the most tokens merged into one view: a character is at most
+// four bytes, so four pieces (each holding one byte of it) suffice.
+const maxMerge = 4
+
+// PieceRun is how many tokens from i make one view: 1 for a piece that is
+// valid UTF-8 alone, else the fewest following pieces that complete its
+// characters (1 when none do: the piece is shown with placeholders).
+func PieceRun(tokens []string, i int) int {
+	if utf8.ValidString(tokens[i]) {
+		return 1
+	}
+	joined := tokens[i]
+	for n := 2; n <= maxMerge && i+n <= len(tokens); n++ {
+		joined += tokens[i+n-1]
+		if utf8.ValidString(joined) {
+			return n
+		}
+	}
+	return 1
+}
+
+// PieceAt is the display text of the view holding token i: the token, or
+// the characters it is part of when it holds part of one.
+func PieceAt(tokens []string, i int) string {
+	if i < 0 || i >= len(tokens) {
+		return ""
+	}
+	for start := max(0, i-maxMerge+1); start <= i; start++ {
+		if n := PieceRun(tokens, start); n > 1 && start+n > i {
+			return DisplayToken(strings.Join(tokens[start:start+n], ""))
+		}
+	}
+	return DisplayToken(tokens[i])
 }
 
 // tokenKind classifies a token for styling: newline, blank or plain. It
@@ -200,4 +282,22 @@ func tokenKind(t string) int {
 		return kindBlank
 	}
 	return kindPlain
+}
+
+// hasIntervals reports whether any group is a quantile interval.
+func hasIntervals(gs []ActGroup) bool {
+	for _, g := range gs {
+		if g.Interval {
+			return true
+		}
+	}
+	return false
+}
+
+// positionTitle is the hover text of a prompt token.
+func positionTitle(t PromptToken) string {
+	if t.Len > 1 {
+		return "positions " + Itoa(t.Pos) + "–" + Itoa(t.Pos+t.Len-1) + " (one character split across tokens)"
+	}
+	return "position " + Itoa(t.Pos)
 }

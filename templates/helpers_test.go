@@ -16,12 +16,50 @@ func TestDisplayToken(t *testing.T) {
 		"nul\x00":      "nul␀",
 		"bell\x07":     "bell␇",
 		"del\x7f":      "del␡",
-		"bad\xff\xfe!": "bad\uFFFD!",
-		"<b>&":         "<b>&", // escaping is the renderer's job
+		"bad\xff\xfe!": "bad\uFFFD\uFFFD!", // one placeholder per byte that starts no character
+		" \xE2\x88":    " \uFFFD",          // "∞" cut short: one placeholder
+		"▁the":         " the",             // SentencePiece's space
+		"<b>&":         "<b>&",             // escaping is the renderer's job
 	} {
 		if got := DisplayToken(in); got != want {
 			t.Errorf("DisplayToken(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Issue 11 defect 2: pieces of characters split across tokens are shown
+// merged as the characters, never as byte escapes.
+func TestTokensMergeSplitCharacters(t *testing.T) {
+	// "Привет ∞ 🍕" as a byte-level tokenizer may split it.
+	toks := []string{"\xD0", "\x9F", "ривет", " \xE2\x88", "\x9E", " \xF0\x9F", "\x8D", "\x95", "!"}
+	vals := []float32{0, 2, 0, 1, 3, 0, 0, 0.5, 0}
+	got := TokensMarked(toks, vals, 4, 4)
+	var texts []string
+	for _, v := range got {
+		texts = append(texts, v.Text)
+	}
+	if j := strings.Join(texts, "|"); j != "П|ривет| ∞| 🍕|!" {
+		t.Fatalf("views %q, want the characters merged", j)
+	}
+	if got[0].Title != "2 tokens: 0 2.000" || !strings.Contains(got[0].Class, "a") {
+		t.Errorf("merged П: title %q class %q, want each token's value and the larger highlight", got[0].Title, got[0].Class)
+	}
+	if got[2].Title != "2 tokens: 1.000 3.000" || !strings.HasSuffix(got[2].Class, " q") {
+		t.Errorf("merged ∞: title %q class %q, want values and the mark of token 4", got[2].Title, got[2].Class)
+	}
+	if got[3].Title != "3 tokens: 0 0 0.500" {
+		t.Errorf("merged 🍕: title %q", got[3].Title)
+	}
+	// A piece whose character cannot be completed keeps a placeholder.
+	lone := Tokens([]string{"a", "\xE2\x88", "b"}, nil, 1)
+	if len(lone) != 3 || lone[1].Text != "\uFFFD" {
+		t.Errorf("lone piece: %+v", lone)
+	}
+	if p := PieceAt(toks, 4); p != " ∞" {
+		t.Errorf("PieceAt(4) = %q, want \" ∞\"", p)
+	}
+	if p := PieceAt(toks, 2); p != "ривет" {
+		t.Errorf("PieceAt(2) = %q", p)
 	}
 }
 

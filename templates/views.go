@@ -98,12 +98,17 @@ type ActivationsView struct {
 type ActGroup struct {
 	Title string
 	Rows  []ActRow
+	// Interval marks a quantile group (rows drawn at random from it).
+	Interval bool
 }
 
 // ActRow is one example text.
 type ActRow struct {
-	Tokens   []TokenView
+	Tokens []TokenView
+	// MaxValue is the value of the row's qualifying (bold) token.
 	MaxValue string
+	// Note, when the context holds a larger value elsewhere, says both.
+	Note string
 	// CutLeft and CutRight mark a context cut to its window.
 	CutLeft, CutRight bool
 }
@@ -154,7 +159,10 @@ type PromptResultView struct {
 
 // PromptToken is one token of the prompt; Selected tokens are summed when ranking by sum.
 type PromptToken struct {
-	Pos      int
+	Pos int
+	// Len is how many tokens the view shows (more than one for the pieces
+	// of a character split across tokens).
+	Len      int
 	Text     string
 	Selected bool
 	Special  bool

@@ -11,6 +11,8 @@ func TestBenchCommand(t *testing.T) {
 		{"bench", "encode", "--d-in", "16", "--d-sae", "128", "--tokens", "3", "--k", "4", "--threads", "2"},
 		{"bench", "encode", "--d-in", "16", "--d-sae", "128", "--tokens", "3", "--k", "0"},
 		{"bench", "gemm", "--m", "5", "--k", "7", "--n", "70", "--threads", "1"},
+		{"bench", "gemm", "--m", "5", "--k", "7", "--n", "70", "--dtype", "bf16"},
+		{"bench", "gemm", "--m", "9", "--k", "7", "--n", "70", "--dtype", "f16", "--threads", "2"},
 	} {
 		out, err := execEncodeCLI(args...)
 		if err != nil {
@@ -38,6 +40,7 @@ func TestBenchCommandErrors(t *testing.T) {
 		{[]string{"bench", "gemm", "--m", "1", "--k", "-1", "--n", "2"}, "--k must be a positive integer"},
 		{[]string{"bench", "gemm", "--m", "1", "--k", "1", "--n", "2", "--threads", "-1"}, "--threads"},
 		{[]string{"bench", "gemm", "--m", "100000", "--k", "100000", "--n", "2"}, "too large"},
+		{[]string{"bench", "gemm", "--m", "1", "--k", "1", "--n", "2", "--dtype", "f64"}, `--dtype "f64"`},
 	} {
 		if _, err := execEncodeCLI(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want %q", c.args, err, c.want)

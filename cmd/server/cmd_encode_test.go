@@ -39,6 +39,13 @@ func TestEncodeCommandGoldenFormats(t *testing.T) {
 	if len(dirs) == 0 {
 		t.Fatal("no sae-formats fixtures")
 	}
+	// The released layouts (Llama Scope, EleutherAI, Gemma Scope folders).
+	for _, pat := range []string{"*", "*/*", "*/*/*/*"} {
+		more, _ := filepath.Glob("../../internal/compute/sae/testdata/formats/" + pat + "/expected.safetensors")
+		for _, m := range more {
+			dirs = append(dirs, filepath.Dir(m))
+		}
+	}
 	for _, dir := range dirs {
 		exp := filepath.Join(dir, "expected.safetensors")
 		f, err := tensor.OpenSafetensors(exp)

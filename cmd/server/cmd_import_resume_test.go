@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +40,16 @@ func TestImportKillAndResume(t *testing.T) {
 	}
 	// Kill after short random delays until a run gets to finish: each
 	// killed run leaves some files committed and one rolled back.
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	// The seed is logged so that a failing schedule can be replayed with
+	// SAEX_TEST_SEED.
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("SAEX_TEST_SEED"); v != "" {
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("SAEX_TEST_SEED=%q: %v", v, err)
+		}
+	}
+	t.Logf("kill schedule seed %d (replay with SAEX_TEST_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
 	kills := 0
 	for finished := false; !finished; {
 		if kills > 40 {
@@ -50,11 +61,19 @@ func TestImportKillAndResume(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		delay := time.Duration(150+rng.IntN(400+250*kills)) * time.Millisecond // growing, so a run eventually finishes
+		// The first run is killed early, so that at least one kill lands;
+		// later delays grow, so that a run eventually finishes.
+		delay := time.Duration(50+rng.IntN(200)) * time.Millisecond
+		if kills > 0 {
+			delay = time.Duration(150+rng.IntN(400+250*kills)) * time.Millisecond
+		}
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Fatalf("import failed: %v\n%s", err, out)
+			}
+			if kills == 0 {
+				t.Fatalf("the first import finished within %v, before its kill: nothing was tested (seed %d)", delay, seed)
 			}
 			finished = true
 		case <-time.After(delay):
@@ -64,9 +83,6 @@ func TestImportKillAndResume(t *testing.T) {
 		}
 	}
 	t.Logf("import finished after %d kills", kills)
-	if kills < 2 {
-		t.Log("fewer than 2 kills landed mid-import (machine too fast for the delays)")
-	}
 	db := openTestDB(t, url)
 	check := func() {
 		if n := countRows(t, db, "features"); n != nFeatures {

@@ -133,7 +133,6 @@ func TestExportImportLossless(t *testing.T) {
 		t.Errorf("metadata differs after export:\n%+v\n%+v", meta1.Source, meta2.Source)
 	}
 	for i := range fs1 {
-		storetest.SortLikeStore(fs1[i])
 		if d := sameFeature(fs1[i], fs2[i]); d != "" {
 			t.Errorf("exported %s: %s", fs1[i].Key(), d)
 		}

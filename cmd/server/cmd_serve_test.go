@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"saex/internal/pgcluster"
+	"saex/internal/testenv"
 )
 
 func freeAddr(t *testing.T) string {
@@ -100,10 +101,7 @@ func serveEmbedded(t *testing.T, dataDir string, wrap ...string) {
 
 func needPostgresBinaries(t *testing.T) {
 	if _, err := pgcluster.FindBinaries(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Missing(t, testenv.PostgresBinaries, err)
 	}
 }
 

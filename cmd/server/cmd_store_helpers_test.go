@@ -66,7 +66,7 @@ func sameFeature(want, got *features.Feature) string {
 	w := *want
 	w.Activations = append([]*features.Activation(nil), want.Activations...)
 	w.Explanations = append([]*features.Explanation(nil), want.Explanations...)
-	storetest.SortLikeStore(&w)
+	storetest.OrderLike(&w, got)
 	if len(w.Activations) != len(got.Activations) {
 		return "activation count differs"
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register("tokenize", "print a tokenizer's ids and character offsets for --text as JSON", runTokenize)
+	register("tokenize", "print a tokenizer's ids and character offsets for --text as JSON (--no-special: without BOS)", runTokenize)
 }
 
 // tokenizeOutput is the JSON shape external checks rely on; keep it.
@@ -21,8 +21,9 @@ type tokenizeOutput struct {
 
 func runTokenize(_ context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "tokenize")
-	dir := fs.String("tokenizer", "", "directory with tokenizer.json, or vocab.json + merges.txt")
-	text := fs.String("text", "", "text to tokenize (no BOS is added)")
+	dir := fs.String("tokenizer", "", "directory with tokenizer.json (or tokenizer.json.gz), or vocab.json + merges.txt")
+	text := fs.String("text", "", "text to tokenize")
+	noSpecial := fs.Bool("no-special", false, "do not add the post-processor's special tokens (BOS), as add_special_tokens=False; without it ids are tokenizer(text)[\"input_ids\"]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,7 +41,11 @@ func runTokenize(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ids, offsets := tok.Encode(*text)
+	encode := tok.EncodeSpecial
+	if *noSpecial {
+		encode = tok.Encode
+	}
+	ids, offsets := encode(*text)
 	return json.NewEncoder(env.Stdout).Encode(tokenizeOutput{IDs: ids, Offsets: offsets})
 }
 

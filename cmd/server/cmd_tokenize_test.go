@@ -70,3 +70,52 @@ func TestTokenizeCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// Real Llama 3.1 and Qwen3 files: without --no-special the ids are
+// tokenizer(text)["input_ids"] (Llama prepends <|begin_of_text|>, Qwen
+// nothing), with it add_special_tokens=False; the goldens come from
+// Hugging Face's tokenizers.
+func TestTokenizeCommandNoSpecial(t *testing.T) {
+	for _, name := range []string{"llama3_1", "qwen3"} {
+		data, err := os.ReadFile("../../testdata/golden/tokenizers/" + name + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g struct {
+			Cases []struct {
+				Text         string   `json:"text"`
+				IDs          []int    `json:"ids"`
+				IDsNoSpecial []int    `json:"ids_no_special"`
+				Offsets      [][2]int `json:"offsets"`
+			} `json:"cases"`
+		}
+		if err := json.Unmarshal(data, &g); err != nil {
+			t.Fatal(err)
+		}
+		dir := "../../testdata/tokenizers/" + name
+		for _, c := range g.Cases[:3] {
+			for _, noSpecial := range []bool{false, true} {
+				args := []string{"tokenize", "--tokenizer", dir, "--text", c.Text}
+				want := c.IDs
+				if noSpecial {
+					args = append(args, "--no-special")
+					want = c.IDsNoSpecial
+				}
+				out, err := runCmd(t, args...)
+				if err != nil {
+					t.Fatalf("%s %q: %v", name, c.Text, err)
+				}
+				var got tokenizeOutput
+				if err := json.Unmarshal([]byte(out), &got); err != nil {
+					t.Fatalf("%s: output %q: %v", name, out, err)
+				}
+				if !reflect.DeepEqual(got.IDs, want) || len(got.Offsets) != len(want) {
+					t.Errorf("%s %q no-special=%v: got %v, want %v", name, c.Text, noSpecial, got.IDs, want)
+				}
+				if !noSpecial && !reflect.DeepEqual(got.Offsets, c.Offsets) {
+					t.Errorf("%s %q: offsets %v, want %v", name, c.Text, got.Offsets, c.Offsets)
+				}
+			}
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"saex/internal/testenv"
 )
 
 func testDir(t *testing.T) string {
@@ -38,10 +40,7 @@ func query(t *testing.T, url string) {
 
 func TestStartReuseAndStaleCrash(t *testing.T) {
 	if _, err := FindBinaries(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Missing(t, testenv.PostgresBinaries, err)
 	}
 	ctx := context.Background()
 	dir := testDir(t)

@@ -20,6 +20,12 @@ func validateExplanations(exps []*features.Explanation) error {
 		if err := checkTextPtr(what, e.TriggeredByID, e.Notes); err != nil {
 			return err
 		}
+		if !features.ValidIndex(e.Index) {
+			return features.Errorf(features.EINVALID, "%s: invalid feature index %d", what, e.Index)
+		}
+		if err := fitsInt4(what, "umap_cluster", e.UmapCluster); err != nil {
+			return err
+		}
 		if len(e.Embedding) != 0 && len(e.Embedding) != features.EmbeddingDim {
 			return features.Errorf(features.EINVALID, "%s: embedding has %d values, want %d", what, len(e.Embedding), features.EmbeddingDim)
 		}

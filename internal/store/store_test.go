@@ -38,7 +38,9 @@ func loadMeta(t *testing.T, db *store.DB, m *npexport.Meta) {
 func compareFeature(t *testing.T, want, got *features.Feature) {
 	t.Helper()
 	w := *want
-	storetest.SortLikeStore(&w)
+	w.Activations = append([]*features.Activation(nil), want.Activations...)
+	w.Explanations = append([]*features.Explanation(nil), want.Explanations...)
+	storetest.OrderLike(&w, got)
 	if len(w.Activations) != len(got.Activations) {
 		t.Fatalf("%s: %d activations, want %d", want.Key(), len(got.Activations), len(w.Activations))
 	}

@@ -82,6 +82,8 @@ type activationResult struct {
 	DataIndex          *string   `json:"dataIndex"`
 	DataSource         string    `json:"dataSource"`
 	CreatedAt          time.Time `json:"createdAt"`
+	// pieces are the tokens' exact bytes, for pages to merge split characters.
+	pieces []string
 }
 
 // checkFeatureIndex returns ENOTFOUND unless the source exists and is wide
@@ -109,7 +111,7 @@ func (s *Server) featureActivation(ctx context.Context, key features.FeatureKey,
 		tokens, vals = tokens[1:], vals[1:]
 	}
 	out := &activationResult{
-		Tokens: tokens, Values: vals,
+		Tokens: features.TokenTexts(tokens), Values: vals, pieces: tokens,
 		ModelID: key.ModelID, Layer: key.SourceID, Index: itoa(key.Index),
 		DataSource: "saex", CreatedAt: time.Now().UTC(),
 	}
@@ -223,7 +225,7 @@ func (s *Server) handleAPIActivationSource(w http.ResponseWriter, r *http.Reques
 			s.apiError(w, r, err)
 			return
 		}
-		out.Results = append(out.Results, sourceActivations{Tokens: res.Tokens, ActiveFeatures: res.ActiveFeatures(src)})
+		out.Results = append(out.Results, sourceActivations{Tokens: features.TokenTexts(res.Tokens), ActiveFeatures: res.ActiveFeatures(src)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -57,6 +57,8 @@ type explanationSearchResponse struct {
 func validateQuery(field, q string) (string, error) {
 	q = strings.TrimSpace(q)
 	switch n := utf8.RuneCountInString(q); {
+	case !utf8.ValidString(q) || strings.ContainsRune(q, 0):
+		return "", invalidField(field, "must be valid UTF-8 text without NUL")
 	case n < 3:
 		return "", invalidField(field, "must be at least 3 characters")
 	case n > maxQueryLen:
@@ -137,8 +139,8 @@ func (s *Server) explanationSearch(w http.ResponseWriter, r *http.Request, scope
 		return
 	}
 	for i, l := range req.Layers {
-		if !features.ValidID(l) {
-			s.apiError(w, r, invalidField("layers"+fieldAt("", i), "invalid source id %q", l))
+		if err := sourceField("layers"+fieldAt("", i), l); err != nil {
+			s.apiError(w, r, err)
 			return
 		}
 	}

@@ -100,15 +100,23 @@ func featureRow(f *features.Feature) *features.Feature {
 			*p = []int{}
 		}
 	}
-	for _, p := range []*[]string{&row.NegStr, &row.PosStr} {
-		if *p == nil {
-			*p = []string{}
-		}
-	}
+	// Logit tokens as Neuronpedia sends them (U+FFFD where a piece is not
+	// valid UTF-8 alone).
+	row.PosStr, row.NegStr = orEmpty(features.TokenTexts(row.PosStr)), orEmpty(features.TokenTexts(row.NegStr))
 	return &row
 }
 
+// newAPIActivation is a as the API sends it: token strings as Neuronpedia
+// sends them, values in float32, arrays never null.
 func newAPIActivation(a *features.Activation) apiActivation {
+	if a == nil {
+		return apiActivation{}
+	}
+	if t := features.TokenTexts(a.Tokens); len(t) > 0 && &t[0] != &a.Tokens[0] {
+		c := *a
+		c.Tokens = t
+		a = &c
+	}
 	return apiActivation{Activation: a, MaxValue: float32(a.MaxValue), MinValue: float32(a.MinValue),
 		DFAValues: orEmpty(a.DFAValues), LossValues: orEmpty(a.LossValues),
 		ZQIndices: []int{}, ZKIndices: []int{}, ZValues: []float32{}, Source: a.SourceID}
@@ -135,13 +143,20 @@ func orEmpty[T any](s []T) []T {
 }
 
 // pathKey reads {model}, {source} and {index} from the route.
+// Errors are EINVALID naming the path segment.
 func pathKey(r *http.Request) (features.FeatureKey, error) {
-	idx, err := features.ParseIndex(chi.URLParam(r, "index"))
-	if err != nil {
+	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
+	if !features.ValidID(modelID) {
+		return features.FeatureKey{}, invalidField("model", "invalid model id %q", clip(modelID))
+	}
+	if err := sourceField("source", sourceID); err != nil {
 		return features.FeatureKey{}, err
 	}
-	key := features.FeatureKey{ModelID: chi.URLParam(r, "model"), SourceID: chi.URLParam(r, "source"), Index: idx}
-	return key, key.Validate()
+	idx, err := features.ParseIndex(chi.URLParam(r, "index"))
+	if err != nil {
+		return features.FeatureKey{}, invalidField("index", "%s", features.ErrorMessage(err))
+	}
+	return features.FeatureKey{ModelID: modelID, SourceID: sourceID, Index: idx}, nil
 }
 
 // handleAPIFeature handles "GET /api/feature/{model}/{source}/{index}": the

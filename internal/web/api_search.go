@@ -118,7 +118,7 @@ func (s *Server) searchAll(ctx context.Context, modelID string, sources []string
 	if err != nil {
 		return nil, err
 	}
-	out := &searchAllResult{Tokens: res.Tokens, Result: make([]searchAllItem, len(top)), SortIndexes: sortIndexes}
+	out := &searchAllResult{Tokens: features.TokenTexts(res.Tokens), Result: make([]searchAllItem, len(top)), SortIndexes: sortIndexes}
 	keys := make([]features.FeatureKey, len(top))
 	for i, p := range top {
 		out.Result[i] = searchAllItem{
@@ -293,7 +293,7 @@ func (s *Server) topkByToken(ctx context.Context, modelID, src, text string, k i
 	}
 	out := &topkResult{Source: src, Results: []topkToken{}}
 	for _, p := range picks {
-		tt := topkToken{Position: p.pos, Token: res.Tokens[p.pos], IsSpecial: res.HasBOS && p.pos == 0, TopFeatures: []topkFeature{}}
+		tt := topkToken{Position: p.pos, Token: features.TokenText(res.Tokens[p.pos]), IsSpecial: res.HasBOS && p.pos == 0, TopFeatures: []topkFeature{}}
 		for _, f := range p.top {
 			row := rows[f.Index]
 			if row == nil { // a feature without a stored row: its identity alone

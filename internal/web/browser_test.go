@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"saex/internal/testenv"
 	"saex/internal/web/webtest"
 	"saex/templates"
 )
@@ -26,17 +28,14 @@ func findChromium() string {
 }
 
 // newBrowser starts a headless Chromium with a fresh profile for the test.
-// Without Chromium the test skips, or fails where a browser is required:
-// CI=true, SAEX_REQUIRE_BROWSER=1, or SAEX_REQUIRE_DB=1 (scripts/test.sh
-// sets it once it has installed everything the suite needs).
+// Without Chromium the test fails, unless SAEX_SKIP_BROWSER=1 opts out of
+// the browser tests (never under CI=true, SAEX_REQUIRE_DB=1 or
+// SAEX_REQUIRE_BROWSER=1): see internal/testenv.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path := findChromium()
 	if path == "" {
-		if os.Getenv("CI") == "true" || os.Getenv("SAEX_REQUIRE_BROWSER") == "1" || os.Getenv("SAEX_REQUIRE_DB") == "1" {
-			t.Fatal("browser tests need Chromium: apt-get install -y chromium")
-		}
-		t.Skip("Chromium is not installed (apt-get install -y chromium); skipping browser test")
+		testenv.Missing(t, testenv.Chromium, errors.New("no chromium, chromium-browser or google-chrome on PATH"))
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -71,7 +70,7 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	if os.Getenv("SAEX_UPDATE_SCREENSHOTS") != "1" {
 		return
 	}
-	dir := filepath.Join(webtest.RepoRoot(t), "docs", "screenshots")
+	dir := filepath.Join(testenv.RepoRoot(t), "docs", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

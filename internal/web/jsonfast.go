@@ -122,7 +122,7 @@ func appendActivation(b []byte, a *features.Activation) ([]byte, error) {
 	b = append(b, `,"index":"`...)
 	b = strconv.AppendInt(b, int64(a.Index), 10)
 	b = append(b, `","tokens":`...)
-	b = appendStrings(b, a.Tokens)
+	b = appendTokens(b, a.Tokens)
 	b = append(b, `,"values":`...)
 	if b, err = appendFloat32s(b, a.Values); err != nil {
 		return nil, err
@@ -185,7 +185,9 @@ func appendFloat32s1(b []byte, v float32) ([]byte, error) {
 	return appendJSONFloat(b, float64(v), 32)
 }
 
-func appendStrings(b []byte, ss []string) []byte {
+// appendTokens appends token pieces as the API sends them
+// (features.TokenText: U+FFFD for the bytes of a split character).
+func appendTokens(b []byte, ss []string) []byte {
 	if ss == nil {
 		return append(b, "null"...)
 	}
@@ -193,6 +195,9 @@ func appendStrings(b []byte, ss []string) []byte {
 	for i, s := range ss {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if !utf8.ValidString(s) {
+			s = features.TokenText(s)
 		}
 		b = appendJSONString(b, s)
 	}

@@ -64,7 +64,7 @@ func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleFeatureActivations(w http.ResponseWriter, r *http.Request) {
 	key, err := pathKey(r)
 	if err != nil {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path))
+		s.pageError(w, r, noFeatureAt(r, err))
 		return
 	}
 	f, err := s.Features.GetFeature(r.Context(), key, features.FeatureOptions{NoExplanations: true})
@@ -81,7 +81,7 @@ func (s *Server) handleFeatureActivations(w http.ResponseWriter, r *http.Request
 func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicket) (*templates.FeatureView, error) {
 	key, err := pathKey(r)
 	if err != nil {
-		return nil, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path)
+		return nil, noFeatureAt(r, err)
 	}
 	var (
 		f      *features.Feature
@@ -169,57 +169,85 @@ func activationsView(f *features.Feature, full bool) templates.ActivationsView {
 }
 
 // activationGroups splits the examples into the top group and the
-// quantile intervals (highest first). Unless full, each row is cut to a
-// window of contextWindow tokens each side of its max: a page then renders
-// about a seventh of the tokens.
+// quantile intervals (highest first). Each row is centred on its
+// qualifying token (the one that put it in its group; the max when the
+// example does not say) and labelled with that token's value; unless full,
+// it is cut to a window of contextWindow tokens each side: a page then
+// renders about a seventh of the tokens.
 func activationGroups(f *features.Feature, full bool) []templates.ActGroup {
 	type groupKey struct{ lo, hi float64 }
+	type keyedRow struct {
+		v   float64
+		row templates.ActRow
+	}
 	scale := highlightScale(f)
-	var top templates.ActGroup
-	top.Title = "Top activations"
-	intervals := map[groupKey]*templates.ActGroup{}
+	var top []keyedRow
+	intervals := map[groupKey][]keyedRow{}
+	titles := map[groupKey]string{}
 	var keys []groupKey
 	for _, a := range f.Activations {
+		q := qualifyingToken(a)
 		lo, hi := 0, len(a.Tokens)
 		if !full {
-			c := min(max(a.MaxValueTokenIndex, 0), len(a.Tokens))
-			lo, hi = max(0, c-contextWindow), min(len(a.Tokens), c+contextWindow+1)
+			lo, hi = max(0, q-contextWindow), min(len(a.Tokens), q+contextWindow+1)
 		}
 		vals := a.Values[min(lo, len(a.Values)):min(hi, len(a.Values))]
+		qv := a.MaxValue
+		if q < len(a.Values) {
+			qv = float64(a.Values[q])
+		}
 		row := templates.ActRow{
-			Tokens:   templates.Tokens(a.Tokens[lo:hi], vals, scale),
-			MaxValue: templates.Num(a.MaxValue),
+			Tokens:   templates.TokensMarked(a.Tokens[lo:hi], vals, scale, q-lo),
+			MaxValue: templates.Num(qv),
 			CutLeft:  lo > 0, CutRight: hi < len(a.Tokens),
 		}
+		if a.MaxValue != qv {
+			row.Note = "bold token " + templates.Num(qv) + " · context max " + templates.Num(a.MaxValue)
+		}
 		if a.InTopGroup() {
-			top.Rows = append(top.Rows, row)
+			top = append(top, keyedRow{qv, row})
 			continue
 		}
 		k := groupKey{lo: *a.BinMin}
 		if a.BinMax != nil {
 			k.hi = *a.BinMax
 		}
-		g, ok := intervals[k]
-		if !ok {
+		if _, ok := intervals[k]; !ok {
 			title := "Interval " + templates.Num(k.lo) + " – " + templates.Num(k.hi)
 			if a.BinContains != nil && *a.BinContains >= 0 {
 				title += " (contains " + templates.Percent(*a.BinContains) + ")"
 			}
-			g = &templates.ActGroup{Title: title}
-			intervals[k] = g
+			titles[k] = title
 			keys = append(keys, k)
 		}
-		g.Rows = append(g.Rows, row)
+		intervals[k] = append(intervals[k], keyedRow{qv, row})
+	}
+	rows := func(kr []keyedRow) []templates.ActRow {
+		slices.SortStableFunc(kr, func(a, b keyedRow) int { return cmp.Compare(b.v, a.v) })
+		out := make([]templates.ActRow, len(kr))
+		for i, r := range kr {
+			out[i] = r.row
+		}
+		return out
 	}
 	var out []templates.ActGroup
-	if len(top.Rows) > 0 {
-		out = append(out, top)
+	if len(top) > 0 {
+		out = append(out, templates.ActGroup{Title: "Top activations", Rows: rows(top)})
 	}
 	slices.SortFunc(keys, func(a, b groupKey) int { return cmp.Compare(b.hi, a.hi) })
 	for _, k := range keys {
-		out = append(out, *intervals[k])
+		out = append(out, templates.ActGroup{Title: titles[k], Rows: rows(intervals[k]), Interval: true})
 	}
 	return out
+}
+
+// qualifyingToken is the position an example is centred on: its
+// qualifyingTokenIndex when valid, else its max.
+func qualifyingToken(a *features.Activation) int {
+	if q := a.QualifyingTokenIndex; q != nil && *q >= 0 && *q < len(a.Tokens) {
+		return *q
+	}
+	return min(max(a.MaxValueTokenIndex, 0), max(len(a.Tokens)-1, 0))
 }
 
 // neighbours lists the decoder-cosine neighbours with their explanations:
@@ -269,7 +297,7 @@ func (s *Server) neighbours(ctx context.Context, f *features.Feature, labels map
 func (s *Server) handleFeatureTest(w http.ResponseWriter, r *http.Request) {
 	key, err := pathKey(r)
 	if err != nil {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path))
+		s.pageError(w, r, noFeatureAt(r, err))
 		return
 	}
 	if err := s.parseForm(w, r); err != nil {
@@ -293,10 +321,10 @@ func (s *Server) handleFeatureTest(w http.ResponseWriter, r *http.Request) {
 		status, tv.Error = s.userError(r, err)
 	} else {
 		scale := max(f.MaxActApprox, float64(act.MaxValue))
-		tv.Tokens = templates.Tokens(act.Tokens, act.Values, scale)
+		tv.Tokens = templates.Tokens(act.pieces, act.Values, scale)
 		tv.MaxValue = templates.Num(float64(act.MaxValue))
-		if act.MaxValueTokenIndex < len(act.Tokens) {
-			tv.MaxToken = templates.DisplayToken(act.Tokens[act.MaxValueTokenIndex])
+		if act.MaxValue > 0 {
+			tv.MaxToken = templates.PieceAt(act.pieces, act.MaxValueTokenIndex)
 		}
 	}
 	if isHTMX(r) {

@@ -80,15 +80,15 @@ func (s *Server) parsePromptForm(w http.ResponseWriter, r *http.Request) (*promp
 		f.N = v
 	}
 	for _, src := range r.PostForm["source"] {
-		if !features.ValidID(src) {
-			return f, invalidField("source", "invalid source id %q", src)
+		if err := sourceField("source", src); err != nil {
+			return f, err
 		}
 		f.Sources = append(f.Sources, src)
 	}
 	for _, p := range r.PostForm["pos"] {
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 {
-			return f, invalidField("pos", "invalid token position %q", p)
+		v, err := tokenPosition("pos", p)
+		if err != nil {
+			return f, err
 		}
 		f.Positions = append(f.Positions, v)
 	}
@@ -181,12 +181,15 @@ func (s *Server) promptResult(r *http.Request, v *templates.PromptView, form *pr
 		return err
 	}
 	rv := &templates.PromptResultView{RankNote: note}
-	for i, t := range res.Tokens {
-		pt := templates.PromptToken{Pos: i, Text: templates.DisplayToken(t), Selected: selected[i], Special: res.HasBOS && i == 0}
+	for i := 0; i < len(res.Tokens); {
+		n := templates.PieceRun(res.Tokens, i)
+		t := strings.Join(res.Tokens[i:i+n], "")
+		pt := templates.PromptToken{Pos: i, Len: n, Text: templates.DisplayToken(t), Selected: selected[i], Special: res.HasBOS && i == 0}
 		if strings.ContainsAny(t, "\n\r") {
 			pt.Class = "nl" // the strip breaks the line after it, as the text does
 		}
 		rv.Tokens = append(rv.Tokens, pt)
+		i += n
 	}
 	for _, p := range top {
 		vals := res.FeatureValues(p.SourceID, p.Index, true)
@@ -198,7 +201,7 @@ func (s *Server) promptResult(r *http.Request, v *templates.PromptView, form *pr
 			Spark:    templates.NewSparkline(vals, 0),
 		}
 		if p.MaxValueIndex < len(res.Tokens) {
-			pf.MaxToken = templates.DisplayToken(res.Tokens[p.MaxValueIndex])
+			pf.MaxToken = templates.PieceAt(res.Tokens, p.MaxValueIndex)
 		}
 		if p.Summary != nil {
 			pf.Explanation = p.Summary.Explanation
@@ -230,9 +233,9 @@ func (s *Server) handlePromptToken(w http.ResponseWriter, r *http.Request) {
 // tokenPanel computes the top features at the form's token.
 func (s *Server) tokenPanel(r *http.Request, modelID string, form *promptForm) (templates.TokenPanelView, error) {
 	var tv templates.TokenPanelView
-	at, err := strconv.Atoi(r.PostForm.Get("at"))
-	if err != nil || at < 0 {
-		return tv, invalidField("at", "invalid token position %q", r.PostForm.Get("at"))
+	at, err := tokenPosition("at", r.PostForm.Get("at"))
+	if err != nil {
+		return tv, err
 	}
 	v, err := s.promptBase(r, modelID, form)
 	if err != nil {
@@ -249,7 +252,7 @@ func (s *Server) tokenPanel(r *http.Request, modelID string, form *promptForm) (
 	if at >= len(res.Tokens) {
 		return tv, invalidField("at", "position %d is past the prompt's %d tokens", at, len(res.Tokens))
 	}
-	tv.Pos, tv.Token = at, templates.DisplayToken(res.Tokens[at])
+	tv.Pos, tv.Token = at, templates.PieceAt(res.Tokens, at)
 	for _, src := range sources {
 		top := res.TopAtToken(src, at, tokenPanelTopK, nil)
 		idx := make([]int, len(top))

@@ -26,15 +26,19 @@ type impl struct {
 	// in place (row-major with leading dimension lda: A is never packed), b
 	// is a panel slice with row stride 64.
 	micro func(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32)
-	// atLeast returns the first j with v[j]+bias[j] >= thr, or len(v);
-	// len(bias) >= len(v).
-	atLeast func(v, bias []float32, thr float32) int
+	// micro16 is micro for a 16-bit panel of element type elem (BF16 or
+	// F16), widened as it is read; nil when the implementation has none,
+	// and then the driver widens B chunks with widen and calls micro.
+	micro16 func(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32)
+	// widen converts len(dst) 16-bit values of type elem to float32
+	// (widenGo when nil).
+	widen func(dst []float32, src []uint16, elem Elem)
 	// gather writes every j with v[j]+bias[j] >= thr to idx, in order, and
 	// returns how many; len(bias), len(idx) >= len(v).
 	gather func(v, bias []float32, thr float32, idx []int32) int
 }
 
-var implPurego = &impl{name: "purego", micro: microGo, atLeast: atLeastGo,
+var implPurego = &impl{name: "purego", micro: microGo, widen: widenGo,
 	gather: func(v, bias []float32, thr float32, idx []int32) int { return gatherGo(v, bias, thr, idx, 0) }}
 
 // active is the implementation this process dispatches to.

@@ -157,6 +157,7 @@ func roundUp(x, q int) int { return (x + q - 1) / q * q }
 type worker struct {
 	id      int
 	tile    []float32
+	wide    []float32 // 16-bit B widened for a micro-kernel that reads float32
 	biasPad [panelWidth]float32
 }
 
@@ -202,6 +203,27 @@ func (pl *plan) item(w *worker, s span) {
 	}
 
 	micro := pl.im.micro
+	// 16-bit B: a kernel that widens as it reads (micro16), or else the
+	// kc-row chunk of the item's panels widened once into w.wide and shared
+	// by every row block (widenChunk), for the float32 kernel.
+	half := pl.b.elem != F32
+	micro16 := pl.im.micro16
+	if !half || m > fuseMaxRows {
+		micro16 = nil
+	}
+	widen := pl.im.widen
+	if widen == nil {
+		widen = widenGo
+	}
+	widenChunk := func(q0, q1, pc, kc int) {
+		if need := (q1 - q0) * kc * panelWidth; cap(w.wide) < need {
+			w.wide = alignedFloats(max(need, pl.gp*pl.kc*panelWidth))
+		}
+		for q := q0; q < q1; q++ {
+			off := (q - q0) * kc * panelWidth
+			widen(w.wide[off:off+kc*panelWidth], pl.b.panel16(q)[pc*panelWidth:(pc+kc)*panelWidth], pl.b.elem)
+		}
+	}
 	block := func(p, pc, rb int) {
 		kc := min(pl.kc, k-pc)
 		mode := modeLoad
@@ -222,9 +244,21 @@ func (pl *plan) item(w *worker, s span) {
 		}
 		mr := min(mrBlock, m-rb)
 		a := pl.a[rb*k+pc : (rb+mr-1)*k+pc+kc]
-		bp := pl.b.panel(p)[pc*panelWidth : (pc+kc)*panelWidth]
 		coff := base + (rb-r0)*ld + (p-p0)*panelWidth
-		micro(mr, kc, a, k, bp, dst[coff:coff+(mr-1)*ld+panelWidth], ld, mode, bias)
+		cs := dst[coff : coff+(mr-1)*ld+panelWidth]
+		var bp []float32
+		switch {
+		case micro16 != nil:
+			micro16(pl.b.elem, mr, kc, a, k, pl.b.panel16(p)[pc*panelWidth:(pc+kc)*panelWidth], cs, ld, mode, bias)
+			return
+		case !half:
+			bp = pl.b.panel(p)[pc*panelWidth : (pc+kc)*panelWidth]
+		case pl.panelOuter:
+			bp = w.wide[:kc*panelWidth]
+		default:
+			bp = w.wide[(p-p0)*kc*panelWidth : (p-p0+1)*kc*panelWidth]
+		}
+		micro(mr, kc, a, k, bp, cs, ld, mode, bias)
 	}
 	if pl.panelOuter {
 		// Few rows: walk B once, front to back, in short chunks that every
@@ -232,6 +266,9 @@ func (pl *plan) item(w *worker, s span) {
 		// streams the next chunk from DRAM while this one is computed.
 		for p := p0; p < p1; p++ {
 			for pc := 0; pc < k; pc += pl.kc {
+				if half && micro16 == nil {
+					widenChunk(p, p+1, pc, min(pl.kc, k-pc))
+				}
 				for rb := r0; rb < r1; rb += mrBlock {
 					block(p, pc, rb)
 				}
@@ -241,6 +278,9 @@ func (pl *plan) item(w *worker, s span) {
 		// Many rows: keep a kc×(gp panels) slice of B in L2 while every row
 		// block streams past it.
 		for pc := 0; pc < k; pc += pl.kc {
+			if half && micro16 == nil {
+				widenChunk(p0, p1, pc, min(pl.kc, k-pc))
+			}
 			for rb := r0; rb < r1; rb += mrBlock {
 				for p := p0; p < p1; p++ {
 					block(p, pc, rb)

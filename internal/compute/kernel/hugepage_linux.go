@@ -14,16 +14,20 @@ import (
 // s must not have been written yet, so that the first touch faults in huge
 // pages. Failure (no THP support) is harmless and ignored.
 func adviseHugePages(s []float32) {
+	adviseHugePagesBytes(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*4))
+}
+
+// adviseHugePagesBytes is adviseHugePages for any not yet written buffer.
+func adviseHugePagesBytes(b []byte) {
 	const huge = 2 << 20
-	if len(s)*4 < 2*huge {
+	if len(b) < 2*huge {
 		return
 	}
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
-	end := start + uintptr(len(s))*4
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	end := start + uintptr(len(b))
 	lo, hi := (start+huge-1)&^(huge-1), end&^(huge-1)
 	if hi <= lo {
 		return
 	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*4)
 	_ = unix.Madvise(b[lo-start:hi-start], unix.MADV_HUGEPAGE)
 }

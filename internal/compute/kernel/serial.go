@@ -61,7 +61,7 @@ func reuse(dst *Packed, k, n int) *Packed {
 		panic(fmt.Sprintf("kernel: pack of a %dx%d matrix: both dimensions must be positive", k, n))
 	}
 	panels := (n + panelWidth - 1) / panelWidth
-	if dst == nil || cap(dst.data) < panels*k*panelWidth {
+	if dst == nil || dst.elem != F32 || cap(dst.data) < panels*k*panelWidth {
 		return newPacked(k, n)
 	}
 	dst.k, dst.n, dst.panels = k, n, panels
@@ -87,6 +87,10 @@ func MatMulSerial(c []float32, ldc int, a []float32, lda, m int, b *Packed, tri 
 	checkStrided("MatMulSerial (a)", a, lda, m, b.k)
 	checkStrided("MatMulSerial (c)", c, ldc, m, b.n)
 	im := active
+	if b.elem != F32 {
+		matMulSerial16(im, c, ldc, a, lda, m, b, tri)
+		return
+	}
 	var tile []float32 // for a ragged last panel
 	for rb := 0; rb < m; rb += mrBlock {
 		mr := min(mrBlock, m-rb)
@@ -120,5 +124,64 @@ func MatMulSerial(c []float32, ldc int, a []float32, lda, m int, b *Packed, tri 
 func checkStrided(fn string, x []float32, ld, rows, cols int) {
 	if rows <= 0 || cols <= 0 || ld < cols || len(x) < (rows-1)*ld+cols {
 		panic(fmt.Sprintf("kernel: %s: %d values at stride %d cannot hold %dx%d", fn, len(x), ld, rows, cols))
+	}
+}
+
+// matMulSerial16 is MatMulSerial for a 16-bit B: panel by panel, each
+// widened once (unless the implementation widens as it reads) and used by
+// every row block, with the same per-block K extents and skips as the
+// float32 loop, so the results are the same.
+func matMulSerial16(im *impl, c []float32, ldc int, a []float32, lda, m int, b *Packed, tri Triangle) {
+	widen := im.widen
+	if widen == nil {
+		widen = widenGo
+	}
+	micro16 := im.micro16
+	if m > fuseMaxRows {
+		micro16 = nil
+	}
+	var wide, tile []float32
+	for p := 0; p < b.panels; p++ {
+		c0 := p * panelWidth
+		kMax := b.k
+		if tri == LowerA {
+			kMax = min(kMax, m)
+		}
+		if micro16 == nil {
+			if wide == nil {
+				wide = alignedFloats(kMax * panelWidth)
+			}
+			widen(wide, b.panel16(p)[:kMax*panelWidth], b.elem)
+		}
+		w := min(panelWidth, b.n-c0)
+		for rb := 0; rb < m; rb += mrBlock {
+			mr := min(mrBlock, m-rb)
+			if tri == LowerOut && rb+mr-1 < c0 {
+				continue // this panel lies above the diagonal of the block
+			}
+			kc := b.k
+			if tri == LowerA {
+				kc = min(kc, rb+mr)
+			}
+			ar := a[rb*lda : (rb+mr-1)*lda+kc]
+			cs, ld := c[rb*ldc+c0:], ldc
+			if w < panelWidth {
+				if tile == nil {
+					tile = make([]float32, mrBlock*panelWidth)
+				}
+				cs, ld = tile, panelWidth
+			}
+			cs = cs[:(mr-1)*ld+panelWidth]
+			if micro16 != nil {
+				micro16(b.elem, mr, kc, ar, lda, b.panel16(p)[:kc*panelWidth], cs, ld, modeZero, nil)
+			} else {
+				im.micro(mr, kc, ar, lda, wide[:kc*panelWidth], cs, ld, modeZero, nil)
+			}
+			if w < panelWidth {
+				for i := range mr {
+					copy(c[(rb+i)*ldc+c0:(rb+i)*ldc+c0+w], tile[i*panelWidth:i*panelWidth+w])
+				}
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -51,8 +52,13 @@ type Config struct {
 	CenterWritingWeights bool
 	DType                string // cfg dtype ("float32", "bfloat16", ...); computation is float32 regardless
 	SAELensVersion       string
-	// Format says where the SAE came from: "saelens" or "gemma-scope".
+	// Format says where the SAE came from: "saelens", "gemma-scope",
+	// "llama-scope" or "eleuther".
 	Format string
+	// InputScale is the dataset-wise input scale sqrt(d_model)/norm_in that
+	// a Llama Scope SAE applies, already folded into the weights as SAELens
+	// folds it (W_enc*s, W_dec/s, b_dec/s, threshold*s); 0 when none.
+	InputScale float64
 }
 
 // CentersInput reports whether Encode subtracts each input row's mean:
@@ -306,7 +312,7 @@ func (p *cfgParser) int(m map[string]json.RawMessage, key string, def int) int {
 		return def
 	}
 	var n json.Number
-	if err := json.Unmarshal(v, &n); err != nil {
+	if err := json.Unmarshal(v, &n); err != nil || v[0] == '"' { // json.Number also takes "12"
 		p.fail(key, "must be an integer, got "+string(v))
 		return def
 	}
@@ -343,4 +349,57 @@ func (p *cfgParser) centerWriting(m map[string]json.RawMessage) bool {
 		return false
 	}
 	return p.bool(kw, "center_writing_weights", false)
+}
+
+// float reads a finite number.
+func (p *cfgParser) float(m map[string]json.RawMessage, key string, def float64) float64 {
+	v, ok := present(m, key)
+	if !ok {
+		return def
+	}
+	var n json.Number
+	if err := json.Unmarshal(v, &n); err != nil || v[0] == '"' {
+		p.fail(key, "must be a number, got "+string(v))
+		return def
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		p.fail(key, "must be a finite number, got "+string(v))
+		return def
+	}
+	return f
+}
+
+// object reads a nested JSON object (nil when absent).
+func (p *cfgParser) object(m map[string]json.RawMessage, key string) map[string]json.RawMessage {
+	v, ok := present(m, key)
+	if !ok {
+		return nil
+	}
+	var o map[string]json.RawMessage
+	if err := json.Unmarshal(v, &o); err != nil {
+		p.fail(key, "must be an object, got "+string(v))
+		return nil
+	}
+	return o
+}
+
+// has reports whether key is present and not null.
+func has(m map[string]json.RawMessage, key string) bool {
+	_, ok := present(m, key)
+	return ok
+}
+
+// parseObject decodes a JSON object keeping numbers as json.Number.
+func parseObject(name string, data []byte) (map[string]json.RawMessage, error) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%s: not a JSON object: %w", name, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%s: not a JSON object", name)
+	}
+	return raw, nil
 }

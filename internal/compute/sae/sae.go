@@ -1,5 +1,5 @@
-// Package sae loads sparse autoencoders (SAELens directories and Gemma Scope
-// params.npz) and encodes activations with them, matching SAELens's
+// Package sae loads sparse autoencoders (SAELens directories, Gemma Scope
+// params.npz, Llama Scope and EleutherAI sae/sparsify folders) and encodes activations with them, matching SAELens's
 // inference math: standard (ReLU), TopK, JumpReLU and gated architectures,
 // b_dec subtraction, and run-time input normalisation.
 //
@@ -14,8 +14,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 
 	"saex/internal/compute/kernel"
 	"saex/internal/compute/tensor"
@@ -59,17 +57,32 @@ type Weights struct {
 	ScalingFactor          []float32 // optional, legacy
 }
 
-// Load reads an SAE from dir: a SAELens directory (cfg.json,
-// sae_weights.safetensors, optional sparsity.safetensors) or a directory
-// holding a Gemma Scope params.npz.
+// Load reads an SAE from dir, recognising each released layout by its files:
+//   - SAELens: cfg.json + sae_weights.safetensors (optional sparsity.safetensors),
+//     which also covers Gemma Scope as SAELens saves it;
+//   - EleutherAI sae/sparsify: cfg.json + sae.safetensors, the folder named
+//     after the hookpoint (see EleutherHook);
+//   - Llama Scope (OpenMOSS): hyperparams.json + checkpoints/final.safetensors;
+//   - Gemma Scope: params.npz, the hook taken from the folder names.
 func Load(dir string) (*SAE, error) {
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
 	cfgPath := filepath.Join(dir, "cfg.json")
-	npzPath := filepath.Join(dir, "params.npz")
-	if _, err := os.Stat(cfgPath); err != nil {
-		if _, nerr := os.Stat(npzPath); nerr == nil {
-			return loadGemmaScope(dir, npzPath)
+	switch {
+	case exists("hyperparams.json"):
+		return loadLlamaScope(dir, filepath.Join(dir, "hyperparams.json"))
+	case exists("cfg.json") && exists("sae.safetensors") && !exists("sae_weights.safetensors"):
+		return loadEleuther(dir, cfgPath)
+	case exists("cfg.json"):
+	case exists("params.npz"):
+		return loadGemmaScope(dir, filepath.Join(dir, "params.npz"))
+	default:
+		if _, err := os.Stat(dir); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("%s: not an SAE directory: no cfg.json (SAELens) or params.npz (Gemma Scope)", dir)
+		return nil, fmt.Errorf("%s: not an SAE directory: no cfg.json (SAELens, EleutherAI), hyperparams.json (Llama Scope) or params.npz (Gemma Scope)", dir)
 	}
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -105,58 +118,6 @@ func Load(dir string) (*SAE, error) {
 			return nil, err
 		}
 	}
-	return s, nil
-}
-
-var gemmaLayerRE = regexp.MustCompile(`layer_(\d+)`)
-
-// loadGemmaScope reads params.npz with the config SAELens's gemma_2 loader
-// gives it: JumpReLU, no b_dec subtraction, no normalisation. The hook is
-// guessed from the path (layer_L, -res/-mlp/-att), as the file has none.
-func loadGemmaScope(dir, path string) (*SAE, error) {
-	f, err := tensor.OpenNPZ(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, ok := f.Info("W_enc")
-	if !ok {
-		info, ok = f.Info("w_enc")
-	}
-	if !ok {
-		return nil, fmt.Errorf("%s: member W_enc.npy missing (have %v)", path, f.Names())
-	}
-	if len(info.Shape) != 2 || info.Shape[0] <= 0 || info.Shape[1] <= 0 {
-		return nil, fmt.Errorf("%s: tensor W_enc has shape %v, want [d_in, d_sae]", path, info.Shape)
-	}
-	cfg := Config{
-		Architecture: JumpReLU, DIn: info.Shape[0], DSAE: info.Shape[1],
-		NormalizeActivations: NormNone, ReshapeActivations: "none",
-		PrependBOS: true, ContextSize: 1024, DType: "float32", HookLayer: -1,
-		DatasetPath: "monology/pile-uncopyrighted", Format: "gemma-scope",
-	}
-	abs, _ := filepath.Abs(path)
-	if m := gemmaLayerRE.FindAllStringSubmatch(abs, -1); m != nil {
-		cfg.HookLayer, _ = strconv.Atoi(m[len(m)-1][1])
-		switch {
-		case regexp.MustCompile(`-res\b`).MatchString(abs):
-			cfg.HookName = fmt.Sprintf("blocks.%d.hook_resid_post", cfg.HookLayer)
-		case regexp.MustCompile(`-mlp\b`).MatchString(abs):
-			cfg.HookName = fmt.Sprintf("blocks.%d.hook_mlp_out", cfg.HookLayer)
-		case regexp.MustCompile(`-att\b`).MatchString(abs):
-			cfg.HookName = fmt.Sprintf("blocks.%d.attn.hook_z", cfg.HookLayer)
-			cfg.ReshapeActivations = "hook_z"
-		}
-	}
-	w, err := readWeights(f, cfg)
-	if err != nil {
-		return nil, err
-	}
-	s, err := New(cfg, w)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	s.Dir = dir
 	return s, nil
 }
 

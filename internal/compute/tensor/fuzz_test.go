@@ -3,6 +3,7 @@ package tensor
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -84,6 +85,32 @@ func FuzzParseNPZ(f *testing.F) {
 				continue // a forged header may claim a huge size; reading is bounded by the member anyway
 			}
 			_, _ = file.Float32(n)
+		}
+	})
+}
+
+// FuzzParseIndex checks that no input makes the sharded-index parser panic
+// and that an accepted weight_map names only plain shard file names.
+func FuzzParseIndex(f *testing.F) {
+	f.Add([]byte(`{"metadata":{"total_size":8},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"x","a":"y"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"../x"}}`))
+	f.Add([]byte(`{"weight_map":{}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		wm, err := ParseIndex("fuzz", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz: ") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(wm) == 0 {
+			t.Fatal("accepted an empty weight_map")
+		}
+		for name, shard := range wm {
+			if shard == "" || shard == "." || shard == ".." || filepath.Base(shard) != shard || strings.ContainsAny(shard, `/\`) {
+				t.Fatalf("tensor %q: accepted shard %q", name, shard)
+			}
 		}
 	})
 }

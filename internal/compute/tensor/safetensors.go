@@ -19,7 +19,7 @@ const MaxHeaderSize = 100 << 20
 // OpenSafetensors maps a safetensors file read-only and validates its
 // header. Tensor data is not read until Float32 is called.
 func OpenSafetensors(path string) (*File, error) {
-	data, release, err := mapFile(path)
+	data, release, mapped, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -29,6 +29,7 @@ func OpenSafetensors(path string) (*File, error) {
 		return nil, err
 	}
 	f.closer = release
+	f.mapped, f.mapping = mapped, data
 	return f, nil
 }
 

@@ -85,6 +85,8 @@ type File struct {
 	names    []string
 	metadata map[string]string
 	closer   func() error
+	mapped   bool   // data aliases a read-only mmap of the file
+	mapping  []byte // the whole mapping, when mapped
 }
 
 // Path returns the name the file was opened with (used in errors).
@@ -131,15 +133,9 @@ func (f *File) Metadata() map[string]string {
 // []float32 in row-major order. When shape is given it must match the
 // stored shape exactly. Errors name the file and the tensor.
 func (f *File) Float32(name string, shape ...int) ([]float32, error) {
-	if f.tensors == nil {
-		return nil, fmt.Errorf("%s: file is closed", f.path)
-	}
-	e, ok := f.tensors[name]
-	if !ok {
-		return nil, fmt.Errorf("%s: no tensor %q (have %s)", f.path, name, summarizeNames(f.names))
-	}
-	if shape != nil && !equalShape(shape, e.info.Shape) {
-		return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", f.path, name, e.info.Shape, shape)
+	e, err := f.lookup(name, shape)
+	if err != nil {
+		return nil, err
 	}
 	if !e.info.DType.IsFloat() {
 		return nil, fmt.Errorf("%s: tensor %q has dtype %s, want F32, F16, BF16 or F64", f.path, name, e.info.DType)

@@ -26,6 +26,17 @@ type bpe struct {
 	byteIDs [256]int32 // id of each single byte's token, -1 if the vocab lacks it
 	merges  map[uint64]merge
 
+	// chars is set for models whose symbols are characters rather than
+	// byte-level bytes (SentencePiece-style BPE, e.g. Gemma); the fields
+	// below it are used only then, except ignoreMerges.
+	chars        bool
+	vocab        map[string]int // the model's own vocabulary (no added tokens)
+	unk          int32          // id of unk_token, -1 if none
+	fuseUnk      bool
+	byteFallback bool
+	fallbackIDs  [256]int32 // id of "<0xNN>" for each byte, -1 if missing
+	ignoreMerges bool       // a piece that is itself a vocabulary entry is one token
+
 	mu    sync.RWMutex
 	cache map[string][]piece
 }
@@ -88,19 +99,106 @@ func (h *candidates) Pop() any {
 	return x
 }
 
-// merge repeatedly applies the lowest-ranked applicable merge, the
-// leftmost first among equal ranks, exactly as Hugging Face's BPE model
-// does (a priority queue over (rank, position)), in O(n log n) so that a
-// huge single piece cannot stall the server. Bytes whose single-byte
-// token is missing from the vocabulary are dropped, as Hugging Face does
-// for a BPE model without unk_token.
+// merge splits s into its initial symbols and merges them.
 func (m *bpe) merge(s string) []piece {
+	if m.ignoreMerges {
+		key := s
+		if !m.chars {
+			key = byteLevelEncode(s)
+		}
+		if id, ok := m.vocab[key]; ok {
+			return []piece{{id: int32(id), start: 0, end: int32(len(s))}}
+		}
+	}
+	if m.chars {
+		return m.mergeSymbols(m.charSymbols(s))
+	}
 	syms := make([]piece, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		if id := m.byteIDs[s[i]]; id >= 0 {
 			syms = append(syms, piece{id: id, start: int32(i), end: int32(i + 1)})
 		}
 	}
+	if len(syms) < len(s) {
+		cumulative(syms)
+	}
+	return m.mergeSymbols(syms)
+}
+
+// cumulative re-places symbols end to end from 0, as Hugging Face's Word
+// does (it keeps lengths, not positions): when a character was dropped or
+// byte-fallback tokens went before a pending unknown, offsets follow
+// Hugging Face's and stay in order.
+func cumulative(syms []piece) {
+	pos := int32(0)
+	for i := range syms {
+		n := syms[i].end - syms[i].start
+		syms[i].start, syms[i].end = pos, pos+n
+		pos += n
+	}
+}
+
+// charSymbols returns the initial symbols of s for a character-level
+// model, as Hugging Face's BPE builds them: each character's own token;
+// else, with byte_fallback, one "<0xNN>" token per byte when all exist;
+// else unk_token (consecutive unknowns fused into one with fuse_unk);
+// else the character is dropped.
+func (m *bpe) charSymbols(s string) []piece {
+	syms := make([]piece, 0, len(s))
+	unk := piece{id: -1}
+	for i := 0; i < len(s); {
+		_, w := runeAt(s, i)
+		if id, ok := m.vocab[s[i:i+w]]; ok {
+			if unk.id >= 0 {
+				syms = append(syms, unk)
+				unk.id = -1
+			}
+			syms = append(syms, piece{id: int32(id), start: int32(i), end: int32(i + w)})
+			i += w
+			continue
+		}
+		if m.byteFallback {
+			all := true
+			for k := i; k < i+w; k++ {
+				all = all && m.fallbackIDs[s[k]] >= 0
+			}
+			if all {
+				// An unknown run before it stays pending, as in Hugging
+				// Face (it is flushed by the next known character).
+				for k := i; k < i+w; k++ {
+					syms = append(syms, piece{id: m.fallbackIDs[s[k]], start: int32(k), end: int32(k + 1)})
+				}
+				i += w
+				continue
+			}
+		}
+		if m.unk >= 0 {
+			switch {
+			case unk.id >= 0 && m.fuseUnk:
+				unk.end = int32(i + w)
+			case unk.id >= 0:
+				syms = append(syms, unk)
+				fallthrough
+			default:
+				unk = piece{id: m.unk, start: int32(i), end: int32(i + w)}
+			}
+		}
+		i += w
+	}
+	if unk.id >= 0 {
+		syms = append(syms, unk)
+	}
+	cumulative(syms)
+	return syms
+}
+
+// mergeSymbols repeatedly applies the lowest-ranked applicable merge, the
+// leftmost first among equal ranks, exactly as Hugging Face's BPE model
+// does (a priority queue over (rank, position)), in O(n log n) so that a
+// huge single piece cannot stall the server. Bytes whose single-byte
+// token is missing from the vocabulary are dropped, as Hugging Face does
+// for a BPE model without unk_token.
+func (m *bpe) mergeSymbols(syms []piece) []piece {
 	if len(syms) < 2 {
 		return syms
 	}

@@ -38,3 +38,13 @@ func byteLevelDecode(s string) []byte {
 	}
 	return out
 }
+
+// byteLevelEncode maps raw bytes to their vocabulary-key form (the
+// inverse of byteLevelDecode), e.g. " the" -> "Ġthe".
+func byteLevelEncode(s string) string {
+	out := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		out[i] = byteToRune[s[i]]
+	}
+	return string(out)
+}

@@ -3,18 +3,20 @@ package tokenizer
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-// Load reads the tokenizer in dir: tokenizer.json when present, else
-// vocab.json + merges.txt (which have no added tokens, so text such as
-// "<|endoftext|>" is tokenized as ordinary text).
+// Load reads the tokenizer in dir: tokenizer.json (or tokenizer.json.gz)
+// when present, else vocab.json + merges.txt (which have no added tokens,
+// so text such as "<|endoftext|>" is tokenized as ordinary text).
 func Load(dir string) (*Tokenizer, error) {
 	p := filepath.Join(dir, "tokenizer.json")
 	data, err := os.ReadFile(p)
@@ -22,6 +24,11 @@ func Load(dir string) (*Tokenizer, error) {
 		return FromJSON(p, data)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if data, err := readGzip(p + ".gz"); err == nil {
+		return FromJSON(p+".gz", data)
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	vp, mp := filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt")
@@ -37,6 +44,29 @@ func Load(dir string) (*Tokenizer, error) {
 		return nil, err
 	}
 	return FromFiles(vp, vdata, mp, mdata)
+}
+
+// maxJSON bounds a decompressed tokenizer.json (Gemma 3's is 33 MB).
+const maxJSON = 1 << 30
+
+func readGzip(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(zr, maxJSON+1))
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
+	}
+	if len(data) > maxJSON {
+		return nil, fmt.Errorf("tokenizer: %s: more than %d bytes decompressed", path, maxJSON)
+	}
+	return data, nil
 }
 
 // FromFiles builds a tokenizer from the contents of vocab.json and
@@ -63,114 +93,18 @@ func FromFiles(vocabName string, vocabJSON []byte, mergesName string, mergesTxt 
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", mergesName, err)
 	}
-	return build(vocabName, vocab, mergesName, pairs, nil)
-}
-
-// tokenizerJSON is the part of a Hugging Face tokenizer.json we read.
-type tokenizerJSON struct {
-	AddedTokens []struct {
-		ID         *int   `json:"id"`
-		Content    string `json:"content"`
-		SingleWord bool   `json:"single_word"`
-		LStrip     bool   `json:"lstrip"`
-		RStrip     bool   `json:"rstrip"`
-		Normalized bool   `json:"normalized"`
-		Special    bool   `json:"special"`
-	} `json:"added_tokens"`
-	Normalizer   json.RawMessage `json:"normalizer"`
-	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
-	Model        struct {
-		Type                    string            `json:"type"`
-		Dropout                 *float64          `json:"dropout"`
-		UnkToken                *string           `json:"unk_token"`
-		ContinuingSubwordPrefix *string           `json:"continuing_subword_prefix"`
-		EndOfWordSuffix         *string           `json:"end_of_word_suffix"`
-		ByteFallback            bool              `json:"byte_fallback"`
-		IgnoreMerges            bool              `json:"ignore_merges"`
-		Vocab                   map[string]int    `json:"vocab"`
-		Merges                  []json.RawMessage `json:"merges"`
-	} `json:"model"`
-}
-
-type byteLevelJSON struct {
-	Type           string `json:"type"`
-	AddPrefixSpace bool   `json:"add_prefix_space"`
-	UseRegex       *bool  `json:"use_regex"`
-}
-
-// FromJSON builds a tokenizer from the contents of a Hugging Face
-// tokenizer.json (model BPE, ByteLevel pre-tokenizer without prefix
-// space, no normalizer); name is used in error messages only.
-func FromJSON(name string, data []byte) (*Tokenizer, error) {
-	var tj tokenizerJSON
-	if err := json.Unmarshal(data, &tj); err != nil {
-		return nil, fmt.Errorf("tokenizer: %s: %w", name, err)
-	}
-	if tj.Model.Type != "" && tj.Model.Type != "BPE" {
-		return nil, fmt.Errorf("tokenizer: %s: model.type %q is not supported (want BPE)", name, tj.Model.Type)
-	}
-	if tj.Model.Vocab == nil {
-		return nil, fmt.Errorf("tokenizer: %s: model.vocab is missing", name)
-	}
-	if n := strings.TrimSpace(string(tj.Normalizer)); n != "" && n != "null" {
-		return nil, fmt.Errorf("tokenizer: %s: normalizer %s is not supported (want null)", name, n)
-	}
-	var pt byteLevelJSON
-	if err := json.Unmarshal(tj.PreTokenizer, &pt); err != nil || pt.Type != "ByteLevel" {
-		return nil, fmt.Errorf("tokenizer: %s: pre_tokenizer must be ByteLevel, got %s", name, tj.PreTokenizer)
-	}
-	if pt.AddPrefixSpace {
-		return nil, fmt.Errorf("tokenizer: %s: pre_tokenizer.add_prefix_space true is not supported", name)
-	}
-	if pt.UseRegex != nil && !*pt.UseRegex {
-		return nil, fmt.Errorf("tokenizer: %s: pre_tokenizer.use_regex false is not supported", name)
-	}
-	if d := tj.Model.Dropout; d != nil && *d != 0 {
-		return nil, fmt.Errorf("tokenizer: %s: model.dropout %g is not supported", name, *d)
-	}
-	for field, v := range map[string]*string{"continuing_subword_prefix": tj.Model.ContinuingSubwordPrefix, "end_of_word_suffix": tj.Model.EndOfWordSuffix} {
-		if v != nil && *v != "" {
-			return nil, fmt.Errorf("tokenizer: %s: model.%s %q is not supported", name, field, *v)
-		}
-	}
-	if tj.Model.ByteFallback || tj.Model.IgnoreMerges {
-		return nil, fmt.Errorf("tokenizer: %s: model.byte_fallback and model.ignore_merges are not supported", name)
-	}
-	pairs := make([][2]string, 0, len(tj.Model.Merges))
-	for i, raw := range tj.Model.Merges {
-		var s string
-		var pair []string
-		switch {
-		case json.Unmarshal(raw, &s) == nil:
-			a, b, ok := strings.Cut(s, " ")
-			if !ok || a == "" || b == "" || strings.Contains(b, " ") {
-				return nil, fmt.Errorf("tokenizer: %s: model.merges[%d] %q is not two space-separated symbols", name, i, s)
-			}
-			pairs = append(pairs, [2]string{a, b})
-		case json.Unmarshal(raw, &pair) == nil && len(pair) == 2:
-			pairs = append(pairs, [2]string{pair[0], pair[1]})
-		default:
-			return nil, fmt.Errorf("tokenizer: %s: model.merges[%d] %s is neither \"a b\" nor [\"a\",\"b\"]", name, i, raw)
-		}
-	}
-	var added []AddedToken
-	for i, a := range tj.AddedTokens {
-		if a.ID == nil || *a.ID < 0 {
-			return nil, fmt.Errorf("tokenizer: %s: added_tokens[%d] has no valid id", name, i)
-		}
-		if a.Content == "" {
-			return nil, fmt.Errorf("tokenizer: %s: added_tokens[%d] has empty content", name, i)
-		}
-		added = append(added, AddedToken{ID: *a.ID, Content: a.Content, Special: a.Special,
-			LStrip: a.LStrip, RStrip: a.RStrip, SingleWord: a.SingleWord})
-	}
-	return build(name, tj.Model.Vocab, name, pairs, added)
+	return build(vocabName, vocab, mergesName, pairs, nil, nil)
 }
 
 // maxVocab guards against a corrupt file asking for a huge id table.
 const maxVocab = 1 << 24
 
-func build(vocabName string, vocab map[string]int, mergesName string, pairs [][2]string, added []AddedToken) (*Tokenizer, error) {
+// build makes the tokenizer; decode gives the raw bytes of a vocabulary
+// key (nil: byte-level keys, as GPT-2's).
+func build(vocabName string, vocab map[string]int, mergesName string, pairs [][2]string, added []AddedToken, decode func(string) []byte) (*Tokenizer, error) {
+	if decode == nil {
+		decode = byteLevelDecode
+	}
 	size := 0
 	for k, id := range vocab {
 		if id < 0 || id >= maxVocab {
@@ -201,7 +135,7 @@ func build(vocabName string, vocab map[string]int, mergesName string, pairs [][2
 		}
 		t.vocab[id] = k
 		t.ids[k] = id
-		t.tokBytes[id] = byteLevelDecode(k)
+		t.tokBytes[id] = decode(k)
 	}
 	for _, a := range added {
 		// An added token's text is its content, verbatim (it is not
@@ -213,11 +147,14 @@ func build(vocabName string, vocab map[string]int, mergesName string, pairs [][2
 		t.ids[a.Content] = a.ID
 		t.tokBytes[a.ID] = []byte(a.Content)
 	}
-	m := &bpe{merges: make(map[uint64]merge, len(pairs)), cache: make(map[string][]piece)}
+	m := &bpe{merges: make(map[uint64]merge, len(pairs)), cache: make(map[string][]piece), vocab: vocab, unk: -1}
 	for b := 0; b < 256; b++ {
-		m.byteIDs[b] = -1
+		m.byteIDs[b], m.fallbackIDs[b] = -1, -1
 		if id, ok := vocab[string(byteToRune[b])]; ok {
 			m.byteIDs[b] = int32(id)
+		}
+		if id, ok := vocab[fallbackKey(byte(b))]; ok {
+			m.fallbackIDs[b] = int32(id)
 		}
 	}
 	for rank, p := range pairs {

@@ -29,6 +29,7 @@ type Tokenizer struct {
 	tokBytes [][]byte // id -> raw bytes the token stands for
 	added    []AddedToken
 	model    *bpe
+	gen      *general // tokenizer.json pipeline; nil for vocab.json + merges.txt
 }
 
 // VocabSize is one more than the largest token id (vocabulary and added
@@ -74,12 +75,13 @@ func (t *Tokenizer) Decode(ids []int) string {
 	return sb.String()
 }
 
-// Display returns one UI string per token. Each token is rendered from
-// its own bytes alone, so a neighbour can never be corrupted: complete
-// UTF-8 characters are shown as they are, and bytes of a character that is
-// split across tokens (or invalid UTF-8) are shown as "\xNN" escapes.
-// For example "🤖" split into tokens [F0 9F A4] [96] displays as
-// "\xF0\x9F\xA4" and "\x96". Unknown ids display as "<unk:ID>".
+// Display returns each token's decoded piece: the bytes it stands for, as
+// a string. A piece that holds part of a UTF-8 character split across
+// tokens is not valid UTF-8 alone; it is kept exact so that pages can merge
+// it with its neighbours back into the character, and an API sends it with
+// U+FFFD for the broken bytes (features.TokenText), as Neuronpedia does.
+// For example "🤖" split into tokens [F0 9F A4] [96] displays as those two
+// byte strings. Unknown ids display as "<unk:ID>".
 func (t *Tokenizer) Display(ids []int) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
@@ -87,31 +89,9 @@ func (t *Tokenizer) Display(ids []int) []string {
 			out[i] = fmt.Sprintf("<unk:%d>", id)
 			continue
 		}
-		out[i] = displayBytes(t.tokBytes[id])
+		out[i] = string(t.tokBytes[id])
 	}
 	return out
-}
-
-const hexDigits = "0123456789ABCDEF"
-
-func displayBytes(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	var sb strings.Builder
-	for len(b) > 0 {
-		r, w := utf8.DecodeRune(b)
-		if r == utf8.RuneError && w <= 1 {
-			sb.WriteString(`\x`)
-			sb.WriteByte(hexDigits[b[0]>>4])
-			sb.WriteByte(hexDigits[b[0]&15])
-			b = b[1:]
-			continue
-		}
-		sb.Write(b[:w])
-		b = b[w:]
-	}
-	return sb.String()
 }
 
 // Encode tokenizes text (no BOS is added) and returns the ids and, per
@@ -120,6 +100,9 @@ func displayBytes(b []byte) string {
 // spans that whole character. Invalid UTF-8 bytes count as one character
 // each.
 func (t *Tokenizer) Encode(text string) (ids []int, offsets [][2]int) {
+	if t.gen != nil && !t.gen.fast {
+		return t.encodeGeneral(text)
+	}
 	if text == "" {
 		return []int{}, [][2]int{}
 	}

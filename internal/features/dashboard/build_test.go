@@ -302,18 +302,35 @@ func checkFeature(t *testing.T, name string, ft *features.Feature, ref [][]float
 	}
 
 	// Interval groups: bin counts from the reference, samples inside their bins.
+	// SAEDashboard's groups: [lower, upper), the top one closed; zeros are
+	// not sampled.
 	binCount := make([]int, intervalBins)
 	for _, v := range all {
-		binCount[intervalBin(mx, v)]++
+		for b := intervalBins - 1; b >= 0; b-- {
+			if float64(v) >= intervalEdge(mx, b) {
+				binCount[b]++
+				break
+			}
+		}
 	}
 	perBin := map[float64]int{}
+	type pair struct{ c, q int }
+	seen := map[float64]map[pair]bool{}
 	for _, a := range intervals {
 		c, _ := strconv.Atoi(*a.DataIndex)
 		q := *a.QualifyingTokenIndex
 		v := float64(ref[c][q])
-		if !(v > *a.BinMin-1e-6 && v <= *a.BinMax+1e-6) {
-			t.Errorf("%s: interval example value %v at context %d position %d outside its bin (%v, %v]", name, v, c, q, *a.BinMin, *a.BinMax)
+		top := *a.BinMax == float64(mx)
+		if v <= 0 || v < *a.BinMin || v > *a.BinMax || (v == *a.BinMax && !top) {
+			t.Errorf("%s: interval example value %v at context %d position %d outside its bin [%v, %v)", name, v, c, q, *a.BinMin, *a.BinMax)
 		}
+		if seen[*a.BinMin] == nil {
+			seen[*a.BinMin] = map[pair]bool{}
+		}
+		if seen[*a.BinMin][pair{c, q}] {
+			t.Errorf("%s: context %d token %d drawn twice in the interval from %v", name, c, q, *a.BinMin)
+		}
+		seen[*a.BinMin][pair{c, q}] = true
 		b := int(math.Round(*a.BinMin / float64(mx) * intervalBins))
 		if want := float64(binCount[b]) / float64(count); math.Abs(*a.BinContains-want) > 1e-12 {
 			t.Errorf("%s: bin %d contains %v, want %v", name, b, *a.BinContains, want)

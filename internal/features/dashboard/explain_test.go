@@ -11,7 +11,7 @@ func TestAutoExplanation(t *testing.T) {
 		return &features.Activation{Tokens: tokens, MaxValueTokenIndex: at, MaxValue: 1, BinMin: ptr(bin)}
 	}
 	ft := &features.Feature{
-		PosStr: []string{" !=", " :=", " ==", " <"},
+		PosStr: []string{" !=", " \xE2\x88", "\n", " <"},
 		Activations: []*features.Activation{
 			ex([]string{"if", " err"}, 1, features.TopBin),
 			ex([]string{"x", " err"}, 1, features.TopBin),
@@ -21,7 +21,9 @@ func TestAutoExplanation(t *testing.T) {
 		},
 	}
 	e := autoExplanation("k/auto", ft)
-	want := `peaks on " err" 3/4, "\x00" 1/4; promotes " !=", " :=", " =="`
+	// Plain text, not Go-quoted: a split character is a placeholder, a
+	// control character its picture.
+	want := "peaks on “ err” 3/4, “␀” 1/4; promotes “ !=”, “ \uFFFD”, “↵”"
 	if e == nil || e.Description != want || e.TypeName != AutoExplanationType || e.ID != "k/auto" {
 		t.Fatalf("got %+v, want description %s", e, want)
 	}
