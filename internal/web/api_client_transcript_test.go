@@ -18,7 +18,8 @@ import (
 // body, and a check of every field the client then reads from the reply.
 // It runs against the real server behind the production hardening, so
 // the API key is checked and recorded as the owner of what it creates.
-// The client is not vendored (see docs/api-compat.md).
+// api_client_python_test.go runs the vendored client itself; this
+// transcript checks the same flow field by field without Python.
 
 // npClient sends requests as the client's NPRequest.send_request does.
 type npClient struct {
