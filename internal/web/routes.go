@@ -52,6 +52,8 @@ func (s *Server) routes() chi.Router {
 		r.MethodNotAllowed(s.handlePageMethodNotAllowed)
 		r.Get("/", s.handleHome)
 		r.Get("/search", s.handleSearchPage)
+		r.Get("/list/{id}", s.handleListPage)
+		r.Post("/list/{id}/test", s.handleListTest)
 		r.Get("/{model}", s.handleModelPage)
 		r.Get("/{model}/prompt", s.handlePromptPage)
 		r.Post("/{model}/prompt", s.handlePromptRun)
