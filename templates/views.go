@@ -5,6 +5,8 @@ import "saex/internal/features"
 // HomeView is the home page: every model with its sources.
 type HomeView struct {
 	Meta
+	// Builds are the sources whose dashboards are being built.
+	Builds []BuildBannerView
 	Models []ModelView
 	// Single is true on a model's own page (/{model}).
 	Single bool
@@ -28,7 +30,9 @@ type SourceSummary struct {
 // SourceView is the feature browser of one source.
 type SourceView struct {
 	Meta
-	Source   *features.Source
+	Source *features.Source
+	// Build, when set, says the source's dashboards are being built.
+	Build    *BuildBannerView
 	Rows     []SourceRow
 	Total    int
 	Page     int
@@ -59,6 +63,8 @@ type SourceRow struct {
 // FeatureView is the feature dashboard.
 type FeatureView struct {
 	Meta
+	// Build, when set, says the source's dashboards are being built.
+	Build      *BuildBannerView
 	F          *features.Feature
 	Density    string
 	ActHist    *Histogram
@@ -234,4 +240,22 @@ type ErrorView struct {
 	Meta
 	Status  int
 	Message string
+	// BackURL, when set, is where to carry on (BackText names it).
+	BackURL, BackText string
+	// Build, when set, says the feature's source is being built.
+	Build *BuildBannerView
+}
+
+// BuildBannerView is the state of a source whose dashboards are not all
+// built yet.
+type BuildBannerView struct {
+	SourceID string
+	// URL is the banner's own fragment URL, polled while the build runs.
+	URL      string
+	Polling  bool
+	Headline string // "Dashboards of 1-res-topk are being built."
+	Step     string // the step that runs
+	// Value of Max is the progress of the step (Max 0: no figure).
+	Value, Max int
+	Figure     string // "1,234 / 5,000 contexts (25%)"
 }

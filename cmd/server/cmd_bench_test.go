@@ -12,6 +12,8 @@ func TestBenchCommand(t *testing.T) {
 		{"bench", "encode", "--d-in", "16", "--d-sae", "128", "--tokens", "3", "--k", "4", "--threads", "2"},
 		{"bench", "encode", "--d-in", "16", "--d-sae", "128", "--tokens", "3", "--k", "0"},
 		{"bench", "gemm", "--m", "5", "--k", "7", "--n", "70", "--threads", "1"},
+		{"bench", "gemm", "--m", "5", "--k", "7", "--n", "70", "--dtype", "bf16"},
+		{"bench", "gemm", "--m", "9", "--k", "7", "--n", "70", "--dtype", "f16", "--threads", "2"},
 	} {
 		out, err := execEncodeCLI(args...)
 		if err != nil {
@@ -39,6 +41,7 @@ func TestBenchCommandErrors(t *testing.T) {
 		{[]string{"bench", "gemm", "--m", "1", "--k", "-1", "--n", "2"}, "--k must be a positive integer"},
 		{[]string{"bench", "gemm", "--m", "1", "--k", "1", "--n", "2", "--threads", "-1"}, "--threads"},
 		{[]string{"bench", "gemm", "--m", "100000", "--k", "100000", "--n", "2"}, "too large"},
+		{[]string{"bench", "gemm", "--m", "1", "--k", "1", "--n", "2", "--dtype", "f64"}, `--dtype "f64"`},
 		{[]string{"bench", "forward", "--tokens", "4", "--hook", "logits"}, "--config"},
 		{[]string{"bench", "forward", "--config", familyConfig("pythia-parallel"), "--tokens", "4", "--hook", "blocks.0.hook_resid_mid"}, "use_parallel_residual"},
 		{[]string{"bench", "forward", "--config", familyConfig("llama3-gqa"), "--tokens", "4", "--hook", "blocks.0.hook_resid_post", "--dtype", "f8"}, "--dtype"},

@@ -21,6 +21,7 @@ import (
 	"saex/internal/compute/tokenizer"
 	"saex/internal/features"
 	"saex/internal/features/dashboard"
+	"saex/internal/inference"
 )
 
 func init() {
@@ -178,7 +179,7 @@ func loadBuildSet(modelDir string, saeDirs []string, setName string) (*buildSet,
 		if err != nil {
 			return nil, err
 		}
-		if _, err := features.CheckSAEHook(m, s); err != nil {
+		if _, err := inference.CheckSAEHook(m, s); err != nil {
 			return nil, fmt.Errorf("SAE %s: %w", dir, err)
 		}
 		name := setName
@@ -193,8 +194,8 @@ func loadBuildSet(modelDir string, saeDirs []string, setName string) (*buildSet,
 		if prev, dup := seen[id]; dup {
 			return nil, fmt.Errorf("SAEs %s and %s would both be source %s: build them separately with different --set-name", prev, dir, id)
 		}
-		if !features.ValidID(id) || !features.ValidID(name) {
-			return nil, fmt.Errorf("SAE %s: source id %q is not valid (set --set-name)", dir, id)
+		if err := features.CheckSourceID(id); err != nil || !features.ValidID(name) {
+			return nil, fmt.Errorf("SAE %s: source id %q is not valid (set --set-name): %v", dir, id, features.ErrorMessage(err))
 		}
 		seen[id] = dir
 		set.sources = append(set.sources, dashboard.Source{ID: id, SetName: name, SAE: s})

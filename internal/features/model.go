@@ -102,9 +102,22 @@ const (
 	BuildFailed  = "failed"
 )
 
+// Phases of a running build (BuildStatus.Phase).
+const (
+	BuildPhaseTokenize = "tokenize"
+	BuildPhaseEncode   = "encode"
+	BuildPhaseStats    = "stats"
+	BuildPhaseWrite    = "write"
+)
+
 // BuildStatus is the progress of computing a source's dashboards.
 type BuildStatus struct {
-	State         string    `json:"state"`
+	State string `json:"state"`
+	// Phase is the step a running build is in: BuildPhaseTokenize,
+	// BuildPhaseEncode (pass 1: the model over the corpus; ContextsDone
+	// counts), BuildPhaseStats (pass 2: histograms and interval examples;
+	// ContextsDone counts again) or BuildPhaseWrite (FeaturesDone counts).
+	Phase         string    `json:"phase,omitempty"`
 	FeaturesDone  int       `json:"featuresDone"`
 	FeaturesTotal int       `json:"featuresTotal"`
 	ContextsDone  int       `json:"contextsDone"`

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
 	"saex/internal/web"
@@ -65,6 +66,7 @@ func newOutageEnv(t *testing.T, readDeadline time.Duration) *outageEnv {
 	srv := web.NewServer()
 	srv.Catalog, srv.Features, srv.Explanations = pdb, pdb, pdb
 	srv.Writer, srv.APIKeys, srv.Ready = pdb, pdb, pdb
+	srv.Scheduler = inference.NewScheduler(0, 0)
 	srv.Logger = slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	h := &web.Hardening{ReadDeadline: readDeadline, WriteDeadline: 2 * readDeadline, Metrics: web.NewMetrics()}
 	handler, err := h.Install(srv)

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"saex/internal/pgcluster"
+	"saex/internal/testenv"
 	"saex/internal/web/webtest"
 )
 
@@ -351,7 +352,7 @@ func TestRecordedRun(t *testing.T) {
 		t.Skip("the recorded load and fault run (about 10 minutes): set SAEX_RELIABILITY=1; see docs/reliability.md")
 	}
 	ctx := context.Background()
-	root := webtest.RepoRoot(t)
+	root := testenv.RepoRoot(t)
 	dir := os.Getenv("SAEX_RELIABILITY_DIR")
 	if dir == "" {
 		dir = t.TempDir()

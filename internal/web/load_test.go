@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"saex/internal/inference"
 	"saex/internal/store"
+	"saex/internal/testenv"
 	"saex/internal/web"
 	"saex/internal/web/webtest"
 )
@@ -32,7 +34,7 @@ import (
 // SAEX_LOAD_SOURCES (default the three demo sources) the sources whose
 // features are requested, SAEX_LOAD_ONLY a substring of the scenario names
 // to run (e.g. "page"), SAEX_LOAD_NO_CACHE (any value) turns the response
-// cache off, SAEX_LOAD_READ_SLOTS sets Hardening.ReadConcurrency (-1: no
+// cache off, SAEX_LOAD_READ_SLOTS sets the scheduler's read slots (-1: no
 // bound). It reports and checks nothing against targets:
 // timings on a shared 2-core machine are recorded, not asserted.
 func TestLoadDemo(t *testing.T) {
@@ -64,15 +66,15 @@ func TestLoadDemo(t *testing.T) {
 	if os.Getenv("SAEX_LOAD_NO_CACHE") != "" {
 		s.ResponseCacheBytes = 0
 	}
-	s.Inference = webtest.DemoEngine(t)
-	h := &web.Hardening{Metrics: web.NewMetrics()}
+	readSlots := 0
 	if v := os.Getenv("SAEX_LOAD_READ_SLOTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
+		if readSlots, err = strconv.Atoi(v); err != nil {
 			t.Fatal(err)
 		}
-		h.ReadConcurrency = n
 	}
+	sched := inference.NewScheduler(0, readSlots)
+	s.Inference, s.Scheduler = webtest.DemoEngine(t, sched), sched
+	h := &web.Hardening{Metrics: web.NewMetrics()}
 	handler, err := h.Install(s)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +92,7 @@ func TestLoadDemo(t *testing.T) {
 		return out
 	}
 	prompts, err := webtest.CutPrompts(ctx, ts.URL, webtest.DemoModel, webtest.DemoSources[0],
-		filepath.Join(webtest.RepoRoot(t), "demo", webtest.DemoModel, "corpus", "eval.jsonl.gz"), 64, 160)
+		filepath.Join(testenv.RepoRoot(t), "demo", webtest.DemoModel, "corpus", "eval.jsonl.gz"), 64, 160)
 	if err != nil {
 		t.Fatal(err)
 	}

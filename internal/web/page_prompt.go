@@ -32,7 +32,7 @@ type promptForm struct {
 // runnable sources, checked as the form asks (all by default).
 func (s *Server) promptBase(r *http.Request, modelID string, form *promptForm) (*templates.PromptView, error) {
 	if !features.ValidID(modelID) {
-		return nil, features.Errorf(features.ENOTFOUND, "there is no model %q", modelID)
+		return nil, features.Errorf(features.ENOTFOUND, "There is no model %s.", clipText(modelID, maxEchoed))
 	}
 	if _, err := s.Catalog.GetModel(r.Context(), modelID); err != nil {
 		return nil, err
@@ -80,15 +80,15 @@ func (s *Server) parsePromptForm(w http.ResponseWriter, r *http.Request) (*promp
 		f.N = v
 	}
 	for _, src := range r.PostForm["source"] {
-		if !features.ValidID(src) {
-			return f, invalidField("source", "invalid source id %q", src)
+		if err := sourceField("source", src); err != nil {
+			return f, err
 		}
 		f.Sources = append(f.Sources, src)
 	}
 	for _, p := range r.PostForm["pos"] {
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 {
-			return f, invalidField("pos", "invalid token position %q", p)
+		v, err := tokenPosition("pos", p)
+		if err != nil {
+			return f, err
 		}
 		f.Positions = append(f.Positions, v)
 	}
@@ -233,9 +233,9 @@ func (s *Server) handlePromptToken(w http.ResponseWriter, r *http.Request) {
 // tokenPanel computes the top features at the form's token.
 func (s *Server) tokenPanel(r *http.Request, modelID string, form *promptForm) (templates.TokenPanelView, error) {
 	var tv templates.TokenPanelView
-	at, err := strconv.Atoi(r.PostForm.Get("at"))
-	if err != nil || at < 0 {
-		return tv, invalidField("at", "invalid token position %q", r.PostForm.Get("at"))
+	at, err := tokenPosition("at", r.PostForm.Get("at"))
+	if err != nil {
+		return tv, err
 	}
 	v, err := s.promptBase(r, modelID, form)
 	if err != nil {

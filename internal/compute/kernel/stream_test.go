@@ -26,30 +26,6 @@ func sumGo(s []float32) float32 {
 	return p[0] + p[1] + p[2] + p[3] + p[4] + p[5] + p[6] + p[7]
 }
 
-// atLeastGo is the portable NextAtLeast scan.
-func atLeastGo(v, bias []float32, thr float32) int {
-	bias = bias[:len(v)]
-	for j, x := range v {
-		if x+bias[j] >= thr {
-			return j
-		}
-	}
-	return len(v)
-}
-
-// gatherGo is the portable AtLeastIndices scan; it writes j+off.
-func gatherGo(v, bias []float32, thr float32, idx []int32, off int) int {
-	bias = bias[:len(v)]
-	cnt := 0
-	for j, x := range v {
-		if x+bias[j] >= thr {
-			idx[cnt] = int32(j + off)
-			cnt++
-		}
-	}
-	return cnt
-}
-
 // streamRead reads every value of the packed matrix once, split over the
 // workers in the same two-panel items as the GEMV path, and returns their
 // sum. It measures the memory-bandwidth ceiling of a one-row product.

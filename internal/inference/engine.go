@@ -1,28 +1,45 @@
-package features
+// Package inference runs models for requests: it holds the loaded models
+// and SAEs (Engine), runs prompts through them, and shares the machine
+// between the model and page/API reads (Scheduler). It sits between
+// internal/features and internal/compute below and internal/web and
+// cmd/server above: the web layer sees it only through the features
+// interfaces (Inference, Scheduler).
+package inference
 
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
+	"strings"
 	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/features"
 )
 
 // Engine runs prompts through GPT-2 models and their SAEs in-process: it
-// implements Inference. Models and SAEs are loaded once (AddModel,
+// implements features.Inference. Models and SAEs are loaded once (AddModel,
 // AddSource) and are immutable afterwards, so any number of prompts can use
-// them at once; a semaphore bounds how many run together so that a burst of
-// prompts queues instead of starving page views of CPU.
+// them at once; the Scheduler bounds how many run together so that a burst
+// of prompts queues instead of starving page views of CPU. Recent results
+// are kept, so that the prompt tool's token clicks and re-rankings do not
+// rerun the model.
 type Engine struct {
 	// mu guards the registry only; it is never held while computing.
 	mu     sync.RWMutex
 	models map[string]*engineModel
-	sem    chan struct{}
+	sched  *Scheduler
+	// results keeps recent prompt results (nil: none kept); they are
+	// shared and read-only.
+	results *lru.Cache[string, *features.PromptResult]
 }
+
+// DefaultPromptCacheSize is how many recent prompt results an Engine keeps.
+const DefaultPromptCacheSize = 64
 
 // engineModel is one loaded model with its tokenizer and SAEs.
 type engineModel struct {
@@ -41,25 +58,32 @@ type engineSource struct {
 	hook gpt2.Hook
 }
 
-var _ Inference = (*Engine)(nil)
+var _ features.Inference = (*Engine)(nil)
 
-// NewEngine returns an empty engine that runs at most concurrency prompts
-// at a time (concurrency <= 0: GOMAXPROCS). Each prompt's matrix products
-// already use every core, so more would only add queueing inside the
-// kernel.
-func NewEngine(concurrency int) *Engine {
-	if concurrency <= 0 {
-		concurrency = runtime.GOMAXPROCS(0)
+// NewEngine returns an empty engine that runs prompts under sched (nil: a
+// scheduler of its own with the default bounds) and keeps the last
+// promptCache results (<= 0: none).
+func NewEngine(sched *Scheduler, promptCache int) *Engine {
+	if sched == nil {
+		sched = NewScheduler(0, 0)
 	}
-	return &Engine{models: map[string]*engineModel{}, sem: make(chan struct{}, concurrency)}
+	e := &Engine{models: map[string]*engineModel{}, sched: sched}
+	if promptCache > 0 {
+		e.results, _ = lru.New[string, *features.PromptResult](promptCache) // errs only for size <= 0
+	}
+	return e
 }
+
+// Scheduler returns the scheduler the engine runs prompts under, for the
+// web layer's read admission.
+func (e *Engine) Scheduler() *Scheduler { return e.sched }
 
 // AddModel loads a Hugging Face GPT-2 directory (config.json,
 // model.safetensors, tokenizer.json or vocab.json + merges.txt) under
 // modelID, replacing any model of that id (and its sources).
 func (e *Engine) AddModel(modelID, modelDir string) error {
-	if !ValidID(modelID) {
-		return Errorf(EINVALID, "invalid model id %q", modelID)
+	if !features.ValidID(modelID) {
+		return features.Errorf(features.EINVALID, "invalid model id %q", modelID)
 	}
 	m, err := gpt2.Load(modelDir)
 	if err != nil {
@@ -74,11 +98,11 @@ func (e *Engine) AddModel(modelID, modelDir string) error {
 
 // AddLoadedModel registers a model already in memory (dir is informational).
 func (e *Engine) AddLoadedModel(modelID, dir string, m *gpt2.Model, tok *tokenizer.Tokenizer) error {
-	if !ValidID(modelID) {
-		return Errorf(EINVALID, "invalid model id %q", modelID)
+	if !features.ValidID(modelID) {
+		return features.Errorf(features.EINVALID, "invalid model id %q", modelID)
 	}
 	if m == nil || tok == nil {
-		return Errorf(EINVALID, "model %s: nil model or tokenizer", modelID)
+		return features.Errorf(features.EINVALID, "model %s: nil model or tokenizer", modelID)
 	}
 	if tv := tok.VocabSize(); tv > m.Cfg.VocabSize {
 		return fmt.Errorf("model %s (%s): the tokenizer has %d tokens but the model's vocabulary is %d", modelID, dir, tv, m.Cfg.VocabSize)
@@ -87,6 +111,7 @@ func (e *Engine) AddLoadedModel(modelID, dir string, m *gpt2.Model, tok *tokeniz
 	e.mu.Lock()
 	e.models[modelID] = em
 	e.mu.Unlock()
+	e.forgetResults()
 	return nil
 }
 
@@ -103,14 +128,14 @@ func (e *Engine) AddSource(modelID, sourceID, saeDir string) error {
 
 // AddLoadedSource registers an SAE already in memory.
 func (e *Engine) AddLoadedSource(modelID, sourceID string, s *sae.SAE) error {
-	if !ValidID(sourceID) {
-		return Errorf(EINVALID, "invalid source id %q", sourceID)
+	if !features.ValidID(sourceID) {
+		return features.Errorf(features.EINVALID, "invalid source id %q", sourceID)
 	}
 	e.mu.RLock()
 	em := e.models[modelID]
 	e.mu.RUnlock()
 	if em == nil {
-		return Errorf(ENOTFOUND, "source %s: model %q is not loaded", sourceID, modelID)
+		return features.Errorf(features.ENOTFOUND, "source %s: model %q is not loaded", sourceID, modelID)
 	}
 	hook, err := CheckSAEHook(em.model, s)
 	if err != nil {
@@ -125,6 +150,7 @@ func (e *Engine) AddLoadedSource(modelID, sourceID string, s *sae.SAE) error {
 		em.order = append(em.order, sourceID)
 	}
 	em.sources[sourceID] = &engineSource{id: sourceID, sae: s, hook: hook}
+	e.forgetResults()
 	return nil
 }
 
@@ -227,7 +253,7 @@ func (e *Engine) MaxTokens(modelID string) int {
 // that do not are run as two sequences (the positions differ); the result's
 // tokens are the BOS sequence's, and the other sources get an empty row at
 // position 0.
-func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []string, text string) (*PromptResult, error) {
+func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []string, text string) (*features.PromptResult, error) {
 	em, srcs, err := e.resolve(modelID, sourceIDs)
 	if err != nil {
 		return nil, err
@@ -255,10 +281,10 @@ func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []stri
 		if anyBOS {
 			what = "tokens (BOS included)"
 		}
-		return nil, Errorf(EUNPROCESSABLE, "the prompt is %d %s, more than model %s's limit of %d", len(full), what, modelID, limit)
+		return nil, features.Errorf(features.EUNPROCESSABLE, "the prompt is %d %s, more than model %s's limit of %d", len(full), what, modelID, limit)
 	}
-	res := &PromptResult{ModelID: modelID, TokenIDs: full, Tokens: em.tok.Display(full), HasBOS: anyBOS,
-		Sources: make([]SourceActivations, len(srcs))}
+	res := &features.PromptResult{ModelID: modelID, TokenIDs: full, Tokens: em.tok.Display(full), HasBOS: anyBOS,
+		Sources: make([]features.SourceActivations, len(srcs))}
 	for i, s := range srcs {
 		res.Sources[i].SourceID = s.id
 	}
@@ -266,10 +292,17 @@ func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []stri
 		return res, nil
 	}
 
-	if err := e.acquire(ctx); err != nil {
+	key := promptKey(modelID, sourceIDs, text)
+	if e.results != nil {
+		if cached, ok := e.results.Get(key); ok {
+			return cached, nil
+		}
+	}
+	release, err := e.sched.AcquireCompute(ctx)
+	if err != nil {
 		return nil, err
 	}
-	defer func() { <-e.sem }()
+	defer release()
 
 	run := func(seq []int, bos bool) error {
 		var want []*engineSource
@@ -289,20 +322,20 @@ func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []stri
 		}
 		acts, err := em.model.Forward([][]int{seq}, hooks)
 		if err != nil {
-			return Wrap(EINTERNAL, err, "forward pass of model %s", modelID)
+			return features.Wrap(features.EINTERNAL, err, "forward pass of model %s", modelID)
 		}
 		for _, s := range want {
 			x := acts.GetHook(s.hook, 0)
 			feats, err := s.sae.EncodeSparse(x, len(seq))
 			if err != nil {
-				return Wrap(EINTERNAL, err, "encode with source %s", s.id)
+				return features.Wrap(features.EINTERNAL, err, "encode with source %s", s.id)
 			}
-			rows := make([]SparseRow, 0, len(full))
+			rows := make([]features.SparseRow, 0, len(full))
 			if anyBOS && !bos {
-				rows = append(rows, SparseRow{}) // the BOS position this source did not see
+				rows = append(rows, features.SparseRow{}) // the BOS position this source did not see
 			}
 			for _, f := range feats {
-				rows = append(rows, SparseRow{Indices: f.Indices, Values: f.Values})
+				rows = append(rows, features.SparseRow{Indices: f.Indices, Values: f.Values})
 			}
 			for i := range srcs {
 				if srcs[i] == s {
@@ -324,10 +357,13 @@ func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []stri
 		if len(ids) == 0 && anyBOS {
 			for i, s := range srcs {
 				if !s.sae.Cfg.PrependBOS {
-					res.Sources[i].Rows = []SparseRow{{}}
+					res.Sources[i].Rows = []features.SparseRow{{}}
 				}
 			}
 		}
+	}
+	if e.results != nil {
+		e.results.Add(key, res)
 	}
 	return res, nil
 }
@@ -339,7 +375,7 @@ func (e *Engine) resolve(modelID string, sourceIDs []string) (*engineModel, []*e
 	defer e.mu.RUnlock()
 	em := e.models[modelID]
 	if em == nil {
-		return nil, nil, Errorf(ENOTFOUND, "model %q is not loaded for inference", modelID)
+		return nil, nil, features.Errorf(features.ENOTFOUND, "model %q is not loaded for inference", modelID)
 	}
 	if len(sourceIDs) == 0 {
 		sourceIDs = em.order
@@ -353,27 +389,21 @@ func (e *Engine) resolve(modelID string, sourceIDs []string) (*engineModel, []*e
 		seen[id] = true
 		s := em.sources[id]
 		if s == nil {
-			return nil, nil, Errorf(ENOTFOUND, "model %s has no runnable source %q", modelID, id)
+			return nil, nil, features.Errorf(features.ENOTFOUND, "model %s has no runnable source %q", modelID, id)
 		}
 		srcs = append(srcs, s)
 	}
 	return em, srcs, nil
 }
 
-// acquire takes a compute slot, waiting until ctx ends at most.
-func (e *Engine) acquire(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return Wrap(EUNAVAILABLE, err, "the request was cancelled before it could run")
+// forgetResults drops the kept results: a model or source was replaced.
+func (e *Engine) forgetResults() {
+	if e.results != nil {
+		e.results.Purge()
 	}
-	select {
-	case e.sem <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case e.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return Wrap(EUNAVAILABLE, ctx.Err(), "the compute pool is busy; try again shortly")
-	}
+}
+
+// promptKey identifies a prompt run; NUL cannot appear in ids.
+func promptKey(modelID string, sourceIDs []string, text string) string {
+	return modelID + "\x00" + strings.Join(sourceIDs, ",") + "\x00" + text
 }

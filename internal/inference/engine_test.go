@@ -1,4 +1,4 @@
-package features
+package inference
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"saex/internal/features"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,9 @@ var (
 func loadDemoEngine(tb testing.TB) *Engine {
 	tb.Helper()
 	demoEngineOnce.Do(func() {
-		e := NewEngine(0)
+		// Four compute slots and no result cache: the tests run prompts
+		// concurrently through the model itself.
+		e := NewEngine(NewScheduler(4, -1), 0)
 		if err := e.AddModel("demo-gpt2-4l", demoDir+"/model"); err != nil {
 			demoEngineErr = err
 			return
@@ -121,7 +124,7 @@ func TestEngineMatchesReference(t *testing.T) {
 // kept features: values within 1e-4 relative, indices identical except
 // where neighbouring reference values are within 1e-4 (an order swap).
 // Zero values in the reference are features ReLU removed: we omit them.
-func compareRow(t *testing.T, what string, got SparseRow, wi []int64, wv []float32) {
+func compareRow(t *testing.T, what string, got features.SparseRow, wi []int64, wv []float32) {
 	t.Helper()
 	j := 0
 	for k := range wi {
@@ -152,15 +155,15 @@ func compareRow(t *testing.T, what string, got SparseRow, wi []int64, wv []float
 func TestEngineErrors(t *testing.T) {
 	e := loadDemoEngine(t)
 	ctx := context.Background()
-	if _, err := e.RunPrompt(ctx, "nope", nil, "hi"); ErrorCode(err) != ENOTFOUND {
+	if _, err := e.RunPrompt(ctx, "nope", nil, "hi"); features.ErrorCode(err) != features.ENOTFOUND {
 		t.Errorf("unknown model: %v", err)
 	}
-	if _, err := e.RunPrompt(ctx, "demo-gpt2-4l", []string{"9-res-topk"}, "hi"); ErrorCode(err) != ENOTFOUND || !strings.Contains(err.Error(), "9-res-topk") {
+	if _, err := e.RunPrompt(ctx, "demo-gpt2-4l", []string{"9-res-topk"}, "hi"); features.ErrorCode(err) != features.ENOTFOUND || !strings.Contains(err.Error(), "9-res-topk") {
 		t.Errorf("unknown source: %v", err)
 	}
 	long := strings.Repeat(" a", 300)
 	_, err := e.RunPrompt(ctx, "demo-gpt2-4l", nil, long)
-	if ErrorCode(err) != EUNPROCESSABLE || !strings.Contains(err.Error(), "256") {
+	if features.ErrorCode(err) != features.EUNPROCESSABLE || !strings.Contains(err.Error(), "256") {
 		t.Errorf("long prompt: %v", err)
 	}
 	if !e.CanRun("demo-gpt2-4l", "") || !e.CanRun("demo-gpt2-4l", "2-res-topk") || e.CanRun("demo-gpt2-4l", "x") || e.CanRun("x", "") {
@@ -178,10 +181,10 @@ func TestEngineErrors(t *testing.T) {
 	if r, err := e.RunPrompt(ctx, "demo-gpt2-4l", []string{"1-res-topk", "1-res-topk"}, ""); err != nil || len(r.TokenIDs) != 1 || len(r.Sources) != 1 || len(r.Sources[0].Rows) != 1 {
 		t.Errorf("empty prompt: %+v, %v", r, err)
 	}
-	if err := e.AddSource("demo-gpt2-4l", "bad/id", demoDir+"/saes/blocks.1.hook_resid_pre"); ErrorCode(err) != EINVALID {
+	if err := e.AddSource("demo-gpt2-4l", "bad/id", demoDir+"/saes/blocks.1.hook_resid_pre"); features.ErrorCode(err) != features.EINVALID {
 		t.Errorf("bad source id: %v", err)
 	}
-	if err := e.AddSource("nope", "1-x", demoDir+"/saes/blocks.1.hook_resid_pre"); ErrorCode(err) != ENOTFOUND {
+	if err := e.AddSource("nope", "1-x", demoDir+"/saes/blocks.1.hook_resid_pre"); features.ErrorCode(err) != features.ENOTFOUND {
 		t.Errorf("source of unknown model: %v", err)
 	}
 	if err := e.AddModel("m", demoDir); err == nil {
@@ -192,18 +195,18 @@ func TestEngineErrors(t *testing.T) {
 func TestEngineSaturated(t *testing.T) {
 	e := loadDemoEngine(t)
 	// Fill every slot, then a prompt whose deadline passes while waiting
-	// must give up with EUNAVAILABLE.
-	for range cap(e.sem) {
-		e.sem <- struct{}{}
-	}
-	defer func() {
-		for range cap(e.sem) {
-			<-e.sem
+	// must give up with features.EUNAVAILABLE.
+	_, slots := e.Scheduler().ComputeSlots()
+	for range slots {
+		release, err := e.Scheduler().AcquireCompute(context.Background())
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
+		defer release()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := e.RunPrompt(ctx, "demo-gpt2-4l", nil, "hello"); ErrorCode(err) != EUNAVAILABLE {
+	if _, err := e.RunPrompt(ctx, "demo-gpt2-4l", nil, "hello saturated"); features.ErrorCode(err) != features.EUNAVAILABLE {
 		t.Fatalf("saturated pool: %v", err)
 	}
 }
@@ -245,7 +248,7 @@ func TestEngineConcurrentPrompts(t *testing.T) {
 // prompt without it; its rows line up with the BOS sequence's tokens
 // behind an empty row at position 0.
 func TestEngineMixedBOS(t *testing.T) {
-	e := NewEngine(0)
+	e := NewEngine(nil, 0)
 	if err := e.AddModel("m", demoDir+"/model"); err != nil {
 		t.Fatal(err)
 	}
@@ -284,5 +287,67 @@ func TestEngineMixedBOS(t *testing.T) {
 	}
 	if ids := e.ModelIDs(); len(ids) != 1 || ids[0] != "m" {
 		t.Errorf("ModelIDs: %v", ids)
+	}
+}
+
+// TestEngineKeepsRecentResults: a repeated prompt is served from the kept
+// results without a compute slot; the least recently used result goes
+// first; replacing a source forgets them all.
+func TestEngineKeepsRecentResults(t *testing.T) {
+	base := loadDemoEngine(t)
+	model, tok, _ := base.Model("demo-gpt2-4l")
+	e := NewEngine(NewScheduler(1, -1), 2)
+	if err := e.AddLoadedModel("m", "", model, tok); err != nil {
+		t.Fatal(err)
+	}
+	s1, _ := base.SAE("demo-gpt2-4l", demoSources[0])
+	if err := e.AddLoadedSource("m", "1-a", s1); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	run := func(text string) *features.PromptResult {
+		t.Helper()
+		res, err := e.RunPrompt(ctx, "m", nil, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	a, b := run("a"), run("b")
+	// With the only compute slot taken, kept results still come back.
+	release, err := e.Scheduler().AcquireCompute(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run("a") != a { // a is now the most recent
+		t.Fatal("a was not kept")
+	}
+	release()
+	run("c") // evicts b, the least recently used
+	if run("a") != a {
+		t.Error("a evicted though recently used")
+	}
+	if run("b") == b {
+		t.Error("b kept past the cache size")
+	}
+	if err := e.AddLoadedSource("m", "1-a", s1); err != nil {
+		t.Fatal(err)
+	}
+	if run("a") == a {
+		t.Error("a result kept after its source was replaced")
+	}
+	if promptKey("m", []string{"1-a", "2-a"}, "t") == promptKey("m", []string{"1-a"}, "2-a\x00t") {
+		t.Error("prompt keys collide")
+	}
+	off := NewEngine(nil, 0)
+	if err := off.AddLoadedModel("m", "", model, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := off.AddLoadedSource("m", "1-a", s1); err != nil {
+		t.Fatal(err)
+	}
+	r1, _ := off.RunPrompt(ctx, "m", nil, "a")
+	if r2, _ := off.RunPrompt(ctx, "m", nil, "a"); r1 == r2 {
+		t.Error("an engine without a result cache kept a result")
 	}
 }
