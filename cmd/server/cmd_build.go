@@ -16,9 +16,9 @@ import (
 	"github.com/cheggaaa/pb/v3"
 	"github.com/mattn/go-isatty"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 	"saex/internal/features"
 	"saex/internal/features/dashboard"
 	"saex/internal/inference"
@@ -142,7 +142,7 @@ func defaultModelID(dir string) string {
 
 // buildSet is a loaded model with the SAEs to build.
 type buildSet struct {
-	model   *gpt2.Model
+	model   *transformer.Model
 	tok     *tokenizer.Tokenizer
 	sources []dashboard.Source
 }
@@ -164,7 +164,7 @@ func hookFamily(hook string) string {
 // sources {layer}-{set} (Neuronpedia's grammar). setName "" derives the set
 // from the first SAE: {res|mlp|att}-{architecture}.
 func loadBuildSet(modelDir string, saeDirs []string, setName string) (*buildSet, error) {
-	m, err := gpt2.Load(modelDir)
+	m, err := transformer.Load(modelDir)
 	if err != nil {
 		return nil, err
 	}
