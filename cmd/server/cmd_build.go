@@ -36,7 +36,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "build")
-	modelDir := fs.String("model", "", "Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer)")
+	modelDir := fs.String("model", "", "Hugging Face model directory of a supported family (config.json, model.safetensors or its shards, tokenizer)")
 	var saeDirs multiFlag
 	fs.Var(&saeDirs, "sae", "SAE directory (SAELens or Gemma Scope); repeat for several SAEs of the model")
 	corpus := fs.String("corpus", "", "corpus: JSONL with a \"text\" field, or plain text; gzip or not")
