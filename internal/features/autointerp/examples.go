@@ -199,7 +199,8 @@ func CandidateIndexes(ft *features.Feature, numFeatures, random int) []int {
 	}
 	if numFeatures > 1 {
 		r := rand.New(rand.NewPCG(Seed(ft.Key(), "random-negatives"), 1))
-		for tries := 0; tries < 4*random && len(out) < 4+random; tries++ {
+		want := len(out) + random
+		for tries := 0; tries < 4*random && len(out) < want; tries++ {
 			i := r.IntN(numFeatures)
 			if !seen[i] {
 				seen[i] = true
