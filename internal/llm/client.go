@@ -6,8 +6,10 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -125,8 +127,10 @@ func (c *Client) clean(ctx context.Context, err error) error {
 		}
 		return &EndpointError{Status: apiErr.StatusCode, msg: fmt.Sprintf("LLM endpoint answered %d %s%s", apiErr.StatusCode, http.StatusText(apiErr.StatusCode), msg)}
 	}
-	var jsonErr interface{ Unwrap() error }
-	if errors.As(err, &jsonErr) && strings.Contains(err.Error(), "unmarshal") {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &syntaxErr) || errors.As(err, &typeErr) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		strings.Contains(err.Error(), "parsing response json") {
 		return fmt.Errorf("%w: the endpoint's reply is not chat-completion JSON", autointerp.ErrMalformed)
 	}
 	var uerr *url.Error
