@@ -116,9 +116,16 @@ func (p *Pipeline) RunJob(ctx context.Context, o JobOptions) (*Summary, error) {
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(conc)
+	// A slot is taken before the budget is checked, so the check sees the
+	// tokens of every feature that finished before it.
+	slots := make(chan struct{}, conc)
 	started := 0
+	var doneErr error
 	for _, i := range idx {
+		select {
+		case slots <- struct{}{}:
+		case <-gctx.Done():
+		}
 		if gctx.Err() != nil {
 			break
 		}
@@ -129,14 +136,17 @@ func (p *Pipeline) RunJob(ctx context.Context, o JobOptions) (*Summary, error) {
 		cp := features.Checkpoint{Job: sum.Job, Unit: "feature-" + strconv.Itoa(i), Hash: hash}
 		ok, err := p.Store.Done(gctx, cp)
 		if err != nil {
-			return sum, err
+			doneErr = err
+			break
 		}
 		started++
 		if ok {
+			<-slots
 			finish(func() { sum.AlreadyDone++ })
 			continue
 		}
 		g.Go(func() error {
+			defer func() { <-slots }()
 			key := features.FeatureKey{ModelID: o.ModelID, SourceID: o.SourceID, Index: i}
 			res, err := p.Explain(gctx, key, o.Scorers, sum.Job)
 			if res != nil {
@@ -180,6 +190,9 @@ func (p *Pipeline) RunJob(ctx context.Context, o JobOptions) (*Summary, error) {
 		})
 	}
 	err = g.Wait()
+	if err == nil {
+		err = doneErr
+	}
 	sum.NotStarted = len(idx) - started
 	sort.Slice(sum.Failed, func(a, b int) bool { return sum.Failed[a].Index < sum.Failed[b].Index })
 	sort.Slice(sum.ScoreFailed, func(a, b int) bool { return sum.ScoreFailed[a].Index < sum.ScoreFailed[b].Index })
