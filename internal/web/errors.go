@@ -51,9 +51,9 @@ func (s *Server) userError(r *http.Request, err error) (int, string) {
 	msg := features.ErrorMessage(err)
 	if status == http.StatusInternalServerError {
 		msg = "internal error"
-		s.logger().Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	} else if status == http.StatusServiceUnavailable {
-		s.logger().Warn("request unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Warn("request unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	return status, msg
 }
