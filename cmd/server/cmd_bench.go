@@ -14,13 +14,14 @@ import (
 )
 
 func init() {
-	register("bench", "time the SAE encode (bench encode ...) or the matmul kernel (bench gemm ...) on random data; prints gflops as JSON", runBench)
+	register("bench", "time the SAE encode (bench encode ...), the matmul kernel (bench gemm ...) or a model forward pass (bench forward ...) on random data; prints gflops as JSON", runBench)
 }
 
 // benchOutput is the JSON shape external checks rely on; keep it.
 type benchOutput struct {
 	GFLOPS         float64 `json:"gflops"`
 	SecondsPerCall float64 `json:"seconds_per_call"`
+	PeakRSSBytes   int64   `json:"peak_rss_bytes,omitempty"` // bench forward only
 }
 
 // maxBenchFloats bounds any one random matrix (4 GiB of float32).
@@ -28,7 +29,7 @@ const maxBenchFloats = 1 << 30
 
 func runBench(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return errors.New("bench: want a target: bench encode --d-in N --d-sae N --tokens N [--k N] [--threads N], or bench gemm --m N --k N --n N [--dtype f32|bf16|f16] [--threads N]")
+		return errors.New("bench: want a target: bench encode --d-in N --d-sae N --tokens N [--k N] [--threads N], bench gemm --m N --k N --n N [--dtype f32|bf16|f16] [--threads N], or bench forward --config FILE --tokens T --hook H [--dtype bf16|f32] [--threads N]")
 	}
 	target, args := args[0], args[1:]
 	fs := newFlagSet(env, "bench "+target)
@@ -93,8 +94,23 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 		call = func() { kernel.MatMul(c, a, *m, b, nil) }
 		flops = 2 * float64(*m) * float64(*k) * float64(*n)
+	case "forward":
+		config := fs.String("config", "", "a Hugging Face config.json; random weights of its shape")
+		tokens := fs.Int("tokens", 0, "tokens in the one sequence")
+		hook := fs.String("hook", "", "the hook to stop at (only the layers it needs are built)")
+		dtype := fs.String("dtype", "", "weights: bf16 or f32 (default: bf16 when the config's torch_dtype is 16-bit)")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if err := benchDims(fs.NArg(), "--tokens", *tokens); err != nil {
+			return err
+		}
+		var err error
+		if call, flops, err = benchForward(*config, *tokens, *hook, *dtype); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("bench: unknown target %q (want encode or gemm)", target)
+		return fmt.Errorf("bench: unknown target %q (want encode, gemm or forward)", target)
 	}
 	if *threads < 0 {
 		return errors.New("bench: --threads must be >= 0")
@@ -117,7 +133,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("bench %s: %w", target, callErr)
 	}
 	per := time.Since(start).Seconds() / float64(calls)
-	return json.NewEncoder(env.Stdout).Encode(benchOutput{GFLOPS: flops / per / 1e9, SecondsPerCall: per})
+	out := benchOutput{GFLOPS: flops / per / 1e9, SecondsPerCall: per}
+	if target == "forward" {
+		out.PeakRSSBytes = peakRSS()
+	}
+	return json.NewEncoder(env.Stdout).Encode(out)
 }
 
 // benchDims checks that every dimension flag (name, value pairs) was

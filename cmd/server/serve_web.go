@@ -205,6 +205,7 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 	s := web.NewServer()
 	s.Catalog, s.Features, s.Explanations = d.DB, d.DB, d.DB
 	s.Writer, s.APIKeys, s.Ready = d.DB, d.DB, d.DB
+	s.Registry, s.Lists, s.Vectors = d.DB, d.DB, d.DB
 	s.Versions = d.DB
 	s.Logger = d.Log
 	cfg := d.Harden

@@ -23,6 +23,9 @@ type apiFeature struct {
 	MaxActApprox float32          `json:"maxActApprox"`
 	Activations  []apiActivation  `json:"activations"`
 	Explanations []apiExplanation `json:"explanations"`
+	// Model is the model row, included where Neuronpedia includes it
+	// (search-all's neurons).
+	Model *features.Model `json:"model,omitempty"`
 }
 
 // apiActivation is an example as the API returns it. "source" repeats
@@ -214,7 +217,9 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature) ([]b
 		}
 		for _, set := range sets {
 			if set.Name == rel.Source.SetName {
-				rel.SourceSet = set
+				cp := *set
+				cp.URLs = orEmpty(cp.URLs)
+				rel.SourceSet = &cp
 			}
 		}
 	}

@@ -121,9 +121,9 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	// Order inside each group: refuse cheaply first (cross-origin, rate,
 	// key), then cap the body and start the clock.
 	// Reads wait for the scheduler after the deadline starts: time in line
-	// counts.
-	// A body gets its own deadline, suited to its cap, before anything
-	// waits on it (a compute request is counted in the queue once read).
+	// counts. A body gets its own deadline, suited to its cap, before
+	// anything waits on it (a compute request is counted in the queue once
+	// read).
 	bodyWait := h.BodyDeadline
 	if bodyWait <= 0 {
 		bodyWait = DefaultBodyDeadline

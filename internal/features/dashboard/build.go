@@ -32,9 +32,9 @@ import (
 	"syscall"
 	"time"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 	"saex/internal/features"
 	"saex/internal/inference"
 )
@@ -63,7 +63,7 @@ type Source struct {
 // Options configure a build.
 type Options struct {
 	ModelID   string
-	Model     *gpt2.Model
+	Model     *transformer.Model
 	Tokenizer *tokenizer.Tokenizer
 	// ModelDir is the model's directory: its files are hashed to recognise
 	// a spill or checkpoint of the same build.
@@ -85,7 +85,7 @@ type Options struct {
 	KeepSpill bool
 	Writer    features.FeatureWriter
 	// Status, when set, receives each source's progress (serve stores it
-	// with CatalogService.SetBuildStatus). Calls come from one goroutine.
+	// with CatalogService.SetBuildStatus). Calls never overlap.
 	Status func(sourceID string, st *features.BuildStatus)
 	// Progress, when set, receives overall progress (the CLI's bar).
 	Progress func(Progress)
@@ -153,7 +153,7 @@ type builder struct {
 	bos     int32 // BOS/separator id (-1: none)
 	prepend bool
 	hooks   []string
-	hookOf  []gpt2.Hook
+	hookOf  []transformer.Hook
 	dir     string
 	hash    string
 	ctxs    *contextsFile
@@ -464,6 +464,7 @@ func (b *builder) run(ctx context.Context, todo []batchUnit) error {
 	for _, u := range todo {
 		b.prog.FeaturesDone -= u.last - u.first + 1
 	}
+	b.prog.Phase = features.BuildPhaseTokenize
 	for _, s := range o.Sources {
 		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, 0, "")
 	}
@@ -564,8 +565,12 @@ func (b *builder) status(source, state string, featDone, featTotal, ctxDone, ctx
 	if b.o.Status == nil {
 		return
 	}
-	b.o.Status(source, &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
-		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()})
+	st := &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
+		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()}
+	if state == features.BuildRunning {
+		st.Phase = b.prog.Phase
+	}
+	b.o.Status(source, st)
 }
 
 // progress reports p through o.Progress; unless force, at most a few times

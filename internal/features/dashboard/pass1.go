@@ -208,7 +208,7 @@ func (b *builder) pass1(ctx context.Context) error {
 		}
 		consBook += time.Since(tc)
 		free <- job.codes
-		b.prog.Phase = "encode"
+		b.prog.Phase = features.BuildPhaseEncode
 		b.prog.ContextsDone = job.first + len(job.lens)
 		b.prog.TokensDone = b.tokens
 		if b.progress(b.prog, false) && time.Since(b.lastStatus) >= time.Second {

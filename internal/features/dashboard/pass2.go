@@ -9,6 +9,9 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
+
+	"saex/internal/features"
 )
 
 // Pass 2 streams the spill once more, now that every feature's range is
@@ -252,6 +255,10 @@ func (b *builder) pass2(ctx context.Context) error {
 	}
 	b.progress(Progress{Phase: "stats", ContextsDone: n, ContextsTotal: n, TokensDone: b.tokens,
 		FeaturesDone: b.prog.FeaturesDone, FeaturesTotal: b.prog.FeaturesTotal}, true)
+	b.prog.Phase = features.BuildPhaseStats
+	for _, s := range o.Sources {
+		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, n, "")
+	}
 	lens := make([]int, n)
 	for c0 := 0; c0 < n; c0 += 4096 {
 		cnt := min(4096, n-c0)
@@ -292,6 +299,14 @@ func (b *builder) pass2(ctx context.Context) error {
 					return
 				}
 				b.p2[si].addChunk(dst[si], first, lens[first:first+cnt])
+				// The first SAE's goroutine reports pass 2's progress for
+				// all (they stream the same chunks at about the same pace).
+				if si == 0 && time.Since(b.lastStatus) >= time.Second {
+					b.lastStatus = time.Now()
+					for _, s := range o.Sources {
+						b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, first+cnt, n, "")
+					}
+				}
 			}
 		})
 	}

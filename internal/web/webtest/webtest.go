@@ -62,6 +62,7 @@ func New(tb testing.TB, configure func(*web.Server)) *Env {
 	srv := web.NewServer()
 	srv.Catalog, srv.Features, srv.Explanations = db, db, db
 	srv.Writer, srv.APIKeys, srv.Ready = db, db, db
+	srv.Registry, srv.Lists, srv.Vectors = db, db, db
 	srv.Versions = db // as serve: pages and feature JSON through the response cache
 	srv.Scheduler = inference.NewScheduler(0, 0)
 	if configure != nil {
