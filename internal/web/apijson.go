@@ -1,5 +1,9 @@
 package web
 
+// This file is the API's JSON codec: error replies (status from the domain
+// error code), decoding request bodies into errors that name the field,
+// and the shared id validators.
+
 import (
 	"encoding/json"
 	"errors"
