@@ -44,6 +44,11 @@ func TestBrowserNarrowLayout(t *testing.T) {
 			t.Errorf("%.60s at 420 px: the page is %v px wider than the viewport", p, over)
 		}
 	}
+	must(t, "open an imported feature with interval groups", chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+templates.FeatureURL(webtest.GemmaModel, webtest.GemmaSource, webtest.GemmaIndex)),
+		chromedp.WaitVisible(chromedp.CSS("#activations")),
+	))
+	saveScreenshot(t, ctx, "feature-narrow.png")
 	// A prompt's token strip wraps: a sentence stays inside the page.
 	prompt := "The quick brown fox jumps over the lazy dog, and Привет ∞ 日本語 🍕 — a one-sentence prompt that is long enough to need several lines at this width."
 	must(t, "run prompt", chromedp.Do(ctx,
