@@ -85,8 +85,10 @@ type ExplanationQuery struct {
 	Query     string
 	ModelID   string   // optional filter
 	SourceIDs []string // optional filter (any of)
-	Offset    int
-	Limit     int // 20 a page by default
+	// ReleaseName, when set, keeps the sources of that release's source sets.
+	ReleaseName string
+	Offset      int
+	Limit       int // 20 a page by default
 }
 
 // ExplanationHit is one search result.

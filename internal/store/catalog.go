@@ -232,7 +232,7 @@ func (db *DB) ListSources(ctx context.Context, modelID string) ([]*features.Sour
 	rows, err := db.Pool.Query(ctx, `SELECT `+sourceCols+`,
 		  `+storedFeatureCount+`
 		FROM sources s WHERE s.model_id = $1
-		ORDER BY (substring(s.id from '^[0-9]+'))::int NULLS LAST, s.id`, modelID)
+		ORDER BY (substring(s.id from '^[0-9]+'))::numeric NULLS LAST, s.id`, modelID)
 	if err != nil {
 		return nil, dbErr(err, "list sources")
 	}
@@ -282,8 +282,11 @@ func (db *DB) GetSource(ctx context.Context, modelID, sourceID string) (*feature
 // UpsertSource creates or replaces a source; its model and source set must
 // exist. The Build field is left alone (SetBuildStatus writes it).
 func (db *DB) UpsertSource(ctx context.Context, s *features.Source) error {
-	if !features.ValidID(s.ModelID) || !features.ValidID(s.ID) || !features.ValidID(s.SetName) {
+	if !features.ValidID(s.ModelID) || !features.ValidID(s.SetName) {
 		return features.Errorf(features.EINVALID, "invalid source %q (set %q) of model %q", s.ID, s.SetName, s.ModelID)
+	}
+	if err := features.CheckSourceID(s.ID); err != nil {
+		return err
 	}
 	if err := checkText("source", s.CreatorID, s.Visibility, s.HookName); err != nil {
 		return err

@@ -70,7 +70,7 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	if os.Getenv("SAEX_UPDATE_SCREENSHOTS") != "1" {
 		return
 	}
-	dir := filepath.Join(webtest.RepoRoot(t), "docs", "screenshots")
+	dir := filepath.Join(testenv.RepoRoot(t), "docs", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleFeatureActivations(w http.ResponseWriter, r *http.Request) {
 	key, err := pathKey(r)
 	if err != nil {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path))
+		s.pageError(w, r, noFeatureAt(r, err))
 		return
 	}
 	f, err := s.Features.GetFeature(r.Context(), key, features.FeatureOptions{NoExplanations: true})
@@ -86,7 +86,7 @@ func (s *Server) handleFeatureActivations(w http.ResponseWriter, r *http.Request
 func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicket) (*templates.FeatureView, error) {
 	key, err := pathKey(r)
 	if err != nil {
-		return nil, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path)
+		return nil, noFeatureAt(r, err)
 	}
 	var (
 		f      *features.Feature
@@ -348,7 +348,7 @@ func (s *Server) neighbours(ctx context.Context, f *features.Feature, labels map
 func (s *Server) handleFeatureTest(w http.ResponseWriter, r *http.Request) {
 	key, err := pathKey(r)
 	if err != nil {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path))
+		s.pageError(w, r, noFeatureAt(r, err))
 		return
 	}
 	if err := s.parseForm(w, r); err != nil {

@@ -129,15 +129,15 @@ func readPromptForm(vals url.Values) (*promptForm, error) {
 		f.Density = 0 // an emptied box: no filter
 	}
 	for _, src := range vals["source"] {
-		if !features.ValidID(src) {
-			return f, invalidField("source", "invalid source id %q", clipText(src, maxEchoed))
+		if err := sourceField("source", src); err != nil {
+			return f, err
 		}
 		f.Sources = append(f.Sources, src)
 	}
 	for _, p := range vals["pos"] {
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 {
-			return f, invalidField("pos", "invalid token position %q", clipText(p, maxEchoed))
+		v, err := tokenPosition("pos", p)
+		if err != nil {
+			return f, err
 		}
 		f.Positions = append(f.Positions, v)
 	}
@@ -319,9 +319,9 @@ func (s *Server) handlePromptToken(w http.ResponseWriter, r *http.Request) {
 // tokenPanel computes the top features at the form's token.
 func (s *Server) tokenPanel(r *http.Request, modelID string, form *promptForm) (templates.TokenPanelView, error) {
 	var tv templates.TokenPanelView
-	at, err := strconv.Atoi(r.PostForm.Get("at"))
-	if err != nil || at < 0 {
-		return tv, invalidField("at", "invalid token position %q", r.PostForm.Get("at"))
+	at, err := tokenPosition("at", r.PostForm.Get("at"))
+	if err != nil {
+		return tv, err
 	}
 	v, err := s.promptBase(r, modelID, form)
 	if err != nil {

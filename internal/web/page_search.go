@@ -34,8 +34,11 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Searched = true
-	page, _ := strconv.Atoi(q.Get("page"))
-	page = max(page, 1)
+	page, err := pageNumber(q)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	eq := features.ExplanationQuery{ModelID: v.ModelID, Offset: (page - 1) * explanationPageSize, Limit: explanationPageSize}
 	if v.SourceID != "" {
 		eq.SourceIDs = []string{v.SourceID}
@@ -46,8 +49,8 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 		status, v.Error = s.userError(r, err)
 	case v.ModelID != "" && !features.ValidID(v.ModelID):
 		status, v.Error = s.userError(r, invalidField("model", "invalid model id %q", v.ModelID))
-	case v.SourceID != "" && !features.ValidID(v.SourceID):
-		status, v.Error = s.userError(r, invalidField("source", "invalid source id %q", v.SourceID))
+	case v.SourceID != "" && !features.ValidSourceID(v.SourceID):
+		status, v.Error = s.userError(r, sourceField("source", v.SourceID))
 	default:
 		eq.Query = query
 		hits, total, err := s.Explanations.SearchExplanations(r.Context(), eq)

@@ -21,7 +21,7 @@ const browserPageSize = 25
 // jump-to (?jump=N redirects to the feature).
 func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
-	if !features.ValidID(modelID) || !features.ValidID(sourceID) {
+	if !features.ValidID(modelID) || !features.ValidSourceID(sourceID) {
 		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(sourceID, maxEchoed), clipText(modelID, maxEchoed)))
 		return
 	}
@@ -35,12 +35,16 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	v := templates.SourceView{Meta: s.meta(modelID+" · "+sourceID, "home", modelID), Source: src, Build: buildBanner(src)}
+	// The page still renders with a bad jump, under a 4xx naming the field.
+	status := http.StatusOK
 	if j := strings.TrimSpace(q.Get("jump")); j != "" {
 		idx, err := features.ParseIndex(j)
 		switch {
 		case err != nil:
-			v.JumpError = "not a feature index: " + j
+			status = http.StatusBadRequest
+			v.JumpError = "not a feature index (jump): " + clip(j)
 		case src.NumFeatures > 0 && idx >= src.NumFeatures:
+			status = http.StatusNotFound
 			v.JumpError = "this source has features 0 to " + strconv.Itoa(src.NumFeatures-1)
 		default:
 			http.Redirect(w, r, templates.FeatureURL(modelID, sourceID, idx), http.StatusSeeOther)
@@ -58,12 +62,17 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Desc = q.Get("desc") == "1"
 	f.HideDead = q.Get("hidedead") == "1"
-	f.Query = strings.TrimSpace(q.Get("q"))
-	if len(f.Query) > maxQueryLen {
-		f.Query = f.Query[:maxQueryLen]
+	query, err := filterText("q", q.Get("q"))
+	if err != nil {
+		s.pageError(w, r, err)
+		return
 	}
-	page, _ := strconv.Atoi(q.Get("page"))
-	page = max(page, 1)
+	f.Query = query
+	page, err := pageNumber(q)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	f.Offset = (page - 1) * browserPageSize
 	rows, total, err := s.Features.ListFeatures(r.Context(), f)
 	if err != nil {
@@ -152,7 +161,7 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.SortLinks[col] = link(col, desc, 1)
 	}
-	s.render(w, r, http.StatusOK, templates.SourcePage(v))
+	s.render(w, r, status, templates.SourcePage(v))
 }
 
 // pageNumbers lists the pages a pager shows around page cur of n: the

@@ -173,7 +173,7 @@ func TestSourcePage(t *testing.T) {
 		t.Errorf("jump: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	st, b := get(t, base+"?jump=600")
-	wantStatus(t, "jump out of range", st, 200, b)
+	wantStatus(t, "jump out of range", st, 404, b) // the page still renders, under a 404
 	if !strings.Contains(string(b), "features 0 to 59") {
 		t.Error("out-of-range jump not explained")
 	}
