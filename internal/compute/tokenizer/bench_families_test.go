@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,20 @@ func BenchmarkEncodeFamilies(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			for b.Loop() {
 				tok.EncodeSpecial(text)
+			}
+		})
+	}
+}
+
+// BenchmarkLoadFamilies: reading the real files (Gemma 3's is 33 MB).
+func BenchmarkLoadFamilies(b *testing.B) {
+	for _, name := range families {
+		data := readTokenizerJSON(b, name)
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := FromJSON(filepath.Join(name, "tokenizer.json"), data); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
