@@ -204,13 +204,16 @@ func TestFamilySeedsUpToDate(t *testing.T) {
 	}
 }
 
-// FuzzEncodeFamilies encodes any text with the three real tokenizers:
-// offsets inside the text and in order, and the text decodes back where
-// the tokenizer is lossless (Llama 3: always; Gemma 3: unless the text
-// holds its space marker "▁"; Qwen3: when the text is NFC).
+// FuzzEncodeFamilies encodes any text with the real Llama 3.1 and Qwen3
+// tokenizers: offsets inside the text and in order, and the text decodes
+// back where the tokenizer is lossless (Llama 3: always; Qwen3: when the
+// text is NFC). Gemma 3's 33 MB file would make every fuzz worker start
+// slowly; its components are fuzzed in FuzzFromJSONFamilies and its
+// encoding in TestFamilyGolden and TestFamilyAPI.
 func FuzzEncodeFamilies(f *testing.F) {
 	toks := map[string]*Tokenizer{}
-	for _, name := range families {
+	names := []string{"llama3_1", "qwen3"}
+	for _, name := range names {
 		toks[name] = familyTokenizer(f, name)
 		for i, c := range loadFamilyGolden(f, name) {
 			if i%4 == 0 {
@@ -220,12 +223,11 @@ func FuzzEncodeFamilies(f *testing.F) {
 	}
 	f.Add("a\xffb\xc3 <bos><eos>  \r\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		for _, name := range families {
+		for _, name := range names {
 			tok := toks[name]
 			checkEncoding(t, tok, text)
 			ids, _ := tok.Encode(text)
-			lossless := name == "llama3_1" || (name == "gemma3" && !strings.Contains(text, "▁")) ||
-				(name == "qwen3" && utf8.ValidString(text) && normNFC(text) == text)
+			lossless := name == "llama3_1" || (utf8.ValidString(text) && normNFC(text) == text)
 			if got := tok.Decode(ids); lossless && got != text {
 				t.Fatalf("%s: decode = %q, want %q", name, got, text)
 			}
