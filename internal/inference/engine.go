@@ -292,8 +292,9 @@ func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []stri
 		return res, nil
 	}
 
-	key := promptKey(modelID, sourceIDs, text)
+	var key string
 	if e.results != nil {
+		key = promptKey(modelID, sourceIDs, text)
 		if cached, ok := e.results.Get(key); ok {
 			return cached, nil
 		}
