@@ -158,12 +158,12 @@ type rawConfig struct {
 	PartialRotary  *float64        `json:"partial_rotary_factor"`
 	RotaryEmbBase  *float64        `json:"rotary_emb_base"`
 
-	UseParallelResidual   *bool    `json:"use_parallel_residual"`
+	UseParallelResidual   *bool           `json:"use_parallel_residual"`
 	QueryPreAttnScalar    *float64        `json:"query_pre_attn_scalar"`
 	AttnLogitSoftcapping  json.RawMessage `json:"attn_logit_softcapping"` // null (off) differs from absent (default)
 	FinalLogitSoftcapping json.RawMessage `json:"final_logit_softcapping"`
 	SlidingWindow         json.RawMessage `json:"sliding_window"`
-	UseSlidingWindow      *bool    `json:"use_sliding_window"`
+	UseSlidingWindow      *bool           `json:"use_sliding_window"`
 
 	BOSTokenID        json.RawMessage `json:"bos_token_id"`
 	EOSTokenID        json.RawMessage `json:"eos_token_id"`
