@@ -83,6 +83,8 @@ func (s *Server) routes() chi.Router {
 			r.Post("/feature/upload-batch", s.handleAPIFeatureUploadBatch)
 			r.Post("/activation/upload-batch", s.handleAPIActivationUploadBatch)
 			r.Post("/explanation/new", s.handleAPIExplanationNew)
+			r.Post("/explanation/generate", s.handleAPIExplanationGenerate)
+			r.Post("/explanation/score", s.handleAPIExplanationScore)
 		})
 	})
 	return r

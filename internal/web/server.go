@@ -41,8 +41,11 @@ type Server struct {
 	Lists     features.ListService
 	Vectors   features.VectorService
 	Inference features.Inference
-	Ready     features.Pinger
-	Logger    *slog.Logger
+	// AutoInterp generates and scores explanations with an LLM; nil turns
+	// its routes into 503s that say what to configure.
+	AutoInterp features.AutoInterpService
+	Ready      features.Pinger
+	Logger     *slog.Logger
 
 	// BaseURL is the public origin (e.g. "https://saex.example.org") used in
 	// the OpenAPI document and absolute links; "" means relative links.

@@ -69,7 +69,6 @@ type fakeEndpoint struct {
 }
 
 var markedWord = regexp.MustCompile(`<< w(\d+)>>`)
-var plainWord = regexp.MustCompile(` w(\d+) `)
 var nEntries = regexp.MustCompile(`JSON array of (\d+) entries`)
 
 func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
