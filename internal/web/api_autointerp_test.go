@@ -86,7 +86,7 @@ func TestAPIExplanationGenerateAndScore(t *testing.T) {
 	var sc struct {
 		Score struct {
 			ID, ExplanationID, ExplanationScoreTypeName, ExplanationScoreModelName, JSONDetails string
-			Value                                                                            float64
+			Value                                                                               float64
 		}
 	}
 	if err := json.Unmarshal(b, &sc); err != nil || sc.Score.ExplanationID != id || sc.Score.ExplanationScoreTypeName != "eleuther_recall" ||
