@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"saex/internal/inference"
 	"saex/internal/web"
 )
 
@@ -197,6 +198,7 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 	s := web.NewServer()
 	s.Catalog, s.Features, s.Explanations = d.DB, d.DB, d.DB
 	s.Writer, s.APIKeys, s.Ready = d.DB, d.DB, d.DB
+	s.Registry, s.Lists, s.Vectors = d.DB, d.DB, d.DB
 	s.Versions = d.DB
 	s.Logger = d.Log
 	cfg := d.Harden
@@ -204,20 +206,25 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 		cfg = &hardenConfig{Metrics: true, ResponseCacheBytes: web.DefaultResponseCacheBytes}
 	}
 	s.ResponseCacheBytes = cfg.ResponseCacheBytes
+	// One scheduler paces prompts against reads: the engine's.
+	if d.Engine != nil {
+		s.Scheduler = d.Engine.Scheduler()
+	} else {
+		s.Scheduler = inference.NewScheduler(inference.DefaultComputeSlots, cfg.ReadConcurrency)
+	}
 	for _, hook := range webServerHooks {
 		if err := hook(ctx, d, s); err != nil {
 			return nil, err
 		}
 	}
 	h := &web.Hardening{
-		Private:         cfg.Private,
-		TrustedOrigins:  cfg.TrustedOrigins,
-		ComputeRate:     cfg.ComputeRate,
-		TrustedProxies:  cfg.TrustedProxies,
-		ReadDeadline:    cfg.ReadDeadline,
-		WriteDeadline:   cfg.WriteDeadline,
-		Logger:          d.Log,
-		ReadConcurrency: cfg.ReadConcurrency,
+		Private:        cfg.Private,
+		TrustedOrigins: cfg.TrustedOrigins,
+		ComputeRate:    cfg.ComputeRate,
+		TrustedProxies: cfg.TrustedProxies,
+		ReadDeadline:   cfg.ReadDeadline,
+		WriteDeadline:  cfg.WriteDeadline,
+		Logger:         d.Log,
 	}
 	if cfg.Metrics {
 		h.Metrics = web.NewMetrics()

@@ -43,7 +43,7 @@ type FeatureFilter struct {
 	Sort     FeatureSort
 	Desc     bool
 	HideDead bool   // skip features with maxActApprox <= 0
-	Query    string // optional full-text query over explanations within the source
+	Query    string // optional: explanations (full text or substring) or a top logit token, within the source
 	Offset   int
 	Limit    int // 25 by default in the UI
 }
@@ -85,8 +85,10 @@ type ExplanationQuery struct {
 	Query     string
 	ModelID   string   // optional filter
 	SourceIDs []string // optional filter (any of)
-	Offset    int
-	Limit     int // 20 a page by default
+	// ReleaseName, when set, keeps the sources of that release's source sets.
+	ReleaseName string
+	Offset      int
+	Limit       int // 20 a page by default
 }
 
 // ExplanationHit is one search result.

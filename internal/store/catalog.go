@@ -232,7 +232,7 @@ func (db *DB) ListSources(ctx context.Context, modelID string) ([]*features.Sour
 	rows, err := db.Pool.Query(ctx, `SELECT `+sourceCols+`,
 		  `+storedFeatureCount+`
 		FROM sources s WHERE s.model_id = $1
-		ORDER BY (substring(s.id from '^[0-9]+'))::int NULLS LAST, s.id`, modelID)
+		ORDER BY (substring(s.id from '^[0-9]+'))::numeric NULLS LAST, s.id`, modelID)
 	if err != nil {
 		return nil, dbErr(err, "list sources")
 	}
@@ -282,8 +282,11 @@ func (db *DB) GetSource(ctx context.Context, modelID, sourceID string) (*feature
 // UpsertSource creates or replaces a source; its model and source set must
 // exist. The Build field is left alone (SetBuildStatus writes it).
 func (db *DB) UpsertSource(ctx context.Context, s *features.Source) error {
-	if !features.ValidID(s.ModelID) || !features.ValidID(s.ID) || !features.ValidID(s.SetName) {
+	if !features.ValidID(s.ModelID) || !features.ValidID(s.SetName) {
 		return features.Errorf(features.EINVALID, "invalid source %q (set %q) of model %q", s.ID, s.SetName, s.ModelID)
+	}
+	if err := features.CheckSourceID(s.ID); err != nil {
+		return err
 	}
 	if err := checkText("source", s.CreatorID, s.Visibility, s.HookName); err != nil {
 		return err
@@ -341,7 +344,8 @@ func (db *DB) SetBuildStatus(ctx context.Context, modelID, sourceID string, st *
 }
 
 // SourceStats summarises a source: feature counts, median density of live
-// features, and how many features have an explanation.
+// features, how many features have an explanation and how many an
+// automatic top-tokens label (counted apart).
 func (db *DB) SourceStats(ctx context.Context, modelID, sourceID string) (*features.SourceStats, error) {
 	sid, err := db.sourceID(ctx, modelID, sourceID)
 	if err != nil {
@@ -351,8 +355,9 @@ func (db *DB) SourceStats(ctx context.Context, modelID, sourceID string) (*featu
 	var median *float64
 	err = db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE max_act_approx <= 0),
 		  percentile_cont(0.5) WITHIN GROUP (ORDER BY frac_nonzero) FILTER (WHERE max_act_approx > 0),
-		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1)
-		FROM features WHERE sid = $1`, sid).Scan(&st.NumFeatures, &st.NumDead, &median, &st.NumExplained)
+		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name <> $2),
+		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name = $2)
+		FROM features WHERE sid = $1`, sid, features.AutoLabelType).Scan(&st.NumFeatures, &st.NumDead, &median, &st.NumExplained, &st.NumAutoLabelled)
 	if err != nil {
 		return nil, dbErr(err, "source stats of %s/%s", modelID, sourceID)
 	}

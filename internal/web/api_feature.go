@@ -23,6 +23,9 @@ type apiFeature struct {
 	MaxActApprox float32          `json:"maxActApprox"`
 	Activations  []apiActivation  `json:"activations"`
 	Explanations []apiExplanation `json:"explanations"`
+	// Model is the model row, included where Neuronpedia includes it
+	// (search-all's neurons).
+	Model *features.Model `json:"model,omitempty"`
 }
 
 // apiActivation is an example as the API returns it. "source" repeats
@@ -140,13 +143,20 @@ func orEmpty[T any](s []T) []T {
 }
 
 // pathKey reads {model}, {source} and {index} from the route.
+// Errors are EINVALID naming the path segment.
 func pathKey(r *http.Request) (features.FeatureKey, error) {
-	idx, err := features.ParseIndex(chi.URLParam(r, "index"))
-	if err != nil {
+	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
+	if !features.ValidID(modelID) {
+		return features.FeatureKey{}, invalidField("model", "invalid model id %q", clip(modelID))
+	}
+	if err := sourceField("source", sourceID); err != nil {
 		return features.FeatureKey{}, err
 	}
-	key := features.FeatureKey{ModelID: chi.URLParam(r, "model"), SourceID: chi.URLParam(r, "source"), Index: idx}
-	return key, key.Validate()
+	idx, err := features.ParseIndex(chi.URLParam(r, "index"))
+	if err != nil {
+		return features.FeatureKey{}, invalidField("index", "%s", features.ErrorMessage(err))
+	}
+	return features.FeatureKey{ModelID: modelID, SourceID: sourceID, Index: idx}, nil
 }
 
 // handleAPIFeature handles "GET /api/feature/{model}/{source}/{index}": the
@@ -207,7 +217,9 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature) ([]b
 		}
 		for _, set := range sets {
 			if set.Name == rel.Source.SetName {
-				rel.SourceSet = set
+				cp := *set
+				cp.URLs = orEmpty(cp.URLs)
+				rel.SourceSet = &cp
 			}
 		}
 	}

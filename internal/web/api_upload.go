@@ -74,8 +74,8 @@ func (s *Server) checkUploadTarget(ctx context.Context, modelID, sourceID string
 	if !features.ValidID(modelID) {
 		return invalidField("modelId", "invalid model id %q", modelID)
 	}
-	if !features.ValidID(sourceID) {
-		return invalidField("source", "invalid source id %q", sourceID)
+	if err := sourceField("source", sourceID); err != nil {
+		return err
 	}
 	if _, err := s.Catalog.GetModel(ctx, modelID); err != nil {
 		return err
@@ -237,8 +237,8 @@ func (s *Server) handleAPIFeatureUploadBatch(w http.ResponseWriter, r *http.Requ
 		s.apiError(w, r, invalidField("modelId", "invalid model id %q", req.ModelID))
 		return
 	}
-	if !features.ValidID(req.Source) {
-		s.apiError(w, r, invalidField("source", "invalid source id %q", req.Source))
+	if err := sourceField("source", req.Source); err != nil {
+		s.apiError(w, r, err)
 		return
 	}
 	switch n := len(req.Features); {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"saex/internal/features"
 )
@@ -100,7 +101,10 @@ func jsonError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var slow *bodyDeadlineError
 	switch {
+	case errors.As(err, &slow):
+		return features.Errorf(features.EINVALID, "%s", slow.Error())
 	case errors.As(err, &mbe):
 		return features.Errorf(features.ETOOLARGE, "request body is larger than %d bytes", limit)
 	case errors.Is(err, io.EOF):
@@ -134,8 +138,36 @@ func modelAndSource(modelID, source, layer string) (string, error) {
 	if !features.ValidID(modelID) {
 		return "", invalidField("modelId", "invalid model id %q", modelID)
 	}
-	if !features.ValidID(source) {
-		return "", invalidField("source", "invalid source id %q", source)
+	if err := sourceField("source", source); err != nil {
+		return "", err
 	}
 	return source, nil
+}
+
+// noFeatureAt is a page's 404 for a path that cannot name a feature: no
+// such page, with the reason (naming the path segment) for the reader.
+func noFeatureAt(r *http.Request, err error) error {
+	return features.Errorf(features.ENOTFOUND, "there is no feature at %s: %s", clip(r.URL.Path), features.ErrorMessage(err))
+}
+
+// clip shortens a client's value quoted in an error message.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// sourceField checks a source id sent in the named field with the one rule
+// of features.CheckSourceID.
+func sourceField(field, id string) error {
+	if err := features.CheckSourceID(id); err != nil {
+		return invalidField(field, "%s", features.ErrorMessage(err))
+	}
+	return nil
 }

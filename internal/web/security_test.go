@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
 	"saex/internal/web"
@@ -72,6 +73,7 @@ func newHardened(t *testing.T, private bool, adjust func(*web.Hardening)) *hardE
 	srv := web.NewServer()
 	srv.Catalog, srv.Features, srv.Explanations = db, db, db
 	srv.Writer, srv.APIKeys, srv.Ready = db, db, db
+	srv.Scheduler = inference.NewScheduler(0, 0)
 	logs := &syncBuffer{}
 	h := &web.Hardening{
 		Private: private,

@@ -45,10 +45,14 @@ func newAddedMatcher(tokens []AddedToken) *addedMatcher {
 }
 
 // addedMatch is one added token found in text: the byte range it
-// replaces (widened by lstrip/rstrip) and the token's index.
+// replaces (widened by lstrip/rstrip: that whitespace belongs to no
+// token), the range of its content (its offsets, as in Hugging Face) and
+// the token's index.
 type addedMatch struct {
-	start, end int
-	tok        int
+	start, end   int
+	contentStart int
+	contentEnd   int
+	tok          int
 }
 
 // find returns the matches of tokens in s, in order and not overlapping.
@@ -101,7 +105,7 @@ func (m *addedMatcher) find(s string, tokens []AddedToken) []addedMatch {
 				end += w
 			}
 		}
-		out = append(out, addedMatch{start, end, best})
+		out = append(out, addedMatch{start, end, i, bestEnd, best})
 		prevEnd, i = end, end
 	}
 	return out

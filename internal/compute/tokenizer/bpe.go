@@ -119,7 +119,23 @@ func (m *bpe) merge(s string) []piece {
 			syms = append(syms, piece{id: id, start: int32(i), end: int32(i + 1)})
 		}
 	}
+	if len(syms) < len(s) {
+		cumulative(syms)
+	}
 	return m.mergeSymbols(syms)
+}
+
+// cumulative re-places symbols end to end from 0, as Hugging Face's Word
+// does (it keeps lengths, not positions): when a character was dropped or
+// byte-fallback tokens went before a pending unknown, offsets follow
+// Hugging Face's and stay in order.
+func cumulative(syms []piece) {
+	pos := int32(0)
+	for i := range syms {
+		n := syms[i].end - syms[i].start
+		syms[i].start, syms[i].end = pos, pos+n
+		pos += n
+	}
 }
 
 // charSymbols returns the initial symbols of s for a character-level
@@ -172,6 +188,7 @@ func (m *bpe) charSymbols(s string) []piece {
 	if unk.id >= 0 {
 		syms = append(syms, unk)
 	}
+	cumulative(syms)
 	return syms
 }
 

@@ -133,7 +133,7 @@ func (t *Tokenizer) encodeGeneral(text string) (ids []int, offsets [][2]int) {
 				normalized(n.slice(prev, m.start))
 			}
 			ids = append(ids, g.normTokens[m.tok].ID)
-			spans = append(spans, n.origRange(m.start, m.end))
+			spans = append(spans, n.origRange(m.contentStart, m.contentEnd))
 			prev = m.end
 		}
 		if prev < len(n.s) {
@@ -144,7 +144,7 @@ func (t *Tokenizer) encodeGeneral(text string) (ids []int, offsets [][2]int) {
 	for _, m := range g.rawMatcher.find(text, g.rawTokens) {
 		segment(pos, m.start)
 		ids = append(ids, g.rawTokens[m.tok].ID)
-		spans = append(spans, span{int32(m.start), int32(m.end)})
+		spans = append(spans, span{int32(m.contentStart), int32(m.contentEnd)})
 		pos = m.end
 	}
 	segment(pos, len(text))

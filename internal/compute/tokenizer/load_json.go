@@ -25,18 +25,21 @@ type tokenizerJSON struct {
 	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 	PostProcessor json.RawMessage `json:"post_processor"`
 	Decoder       json.RawMessage `json:"decoder"`
-	Model         struct {
-		Type                    string         `json:"type"`
-		Dropout                 *float64       `json:"dropout"`
-		UnkToken                *string        `json:"unk_token"`
-		ContinuingSubwordPrefix *string        `json:"continuing_subword_prefix"`
-		EndOfWordSuffix         *string        `json:"end_of_word_suffix"`
-		FuseUnk                 bool           `json:"fuse_unk"`
-		ByteFallback            bool           `json:"byte_fallback"`
-		IgnoreMerges            bool           `json:"ignore_merges"`
-		Vocab                   map[string]int `json:"vocab"`
-		Merges                  []mergeEntry   `json:"merges"`
-	} `json:"model"`
+	Model         json.RawMessage `json:"model"`
+}
+
+// bpeJSON is tokenizer.json's model when its type is BPE.
+type bpeJSON struct {
+	Type                    string         `json:"type"`
+	Dropout                 *float64       `json:"dropout"`
+	UnkToken                *string        `json:"unk_token"`
+	ContinuingSubwordPrefix *string        `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string        `json:"end_of_word_suffix"`
+	FuseUnk                 bool           `json:"fuse_unk"`
+	ByteFallback            bool           `json:"byte_fallback"`
+	IgnoreMerges            bool           `json:"ignore_merges"`
+	Vocab                   map[string]int `json:"vocab"`
+	Merges                  []mergeEntry   `json:"merges"`
 }
 
 // mergeEntry is one merge, written "a b" (older files) or ["a", "b"].
@@ -524,9 +527,21 @@ func FromJSON(name string, data []byte) (*Tokenizer, error) {
 	if err := json.Unmarshal(data, &tj); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", name, err)
 	}
-	m := &tj.Model
-	if m.Type != "" && m.Type != "BPE" {
-		return nil, loadErr(name, "model.type", "%q is not supported (want BPE)", m.Type)
+	if len(tj.Model) == 0 || string(tj.Model) == "null" {
+		return nil, loadErr(name, "model", "missing")
+	}
+	var mt struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(tj.Model, &mt); err != nil {
+		return nil, loadErr(name, "model", "%v", err)
+	}
+	if mt.Type != "" && mt.Type != "BPE" {
+		return nil, loadErr(name, "model.type", "%q is not supported (want BPE)", mt.Type)
+	}
+	m := &bpeJSON{}
+	if err := json.Unmarshal(tj.Model, m); err != nil {
+		return nil, loadErr(name, "model", "%v", err)
 	}
 	if m.Vocab == nil {
 		return nil, loadErr(name, "model.vocab", "missing")
@@ -583,6 +598,7 @@ func FromJSON(name string, data []byte) (*Tokenizer, error) {
 	}
 
 	var added []AddedToken
+	plainAdded := true
 	for i, a := range tj.AddedTokens {
 		if a.ID == nil || *a.ID < 0 {
 			return nil, loadErr(name, fmt.Sprintf("added_tokens[%d].id", i), "missing or negative")
@@ -593,6 +609,12 @@ func FromJSON(name string, data []byte) (*Tokenizer, error) {
 		tok := AddedToken{ID: *a.ID, Content: a.Content, Special: a.Special,
 			LStrip: a.LStrip, RStrip: a.RStrip, SingleWord: a.SingleWord}
 		added = append(added, tok)
+		plainAdded = plainAdded && !a.LStrip && !a.RStrip && !a.SingleWord
+		// Hugging Face gives an added token that is also a vocabulary
+		// entry the vocabulary's id, whatever id the file says.
+		if id, ok := m.Vocab[a.Content]; ok {
+			tok.ID = id
+		}
 		if a.Normalized && g.normalize != nil {
 			g.normTokens = append(g.normTokens, tok)
 		} else {
@@ -605,6 +627,15 @@ func FromJSON(name string, data []byte) (*Tokenizer, error) {
 	}
 	bm := t.model
 	bm.chars = !info.byteLevel
+	if bm.chars {
+		// Gemma's non-special added tokens include runs of "▁": they
+		// stand for spaces as the vocabulary's do.
+		for _, a := range added {
+			if !a.Special {
+				t.tokBytes[a.ID] = decode([]byte(a.Content))
+			}
+		}
+	}
 	bm.byteFallback, bm.fuseUnk, bm.ignoreMerges = m.ByteFallback, m.FuseUnk, m.IgnoreMerges
 	if m.UnkToken != nil {
 		// Hugging Face fails only when an unknown character needs the
@@ -635,7 +666,7 @@ func FromJSON(name string, data []byte) (*Tokenizer, error) {
 	}
 	g.rawMatcher = newAddedMatcher(g.rawTokens)
 	g.normMatcher = newAddedMatcher(g.normTokens)
-	g.fast = info.plainGPT2 && g.normalize == nil && !g.trim && !bm.chars
+	g.fast = info.plainGPT2 && g.normalize == nil && !g.trim && !bm.chars && plainAdded
 	t.gen = g
 	return t, nil
 }

@@ -72,10 +72,12 @@ func sequenceNormalizer(ns []normalizer) normalizer {
 	}
 }
 
-// unicodeNormalizer applies a Unicode normalization form. Each
-// normalization segment (a starter and its combining marks) maps to its
-// original range; when the segment keeps its number of characters, each
-// character maps to its own original character.
+// unicodeNormalizer applies a Unicode normalization form, aligning as
+// Hugging Face does (its transform of unicode-normalization's changes):
+// within a normalization segment, output character i comes from input
+// character i, extra output characters (an expansion such as "ﬁ" ->
+// "fi") from the last one, and a composition ("e" + U+0301 -> "é") from
+// its first character.
 func unicodeNormalizer(f norm.Form) normalizer {
 	return func(n normStr) normStr {
 		if f.IsNormalString(n.s) {
@@ -84,30 +86,37 @@ func unicodeNormalizer(f norm.Form) normalizer {
 		var b builder
 		var it norm.Iter
 		it.InitString(f, n.s)
+		var in []span
+		// norm.Iter returns an expansion in several parts, the position
+		// advancing only with the last: gather until it advances.
+		segStart, out := 0, ""
 		for !it.Done() {
-			p0 := it.Pos()
-			out := string(it.Next())
+			out += string(it.Next())
 			p1 := it.Pos()
-			in := n.s[p0:p1]
-			if p1 > p0 && utf8.RuneCountInString(out) == utf8.RuneCountInString(in) {
-				j := p0
-				for _, r := range out {
-					_, w := runeAt(n.s, j)
-					b.add(string(r), n.origRange(j, j+w))
-					j += w
-				}
+			if p1 == segStart && !it.Done() {
 				continue
 			}
-			al := span{}
-			switch {
-			case p1 > p0:
-				al = n.origRange(p0, p1)
-			case p0 < len(n.s):
-				al = n.origRange(p0, p0+1)
-			case p0 > 0:
-				al = span{n.align[p0-1].end, n.align[p0-1].end}
+			in = in[:0]
+			for j := segStart; j < p1; {
+				_, w := runeAt(n.s, j)
+				in = append(in, n.origRange(j, j+w))
+				j += w
 			}
-			b.add(out, al)
+			if len(in) == 0 {
+				at := int32(0)
+				if segStart > 0 {
+					at = n.align[segStart-1].end
+				}
+				in = append(in, span{at, at})
+			}
+			k := 0
+			for i := 0; i < len(out); {
+				_, w := runeAt(out, i)
+				b.add(out[i:i+w], in[min(k, len(in)-1)])
+				i += w
+				k++
+			}
+			segStart, out = p1, ""
 		}
 		return b.done()
 	}
@@ -195,3 +204,5 @@ func prependNormalizer(s string) normalizer {
 		return b.done()
 	}
 }
+
+func normNFC(s string) string { return norm.NFC.String(s) }
