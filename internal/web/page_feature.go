@@ -126,6 +126,7 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 		CanTest:   s.Inference != nil && s.Inference.CanRun(key.ModelID, key.SourceID),
 		Build:     buildBanner(src),
 	}
+	v.Meta.Script = "feature.js" // adds explanations through the API
 	if key.Index > 0 {
 		v.PrevURL = templates.FeatureURL(key.ModelID, key.SourceID, key.Index-1)
 	}
