@@ -3,6 +3,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -164,12 +165,13 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	return clientIP(Observe(h.Metrics, h.Logger, routes)(outer)), nil
 }
 
-// postsOnly applies mw to POST requests only (the pages' compute forms).
+// postsOnly applies mw to POST requests only (the pages' compute forms)
+// and to the prompt tool's shareable GET, which runs the model too.
 func postsOnly(mw func(http.Handler) http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		limited := mw(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost {
+			if r.Method == http.MethodPost || runsPrompt(r) {
 				limited.ServeHTTP(w, r)
 				return
 			}
@@ -189,4 +191,11 @@ func statusClassExact(status int) string {
 		return "503"
 	}
 	return "other"
+}
+
+// runsPrompt reports whether a page request runs the model although it is
+// a GET: the prompt tool's shareable URL (/{model}/prompt?text=...).
+func runsPrompt(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasSuffix(r.URL.Path, "/prompt") &&
+		strings.TrimSpace(r.URL.Query().Get("text")) != ""
 }

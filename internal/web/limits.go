@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/httprate"
 
 	"saex/internal/features"
+	"saex/templates"
 )
 
 // This file holds the limits of production hardening: per-client rate
@@ -140,8 +141,17 @@ func RateLimit(rate Rate, onLimit func(r *http.Request)) func(http.Handler) http
 			}
 			msg := fmt.Sprintf("rate limit exceeded: at most %d requests per %s per client; retry in %d s", rate.Requests, rate.Window, retry)
 			if !isAPI(r) {
-				// A page's form post (htmx shows the text in place).
-				http.Error(w, msg, http.StatusTooManyRequests)
+				// A page: the styled error page, or for htmx a message
+				// fragment it shows in place.
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Cache-Control", "no-store")
+				w.WriteHeader(http.StatusTooManyRequests)
+				c := templates.ErrorPage(templates.ErrorView{Meta: templates.Meta{Title: "Too many requests", Assets: AssetVersion()},
+					Status: http.StatusTooManyRequests, Message: msg})
+				if isHTMX(r) {
+					c = templates.ErrorMessage(msg)
+				}
+				_ = c.Render(r.Context(), w)
 				return
 			}
 			writeJSON(w, http.StatusTooManyRequests, rateLimitBody{
