@@ -4,12 +4,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	mw "saex/internal/web/middleware"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"saex/internal/features"
+	mw "saex/internal/web/middleware"
+	"saex/templates"
 )
 
 // Hardening is what a production saex puts around the router: API keys on
@@ -118,7 +120,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 
 	// One budget per client for all compute: the API's and the pages' form
 	// posts (the prompt tool and the feature test run the model too).
-	limit := mw.RateLimit(h.ComputeRate, onLimit)
+	limit := mw.RateLimit(h.ComputeRate, onLimit, tooManyRequestsPage)
 	// Order inside each group: refuse cheaply first (cross-origin, rate,
 	// key), then cap the body and start the clock.
 	// Reads wait for the scheduler after the deadline starts: time in line
@@ -155,7 +157,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if !loginRate.Enabled() {
 		loginRate = DefaultLoginRate
 	}
-	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
+	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit, tooManyRequestsPage))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
 	logout := mw.SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.handleLogout)))
 	var metrics http.Handler
 	if h.Metrics != nil {
@@ -178,12 +180,13 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	return clientIP(Observe(h.Metrics, h.Logger, routes)(outer)), nil
 }
 
-// postsOnly applies mw to POST requests only (the pages' compute forms).
+// postsOnly applies mw to POST requests only (the pages' compute forms)
+// and to the prompt tool's shareable GET, which runs the model too.
 func postsOnly(mw func(http.Handler) http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		limited := mw(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost {
+			if r.Method == http.MethodPost || runsPrompt(r) {
 				limited.ServeHTTP(w, r)
 				return
 			}
@@ -203,4 +206,25 @@ func statusClassExact(status int) string {
 		return "503"
 	}
 	return "other"
+}
+
+// runsPrompt reports whether a page request runs the model although it is
+// a GET: the prompt tool's shareable URL (/{model}/prompt?text=...).
+func runsPrompt(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasSuffix(r.URL.Path, "/prompt") &&
+		strings.TrimSpace(r.URL.Query().Get("text")) != ""
+}
+
+// tooManyRequestsPage answers a page's refused request with the styled
+// error page, or for htmx a message fragment it shows in place.
+func tooManyRequestsPage(w http.ResponseWriter, r *http.Request, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusTooManyRequests)
+	c := templates.ErrorPage(templates.ErrorView{Meta: templates.Meta{Title: "Too many requests", Assets: AssetVersion()},
+		Status: http.StatusTooManyRequests, Message: msg})
+	if isHTMX(r) {
+		c = templates.ErrorMessage(msg)
+	}
+	_ = c.Render(r.Context(), w)
 }
