@@ -22,6 +22,8 @@ step "tools"
 command -v go >/dev/null || die "go is not installed (Go 1.26 is required)"
 command -v chromium >/dev/null || apt_install chromium
 command -v docker-compose >/dev/null || apt_install docker-compose
+# Neuronpedia's Python client runs against saex in internal/web (testdata/neuronpedia-client).
+python3 -c 'import requests, dotenv' 2>/dev/null || apt_install python3 python3-requests python3-dotenv
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || command -v pg_config >/dev/null || apt_install postgresql
 
 # The store and web tests need a PostgreSQL server; TEST_DATABASE_URL overrides the default.
@@ -33,7 +35,9 @@ if command -v pg_isready >/dev/null && ! pg_isready -q -d "$TEST_DATABASE_URL"; 
   fi
   pg_isready -q -d "$TEST_DATABASE_URL" || die "PostgreSQL is not reachable at $TEST_DATABASE_URL"
 fi
-# Every DB-backed test fails instead of skipping from here on.
+# Every test needing a service (PostgreSQL, its binaries, Chromium) fails
+# instead of skipping from here on, whatever SAEX_SKIP_DB or
+# SAEX_SKIP_BROWSER say (internal/testenv).
 export SAEX_REQUIRE_DB=1
 
 step "format, generated code, vet, staticcheck"
@@ -43,6 +47,13 @@ go tool templ generate >/dev/null
 git diff --exit-code --stat -- '*_templ.go' || die "templ generated code is stale: run 'go tool templ generate' and commit"
 go vet ./...
 go tool staticcheck ./...
+# The kernel's assembly is generated: regenerate it and fail on any difference.
+(cd internal/compute/kernel && go run gen_amd64.go)
+git diff --exit-code --stat -- internal/compute/kernel/kernel_amd64.s ||
+  die "internal/compute/kernel/kernel_amd64.s differs from what gen_amd64.go writes: run 'go generate ./internal/compute/kernel' and commit"
+
+step "dead code"
+scripts/deadcode.sh
 
 step "unit and integration tests"
 go test -count=1 ./...

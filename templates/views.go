@@ -5,6 +5,8 @@ import "saex/internal/features"
 // HomeView is the home page: every model with its sources.
 type HomeView struct {
 	Meta
+	// Builds are the sources whose dashboards are being built.
+	Builds []BuildBannerView
 	Models []ModelView
 	// Single is true on a model's own page (/{model}).
 	Single bool
@@ -28,7 +30,9 @@ type SourceSummary struct {
 // SourceView is the feature browser of one source.
 type SourceView struct {
 	Meta
-	Source   *features.Source
+	Source *features.Source
+	// Build, when set, says the source's dashboards are being built.
+	Build    *BuildBannerView
 	Rows     []SourceRow
 	Total    int
 	Page     int
@@ -43,6 +47,22 @@ type SourceView struct {
 	SortLinks map[string]string
 	// JumpError explains a jump-to index that was not accepted.
 	JumpError string
+	// FirstURL and LastURL are the first and last pages ("" on them);
+	// PageLinks the numbered pages around the current one.
+	FirstURL, LastURL string
+	PageLinks         []PageLink
+	// DensityHist is the whole source's density histogram (nil when unknown).
+	DensityHist *Histogram
+	// DeadCount is the number of features that never fired.
+	DeadCount int
+}
+
+// PageLink is one numbered page of a pager; Gap marks an elision (…).
+type PageLink struct {
+	Num     int
+	URL     string
+	Current bool
+	Gap     bool
 }
 
 // SourceRow is one feature of the browser.
@@ -59,6 +79,8 @@ type SourceRow struct {
 // FeatureView is the feature dashboard.
 type FeatureView struct {
 	Meta
+	// Build, when set, says the source's dashboards are being built.
+	Build      *BuildBannerView
 	F          *features.Feature
 	Density    string
 	ActHist    *Histogram
@@ -137,10 +159,12 @@ type PromptView struct {
 	Text       string
 	Rank       string // "max" or "sum"
 	NumResults int
-	MaxTokens  int
-	Result     *PromptResultView
-	Error      string
-	Available  bool
+	// Density is the density filter's box: a percentage, "0" for none.
+	Density   string
+	MaxTokens int
+	Result    *PromptResultView
+	Error     string
+	Available bool
 }
 
 // SourceChoice is a source checkbox of the prompt tool.
@@ -153,6 +177,8 @@ type SourceChoice struct {
 type PromptResultView struct {
 	Tokens   []PromptToken
 	Features []PromptFeature
+	// ShareURL is the GET URL that runs this prompt with these settings.
+	ShareURL string
 	RankNote string
 	Millis   string
 }
@@ -179,6 +205,8 @@ type PromptFeature struct {
 	MaxToken    string
 	Explanation string
 	Spark       Sparkline
+	// Highlight is "level:value" per token view, for static/prompt.js.
+	Highlight string
 }
 
 // TokenPanelView lists the top features at one token.
@@ -234,4 +262,22 @@ type ErrorView struct {
 	Meta
 	Status  int
 	Message string
+	// BackURL, when set, is where to carry on (BackText names it).
+	BackURL, BackText string
+	// Build, when set, says the feature's source is being built.
+	Build *BuildBannerView
+}
+
+// BuildBannerView is the state of a source whose dashboards are not all
+// built yet.
+type BuildBannerView struct {
+	SourceID string
+	// URL is the banner's own fragment URL, polled while the build runs.
+	URL      string
+	Polling  bool
+	Headline string // "Dashboards of 1-res-topk are being built."
+	Step     string // the step that runs
+	// Value of Max is the progress of the step (Max 0: no figure).
+	Value, Max int
+	Figure     string // "1,234 / 5,000 contexts (25%)"
 }

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 )
 
 func init() {
@@ -25,7 +25,7 @@ type activationsOutput struct {
 
 func runActivations(_ context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "activations")
-	dir := fs.String("model", "", "Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer files for --text)")
+	dir := fs.String("model", "", "Hugging Face model directory of a supported family (config.json, model.safetensors or its shards, tokenizer files for --text)")
 	hook := fs.String("hook", "", "TransformerLens hook name, e.g. blocks.1.hook_resid_pre, ln_final.hook_normalized, logits")
 	text := fs.String("text", "", "text to tokenize with the model directory's tokenizer")
 	bos := fs.Bool("prepend-bos", false, "prepend the config's bos_token_id")
@@ -45,11 +45,11 @@ func runActivations(_ context.Context, env *Env, args []string) error {
 	if hasText == hasIDs {
 		return errors.New("activations: give exactly one of --text and --token-ids")
 	}
-	h, err := gpt2.ParseHook(*hook)
+	h, err := transformer.ParseHook(*hook)
 	if err != nil {
 		return fmt.Errorf("activations: %w", err)
 	}
-	model, err := gpt2.Load(*dir)
+	model, err := transformer.Load(*dir)
 	if err != nil {
 		return err
 	}

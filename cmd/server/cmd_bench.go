@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -13,13 +14,14 @@ import (
 )
 
 func init() {
-	register("bench", "time the SAE encode (bench encode ...) or the matmul kernel (bench gemm ...) on random data; prints gflops as JSON", runBench)
+	register("bench", "time the SAE encode (bench encode ...), the matmul kernel (bench gemm ...) or a model forward pass (bench forward ...) on random data; prints gflops as JSON", runBench)
 }
 
 // benchOutput is the JSON shape external checks rely on; keep it.
 type benchOutput struct {
 	GFLOPS         float64 `json:"gflops"`
 	SecondsPerCall float64 `json:"seconds_per_call"`
+	PeakRSSBytes   int64   `json:"peak_rss_bytes,omitempty"` // bench forward only
 }
 
 // maxBenchFloats bounds any one random matrix (4 GiB of float32).
@@ -27,7 +29,7 @@ const maxBenchFloats = 1 << 30
 
 func runBench(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return errors.New("bench: want a target: bench encode --d-in N --d-sae N --tokens N [--k N] [--threads N], or bench gemm --m N --k N --n N [--threads N]")
+		return errors.New("bench: want a target: bench encode --d-in N --d-sae N --tokens N [--k N] [--threads N], bench gemm --m N --k N --n N [--dtype f32|bf16|f16] [--threads N], or bench forward --config FILE --tokens T --hook H [--dtype bf16|f32] [--threads N]")
 	}
 	target, args := args[0], args[1:]
 	fs := newFlagSet(env, "bench "+target)
@@ -66,6 +68,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		m := fs.Int("m", 0, "rows of A and C")
 		k := fs.Int("k", 0, "inner dimension")
 		n := fs.Int("n", 0, "columns of B and C")
+		dtype := fs.String("dtype", "f32", "element type B is stored in: f32, bf16 or f16 (16-bit B is widened by the kernel as it is read)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
@@ -78,11 +81,36 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			}
 		}
 		a, c := randomFloats(*m**k, 3), make([]float32, *m**n)
-		b := kernel.Pack(randomFloats(*k**n, 4), *k, *n) // packed once, as weights are
+		var b *kernel.Packed // packed once, as weights are
+		switch w := randomFloats(*k**n, 4); *dtype {
+		case "f32":
+			b = kernel.Pack(w, *k, *n)
+		case "bf16":
+			b = kernel.PackBF16(roundHalves(w, false), *k, *n)
+		case "f16":
+			b = kernel.PackF16(roundHalves(w, true), *k, *n)
+		default:
+			return fmt.Errorf("bench gemm: --dtype %q: want f32, bf16 or f16", *dtype)
+		}
 		call = func() { kernel.MatMul(c, a, *m, b, nil) }
 		flops = 2 * float64(*m) * float64(*k) * float64(*n)
+	case "forward":
+		config := fs.String("config", "", "a Hugging Face config.json; random weights of its shape")
+		tokens := fs.Int("tokens", 0, "tokens in the one sequence")
+		hook := fs.String("hook", "", "the hook to stop at (only the layers it needs are built)")
+		dtype := fs.String("dtype", "", "weights: bf16 or f32 (default: bf16 when the config's torch_dtype is 16-bit)")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if err := benchDims(fs.NArg(), "--tokens", *tokens); err != nil {
+			return err
+		}
+		var err error
+		if call, flops, err = benchForward(*config, *tokens, *hook, *dtype); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("bench: unknown target %q (want encode or gemm)", target)
+		return fmt.Errorf("bench: unknown target %q (want encode, gemm or forward)", target)
 	}
 	if *threads < 0 {
 		return errors.New("bench: --threads must be >= 0")
@@ -105,7 +133,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("bench %s: %w", target, callErr)
 	}
 	per := time.Since(start).Seconds() / float64(calls)
-	return json.NewEncoder(env.Stdout).Encode(benchOutput{GFLOPS: flops / per / 1e9, SecondsPerCall: per})
+	out := benchOutput{GFLOPS: flops / per / 1e9, SecondsPerCall: per}
+	if target == "forward" {
+		out.PeakRSSBytes = peakRSS()
+	}
+	return json.NewEncoder(env.Stdout).Encode(out)
 }
 
 // benchDims checks that every dimension flag (name, value pairs) was
@@ -129,4 +161,29 @@ func randomFloats(n int, seed uint64) []float32 {
 		v[i] = float32(rng.NormFloat64())
 	}
 	return v
+}
+
+// roundHalves converts float32 values of moderate size to bfloat16 (by
+// truncation) or, with ieee, to IEEE half precision (by truncation, for
+// |v| < 65504), as raw 16-bit patterns for the 16-bit gemm benchmark.
+func roundHalves(v []float32, ieee bool) []uint16 {
+	out := make([]uint16, len(v))
+	for i, x := range v {
+		bits := math.Float32bits(x)
+		if !ieee {
+			out[i] = uint16(bits >> 16)
+			continue
+		}
+		sign := uint16(bits>>16) & 0x8000
+		exp := int(bits>>23&0xff) - 127 + 15
+		switch {
+		case exp >= 31:
+			out[i] = sign | 0x7bff
+		case exp <= 0:
+			out[i] = sign // flush tiny values to zero
+		default:
+			out[i] = sign | uint16(exp)<<10 | uint16(bits>>13&0x3ff)
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/store/storetest"
 )
 
@@ -95,7 +96,7 @@ func TestSeedDemo(t *testing.T) {
 	ctx := context.Background()
 	deps := func() *serveDeps {
 		return &serveDeps{DB: db, Log: slog.New(slog.DiscardHandler), Env: &Env{}, Background: &sync.WaitGroup{},
-			Engine: features.NewEngine(0), DataDir: t.TempDir(), Demo: &demoConfig{Dir: "../../demo"}}
+			Engine: inference.NewEngine(nil, 0), DataDir: t.TempDir(), Demo: &demoConfig{Dir: "../../demo"}}
 	}
 	d := deps()
 	if err := seedDemo(ctx, d); err != nil {

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"math"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tensor"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 )
 
 func init() {
@@ -33,7 +33,7 @@ type encodeOutput struct {
 func runEncode(_ context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "encode")
 	saeDir := fs.String("sae", "", "SAE directory: SAELens (cfg.json, sae_weights.safetensors) or one holding a Gemma Scope params.npz")
-	modelDir := fs.String("model", "", "Hugging Face GPT-2 directory; the SAE's hook is read from it (needs --text)")
+	modelDir := fs.String("model", "", "Hugging Face model directory of a supported family; the SAE's hook is read from it (needs --text)")
 	text := fs.String("text", "", "text to run through --model (BOS prepended when the SAE's cfg says prepend_bos)")
 	input := fs.String("input", "", "safetensors file holding activations [tokens, d_in] (needs --tensor)")
 	name := fs.String("tensor", "", "tensor name in --input")
@@ -142,11 +142,11 @@ func modelActivations(dir, text string, s *sae.SAE) ([]float32, error) {
 	if s.Cfg.HookName == "" {
 		return nil, fmt.Errorf("encode: the SAE in %s names no hook; use --input", s.Dir)
 	}
-	h, err := gpt2.ParseHook(s.Cfg.HookName)
+	h, err := transformer.ParseHook(s.Cfg.HookName)
 	if err != nil {
 		return nil, fmt.Errorf("encode: SAE hook: %w", err)
 	}
-	model, err := gpt2.Load(dir)
+	model, err := transformer.Load(dir)
 	if err != nil {
 		return nil, err
 	}

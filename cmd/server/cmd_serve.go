@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/pgcluster"
 	"saex/internal/store"
 	"saex/internal/web"
@@ -93,8 +93,10 @@ type serveDeps struct {
 	// only then closes the database.
 	Background *sync.WaitGroup
 	// Engine runs prompts in-process; the demo seeder (demo.go) loads the
-	// demo model into it and webServerHooks hand it to the web server.
-	Engine *features.Engine
+	// demo model into it and webServerHooks hand it to the web server. Its
+	// Scheduler also admits the web server's reads, so that prompts and
+	// reads share the machine through one object.
+	Engine *inference.Engine
 	// DataDir is --data-dir (spill files of dashboard builds live under it).
 	DataDir string
 	// Demo is the demo-seeding configuration (--no-demo, --demo-dir).
@@ -132,8 +134,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer cleanup()
+	sched := inference.NewScheduler(inference.DefaultComputeSlots, harden.ReadConcurrency)
 	deps := &serveDeps{DB: db, Log: log, Env: env, Harden: &harden, Background: &sync.WaitGroup{},
-		Engine: features.NewEngine(0), DataDir: cfg.DataDir, Demo: demo}
+		Engine: inference.NewEngine(sched, inference.DefaultPromptCacheSize), DataDir: cfg.DataDir, Demo: demo}
 	// Deferred calls run last in, first out: the jobs' context ends, they
 	// finish at a checkpoint, then cleanup closes the database. The context
 	// also ends when Serve fails, so a job never outlives serve.

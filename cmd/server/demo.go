@@ -11,6 +11,7 @@ import (
 
 	"saex/internal/features"
 	"saex/internal/features/dashboard"
+	"saex/internal/inference"
 	"saex/internal/web"
 )
 
@@ -115,7 +116,7 @@ func seedDemo(ctx context.Context, d *serveDeps) error {
 		saeDir := filepath.Join(dir, "saes", fmt.Sprintf("blocks.%d.hook_resid_pre", layer))
 		if err := d.Engine.AddSource(demoModelID, id, saeDir); err != nil {
 			log.Error("demo SAE not loaded; serving without the demo", "source", id, "err", err)
-			d.Engine = features.NewEngine(0)
+			d.Engine = inference.NewEngine(d.Engine.Scheduler(), inference.DefaultPromptCacheSize)
 			return nil
 		}
 		s, _ := d.Engine.SAE(demoModelID, id)

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"saex/internal/testenv"
 )
 
 // No Docker engine runs in CI, so these tests check the Dockerfile and the
@@ -14,19 +16,6 @@ import (
 // build context exists (and is not excluded by .dockerignore), the build
 // line builds this command, the runtime runs it as a non-root user, and
 // every SAEX_* variable the deployment files set is one the code reads.
-
-// repoRoot is two levels above this package.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("no go.mod at %s", root)
-	}
-	return root
-}
 
 // dockerInstr is one Dockerfile instruction with its line number.
 type dockerInstr struct {
@@ -104,7 +93,7 @@ func dockerignored(root, rel string) bool {
 }
 
 func TestDockerfileCopiesExistingPaths(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	instrs := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
 	stages := 0
 	copies := 0
@@ -148,7 +137,7 @@ func TestDockerfileCopiesExistingPaths(t *testing.T) {
 }
 
 func TestDockerfileBuildsAndRunsThisCommand(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	instrs := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
 	var build, entry, cmd, user, health string
 	var lastFrom string
@@ -244,7 +233,7 @@ func envNamesRead(t *testing.T, root string) map[string]bool {
 }
 
 func TestDeploymentEnvironmentIsRead(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	read := envNamesRead(t, root)
 	re := regexp.MustCompile(`\b(SAEX_[A-Z0-9_]+|DATABASE_URL)\b`)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))

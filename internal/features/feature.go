@@ -9,6 +9,7 @@ package features
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,25 +35,63 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // URL paths).
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
+// MaxLayer is the largest layer number a source id may start with. Models
+// have tens of layers; the bound keeps a hostile id ("99999999999-res-x")
+// from reaching code that reads the layer as a number.
+const MaxLayer = 99999
+
+// MaxIndex is the largest feature index any source can have: the store
+// keeps indices as 32-bit integers, as Neuronpedia's database does.
+const MaxIndex = math.MaxInt32
+
+// CheckSourceID is the one rule for source ids at every entry point (API,
+// import, build): a valid id (ValidID) whose layer prefix, when it has one,
+// is at most MaxLayer. The error is EINVALID and says what is wrong.
+func CheckSourceID(id string) error {
+	if !ValidID(id) {
+		return Errorf(EINVALID, "invalid source id %q: expected letters, digits, '.', '_' or '-', at most 128 characters", id)
+	}
+	digits := len(id) - len(strings.TrimLeft(id, "0123456789"))
+	if digits == 0 {
+		return nil
+	}
+	layer := strings.TrimLeft(id[:digits], "0")
+	if n, err := strconv.Atoi(layer); len(layer) > 9 || (err == nil && n > MaxLayer) {
+		return Errorf(EINVALID, "invalid source id %q: layer %s is larger than %d", id, id[:digits], MaxLayer)
+	}
+	return nil
+}
+
+// ValidSourceID reports whether CheckSourceID accepts id.
+func ValidSourceID(id string) bool { return CheckSourceID(id) == nil }
+
+// ValidIndex reports whether n can be a feature index of some source.
+func ValidIndex(n int) bool { return n >= 0 && n <= MaxIndex }
+
 // Validate checks that the key names a possible feature.
 func (k FeatureKey) Validate() error {
 	if !ValidID(k.ModelID) {
 		return Errorf(EINVALID, "invalid model id %q", k.ModelID)
 	}
-	if !ValidID(k.SourceID) {
-		return Errorf(EINVALID, "invalid source id %q", k.SourceID)
+	if err := CheckSourceID(k.SourceID); err != nil {
+		return err
 	}
-	if k.Index < 0 {
-		return Errorf(EINVALID, "invalid feature index %d", k.Index)
+	if !ValidIndex(k.Index) {
+		return Errorf(EINVALID, "invalid feature index %d: expected 0 to %d", k.Index, MaxIndex)
 	}
 	return nil
 }
 
-// ParseIndex parses a feature index as Neuronpedia writes it (a decimal string).
+// ParseIndex parses a feature index as Neuronpedia writes it (a decimal
+// string): EINVALID unless it is a whole number from 0 to MaxIndex.
 func ParseIndex(s string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 0 {
-		return 0, Errorf(EINVALID, "invalid feature index %q", s)
+	t := strings.TrimSpace(s)
+	n, err := strconv.Atoi(t)
+	if err != nil || !ValidIndex(n) {
+		if len(t) > 32 {
+			t = t[:32] + "..."
+		}
+		return 0, Errorf(EINVALID, "invalid feature index %q: expected a whole number from 0 to %d", t, MaxIndex)
 	}
 	return n, nil
 }

@@ -40,3 +40,15 @@ type Inference interface {
 	// saturated past ctx's deadline.
 	RunPrompt(ctx context.Context, modelID string, sourceIDs []string, text string) (*PromptResult, error)
 }
+
+// Scheduler shares the machine between running the model and serving page
+// and API reads (internal/inference implements it; its engine runs every
+// prompt under it).
+type Scheduler interface {
+	// AdmitRead waits for a page or API read's turn; EUNAVAILABLE when ctx
+	// ends first. The caller calls release when the read is done.
+	AdmitRead(ctx context.Context) (release func(), err error)
+	// ComputeSlots reports how many prompts hold a compute slot and how
+	// many may hold one at once.
+	ComputeSlots() (busy, size int)
+}

@@ -92,6 +92,9 @@ type Source struct {
 	NumFeatures int `json:"numFeatures,omitempty"`
 	// Build reports dashboard computation for sources saex builds itself.
 	Build *BuildStatus `json:"build,omitempty"`
+	// OwnerKeyID, when not empty, is the upload key that creates the
+	// source (UpsertSource sets it on insert only; SourceOwners reads it).
+	OwnerKeyID string `json:"-"`
 }
 
 // Build states of a source's dashboards.
@@ -102,9 +105,22 @@ const (
 	BuildFailed  = "failed"
 )
 
+// Phases of a running build (BuildStatus.Phase).
+const (
+	BuildPhaseTokenize = "tokenize"
+	BuildPhaseEncode   = "encode"
+	BuildPhaseStats    = "stats"
+	BuildPhaseWrite    = "write"
+)
+
 // BuildStatus is the progress of computing a source's dashboards.
 type BuildStatus struct {
-	State         string    `json:"state"`
+	State string `json:"state"`
+	// Phase is the step a running build is in: BuildPhaseTokenize,
+	// BuildPhaseEncode (pass 1: the model over the corpus; ContextsDone
+	// counts), BuildPhaseStats (pass 2: histograms and interval examples;
+	// ContextsDone counts again) or BuildPhaseWrite (FeaturesDone counts).
+	Phase         string    `json:"phase,omitempty"`
 	FeaturesDone  int       `json:"featuresDone"`
 	FeaturesTotal int       `json:"featuresTotal"`
 	ContextsDone  int       `json:"contextsDone"`
@@ -118,5 +134,12 @@ type SourceStats struct {
 	NumFeatures   int     // features stored
 	NumDead       int     // features with maxActApprox <= 0
 	MedianDensity float64 // median frac_nonzero over live features
-	NumExplained  int     // features with at least one explanation
+	NumExplained  int     // features with at least one explanation other than an automatic label
+	// NumAutoLabelled counts features with an automatic label (AutoLabelType).
+	NumAutoLabelled int
 }
+
+// AutoLabelType is the explanation type of the labels the dashboard
+// builder writes from a feature's top tokens (no explainer model): they are
+// counted apart from explanations.
+const AutoLabelType = "saex_top-tokens"

@@ -82,7 +82,7 @@ type NewVector struct {
 
 // VectorSourceSetSuffix maps a vector hook type to the suffix of the source
 // set its vectors are stored under ("neuronpedia-" + suffix).
-var VectorSourceSetSuffix = map[string]string{"hook_resid_pre": "res", "hook_resid_post": "res-post"}
+var VectorSourceSetSuffix = map[string]string{"hook_resid_pre": "resid-pre", "hook_resid_post": "resid-post"}
 
 // VectorService stores custom steering vectors as features.
 type VectorService interface {
@@ -94,4 +94,12 @@ type VectorService interface {
 	DeleteVector(ctx context.Context, key FeatureKey, owner string) error
 	// VectorsOwned returns the owner's vectors, newest first.
 	VectorsOwned(ctx context.Context, owner string) ([]*Feature, error)
+}
+
+// ExplanationExporter reads a source's explanations in bulk
+// (Neuronpedia's explanation export).
+type ExplanationExporter interface {
+	// ExportExplanations returns explanations offset..offset+limit-1 of the
+	// source, ordered by feature index (ENOTFOUND for an unknown source).
+	ExportExplanations(ctx context.Context, modelID, sourceID string, offset, limit int) ([]*Explanation, error)
 }

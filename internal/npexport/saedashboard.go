@@ -74,7 +74,7 @@ func ParseDashboard(f *File, created time.Time) (*Dashboard, error) {
 		sourceID += "__" + *b.SAEIDSuffix
 	}
 	d := &Dashboard{ModelID: *b.ModelID, SourceID: sourceID, SetName: *b.SAESet, Lines: Lines{}}
-	if !features.ValidID(d.ModelID) || !features.ValidID(d.SourceID) || !features.ValidID(d.SetName) {
+	if !features.ValidID(d.ModelID) || !features.ValidSourceID(d.SourceID) || !features.ValidID(d.SetName) {
 		return nil, fail(fmt.Errorf("invalid model %q, layer %q or sae_set %q", d.ModelID, string(*b.Layer), d.SetName))
 	}
 	created = created.UTC().Truncate(time.Microsecond)

@@ -18,8 +18,10 @@ import (
 
 	"saex/internal/compute/tensor"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/inference"
 	"saex/internal/npexport"
 	"saex/internal/store/storetest"
+	"saex/internal/testenv"
 	"saex/internal/web"
 	"saex/internal/web/webtest"
 )
@@ -146,7 +148,7 @@ func TestMalformedFiles(t *testing.T) {
 	_, err = tokenizer.FromJSON("tokenizer.json", []byte(`{"model":{"type":"Unigram"}}`))
 	fail("tokenizer", "tokenizer.json of another model type", err, "tokenizer.json")
 	// Text is never an error: invalid UTF-8, NUL and markup encode and decode back.
-	tok, err := tokenizer.Load(filepath.Join(webtest.RepoRoot(t), "demo", "demo-gpt2-4l", "model"))
+	tok, err := tokenizer.Load(filepath.Join(testenv.RepoRoot(t), "demo", "demo-gpt2-4l", "model"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +183,8 @@ func TestMalformedFiles(t *testing.T) {
 func TestMalformedRequests(t *testing.T) {
 	db := storetest.NewDB(t)
 	webtest.Seed(t, db)
-	eng := webtest.DemoEngine(t)
+	sched := inference.NewScheduler(0, 0)
+	eng := webtest.DemoEngine(t, sched)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := webtest.SeedDemo(ctx, db, eng, webtest.DemoPrompts); err != nil {
@@ -193,7 +196,7 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	srv := web.NewServer()
 	srv.Catalog, srv.Features, srv.Explanations = db, db, db
-	srv.Writer, srv.APIKeys, srv.Ready, srv.Inference = db, db, db, eng
+	srv.Writer, srv.APIKeys, srv.Ready, srv.Inference, srv.Scheduler = db, db, db, eng, sched
 	srv.Logger = slog.New(slog.DiscardHandler)
 	handler, err := (&web.Hardening{}).Install(srv)
 	if err != nil {

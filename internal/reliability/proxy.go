@@ -44,13 +44,6 @@ func NewProxy(upstream string) (*Proxy, error) {
 	return p, nil
 }
 
-// SetUpstream changes where new connections go (a restarted server on a new port).
-func (p *Proxy) SetUpstream(upstream string) {
-	p.mu.Lock()
-	p.upstream = upstream
-	p.mu.Unlock()
-}
-
 // serve accepts on ln until it is closed.
 func (p *Proxy) serve(ln net.Listener) {
 	go func() {

@@ -232,7 +232,7 @@ func (db *DB) ListSources(ctx context.Context, modelID string) ([]*features.Sour
 	rows, err := db.Pool.Query(ctx, `SELECT `+sourceCols+`,
 		  `+storedFeatureCount+`
 		FROM sources s WHERE s.model_id = $1
-		ORDER BY (substring(s.id from '^[0-9]+'))::int NULLS LAST, s.id`, modelID)
+		ORDER BY (substring(s.id from '^[0-9]+'))::numeric NULLS LAST, s.id`, modelID)
 	if err != nil {
 		return nil, dbErr(err, "list sources")
 	}
@@ -282,8 +282,11 @@ func (db *DB) GetSource(ctx context.Context, modelID, sourceID string) (*feature
 // UpsertSource creates or replaces a source; its model and source set must
 // exist. The Build field is left alone (SetBuildStatus writes it).
 func (db *DB) UpsertSource(ctx context.Context, s *features.Source) error {
-	if !features.ValidID(s.ModelID) || !features.ValidID(s.ID) || !features.ValidID(s.SetName) {
+	if !features.ValidID(s.ModelID) || !features.ValidID(s.SetName) {
 		return features.Errorf(features.EINVALID, "invalid source %q (set %q) of model %q", s.ID, s.SetName, s.ModelID)
+	}
+	if err := features.CheckSourceID(s.ID); err != nil {
+		return err
 	}
 	if err := checkText("source", s.CreatorID, s.Visibility, s.HookName); err != nil {
 		return err
@@ -299,8 +302,8 @@ func (db *DB) UpsertSource(ctx context.Context, s *features.Source) error {
 	created := orNow(s.CreatedAt, db.now())
 	_, err := db.Pool.Exec(ctx, `INSERT INTO sources (model_id, id, set_name, creator_id, has_dashboards,
 		  inference_enabled, saelens_config, saelens_release, saelens_sae_id, hf_repo_id, hf_folder_id,
-		  visibility, num_prompts, num_tokens_in_prompt, dataset, notes, created_at, hook_name, num_features)
-		VALUES ($1,$2,$3,$4,$5,$6,$7::json,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+		  visibility, num_prompts, num_tokens_in_prompt, dataset, notes, created_at, hook_name, num_features, owner_key)
+		VALUES ($1,$2,$3,$4,$5,$6,$7::json,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,nullif($20, ''))
 		ON CONFLICT (model_id, id) DO UPDATE SET set_name = EXCLUDED.set_name, creator_id = EXCLUDED.creator_id,
 		  has_dashboards = EXCLUDED.has_dashboards, inference_enabled = EXCLUDED.inference_enabled,
 		  saelens_config = EXCLUDED.saelens_config, saelens_release = EXCLUDED.saelens_release,
@@ -311,7 +314,7 @@ func (db *DB) UpsertSource(ctx context.Context, s *features.Source) error {
 		  hook_name = EXCLUDED.hook_name, num_features = EXCLUDED.num_features`,
 		s.ModelID, s.ID, s.SetName, s.CreatorID, s.HasDashboards, s.InferenceEnabled, cfg, s.SAELensRelease,
 		s.SAELensSAEID, s.HFRepoID, s.HFFolderID, orDefault(s.Visibility, "PUBLIC"), s.NumPrompts,
-		s.NumTokensInPrompt, s.Dataset, s.Notes, created, s.HookName, s.NumFeatures)
+		s.NumTokensInPrompt, s.Dataset, s.Notes, created, s.HookName, s.NumFeatures, s.OwnerKeyID)
 	if err != nil {
 		return dbErr(err, "upsert source %s/%s", s.ModelID, s.ID)
 	}
@@ -341,7 +344,8 @@ func (db *DB) SetBuildStatus(ctx context.Context, modelID, sourceID string, st *
 }
 
 // SourceStats summarises a source: feature counts, median density of live
-// features, and how many features have an explanation.
+// features, how many features have an explanation and how many an
+// automatic top-tokens label (counted apart).
 func (db *DB) SourceStats(ctx context.Context, modelID, sourceID string) (*features.SourceStats, error) {
 	sid, err := db.sourceID(ctx, modelID, sourceID)
 	if err != nil {
@@ -351,8 +355,9 @@ func (db *DB) SourceStats(ctx context.Context, modelID, sourceID string) (*featu
 	var median *float64
 	err = db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE max_act_approx <= 0),
 		  percentile_cont(0.5) WITHIN GROUP (ORDER BY frac_nonzero) FILTER (WHERE max_act_approx > 0),
-		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1)
-		FROM features WHERE sid = $1`, sid).Scan(&st.NumFeatures, &st.NumDead, &median, &st.NumExplained)
+		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name <> $2),
+		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name = $2)
+		FROM features WHERE sid = $1`, sid, features.AutoLabelType).Scan(&st.NumFeatures, &st.NumDead, &median, &st.NumExplained, &st.NumAutoLabelled)
 	if err != nil {
 		return nil, dbErr(err, "source stats of %s/%s", modelID, sourceID)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -68,4 +69,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// fitsInt4 returns EINVALID naming what and field when an input-derived
+// integer does not fit the integer column it goes to: pgx would refuse it
+// with an internal error, and an int32() conversion would wrap it silently.
+func fitsInt4(what, field string, vals ...*int) error {
+	for _, v := range vals {
+		if v != nil && (*v < math.MinInt32 || *v > math.MaxInt32) {
+			return features.Errorf(features.EINVALID, "%s: %s %d is out of range (at most %d)", what, field, *v, math.MaxInt32)
+		}
+	}
+	return nil
 }

@@ -63,7 +63,7 @@ func (db *DB) WriteFeatures(ctx context.Context, b *features.FeatureBatch) error
 	if b == nil {
 		return features.Errorf(features.EINVALID, "nil feature batch")
 	}
-	if !features.ValidID(b.ModelID) || !features.ValidID(b.SourceID) {
+	if !features.ValidID(b.ModelID) || !features.ValidSourceID(b.SourceID) {
 		return features.Errorf(features.EINVALID, "invalid source %q of model %q", b.SourceID, b.ModelID)
 	}
 	sid, err := db.sourceID(ctx, b.ModelID, b.SourceID)
@@ -173,6 +173,9 @@ func validateFeature(key features.FeatureKey, f *features.Feature) error {
 			return features.Errorf(features.EINVALID, "feature %s: %s lengths differ (%d vs %d)", key, p.name, p.a, p.b)
 		}
 	}
+	if err := fitsInt4("feature "+key.String(), "umap_cluster", f.UmapCluster); err != nil {
+		return err
+	}
 	for _, arr := range [][]int{f.TopkCosSimIndices, f.NeuronAlignmentIndices, f.CorrelatedNeuronsIndices, f.CorrelatedFeaturesIndices} {
 		for _, v := range arr {
 			if v < -1<<31 || v > 1<<31-1 {
@@ -182,6 +185,11 @@ func validateFeature(key features.FeatureKey, f *features.Feature) error {
 	}
 	return nil
 }
+
+// MaxTokenBytes bounds one token's text. Real tokens are a few bytes; the
+// token dictionary's unique index cannot hold a key near 2.7 KB, and the
+// database's refusal would not say which token was wrong.
+const MaxTokenBytes = 1024
 
 // actRow is an example encoded for COPY.
 type actRow struct {
@@ -201,6 +209,24 @@ func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts 
 		key := features.FeatureKey{ModelID: a.ModelID, SourceID: a.SourceID, Index: a.Index}
 		if len(a.Values) != len(a.Tokens) {
 			return nil, features.Errorf(features.EINVALID, "feature %s: activation %q has %d tokens but %d values", key, a.ID, len(a.Tokens), len(a.Values))
+		}
+		what := fmt.Sprintf("feature %s: activation %q", key, a.ID)
+		if !features.ValidIndex(a.Index) {
+			return nil, features.Errorf(features.EINVALID, "%s: invalid feature index %d", what, a.Index)
+		}
+		if err := fitsInt4(what, "maxValueTokenIndex", &a.MaxValueTokenIndex); err != nil {
+			return nil, err
+		}
+		if err := fitsInt4(what, "qualifyingTokenIndex", a.QualifyingTokenIndex); err != nil {
+			return nil, err
+		}
+		if err := fitsInt4(what, "dfaTargetIndex", a.DFATargetIndex); err != nil {
+			return nil, err
+		}
+		for j, tok := range a.Tokens {
+			if len(tok) > MaxTokenBytes {
+				return nil, features.Errorf(features.EINVALID, "%s: token %d is too long: %d bytes, at most %d", what, j, len(tok), MaxTokenBytes)
+			}
 		}
 		if len(a.Tokens) > 0 && (a.MaxValueTokenIndex < 0 || a.MaxValueTokenIndex >= len(a.Tokens)) {
 			return nil, features.Errorf(features.EINVALID, "feature %s: activation %q: maxValueTokenIndex %d outside its %d tokens", key, a.ID, a.MaxValueTokenIndex, len(a.Tokens))
@@ -427,24 +453,6 @@ func (db *DB) Done(ctx context.Context, cp features.Checkpoint) (bool, error) {
 	err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM checkpoints WHERE job = $1 AND unit = $2 AND hash = $3)`,
 		cp.Job, cp.Unit, cp.Hash).Scan(&ok)
 	return ok, dbErr(err, "read checkpoint")
-}
-
-// Checkpoints returns the units of a job that are done, with their hashes.
-func (db *DB) Checkpoints(ctx context.Context, job string) (map[string]string, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT unit, hash FROM checkpoints WHERE job = $1`, job)
-	if err != nil {
-		return nil, dbErr(err, "read checkpoints")
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var u, h string
-		if err := rows.Scan(&u, &h); err != nil {
-			return nil, dbErr(err, "read checkpoints")
-		}
-		out[u] = h
-	}
-	return out, dbErr(rows.Err(), "read checkpoints")
 }
 
 // newID returns a random 25-character lower-case id (the length of

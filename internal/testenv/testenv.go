@@ -15,6 +15,7 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -80,4 +81,24 @@ func Missing(tb testing.TB, s Service, err error) {
 		why += ")"
 	}
 	tb.Fatalf("this test needs %s, which is unavailable: %v\n\t%s; %s", s.Name, err, s.Hint, why)
+}
+
+// RepoRoot returns the module root (the folder holding go.mod) above the
+// working directory, where tests find the demo, testdata and docs.
+func RepoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("testenv: no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }

@@ -174,9 +174,30 @@ func TestAPISearchAll(t *testing.T) {
 		if len(exps) != 1 || exps[0].(map[string]any)["description"] != webtest.DemoExplanation(item["layer"].(string), atoi(t, item["index"])) {
 			t.Errorf("item %d: neuron explanations %v", i, exps)
 		}
+		// As Neuronpedia: the top example, explanations with author and
+		// votes, the model row.
+		hasKeys(t, "neuron explanation", exps[0].(map[string]any), "author", "votes", "scores")
+		if acts := n["activations"].([]any); len(acts) != 0 { // the demo rows have no examples
+			t.Errorf("item %d: neuron has %d activations, want none", i, len(acts))
+		}
+		if m, ok := n["model"].(map[string]any); !ok || m["id"] != webtest.DemoModel {
+			t.Errorf("item %d: neuron model %v", i, n["model"])
+		}
 	}
 	if len(layers) < 2 {
 		t.Errorf("results come from %d sources only", len(layers))
+	}
+	// Give the first result's feature two examples: its neuron then
+	// carries the larger one alone.
+	first := result[0].(map[string]any)
+	st, b = postJSON(t, env.URL+"/api/activation/upload-batch", map[string]any{"modelId": webtest.DemoModel, "source": first["layer"], "index": first["index"],
+		"activations": []any{map[string]any{"tokens": []string{"a", "b"}, "values": []float64{0.5, 1.5}}, map[string]any{"tokens": []string{"c", "d"}, "values": []float64{2.5, 0}}}})
+	wantStatus(t, "upload examples", st, 200, b)
+	st, b = postJSON(t, u, map[string]any{"modelId": webtest.DemoModel, "sourceSet": "res-topk", "text": demoText, "selectedLayers": []string{}, "numResults": 20})
+	wantStatus(t, "search-all again", st, 200, b)
+	acts := obj(t, b)["result"].([]any)[0].(map[string]any)["neuron"].(map[string]any)["activations"].([]any)
+	if len(acts) != 1 || acts[0].(map[string]any)["maxValue"] != 2.5 {
+		t.Errorf("neuron activations %v, want the top example alone (maxValue 2.5)", acts)
 	}
 
 	// Sum at chosen positions, density threshold, one layer.
@@ -259,6 +280,11 @@ func TestAPISearchTopkByToken(t *testing.T) {
 			hasKeys(t, "topFeature", fm, "activationValue", "featureIndex", "feature")
 			v := fm["activationValue"].(float64)
 			feat := fm["feature"].(map[string]any)
+			// The feature row as Neuronpedia sends it: logits, explanations with typeName.
+			hasKeys(t, "topFeature.feature", feat, "modelId", "layer", "index", "pos_str", "neg_str", "maxActApprox", "explanations")
+			for _, e := range feat["explanations"].([]any) {
+				hasKeys(t, "topFeature explanation", e.(map[string]any), "description", "typeName", "explanationModelName")
+			}
 			if v > prev || v <= 0 || feat["frac_nonzero"].(float64) > 0.01 {
 				t.Fatalf("row %d: feature %v (previous %g; default density threshold 0.01)", i, fm, prev)
 			}

@@ -14,16 +14,21 @@ const explanationPageSize = 20
 // maxQueryLen caps search queries (characters).
 const maxQueryLen = 500
 
-// explanationSearchRequest is the body of POST /api/explanation/search.
+// explanationSearchRequest is the body of the POST /api/explanation/search
+// routes: search (modelId and layers optional), search-model (modelId),
+// search-release (releaseName) and search-all (query alone).
 type explanationSearchRequest struct {
-	ModelID string   `json:"modelId"`
-	Layers  []string `json:"layers"`
-	Query   string   `json:"query"`
-	Offset  int      `json:"offset"`
+	ModelID     string   `json:"modelId"`
+	Layers      []string `json:"layers"`
+	ReleaseName string   `json:"releaseName,omitempty"`
+	Query       string   `json:"query"`
+	Offset      int      `json:"offset"`
 }
 
-// explanationSearchResult is one hit, in Neuronpedia's shape (with a
-// full-text rank where Neuronpedia has cosine_similarity).
+// explanationSearchResult is one hit in Neuronpedia's shape. Neuronpedia
+// ranks by the cosine similarity of OpenAI embeddings; saex ranks by
+// PostgreSQL full-text search and says so: cosine_similarity is null and
+// textRank holds ts_rank, the score the hits are ordered by.
 type explanationSearchResult struct {
 	ModelID              string      `json:"modelId"`
 	Layer                string      `json:"layer"`
@@ -31,23 +36,29 @@ type explanationSearchResult struct {
 	Description          string      `json:"description"`
 	ExplanationModelName string      `json:"explanationModelName"`
 	TypeName             string      `json:"typeName"`
-	Rank                 float64     `json:"rank"`
+	CosineSimilarity     *float64    `json:"cosine_similarity"`
+	TextRank             float64     `json:"textRank"`
 	Neuron               *apiFeature `json:"neuron"`
 }
 
-// explanationSearchResponse is Neuronpedia's explanation-search response.
+// explanationSearchResponse is Neuronpedia's explanation-search response:
+// resultsCount is the length of this page, nextOffset is present only when
+// hasMore. totalCount (saex's) counts every match.
 type explanationSearchResponse struct {
 	Request      explanationSearchRequest  `json:"request"`
 	Results      []explanationSearchResult `json:"results"`
 	ResultsCount int                       `json:"resultsCount"`
 	HasMore      bool                      `json:"hasMore"`
-	NextOffset   int                       `json:"nextOffset"`
+	NextOffset   *int                      `json:"nextOffset,omitempty"`
+	TotalCount   int                       `json:"totalCount"`
 }
 
 // validateQuery checks a free-text search query.
 func validateQuery(field, q string) (string, error) {
 	q = strings.TrimSpace(q)
 	switch n := utf8.RuneCountInString(q); {
+	case !utf8.ValidString(q) || strings.ContainsRune(q, 0):
+		return "", invalidField(field, "must be valid UTF-8 text without NUL")
 	case n < 3:
 		return "", invalidField(field, "must be at least 3 characters")
 	case n > maxQueryLen:
@@ -56,10 +67,37 @@ func validateQuery(field, q string) (string, error) {
 	return q, nil
 }
 
-// handleAPIExplanationSearch handles "POST /api/explanation/search": full-text
-// search over explanations, optionally within a model and some of its
-// sources, 20 a page from offset.
+// Scopes of the explanation-search routes.
+const (
+	searchScopeAny     = iota // /explanation/search: modelId and layers optional
+	searchScopeModel          // /explanation/search-model: modelId required
+	searchScopeRelease        // /explanation/search-release: releaseName required
+	searchScopeAll            // /explanation/search-all: the query alone
+)
+
+// handleAPIExplanationSearch handles "POST /api/explanation/search":
+// full-text search over explanations, optionally within a model and some
+// of its sources, 20 a page from offset.
 func (s *Server) handleAPIExplanationSearch(w http.ResponseWriter, r *http.Request) {
+	s.explanationSearch(w, r, searchScopeAny)
+}
+
+// handleAPIExplanationSearchModel handles "POST /api/explanation/search-model".
+func (s *Server) handleAPIExplanationSearchModel(w http.ResponseWriter, r *http.Request) {
+	s.explanationSearch(w, r, searchScopeModel)
+}
+
+// handleAPIExplanationSearchRelease handles "POST /api/explanation/search-release".
+func (s *Server) handleAPIExplanationSearchRelease(w http.ResponseWriter, r *http.Request) {
+	s.explanationSearch(w, r, searchScopeRelease)
+}
+
+// handleAPIExplanationSearchAll handles "POST /api/explanation/search-all".
+func (s *Server) handleAPIExplanationSearchAll(w http.ResponseWriter, r *http.Request) {
+	s.explanationSearch(w, r, searchScopeAll)
+}
+
+func (s *Server) explanationSearch(w http.ResponseWriter, r *http.Request, scope int) {
 	var req explanationSearchRequest
 	if err := decodeJSON(w, r, s.MaxBodyBytes, &req); err != nil {
 		s.apiError(w, r, err)
@@ -74,13 +112,35 @@ func (s *Server) handleAPIExplanationSearch(w http.ResponseWriter, r *http.Reque
 		s.apiError(w, r, invalidField("offset", "must be >= 0"))
 		return
 	}
+	switch scope {
+	case searchScopeModel:
+		if req.ModelID == "" {
+			s.apiError(w, r, invalidField("modelId", "is required"))
+			return
+		}
+		req.Layers, req.ReleaseName = nil, ""
+	case searchScopeRelease:
+		if req.ReleaseName == "" {
+			s.apiError(w, r, invalidField("releaseName", "is required"))
+			return
+		}
+		if !features.ValidID(req.ReleaseName) {
+			s.apiError(w, r, invalidField("releaseName", "invalid release name %q", req.ReleaseName))
+			return
+		}
+		req.ModelID, req.Layers = "", nil
+	case searchScopeAll:
+		req.ModelID, req.Layers, req.ReleaseName = "", nil, ""
+	default:
+		req.ReleaseName = ""
+	}
 	if req.ModelID != "" && !features.ValidID(req.ModelID) {
 		s.apiError(w, r, invalidField("modelId", "invalid model id %q", req.ModelID))
 		return
 	}
 	for i, l := range req.Layers {
-		if !features.ValidID(l) {
-			s.apiError(w, r, invalidField(fieldAt("", i), "invalid source id %q in layers", l))
+		if err := sourceField("layers"+fieldAt("", i), l); err != nil {
+			s.apiError(w, r, err)
 			return
 		}
 	}
@@ -88,8 +148,15 @@ func (s *Server) handleAPIExplanationSearch(w http.ResponseWriter, r *http.Reque
 		s.apiError(w, r, invalidField("modelId", "is required with layers"))
 		return
 	}
+	if scope == searchScopeModel {
+		if _, err := s.Catalog.GetModel(r.Context(), req.ModelID); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+	}
 	hits, total, err := s.Explanations.SearchExplanations(r.Context(), features.ExplanationQuery{
-		Query: q, ModelID: req.ModelID, SourceIDs: req.Layers, Offset: req.Offset, Limit: explanationPageSize,
+		Query: q, ModelID: req.ModelID, SourceIDs: req.Layers, ReleaseName: req.ReleaseName,
+		Offset: req.Offset, Limit: explanationPageSize,
 	})
 	if err != nil {
 		s.apiError(w, r, err)
@@ -100,7 +167,7 @@ func (s *Server) handleAPIExplanationSearch(w http.ResponseWriter, r *http.Reque
 		s.apiError(w, r, err)
 		return
 	}
-	resp := explanationSearchResponse{Request: req, Results: []explanationSearchResult{}, ResultsCount: total}
+	resp := explanationSearchResponse{Request: req, Results: []explanationSearchResult{}, ResultsCount: len(hits), TotalCount: total}
 	if resp.Request.Layers == nil {
 		resp.Request.Layers = []string{}
 	}
@@ -109,7 +176,7 @@ func (s *Server) handleAPIExplanationSearch(w http.ResponseWriter, r *http.Reque
 		res := explanationSearchResult{
 			ModelID: e.ModelID, Layer: e.SourceID, Index: itoa(e.Index),
 			Description: e.Description, ExplanationModelName: e.ExplanationModelName, TypeName: e.TypeName,
-			Rank: h.Rank,
+			TextRank: h.Rank,
 		}
 		if f, ok := neurons[features.FeatureKey{ModelID: e.ModelID, SourceID: e.SourceID, Index: e.Index}]; ok {
 			af := newAPIFeature(f)
@@ -117,8 +184,9 @@ func (s *Server) handleAPIExplanationSearch(w http.ResponseWriter, r *http.Reque
 		}
 		resp.Results = append(resp.Results, res)
 	}
-	resp.NextOffset = req.Offset + len(hits)
-	resp.HasMore = resp.NextOffset < total
+	if next := req.Offset + len(hits); next < total {
+		resp.HasMore, resp.NextOffset = true, &next
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -138,6 +206,7 @@ func (s *Server) hitFeatures(r *http.Request, hits []*features.ExplanationHit, a
 		return nil, err
 	}
 	for _, f := range fs {
+		f.Activations = byMaxValue(f.Activations)
 		out[f.Key()] = f
 	}
 	return out, nil

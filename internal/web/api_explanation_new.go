@@ -17,10 +17,15 @@ const (
 	apiExplanationAuthor  = "api"
 )
 
-// explanationNewRequest is the body of POST /api/explanation/new. The text
-// may come as "description" (the stored field) or "text" (as in uploads),
-// the source as "source" or "layer".
+// explanationNewRequest is the body of POST /api/explanation/new. It is
+// either Neuronpedia's (what SAELens sends), {"feature": {modelId, layer,
+// index, explanation, explanationModel?}}, answered {message, url} as
+// Neuronpedia does, or saex's flat form, answered with the explanation
+// row: the text as "description" (the stored field) or "text" (as in
+// uploads), the source as "source" or "layer".
 type explanationNewRequest struct {
+	Feature *explanationNewFeature `json:"feature"`
+
 	ModelID              string          `json:"modelId"`
 	Source               string          `json:"source"`
 	Layer                string          `json:"layer"`
@@ -29,6 +34,16 @@ type explanationNewRequest struct {
 	Text                 string          `json:"text"`
 	TypeName             string          `json:"typeName"`
 	ExplanationModelName string          `json:"explanationModelName"`
+}
+
+// explanationNewFeature is the "feature" of Neuronpedia's body.
+type explanationNewFeature struct {
+	ModelID          string          `json:"modelId"`
+	Layer            string          `json:"layer"`
+	Source           string          `json:"source"`
+	Index            json.RawMessage `json:"index"`
+	Explanation      string          `json:"explanation"`
+	ExplanationModel string          `json:"explanationModel"`
 }
 
 // handleAPIExplanationNew handles "POST /api/explanation/new": adds an
@@ -44,12 +59,18 @@ func (s *Server) handleAPIExplanationNew(w http.ResponseWriter, r *http.Request)
 		s.apiError(w, r, err)
 		return
 	}
+	prefix := "" // field names of Neuronpedia's body are under "feature."
+	if f := req.Feature; f != nil {
+		prefix = "feature."
+		req.ModelID, req.Source, req.Layer, req.Index = f.ModelID, f.Source, f.Layer, f.Index
+		req.Description, req.ExplanationModelName = f.Explanation, f.ExplanationModel
+	}
 	src, err := modelAndSource(req.ModelID, req.Source, req.Layer)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	idx, err := parseIndex("index", req.Index)
+	idx, err := parseIndex(prefix+"index", req.Index)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -58,7 +79,11 @@ func (s *Server) handleAPIExplanationNew(w http.ResponseWriter, r *http.Request)
 	if text == "" {
 		text = strings.TrimSpace(req.Text)
 	}
-	if err := checkExplanationText("description", text); err != nil {
+	textField := "description"
+	if prefix != "" {
+		textField = prefix + "explanation"
+	}
+	if err := checkExplanationText(textField, text); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
@@ -74,11 +99,24 @@ func (s *Server) handleAPIExplanationNew(w http.ResponseWriter, r *http.Request)
 			return
 		}
 	}
+	// Explanations are added, never replaced: any key that may write may
+	// add one to any feature, as on Neuronpedia.
+	if err := AuthorizeWrite(r.Context()); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
 	if err := s.Explanations.CreateExplanation(r.Context(), e); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, apiExplanation{Explanation: e, Source: e.SourceID})
+	if prefix != "" {
+		writeJSON(w, http.StatusOK, struct {
+			Message string `json:"message"`
+			URL     string `json:"url"`
+		}{"Explanation created. Open url to see it.", s.BaseURL + "/" + e.ModelID + "/" + e.SourceID + "/" + itoa(e.Index)})
+		return
+	}
+	writeJSON(w, http.StatusOK, newAPIExplanation(e))
 }
 
 // checkExplanationText checks the text of an explanation given by a client

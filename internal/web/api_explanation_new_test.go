@@ -45,4 +45,29 @@ func TestAPIExplanationNew(t *testing.T) {
 		st, b := postJSON(t, u, c.body)
 		wantStatus(t, c.name, st, c.want, b)
 	}
+
+	// Neuronpedia's body, as SAELens sends it, and Neuronpedia's reply.
+	st, b = postJSON(t, u, map[string]any{"feature": map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 5,
+		"explanation": "tokens after an opening quote", "explanationModel": "gpt-4o-mini"}})
+	wantStatus(t, "Neuronpedia body", st, http.StatusOK, b)
+	m := obj(t, b)
+	if m["message"] == nil || !strings.HasSuffix(m["url"].(string), "/"+webtest.TestModel+"/"+webtest.TestSource+"/5") {
+		t.Errorf("Neuronpedia reply: %s, want {message, url}", b)
+	}
+	st, b = get(t, env.URL+"/api/feature/"+webtest.TestModel+"/"+webtest.TestSource+"/5")
+	if st != 200 || !strings.Contains(string(b), "tokens after an opening quote") || !strings.Contains(string(b), `"explanationModelName":"gpt-4o-mini"`) {
+		t.Errorf("explanation from Neuronpedia's body missing: %s", truncate(b))
+	}
+	for _, c := range []struct {
+		body map[string]any
+		want int
+		msg  string
+	}{
+		{map[string]any{"feature": map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 5}}, 400, "feature.explanation"},
+		{map[string]any{"feature": map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": "x", "explanation": "abc"}}, 400, "feature.index"},
+		{map[string]any{"feature": map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 99999, "explanation": "abc"}}, 404, ""},
+	} {
+		st, b := postJSON(t, u, c.body)
+		wantError(t, "Neuronpedia body", st, b, c.want, c.msg)
+	}
 }

@@ -23,6 +23,9 @@ type apiFeature struct {
 	MaxActApprox float32          `json:"maxActApprox"`
 	Activations  []apiActivation  `json:"activations"`
 	Explanations []apiExplanation `json:"explanations"`
+	// Model is the model row, included where Neuronpedia includes it
+	// (search-all's neurons).
+	Model *features.Model `json:"model,omitempty"`
 }
 
 // apiActivation is an example as the API returns it. "source" repeats
@@ -140,13 +143,20 @@ func orEmpty[T any](s []T) []T {
 }
 
 // pathKey reads {model}, {source} and {index} from the route.
+// Errors are EINVALID naming the path segment.
 func pathKey(r *http.Request) (features.FeatureKey, error) {
-	idx, err := features.ParseIndex(chi.URLParam(r, "index"))
-	if err != nil {
+	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
+	if !features.ValidID(modelID) {
+		return features.FeatureKey{}, invalidField("model", "invalid model id %q", clip(modelID))
+	}
+	if err := sourceField("source", sourceID); err != nil {
 		return features.FeatureKey{}, err
 	}
-	key := features.FeatureKey{ModelID: chi.URLParam(r, "model"), SourceID: chi.URLParam(r, "source"), Index: idx}
-	return key, key.Validate()
+	idx, err := features.ParseIndex(chi.URLParam(r, "index"))
+	if err != nil {
+		return features.FeatureKey{}, invalidField("index", "%s", features.ErrorMessage(err))
+	}
+	return features.FeatureKey{ModelID: modelID, SourceID: sourceID, Index: idx}, nil
 }
 
 // handleAPIFeature handles "GET /api/feature/{model}/{source}/{index}": the
@@ -169,7 +179,11 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Activations = byMaxValue(f.Activations)
-	extra, err := s.featureRelations(r.Context(), f)
+	var ver *features.DataVersion // a cached body holds rows of its own version
+	if t != nil {
+		ver = &t.ver
+	}
+	extra, err := s.featureRelations(r.Context(), f, ver)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -184,7 +198,7 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 // featureRelations returns the JSON members of the rows Neuronpedia
 // includes with GET /api/feature. saex has no comments (always empty) and
 // no users apart from API keys: creator names the feature's creator id.
-func (s *Server) featureRelations(ctx context.Context, f *features.Feature) ([]byte, error) {
+func (s *Server) featureRelations(ctx context.Context, f *features.Feature, ver *features.DataVersion) ([]byte, error) {
 	rel := struct {
 		Model     *features.Model     `json:"model"`
 		Source    *features.Source    `json:"source"`
@@ -197,7 +211,8 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature) ([]b
 	if rel.Model, err = s.Catalog.GetModel(ctx, f.ModelID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
 		return nil, err
 	}
-	if rel.Source, err = s.Catalog.GetSource(ctx, f.ModelID, f.SourceID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
+	// The source through the short-lived cache the feature page uses.
+	if rel.Source, err = s.sources.get(ctx, s.Catalog, f.ModelID, f.SourceID, ver); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
 		return nil, err
 	}
 	if rel.Source != nil {
@@ -207,7 +222,9 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature) ([]b
 		}
 		for _, set := range sets {
 			if set.Name == rel.Source.SetName {
-				rel.SourceSet = set
+				cp := *set
+				cp.URLs = orEmpty(cp.URLs)
+				rel.SourceSet = &cp
 			}
 		}
 	}

@@ -55,6 +55,22 @@ func checkNeuronpediaFeature(t *testing.T, what string, f map[string]any) {
 	t.Helper()
 	noNulls(t, what, f, featureArrayFields...)
 	acts, _ := f["activations"].([]any)
+	checkNeuronpediaActivations(t, what, acts)
+	exps, _ := f["explanations"].([]any)
+	for i, e := range exps {
+		em := e.(map[string]any)
+		w := fmt.Sprintf("%s explanation %d", what, i)
+		noNulls(t, w, em, "scores", "votes")
+		hasKeys(t, w, em, "description", "typeName", "explanationModelName", "triggeredByUser", "author")
+		if a, ok := em["author"].(map[string]any); !ok || a["name"] == nil {
+			t.Errorf("%s: author %v, want {id, name}", w, em["author"])
+		}
+	}
+}
+
+// checkNeuronpediaActivations checks examples as checkNeuronpediaFeature does.
+func checkNeuronpediaActivations(t *testing.T, what string, acts []any) {
+	t.Helper()
 	prev := ""
 	for i, a := range acts {
 		am := a.(map[string]any)
@@ -77,16 +93,6 @@ func checkNeuronpediaFeature(t *testing.T, what string, f map[string]any) {
 			}
 		}
 		prev = mv
-	}
-	exps, _ := f["explanations"].([]any)
-	for i, e := range exps {
-		em := e.(map[string]any)
-		w := fmt.Sprintf("%s explanation %d", what, i)
-		noNulls(t, w, em, "scores", "votes")
-		hasKeys(t, w, em, "description", "typeName", "explanationModelName", "triggeredByUser", "author")
-		if a, ok := em["author"].(map[string]any); !ok || a["name"] == nil {
-			t.Errorf("%s: author %v, want {id, name}", w, em["author"])
-		}
 	}
 }
 

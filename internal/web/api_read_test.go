@@ -165,13 +165,19 @@ func TestAPIExplanationSearch(t *testing.T) {
 	st, body := postJSON(t, u, map[string]any{"modelId": webtest.TestModel, "layers": []string{webtest.TestSource}, "query": "stegosaurus"})
 	wantStatus(t, "search", st, http.StatusOK, body)
 	resp := obj(t, body)
-	hasKeys(t, "search", resp, "request", "results", "resultsCount", "hasMore", "nextOffset")
+	hasKeys(t, "search", resp, "request", "results", "resultsCount", "hasMore")
+	if _, ok := resp["nextOffset"]; ok || resp["hasMore"] != false || resp["resultsCount"] != 1.0 {
+		t.Errorf("one hit: resultsCount %v, hasMore %v, nextOffset %v (want 1, false, absent)", resp["resultsCount"], resp["hasMore"], resp["nextOffset"])
+	}
 	results, _ := resp["results"].([]any)
 	if len(results) == 0 {
 		t.Fatalf("seeded explanation not found: %s", truncate(body))
 	}
 	hit := results[0].(map[string]any)
-	hasKeys(t, "hit", hit, "modelId", "layer", "index", "description", "explanationModelName", "typeName", "neuron")
+	hasKeys(t, "hit", hit, "modelId", "layer", "index", "description", "explanationModelName", "typeName", "neuron", "cosine_similarity", "textRank")
+	if hit["cosine_similarity"] != nil {
+		t.Errorf("cosine_similarity %v: saex computes none, it must be null", hit["cosine_similarity"])
+	}
 	if hit["description"] != webtest.SeededExplanation || hit["index"] != fmt.Sprint(webtest.SeededIndex) {
 		t.Errorf("hit: %v", hit)
 	}
@@ -179,8 +185,47 @@ func TestAPIExplanationSearch(t *testing.T) {
 	st, body = postJSON(t, u, map[string]any{"query": "synthetic feature", "offset": 0})
 	wantStatus(t, "search all", st, http.StatusOK, body)
 	resp = obj(t, body)
-	if n := len(resp["results"].([]any)); n != 20 || resp["hasMore"] != true || resp["nextOffset"].(float64) != 20 {
-		t.Errorf("page 1: %d results, hasMore %v, nextOffset %v", n, resp["hasMore"], resp["nextOffset"])
+	if n := len(resp["results"].([]any)); n != 20 || resp["hasMore"] != true || resp["nextOffset"] != 20.0 || resp["resultsCount"] != 20.0 {
+		t.Errorf("page 1: %d results, hasMore %v, nextOffset %v, resultsCount %v", n, resp["hasMore"], resp["nextOffset"], resp["resultsCount"])
+	}
+	// The last page: resultsCount is its length, no nextOffset.
+	total := int(resp["totalCount"].(float64))
+	st, body = postJSON(t, u, map[string]any{"query": "synthetic feature", "offset": total - 3})
+	wantStatus(t, "last page", st, http.StatusOK, body)
+	resp = obj(t, body)
+	if _, ok := resp["nextOffset"]; ok || resp["hasMore"] != false || resp["resultsCount"] != 3.0 {
+		t.Errorf("last page: resultsCount %v, hasMore %v, nextOffset %v (want 3, false, absent)", resp["resultsCount"], resp["hasMore"], resp["nextOffset"])
+	}
+	// search-model, search-release and search-all.
+	for _, c := range []struct {
+		route string
+		body  map[string]any
+		want  int // hits of the seeded explanation
+	}{
+		{"search-model", map[string]any{"modelId": webtest.TestModel, "query": "stegosaurus"}, 1},
+		{"search-model", map[string]any{"modelId": webtest.GemmaModel, "query": "stegosaurus"}, 0},
+		{"search-all", map[string]any{"query": "stegosaurus"}, 1},
+		{"search-release", map[string]any{"releaseName": "no-such-release", "query": "stegosaurus"}, 0},
+	} {
+		st, body := postJSON(t, env.URL+"/api/explanation/"+c.route, c.body)
+		wantStatus(t, c.route, st, http.StatusOK, body)
+		if n := len(obj(t, body)["results"].([]any)); n != c.want {
+			t.Errorf("%s %v: %d results, want %d", c.route, c.body, n, c.want)
+		}
+	}
+	for _, c := range []struct {
+		route, body string
+		status      int
+		msg         string
+	}{
+		{"search-model", `{"query":"abc"}`, 400, "modelId"},
+		{"search-model", `{"query":"abc","modelId":"nope"}`, 404, "nope"},
+		{"search-release", `{"query":"abc"}`, 400, "releaseName"},
+		{"search-all", `{"query":"ab"}`, 400, "query"},
+		{"search-all", `{"query":"abc","offset":"x"}`, 400, "offset"},
+	} {
+		st, b := postJSON(t, env.URL+"/api/explanation/"+c.route, c.body)
+		wantError(t, c.route+" "+c.body, st, b, c.status, c.msg)
 	}
 	for _, c := range []struct {
 		name string
@@ -217,6 +262,11 @@ func TestHealthzAndStatic(t *testing.T) {
 	st, _, _ = do(t, http.MethodGet, env.URL+"/static/htmx-2.0.11.min.js", nil, map[string]string{"If-None-Match": h.Get("ETag")})
 	if st != http.StatusNotModified {
 		t.Errorf("conditional GET: %d, want 304", st)
+	}
+	// http.ServeContent: ranges and If-Range too.
+	st, hr, rb := do(t, http.MethodGet, env.URL+"/static/htmx-2.0.11.min.js", nil, map[string]string{"Range": "bytes=0-9", "Accept-Encoding": "gzip"})
+	if st != http.StatusPartialContent || len(rb) != 10 || hr.Get("Content-Range") == "" {
+		t.Errorf("range GET: %d, %d bytes, Content-Range %q", st, len(rb), hr.Get("Content-Range"))
 	}
 	st, _, _ = do(t, http.MethodGet, env.URL+"/static/nope.js", nil, nil)
 	if st != 404 {

@@ -129,10 +129,13 @@ func (s *Server) searchAll(ctx context.Context, modelID string, sources []string
 		keys[i] = features.FeatureKey{ModelID: modelID, SourceID: p.SourceID, Index: p.Index}
 	}
 	if withNeurons && len(keys) > 0 {
-		// The neuron carries the dashboard row and its explanations, not
-		// examples: loading even one example each costs more than the
-		// forward pass (the client reads tokens and values from the item).
-		fs, err := s.Features.GetFeatures(ctx, keys, features.FeatureOptions{NoActivations: true})
+		// As in Neuronpedia, the neuron carries the dashboard row, its top
+		// example, its explanations and the model row.
+		fs, err := s.Features.GetFeatures(ctx, keys, features.FeatureOptions{MaxActivations: 1})
+		if err != nil {
+			return nil, err
+		}
+		model, err := s.Catalog.GetModel(ctx, modelID)
 		if err != nil {
 			return nil, err
 		}
@@ -143,6 +146,7 @@ func (s *Server) searchAll(ctx context.Context, modelID string, sources []string
 		for i := range out.Result {
 			if f, ok := byKey[keys[i]]; ok {
 				af := newAPIFeature(f)
+				af.Model = model
 				out.Result[i].Neuron = &af
 			}
 		}
@@ -161,27 +165,12 @@ type topkByTokenRequest struct {
 	DensityThreshold *float64        `json:"densityThreshold"`
 }
 
-// topkFeature is one of a token's top features. Feature is a compact
-// Neuron: identity, max activation, density and the best explanation.
+// topkFeature is one of a token's top features; Feature is the feature's
+// Neuron row with its explanations (no examples), as Neuronpedia sends it.
 type topkFeature struct {
-	ActivationValue float32      `json:"activationValue"`
-	FeatureIndex    int          `json:"featureIndex"`
-	Feature         *compactFeat `json:"feature"`
-}
-
-// compactFeat is the part of a Neuron row the per-token view needs.
-type compactFeat struct {
-	ModelID      string               `json:"modelId"`
-	Layer        string               `json:"layer"`
-	Index        string               `json:"index"`
-	MaxActApprox float64              `json:"maxActApprox"`
-	FracNonzero  float64              `json:"frac_nonzero"`
-	Explanations []compactExplanation `json:"explanations"`
-}
-
-// compactExplanation is an explanation reduced to its text.
-type compactExplanation struct {
-	Description string `json:"description"`
+	ActivationValue float32     `json:"activationValue"`
+	FeatureIndex    int         `json:"featureIndex"`
+	Feature         *apiFeature `json:"feature"`
 }
 
 // topkToken is one token position with its top features.
@@ -271,22 +260,47 @@ func (s *Server) topkByToken(ctx context.Context, modelID, src, text string, k i
 		sm := sums[i]
 		return sm == nil || !features.TooDense(sm.FracNonzero, density)
 	}
-	out := &topkResult{Source: src, Results: []topkToken{}}
-	for pos, tok := range res.Tokens {
-		special := res.HasBOS && pos == 0
-		if special && ignoreBOS {
+	type pick struct {
+		pos int
+		top []features.TokenFeature
+	}
+	var picks []pick
+	var keys []features.FeatureKey
+	seen := map[int]bool{}
+	for pos := range res.Tokens {
+		if res.HasBOS && pos == 0 && ignoreBOS {
 			continue
 		}
-		tt := topkToken{Position: pos, Token: features.TokenText(tok), IsSpecial: special, TopFeatures: []topkFeature{}}
-		for _, f := range res.TopAtToken(src, pos, k, keep) {
-			cf := &compactFeat{ModelID: modelID, Layer: src, Index: itoa(f.Index), Explanations: []compactExplanation{}}
-			if sm := sums[f.Index]; sm != nil {
-				cf.MaxActApprox, cf.FracNonzero = sm.MaxActApprox, sm.FracNonzero
-				if sm.Explanation != "" {
-					cf.Explanations = append(cf.Explanations, compactExplanation{Description: sm.Explanation})
-				}
+		top := res.TopAtToken(src, pos, k, keep)
+		for _, f := range top {
+			if !seen[f.Index] {
+				seen[f.Index] = true
+				keys = append(keys, features.FeatureKey{ModelID: modelID, SourceID: src, Index: f.Index})
 			}
-			tt.TopFeatures = append(tt.TopFeatures, topkFeature{ActivationValue: f.Value, FeatureIndex: f.Index, Feature: cf})
+		}
+		picks = append(picks, pick{pos, top})
+	}
+	rows := map[int]*apiFeature{}
+	if len(keys) > 0 {
+		fs, err := s.Features.GetFeatures(ctx, keys, features.FeatureOptions{NoActivations: true})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			af := newAPIFeature(f)
+			rows[f.Index] = &af
+		}
+	}
+	out := &topkResult{Source: src, Results: []topkToken{}}
+	for _, p := range picks {
+		tt := topkToken{Position: p.pos, Token: features.TokenText(res.Tokens[p.pos]), IsSpecial: res.HasBOS && p.pos == 0, TopFeatures: []topkFeature{}}
+		for _, f := range p.top {
+			row := rows[f.Index]
+			if row == nil { // a feature without a stored row: its identity alone
+				af := newAPIFeature(&features.Feature{ModelID: modelID, SourceID: src, Index: f.Index})
+				row = &af
+			}
+			tt.TopFeatures = append(tt.TopFeatures, topkFeature{ActivationValue: f.Value, FeatureIndex: f.Index, Feature: row})
 		}
 		out.Results = append(out.Results, tt)
 	}

@@ -1,9 +1,9 @@
 package web
 
 import (
-	"container/list"
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,55 +12,28 @@ import (
 	"saex/internal/features"
 )
 
-// computePool bounds how many prompts run at once. Prompts are CPU-bound
-// and the machine is small: letting every request run would starve page
-// views, so extra requests wait for a slot until their deadline.
-type computePool struct {
-	slots chan struct{}
-	// yieldTo, when set and true at the end of a prompt, keeps its slot
-	// taken for as long again as the prompt ran (after the response has
-	// gone): while pages and API reads are being served, prompts get at
-	// most half of the machine per slot.
-	yieldTo func() bool
-}
-
-func newComputePool(n int) *computePool {
-	return &computePool{slots: make(chan struct{}, n)}
-}
-
-// running reports whether any prompt holds a slot.
-func (p *computePool) running() bool { return len(p.slots) > 0 }
-
-// computeRunning reports whether the model is running for any request.
-func (s *Server) computeRunning() bool { return s.compute != nil && s.compute.running() }
-
-// acquire waits for a slot; it returns EUNAVAILABLE when ctx ends first.
-func (p *computePool) acquire(ctx context.Context) (release func(), err error) {
-	select {
-	case p.slots <- struct{}{}:
-		return p.releaser(time.Now()), nil
-	default:
-	}
-	select {
-	case p.slots <- struct{}{}:
-		return p.releaser(time.Now()), nil
-	case <-ctx.Done():
-		return nil, features.Wrap(features.EUNAVAILABLE, ctx.Err(), "the compute pool is busy: try again shortly")
-	}
-}
-
-// releaser returns the release of a slot taken at start.
-func (p *computePool) releaser(start time.Time) func() {
-	return func() {
-		if p.yieldTo != nil && p.yieldTo() {
-			rest := time.Since(start)
-			go func() {
-				time.Sleep(rest)
-				<-p.slots
-			}()
-			return
+// admitReads bounds page and API reads (GET, HEAD) by sched (the other
+// methods pass straight through: the pages' form posts run the model under
+// its compute slots). A request whose deadline passes while it waits gets
+// busy's answer (a 503). A nil sched admits every read.
+func admitReads(sched features.Scheduler, busy func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if sched == nil {
+			return next
 		}
-		<-p.slots
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				next.ServeHTTP(w, r)
+				return
+			}
+			release, err := sched.AdmitRead(r.Context())
+			if err != nil {
+				busy(w, r, err)
+				return
+			}
+			defer release()
+			next.ServeHTTP(w, r)
+		})
 	}
 }
 
@@ -79,62 +52,6 @@ func contextualize(err error, maxTokens int) error {
 		return features.Wrap(features.EUNAVAILABLE, err, "the prompt did not finish in time: try again shortly")
 	}
 	return err
-}
-
-// promptCache keeps the most recent prompt results. Results are shared and
-// must be treated as read-only.
-type promptCache struct {
-	mu    sync.Mutex
-	size  int
-	order *list.List // of *promptEntry, most recent first
-	byKey map[string]*list.Element
-}
-
-type promptEntry struct {
-	key string
-	res *features.PromptResult
-}
-
-func newPromptCache(size int) *promptCache {
-	return &promptCache{size: size, order: list.New(), byKey: make(map[string]*list.Element)}
-}
-
-// promptKey identifies a prompt run; NUL cannot appear in ids.
-func promptKey(modelID string, sourceIDs []string, text string) string {
-	return modelID + "\x00" + strings.Join(sourceIDs, ",") + "\x00" + text
-}
-
-func (c *promptCache) get(key string) (*features.PromptResult, bool) {
-	if c == nil || c.size == 0 {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.byKey[key]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(el)
-	return el.Value.(*promptEntry).res, true
-}
-
-func (c *promptCache) put(key string, res *features.PromptResult) {
-	if c == nil || c.size == 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.byKey[key]; ok {
-		el.Value.(*promptEntry).res = res
-		c.order.MoveToFront(el)
-		return
-	}
-	c.byKey[key] = c.order.PushFront(&promptEntry{key: key, res: res})
-	for c.order.Len() > c.size {
-		last := c.order.Back()
-		c.order.Remove(last)
-		delete(c.byKey, last.Value.(*promptEntry).key)
-	}
 }
 
 // sourceCache keeps catalog sources for a few seconds: the feature page and

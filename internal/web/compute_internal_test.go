@@ -4,70 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"saex/internal/features"
 	"saex/internal/store/storetest"
 )
-
-func TestComputePoolBoundsAndTimesOut(t *testing.T) {
-	p := newComputePool(2)
-	r1, err := p.acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2, err := p.acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if _, err := p.acquire(ctx); features.ErrorCode(err) != features.EUNAVAILABLE {
-		t.Fatalf("third acquire on a full pool: %v, want EUNAVAILABLE", err)
-	}
-	if time.Since(start) < 15*time.Millisecond {
-		t.Error("gave up before the deadline")
-	}
-	// A slot freed while waiting is taken.
-	go func() { time.Sleep(10 * time.Millisecond); r1() }()
-	r3, err := p.acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2()
-	r3()
-	if len(p.slots) != 0 {
-		t.Errorf("%d slots still held", len(p.slots))
-	}
-}
-
-func TestPromptCacheEvictsOldest(t *testing.T) {
-	c := newPromptCache(2)
-	a, b, d := &features.PromptResult{ModelID: "a"}, &features.PromptResult{ModelID: "b"}, &features.PromptResult{ModelID: "d"}
-	c.put("a", a)
-	c.put("b", b)
-	if got, ok := c.get("a"); !ok || got != a { // a is now the most recent
-		t.Fatal("a not cached")
-	}
-	c.put("d", d)
-	if _, ok := c.get("b"); ok {
-		t.Error("b should have been evicted")
-	}
-	if _, ok := c.get("a"); !ok {
-		t.Error("a evicted though recently used")
-	}
-	off := newPromptCache(0)
-	off.put("x", a)
-	if _, ok := off.get("x"); ok {
-		t.Error("a zero-size cache cached")
-	}
-	if promptKey("m", []string{"1-a", "2-a"}, "t") == promptKey("m", []string{"1-a"}, "2-a\x00t") {
-		t.Error("prompt keys collide")
-	}
-}
 
 func TestContextualize(t *testing.T) {
 	err := contextualize(features.Errorf(features.EUNPROCESSABLE, "prompt too long"), 256)
@@ -102,7 +45,7 @@ func TestStatusOf(t *testing.T) {
 func TestSourceCache(t *testing.T) {
 	db := storetest.NewDB(t)
 	ctx := context.Background()
-	c := newSourceCache(100 * time.Millisecond)
+	c := newSourceCache(time.Hour) // expiry: TestSourceCacheExpires
 	if _, err := c.get(ctx, db, "m", "0-x", nil); features.ErrorCode(err) != features.ENOTFOUND {
 		t.Fatalf("missing source: %v", err)
 	}
@@ -139,46 +82,41 @@ func TestSourceCache(t *testing.T) {
 	if s, _ := c.get(ctx, db, "m", "0-x", &v); s.NumFeatures != 9 {
 		t.Errorf("at the same data version the entry read at it is reused, got %d", s.NumFeatures)
 	}
-	time.Sleep(120 * time.Millisecond)
-	if s, _ := c.get(ctx, db, "m", "0-x", nil); s.NumFeatures != 11 {
-		t.Errorf("after the TTL the width is reread, got %d", s.NumFeatures)
-	}
 }
 
-// TestComputePoolYieldsToReads checks the pacing of prompts while reads
-// are served: a slot stays taken after its prompt for about as long as the
-// prompt ran, and is freed at once when no read is active.
-func TestComputePoolYieldsToReads(t *testing.T) {
-	p := newComputePool(1)
-	var reads atomic.Bool
-	reads.Store(true)
-	p.yieldTo = reads.Load
-	release, err := p.acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond) // the "prompt"
-	release()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := p.acquire(ctx); err == nil {
-		t.Fatal("the slot was free right after a prompt while reads were active")
-	}
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	start := time.Now()
-	release, err = p.acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if waited := time.Since(start); waited > 2*time.Second {
-		t.Fatalf("the slot stayed taken %v after a 200 ms prompt", waited)
-	}
-	reads.Store(false)
-	release()
-	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := p.acquire(ctx); err != nil {
-		t.Fatalf("with no reads active the slot was not freed at once: %v", err)
-	}
+// widthCatalog is a catalog of one source whose width the test sets: the
+// source cache's expiry is timing logic, tested on virtual time (synctest),
+// which a PostgreSQL connection cannot join.
+type widthCatalog struct {
+	features.CatalogService // only GetSource is called
+	width                   int
+}
+
+func (c *widthCatalog) GetSource(_ context.Context, modelID, sourceID string) (*features.Source, error) {
+	return &features.Source{ID: sourceID, ModelID: modelID, NumFeatures: c.width}, nil
+}
+
+func TestSourceCacheExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cat := &widthCatalog{width: 7}
+		c := newSourceCache(100 * time.Millisecond)
+		width := func() int {
+			t.Helper()
+			s, err := c.get(t.Context(), cat, "m", "0-x", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s.NumFeatures
+		}
+		width()
+		cat.width = 9
+		time.Sleep(99 * time.Millisecond)
+		if w := width(); w != 7 {
+			t.Errorf("within the TTL the cached width is reused, got %d", w)
+		}
+		time.Sleep(time.Millisecond)
+		if w := width(); w != 9 {
+			t.Errorf("at the TTL the width is reread, got %d", w)
+		}
+	})
 }

@@ -2,12 +2,16 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
 
 	"saex/internal/features"
 )
@@ -360,9 +364,67 @@ func FuzzPromptForm(f *testing.F) {
 			t.Fatalf("invalid form accepted: %+v", form)
 		}
 		for _, src := range form.Sources {
-			if !features.ValidID(src) {
+			if !features.ValidSourceID(src) {
 				t.Fatalf("source %q accepted", src)
 			}
+		}
+	})
+}
+
+// FuzzPagePathAndQuery runs the pages' path and query parsers (the feature
+// path's model, source and index; ?page=, ?q=, ?jump=; form token
+// positions) over arbitrary values: errors are 4xx naming the field, and
+// what is accepted fits the store (ids valid, indices and pages in range,
+// text valid UTF-8 within the cap).
+func FuzzPagePathAndQuery(f *testing.F) {
+	for _, s := range [][4]string{
+		{"gpt2-small", "6-res-jb", "12", "page=2&q=cat&jump=7"},
+		{"m", "99999999999-res-x", "4294967296", "page=9223372036854775807"},
+		{"m", "1-x", "-1", "q=%FF%FE&page=-1"},
+		{"..", "a/b", "1e3", "q=" + strings.Repeat("é", 600)},
+		{"m\x00", "\xff", "18446744073709551616", "jump=2147483648&page=%20"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	f.Fuzz(func(t *testing.T, model, source, index, rawQuery string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		rctx := chi.NewRouteContext()
+		rctx.URLParams.Add("model", model)
+		rctx.URLParams.Add("source", source)
+		rctx.URLParams.Add("index", index)
+		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
+		key, err := pathKey(r)
+		if err != nil {
+			wantClientError(t, "path", err)
+			if !strings.Contains(features.ErrorMessage(err), `field "`) {
+				t.Fatalf("path error names no field: %v", err)
+			}
+		} else if key.Validate() != nil || key.Index > features.MaxIndex {
+			t.Fatalf("path key accepted: %+v", key)
+		}
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return // the router has already refused such a query
+		}
+		if page, err := pageNumber(q); err != nil {
+			wantClientError(t, "page", err)
+		} else if page < 1 || page > maxPage {
+			t.Fatalf("page %d accepted", page)
+		}
+		if text, err := filterText("q", q.Get("q")); err != nil {
+			wantClientError(t, "q", err)
+		} else if !utf8.ValidString(text) || strings.ContainsRune(text, 0) || utf8.RuneCountInString(text) > maxQueryLen {
+			t.Fatalf("filter %q accepted", text)
+		}
+		if j := q.Get("jump"); j != "" {
+			if idx, err := features.ParseIndex(j); err == nil && !features.ValidIndex(idx) {
+				t.Fatalf("jump %d accepted", idx)
+			}
+		}
+		if pos, err := tokenPosition("pos", q.Get("pos")); err != nil {
+			wantClientError(t, "pos", err)
+		} else if pos < 0 || pos > maxTokenPosition {
+			t.Fatalf("position %d accepted", pos)
 		}
 	})
 }

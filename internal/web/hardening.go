@@ -1,9 +1,9 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -26,25 +26,36 @@ type Hardening struct {
 	TrustedOrigins []string
 	// ComputeRate limits each client on the compute API (zero: no limit).
 	ComputeRate Rate
+	// LoginRate limits each client's key guesses at POST /login (zero:
+	// DefaultLoginRate).
+	LoginRate Rate
 	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For
 	// names the client; empty means clients connect directly.
 	TrustedProxies []string
+	// TrustProxyTLS declares that clients reach saex over TLS through a
+	// proxy (serve --trust-proxy): the session cookie is then Secure even
+	// though the proxy's connection to saex is plain HTTP.
+	TrustProxyTLS bool
 	// ReadDeadline bounds page, read and compute requests apart from the
 	// compute time itself (default 15 s).
 	ReadDeadline time.Duration
-	// WriteDeadline bounds write requests (default 2 min: large uploads).
+	// WriteDeadline bounds write requests (default 2 min: large uploads),
+	// the arrival of their body included.
 	WriteDeadline time.Duration
+	// BodyDeadline bounds the arrival of the body of a page form post, a
+	// read or a compute request (default DefaultBodyDeadline).
+	BodyDeadline time.Duration
 	// Metrics, when not nil, records request metrics and is served at /metrics.
 	Metrics *Metrics
 	// DBPool, when set with Metrics, exports the database pool statistics.
 	DBPool func() DBPoolStats
 	// Logger, when not nil, gets one line per request.
 	Logger *slog.Logger
-	// ReadConcurrency bounds the page and API reads (GET, HEAD) running at
-	// once; the rest wait in line (see ReadSlots). Zero means
-	// DefaultReadConcurrency; negative means no bound.
-	ReadConcurrency int
 }
+
+// DefaultLoginRate bounds POST /login per client: enough for typing
+// mistakes, far too few for guessing.
+var DefaultLoginRate = Rate{Requests: 10, Window: time.Minute}
 
 // Default deadlines of Hardening.
 const (
@@ -52,23 +63,18 @@ const (
 	DefaultWriteDeadline = 2 * time.Minute
 )
 
-// DefaultReadConcurrency is the default bound on concurrent reads: two
-// per core, so that one read's wait on PostgreSQL overlaps another's CPU
-// work.
-func DefaultReadConcurrency() int { return 2 * runtime.GOMAXPROCS(0) }
-
-func (h *Hardening) readConcurrency() int {
-	if h.ReadConcurrency == 0 {
-		return DefaultReadConcurrency()
-	}
-	return h.ReadConcurrency
-}
-
 // Install adds the hardening middleware to s's group slots and returns the
 // handler to serve: s's router behind the outer layer (client address,
 // request id, metrics, request log, /login, /logout, /metrics). Call it
 // once, before s.Handler has been called by anyone else.
+//
+// Install refuses (an error, not a silent no-op) a server whose router
+// was already built: the middleware would not be in it, and the server
+// would run unhardened.
 func (h *Hardening) Install(s *Server) (http.Handler, error) {
+	if s.routerBuilt() {
+		return nil, errors.New("web: Hardening.Install after the server's router was built (Handler was called): the hardening would not be in it; install it first")
+	}
 	keys := h.Keys
 	if keys == nil {
 		keys = s.APIKeys
@@ -78,6 +84,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 		return nil, err
 	}
 	auth.srv = s
+	auth.SecureCookies = h.TrustProxyTLS
 	if h.Metrics != nil {
 		auth.onReject = func(status int) { h.Metrics.authFailures.WithLabelValues(statusClassExact(status)).Inc() }
 	}
@@ -113,21 +120,26 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	limit := RateLimit(h.ComputeRate, onLimit)
 	// Order inside each group: refuse cheaply first (cross-origin, rate,
 	// key), then cap the body and start the clock.
-	// Reads queue for a slot after the deadline starts: time in line counts.
-	reads := NewReadSlots(h.readConcurrency())
-	reads.Bypass = s.computeRunning
-	s.readsActive = reads.Active
-	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, postsOnly(limit), auth.Gate, MaxBody(bodyCap), Deadline(readDL), reads.Middleware(s.pageError))
-	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, MaxBody(bodyCap), Deadline(readDL), reads.Middleware(s.apiError))
-	compute := []func(http.Handler) http.Handler{limit, auth.Gate}
+	// Reads wait for the scheduler after the deadline starts: time in line
+	// counts. A body gets its own deadline, suited to its cap, before
+	// anything waits on it (a compute request is counted in the queue once
+	// read).
+	bodyWait := h.BodyDeadline
+	if bodyWait <= 0 {
+		bodyWait = DefaultBodyDeadline
+	}
+	bodyDL := BodyDeadline(bodyWait)
+	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, postsOnly(limit), auth.Gate, MaxBody(bodyCap), bodyDL, Deadline(readDL), admitReads(s.Scheduler, s.pageError))
+	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, MaxBody(bodyCap), bodyDL, Deadline(readDL), admitReads(s.Scheduler, s.apiError))
+	compute := []func(http.Handler) http.Handler{limit, auth.Gate, MaxBody(bodyCap), bodyDL}
 	if h.Metrics != nil {
 		compute = append(compute, h.Metrics.computeGauge)
 	}
 	// Compute requests may wait for a slot and run for ComputeTimeout, then
 	// still read the database.
-	compute = append(compute, MaxBody(bodyCap), Deadline(computeTimeout+readDL))
+	compute = append(compute, Deadline(computeTimeout+readDL))
 	s.ComputeMiddleware = append(s.ComputeMiddleware, compute...)
-	s.WriteMiddleware = append(s.WriteMiddleware, auth.CrossOrigin, auth.RequireKey, MaxBody(uploadCap), Deadline(writeDL))
+	s.WriteMiddleware = append(s.WriteMiddleware, auth.CrossOrigin, auth.RequireWriteKey, MaxBody(uploadCap), BodyDeadline(writeDL), Deadline(writeDL))
 
 	router := s.Handler()
 	routes, _ := router.(chi.Routes)
@@ -138,8 +150,12 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 		}
 	}
 
-	login := auth.CrossOrigin(http.HandlerFunc(auth.handleLogin))
-	logout := auth.CrossOrigin(http.HandlerFunc(auth.handleLogout))
+	loginRate := h.LoginRate
+	if !loginRate.Enabled() {
+		loginRate = DefaultLoginRate
+	}
+	login := SecurityHeaders(auth.CrossOrigin(postsOnly(RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
+	logout := SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.handleLogout)))
 	var metrics http.Handler
 	if h.Metrics != nil {
 		metrics = auth.Gate(h.Metrics.Handler())

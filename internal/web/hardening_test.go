@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/web"
 	"saex/internal/web/webtest"
 )
@@ -178,7 +179,7 @@ func TestMetricsAndRequestLog(t *testing.T) {
 		`saex_http_request_duration_seconds_count{method="POST",route="/api/feature/upload-batch",status="4xx"} 1`,
 		`saex_http_request_duration_seconds_count{method="GET",route="/healthz",status="2xx"} 2`,
 		`saex_auth_failures_total{status="401"} 1`,
-		fmt.Sprintf("saex_compute_slots %d", web.DefaultComputeConcurrency),
+		fmt.Sprintf("saex_compute_slots %d", inference.DefaultComputeSlots),
 		`saex_compute_slots_busy 0`,
 		`saex_compute_queue_depth 0`,
 		`saex_compute_requests_in_flight 0`,

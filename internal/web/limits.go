@@ -2,19 +2,20 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
-	"golang.org/x/sync/semaphore"
 
 	"saex/internal/features"
 )
@@ -238,59 +239,72 @@ func NewHTTPServer(handler http.Handler, t Timeouts, log *slog.Logger) *http.Ser
 	}
 }
 
-// ReadSlots admits at most n GET and HEAD requests at once into the
-// handlers wrapped by its middleware, and queues the rest in arrival order
-// (other methods pass straight through: the pages' form posts run the
-// model under the compute pool's own bound). A read is a few milliseconds
-// of CPU in Go and PostgreSQL; with more of them running than there are
-// cores they only share the cores, so each one finishes late. Served first
-// come, first served, a request waits for those ahead of it and then runs
-// at full speed, which keeps the tail near the mean.
-//
-// The bound steps aside while Bypass reports true: the server sets it to
-// "a prompt is running". Go's scheduler has no priorities, so against the
-// model's long CPU-bound requests the reads keep their share of the cores
-// only by their number; bounded, pages waited eight times longer under
-// prompt load than alone (docs/reliability.md).
-type ReadSlots struct {
-	slots *semaphore.Weighted // nil: no limit
-	// Bypass, when set and true, lets a read in without a slot.
-	Bypass func() bool
-	active atomic.Int64 // reads inside the middleware, waiting or running
-}
+// DefaultBodyDeadline bounds the arrival of a page, read or compute
+// request's body (at most MaxBodyBytes): a slow sender must not hold its
+// connection, and a compute slot's place in line, for the server's whole
+// read timeout.
+const DefaultBodyDeadline = 10 * time.Second
 
-// Active reports whether any read is waiting or running.
-func (rs *ReadSlots) Active() bool { return rs.active.Load() > 0 }
-
-// NewReadSlots returns slots for n concurrent reads; n <= 0 admits all.
-func NewReadSlots(n int) *ReadSlots {
-	if n <= 0 {
-		return &ReadSlots{}
-	}
-	return &ReadSlots{slots: semaphore.NewWeighted(int64(n))}
-}
-
-// Middleware bounds next by the slots. A request whose deadline passes
-// while it is queued gets busy's answer (a 503).
-func (rs *ReadSlots) Middleware(busy func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
+// BodyDeadline gives a request's body d to arrive. Past it, reading the
+// body fails (the handlers answer 400 naming the deadline). Once the body
+// has been read to its end the connection's read deadline is cleared:
+// net/http's background read of the connection would otherwise cancel the
+// request when it passed.
+func BodyDeadline(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
+		if d <= 0 {
+			return next
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 				next.ServeHTTP(w, r)
 				return
 			}
-			rs.active.Add(1)
-			defer rs.active.Add(-1)
-			if rs.slots == nil || rs.Bypass != nil && rs.Bypass() {
-				next.ServeHTTP(w, r)
+			rc := http.NewResponseController(w)
+			if err := rc.SetReadDeadline(time.Now().Add(d)); err != nil {
+				next.ServeHTTP(w, r) // not a plain connection (tests' recorders)
 				return
 			}
-			if err := rs.slots.Acquire(r.Context(), 1); err != nil {
-				busy(w, r, features.Wrap(features.EUNAVAILABLE, err, "the server is busy; try again"))
-				return
-			}
-			defer rs.slots.Release(1)
+			// The deadline stays when the body does not end: the server's
+			// own read of the rest after the handler must not wait forever.
+			r.Body = &deadlineBody{ReadCloser: r.Body, clear: func() { _ = rc.SetReadDeadline(time.Time{}) }, d: d}
 			next.ServeHTTP(w, r)
 		})
 	}
 }
+
+// deadlineBody clears the read deadline when the body ends.
+type deadlineBody struct {
+	io.ReadCloser
+	clear   func()
+	d       time.Duration
+	cleared bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.done()
+	} else if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = &bodyDeadlineError{d: b.d, err: err}
+	}
+	return n, err
+}
+
+func (b *deadlineBody) done() {
+	if !b.cleared {
+		b.cleared = true
+		b.clear()
+	}
+}
+
+// bodyDeadlineError says the body was too slow, in the client's terms.
+type bodyDeadlineError struct {
+	d   time.Duration
+	err error
+}
+
+func (e *bodyDeadlineError) Error() string {
+	return fmt.Sprintf("request body did not arrive within %s", e.d)
+}
+func (e *bodyDeadlineError) Unwrap() error { return e.err }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -98,13 +99,44 @@ func (m *Metrics) observe(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, methodLabel(method), statusClass(status)).Observe(d.Seconds())
 }
 
-// computeGauge counts compute requests in flight (for the queue depth).
+// computeGauge counts compute requests in flight (for the queue depth)
+// from the moment their body has been read: a client still sending is not
+// waiting for the model.
 func (m *Metrics) computeGauge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.computeN.Add(1)
-		defer m.computeN.Add(-1)
+		counted := false
+		count := func() {
+			if !counted {
+				counted = true
+				m.computeN.Add(1)
+			}
+		}
+		defer func() {
+			if counted {
+				m.computeN.Add(-1)
+			}
+		}()
+		if r.Body == nil || r.Body == http.NoBody {
+			count()
+		} else {
+			r.Body = &onEOF{ReadCloser: r.Body, f: count}
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// onEOF calls f when the body has been read to its end.
+type onEOF struct {
+	io.ReadCloser
+	f func()
+}
+
+func (b *onEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.f()
+	}
+	return n, err
 }
 
 // ObserveServer exports the compute pool (slots, busy slots, queue depth)
@@ -112,10 +144,10 @@ func (m *Metrics) computeGauge(next http.Handler) http.Handler {
 // s.Handler() has built the router.
 func (m *Metrics) ObserveServer(s *Server) {
 	slots := func() (busy, size int) {
-		if s.compute == nil {
+		if s.Scheduler == nil {
 			return 0, 0
 		}
-		return len(s.compute.slots), cap(s.compute.slots)
+		return s.Scheduler.ComputeSlots()
 	}
 	m.Registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -6,8 +6,10 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
 	"golang.org/x/sync/errgroup"
 
 	"saex/internal/features"
@@ -24,6 +26,9 @@ const (
 // handleFeaturePage handles "GET /{model}/{source}/{index}": the feature
 // dashboard; ?ctx=full shows the examples' full contexts.
 func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
+	if canonicalIndex(w, r) {
+		return
+	}
 	var t *cacheTicket
 	if key, err := pathKey(r); err == nil {
 		kind := respFeaturePage
@@ -52,7 +57,7 @@ func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if err := templates.FeaturePage(*v).Render(r.Context(), buf); err != nil {
-		s.logger().Warn("render failed", "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Warn("render failed", "path", r.URL.Path, "error", err)
 		s.pageError(w, r, features.Wrap(features.EINTERNAL, err, "render %s", r.URL.Path))
 		return
 	}
@@ -64,7 +69,7 @@ func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleFeatureActivations(w http.ResponseWriter, r *http.Request) {
 	key, err := pathKey(r)
 	if err != nil {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path))
+		s.pageError(w, r, noFeatureAt(r, err))
 		return
 	}
 	f, err := s.Features.GetFeature(r.Context(), key, features.FeatureOptions{NoExplanations: true})
@@ -81,7 +86,7 @@ func (s *Server) handleFeatureActivations(w http.ResponseWriter, r *http.Request
 func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicket) (*templates.FeatureView, error) {
 	key, err := pathKey(r)
 	if err != nil {
-		return nil, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path)
+		return nil, noFeatureAt(r, err)
 	}
 	var (
 		f      *features.Feature
@@ -107,7 +112,7 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 		return err
 	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, s.featureNotFound(ctx, key, err)
 	}
 	v := &templates.FeatureView{
 		Meta:      s.meta(key.SourceID+" #"+itoa(key.Index)+" · "+key.ModelID, "home", key.ModelID),
@@ -119,7 +124,9 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 		SourceURL: templates.SourceURL(key.ModelID, key.SourceID),
 		TestURL:   templates.FeatureURL(key.ModelID, key.SourceID, key.Index) + "/test",
 		CanTest:   s.Inference != nil && s.Inference.CanRun(key.ModelID, key.SourceID),
+		Build:     buildBanner(src),
 	}
+	v.Meta.Script = "feature.js" // adds explanations through the API
 	if key.Index > 0 {
 		v.PrevURL = templates.FeatureURL(key.ModelID, key.SourceID, key.Index-1)
 	}
@@ -133,6 +140,50 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 		return nil, err
 	}
 	return v, nil
+}
+
+// canonicalIndex redirects a feature URL whose index is not written as
+// the page writes it ("+5", "007") to the canonical URL, and reports
+// whether it did.
+func canonicalIndex(w http.ResponseWriter, r *http.Request) bool {
+	raw := chi.URLParam(r, "index")
+	idx, err := features.ParseIndex(raw)
+	if err != nil || raw == strconv.Itoa(idx) {
+		return false
+	}
+	key := features.FeatureKey{ModelID: chi.URLParam(r, "model"), SourceID: chi.URLParam(r, "source"), Index: idx}
+	if key.Validate() != nil {
+		return false
+	}
+	u := templates.FeatureURL(key.ModelID, key.SourceID, idx)
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, u, http.StatusMovedPermanently)
+	return true
+}
+
+// featureNotFound rewrites a missing feature's error for a reader: the
+// source's valid range and a link back to it, in place of the store's
+// internal key syntax.
+func (s *Server) featureNotFound(ctx context.Context, key features.FeatureKey, err error) error {
+	if features.ErrorCode(err) != features.ENOTFOUND {
+		return err
+	}
+	src, serr := s.sources.get(ctx, s.Catalog, key.ModelID, key.SourceID, nil)
+	if serr != nil {
+		return features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(key.SourceID, maxEchoed), clipText(key.ModelID, maxEchoed))
+	}
+	back := &backLinkError{url: templates.SourceURL(key.ModelID, key.SourceID), text: "Browse the features of " + key.SourceID, build: buildBanner(src)}
+	switch {
+	case back.build != nil && (src.NumFeatures == 0 || key.Index < src.NumFeatures):
+		back.error = features.Errorf(features.ENOTFOUND, "Feature %d of %s has no dashboard yet: its source's dashboards are being built.", key.Index, key.SourceID)
+	case src.NumFeatures > 0 && key.Index >= src.NumFeatures:
+		back.error = features.Errorf(features.ENOTFOUND, "Source %s of %s has features 0 to %d; there is no feature %d.", key.SourceID, key.ModelID, src.NumFeatures-1, key.Index)
+	default:
+		back.error = features.Errorf(features.ENOTFOUND, "Feature %d of %s (%s) has no dashboard yet.", key.Index, key.SourceID, key.ModelID)
+	}
+	return back
 }
 
 // logitRows pairs logit tokens with values for a table.
@@ -297,7 +348,7 @@ func (s *Server) neighbours(ctx context.Context, f *features.Feature, labels map
 func (s *Server) handleFeatureTest(w http.ResponseWriter, r *http.Request) {
 	key, err := pathKey(r)
 	if err != nil {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no feature at %s", r.URL.Path))
+		s.pageError(w, r, noFeatureAt(r, err))
 		return
 	}
 	if err := s.parseForm(w, r); err != nil {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -27,6 +26,13 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Models = append(v.Models, mv)
 	}
+	v.Builds = builds(v.Models)
+	for _, m := range v.Models {
+		if m.CanPrompt { // the menu's prompt tool: the first model that runs prompts
+			v.Meta.ModelID = m.Model.ID
+			break
+		}
+	}
 	s.render(w, r, http.StatusOK, templates.HomePage(v))
 }
 
@@ -34,7 +40,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 	modelID := chi.URLParam(r, "model")
 	if !features.ValidID(modelID) {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no model %q", modelID))
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no model %s.", clipText(modelID, maxEchoed)))
 		return
 	}
 	m, err := s.Catalog.GetModel(r.Context(), modelID)
@@ -48,6 +54,7 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := templates.HomeView{Meta: s.meta(m.ID, "home", m.ID), Models: []templates.ModelView{mv}, Single: true}
+	v.Builds = builds(v.Models)
 	s.render(w, r, http.StatusOK, templates.HomePage(v))
 }
 
@@ -75,7 +82,16 @@ func buildLabel(b *features.BuildStatus) string {
 	}
 	switch b.State {
 	case features.BuildRunning:
-		return fmt.Sprintf("running: %d/%d features", b.FeaturesDone, b.FeaturesTotal)
+		switch b.Phase {
+		case features.BuildPhaseTokenize:
+			return "running: step 1 of 4, tokenizing"
+		case features.BuildPhaseEncode, "":
+			return "running: step 2 of 4, " + figure(b.ContextsDone, b.ContextsTotal, "contexts")
+		case features.BuildPhaseStats:
+			return "running: step 3 of 4, " + figure(b.ContextsDone, b.ContextsTotal, "contexts")
+		default:
+			return "running: step 4 of 4, " + figure(b.FeaturesDone, b.FeaturesTotal, "features")
+		}
 	case features.BuildFailed:
 		if b.Error != "" {
 			return "failed: " + b.Error
@@ -84,4 +100,17 @@ func buildLabel(b *features.BuildStatus) string {
 	default:
 		return b.State
 	}
+}
+
+// builds are the banners of the listed sources being built.
+func builds(models []templates.ModelView) []templates.BuildBannerView {
+	var out []templates.BuildBannerView
+	for _, m := range models {
+		for _, src := range m.Sources {
+			if b := buildBanner(src.Source); b != nil {
+				out = append(out, *b)
+			}
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"saex/internal/features"
 	"saex/templates"
@@ -33,20 +34,23 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Searched = true
-	page, _ := strconv.Atoi(q.Get("page"))
-	page = max(page, 1)
+	page, err := pageNumber(q)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	eq := features.ExplanationQuery{ModelID: v.ModelID, Offset: (page - 1) * explanationPageSize, Limit: explanationPageSize}
 	if v.SourceID != "" {
 		eq.SourceIDs = []string{v.SourceID}
 	}
 	status := http.StatusOK
-	switch query, err := validateQuery("q", v.Query); {
+	switch query, err := validatePageQuery("q", v.Query); {
 	case err != nil:
 		status, v.Error = s.userError(r, err)
 	case v.ModelID != "" && !features.ValidID(v.ModelID):
 		status, v.Error = s.userError(r, invalidField("model", "invalid model id %q", v.ModelID))
-	case v.SourceID != "" && !features.ValidID(v.SourceID):
-		status, v.Error = s.userError(r, invalidField("source", "invalid source id %q", v.SourceID))
+	case v.SourceID != "" && !features.ValidSourceID(v.SourceID):
+		status, v.Error = s.userError(r, sourceField("source", v.SourceID))
 	default:
 		eq.Query = query
 		hits, total, err := s.Explanations.SearchExplanations(r.Context(), eq)
@@ -84,4 +88,17 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, status, templates.SearchPage(v))
+}
+
+// validatePageQuery accepts any query of 1 to maxQueryLen characters: the
+// search page finds tokens such as "if", ":=" or "(" in labels.
+func validatePageQuery(field, q string) (string, error) {
+	q = strings.TrimSpace(q)
+	if utf8.RuneCountInString(q) > maxQueryLen {
+		return "", invalidField(field, "must be at most %d characters", maxQueryLen)
+	}
+	if q == "" {
+		return "", invalidField(field, "type something to search for")
+	}
+	return q, nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,23 +21,30 @@ const browserPageSize = 25
 // jump-to (?jump=N redirects to the feature).
 func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
-	if !features.ValidID(modelID) || !features.ValidID(sourceID) {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "there is no source %q of model %q", sourceID, modelID))
+	if !features.ValidID(modelID) || !features.ValidSourceID(sourceID) {
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(sourceID, maxEchoed), clipText(modelID, maxEchoed)))
 		return
 	}
 	src, err := s.Catalog.GetSource(r.Context(), modelID, sourceID)
 	if err != nil {
+		if features.ErrorCode(err) == features.ENOTFOUND {
+			err = features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(sourceID, maxEchoed), clipText(modelID, maxEchoed))
+		}
 		s.pageError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
-	v := templates.SourceView{Meta: s.meta(modelID+" · "+sourceID, "home", modelID), Source: src}
+	v := templates.SourceView{Meta: s.meta(modelID+" · "+sourceID, "home", modelID), Source: src, Build: buildBanner(src)}
+	// The page still renders with a bad jump, under a 4xx naming the field.
+	status := http.StatusOK
 	if j := strings.TrimSpace(q.Get("jump")); j != "" {
 		idx, err := features.ParseIndex(j)
 		switch {
 		case err != nil:
-			v.JumpError = "not a feature index: " + j
+			status = http.StatusBadRequest
+			v.JumpError = "not a feature index (jump): " + clip(j)
 		case src.NumFeatures > 0 && idx >= src.NumFeatures:
+			status = http.StatusNotFound
 			v.JumpError = "this source has features 0 to " + strconv.Itoa(src.NumFeatures-1)
 		default:
 			http.Redirect(w, r, templates.FeatureURL(modelID, sourceID, idx), http.StatusSeeOther)
@@ -54,12 +62,17 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Desc = q.Get("desc") == "1"
 	f.HideDead = q.Get("hidedead") == "1"
-	f.Query = strings.TrimSpace(q.Get("q"))
-	if len(f.Query) > maxQueryLen {
-		f.Query = f.Query[:maxQueryLen]
+	query, err := filterText("q", q.Get("q"))
+	if err != nil {
+		s.pageError(w, r, err)
+		return
 	}
-	page, _ := strconv.Atoi(q.Get("page"))
-	page = max(page, 1)
+	f.Query = query
+	page, err := pageNumber(q)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	f.Offset = (page - 1) * browserPageSize
 	rows, total, err := s.Features.ListFeatures(r.Context(), f)
 	if err != nil {
@@ -68,6 +81,12 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Total, v.Page, v.Sort, v.Desc, v.HideDead, v.Query = total, page, string(f.Sort), f.Desc, f.HideDead, f.Query
 	v.Pages = max(1, (total+browserPageSize-1)/browserPageSize)
+	if page > v.Pages {
+		// Past the end (an old link, a typed number): go to the last page.
+		q.Set("page", strconv.Itoa(v.Pages))
+		http.Redirect(w, r, templates.SourceURL(modelID, sourceID)+"?"+q.Encode(), http.StatusSeeOther)
+		return
+	}
 	for _, fs := range rows {
 		row := templates.SourceRow{
 			Index:       fs.Key.Index,
@@ -109,9 +128,28 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	if page > 1 {
 		v.PrevURL = link(v.Sort, v.Desc, page-1)
+		v.FirstURL = link(v.Sort, v.Desc, 1)
 	}
 	if page < v.Pages {
 		v.NextURL = link(v.Sort, v.Desc, page+1)
+		v.LastURL = link(v.Sort, v.Desc, v.Pages)
+	}
+	if v.Pages > 1 {
+		for _, n := range pageNumbers(page, v.Pages) {
+			if n == 0 {
+				v.PageLinks = append(v.PageLinks, templates.PageLink{Gap: true})
+				continue
+			}
+			v.PageLinks = append(v.PageLinks, templates.PageLink{Num: n, URL: link(v.Sort, v.Desc, n), Current: n == page})
+		}
+	}
+	if dh, ok := s.Features.(features.DensityHistogrammer); ok && f.Query == "" {
+		h, err := dh.SourceDensityHistogram(r.Context(), modelID, sourceID)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		v.DensityHist, v.DeadCount = densityChart(h), h.Dead
 	}
 	v.SortLinks = make(map[string]string, 3)
 	for _, col := range []string{"index", "maxact", "density"} {
@@ -123,5 +161,44 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.SortLinks[col] = link(col, desc, 1)
 	}
-	s.render(w, r, http.StatusOK, templates.SourcePage(v))
+	s.render(w, r, status, templates.SourcePage(v))
+}
+
+// pageNumbers lists the pages a pager shows around page cur of n: the
+// first, the last and two each side of cur, 0 marking a gap.
+func pageNumbers(cur, n int) []int {
+	var out []int
+	last := 0
+	for p := 1; p <= n; p++ {
+		if p == 1 || p == n || (p >= cur-2 && p <= cur+2) {
+			if last != 0 && p > last+1 {
+				out = append(out, 0)
+			}
+			out = append(out, p)
+			last = p
+		}
+	}
+	return out
+}
+
+// densityChart draws a source's density histogram on a log axis labelled
+// in percent.
+func densityChart(h *features.DensityHistogram) *templates.Histogram {
+	heights := make([]float64, len(h.Counts))
+	centres := make([]float64, len(h.Counts))
+	for i, c := range h.Counts {
+		heights[i] = float64(c)
+		centres[i] = h.MinLog10 + (float64(i)+0.5)*h.Step
+	}
+	c := templates.NewHistogram("Density of live features (share of tokens, log scale)", heights, centres, false)
+	if c == nil {
+		return nil
+	}
+	pct := func(log10 float64) string { return templates.Percent(math.Pow(10, log10)) }
+	for i := range c.Bars {
+		lo := h.MinLog10 + float64(i)*h.Step
+		c.Bars[i].Title = pct(lo) + " to " + pct(lo+h.Step) + ": " + strconv.Itoa(h.Counts[i]) + " features"
+	}
+	c.MinLabel, c.MaxLabel = pct(h.MinLog10), pct(h.MinLog10+float64(len(h.Counts))*h.Step)
+	return c
 }

@@ -91,8 +91,8 @@ func (s *Server) runnableSources(ctx context.Context, modelID, sourceSet string,
 		seen := make(map[string]bool, len(selected))
 		out := make([]string, 0, len(selected))
 		for i, src := range selected {
-			if !features.ValidID(src) {
-				return nil, invalidField("selectedLayers"+fieldAt("", i), "invalid source id %q", src)
+			if err := sourceField("selectedLayers"+fieldAt("", i), src); err != nil {
+				return nil, err
 			}
 			if !seen[src] {
 				seen[src] = true

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,15 +17,23 @@ import (
 // own form posts), public API reads, compute API (runs the model), and
 // write API (uploads; these take an API key once hardening adds the check).
 func (s *Server) Handler() http.Handler {
-	s.buildOnce.Do(func() { s.router = s.routes() })
+	s.buildOnce.Do(func() {
+		s.router = s.routes()
+		s.built.Store(true)
+	})
 	return s.router
 }
+
+// routerBuilt reports whether Handler has built the router (after which
+// the middleware slots are no longer read).
+func (s *Server) routerBuilt() bool { return s.built.Load() }
 
 // routes builds the chi router.
 func (s *Server) routes() chi.Router {
 	s.init()
 	r := chi.NewRouter()
 	r.Use(s.recoverer)
+	r.Use(SecurityHeaders)
 	// Neuronpedia's Python client posts to /api/search-all/ with a trailing
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)
@@ -33,20 +42,32 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
-	r.Method(http.MethodGet, "/static/*", s.staticHandler())
+	static := s.staticHandler()
+	r.Method(http.MethodGet, "/static/*", static)
+	// Browsers ask for /favicon.ico whatever the page links: serve the icon
+	// rather than look it up as a model.
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/static/favicon.svg"
+		static.ServeHTTP(w, r2)
+	})
 
 	// Pages.
 	r.Group(func(r chi.Router) {
 		r.Use(s.PageMiddleware...)
+		r.Use(canonicalSlash)
 		r.NotFound(s.handlePageNotFound)
 		r.MethodNotAllowed(s.handlePageMethodNotAllowed)
 		r.Get("/", s.handleHome)
 		r.Get("/search", s.handleSearchPage)
+		r.Get("/list/{id}", s.handleListPage)
+		r.Post("/list/{id}/test", s.handleListTest)
 		r.Get("/{model}", s.handleModelPage)
 		r.Get("/{model}/prompt", s.handlePromptPage)
 		r.Post("/{model}/prompt", s.handlePromptRun)
 		r.Post("/{model}/prompt/token", s.handlePromptToken)
 		r.Get("/{model}/{source}", s.handleSourcePage)
+		r.Get("/{model}/{source}/build-state", s.handleBuildState)
 		r.Get("/{model}/{source}/{index}", s.handleFeaturePage)
 		r.Get("/{model}/{source}/{index}/activations", s.handleFeatureActivations)
 		r.Post("/{model}/{source}/{index}/test", s.handleFeatureTest)
@@ -66,6 +87,19 @@ func (s *Server) routes() chi.Router {
 			r.Get("/feature/{model}/{source}/{index}", s.handleAPIFeature)
 			r.Post("/features", s.handleAPIFeatures)
 			r.Post("/explanation/search", s.handleAPIExplanationSearch)
+			r.Post("/explanation/search-model", s.handleAPIExplanationSearchModel)
+			r.Post("/explanation/search-release", s.handleAPIExplanationSearchRelease)
+			r.Post("/explanation/search-all", s.handleAPIExplanationSearchAll)
+			// Neuronpedia's catalog, list, vector and bulk reads (api_registry.go,
+			// api_list.go, api_vector.go, api_activation_get.go, api_explanation_export.go).
+			r.Post("/model/list", s.handleAPIModelList)
+			r.Post("/model/get", s.handleAPIModelGet)
+			r.Get("/source-set/{model}/{name}", s.handleAPISourceSetGet)
+			r.Post("/activation/get", s.handleAPIActivationGet)
+			r.Get("/explanation/export", s.handleAPIExplanationExport)
+			r.Post("/explanation/export", s.handleAPIExplanationExport)
+			r.Post("/vector/get", s.handleAPIVectorGet)
+			r.Post("/list/get", s.handleAPIListGet)
 		})
 
 		// Compute: runs the model; bounded by the compute pool.
@@ -83,6 +117,18 @@ func (s *Server) routes() chi.Router {
 			r.Post("/feature/upload-batch", s.handleAPIFeatureUploadBatch)
 			r.Post("/activation/upload-batch", s.handleAPIActivationUploadBatch)
 			r.Post("/explanation/new", s.handleAPIExplanationNew)
+			r.Post("/model/new", s.handleAPIModelNew)
+			r.Post("/source-set/new", s.handleAPISourceSetNew)
+			r.Post("/vector/new", s.handleAPIVectorNew)
+			r.Post("/vector/delete", s.handleAPIVectorDelete)
+			r.Post("/vector/list-owned", s.handleAPIVectorListOwned)
+			r.Post("/list/new", s.handleAPIListNew)
+			r.Post("/list/add-features", s.handleAPIListAddFeatures)
+			r.Post("/list/remove", s.handleAPIListRemoveFeature)
+			r.Post("/list/remove-feature", s.handleAPIListRemoveFeature)
+			// Owned lists need the key that owns them: the client posts to list/list.
+			r.Post("/list/list", s.handleAPIListOwned)
+			r.Post("/list/list-owned", s.handleAPIListOwned)
 		})
 	})
 	return r
@@ -106,9 +152,12 @@ func apiHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// handleAPINotFound answers unknown API routes with a JSON 404.
+// handleAPINotFound answers unknown API routes with a JSON 404 that says
+// the route is not served by saex: Neuronpedia routes saex lacks (steer,
+// graphs, scoring, ...) end here, never at an HTML page or a redirect.
 func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotFound, errorBody{Error: "no API route " + r.Method + " " + r.URL.Path})
+	writeJSON(w, http.StatusNotFound, errorBody{Error: "no API route " + r.Method + " " + r.URL.Path +
+		": this route is not served by saex (docs/api-compat.md lists the Neuronpedia routes it serves)"})
 }
 
 // handleAPIMethodNotAllowed answers a known API route called with the wrong method.
@@ -152,7 +201,8 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec)
 			}
-			s.logger().Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec)
+			// The stack says where; the request id ties it to the request log.
+			s.reqLogger(r).Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec, "stack", string(debug.Stack()))
 			if strings.HasPrefix(r.URL.Path, "/api/") {
 				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
 				return

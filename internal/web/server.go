@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -18,17 +19,15 @@ import (
 
 // Defaults for the Server's limits.
 const (
-	DefaultMaxBodyBytes       = 1 << 20  // JSON and form bodies of reads and compute requests
-	DefaultMaxUploadBytes     = 64 << 20 // upload-batch bodies: 128 features x examples of 1024 tokens
-	DefaultComputeTimeout     = 10 * time.Second
-	DefaultComputeConcurrency = 1
-	DefaultPromptCacheSize    = 64
+	DefaultMaxBodyBytes   = 1 << 20  // JSON and form bodies of reads and compute requests
+	DefaultMaxUploadBytes = 64 << 20 // upload-batch bodies: 128 features x examples of 1024 tokens
+	DefaultComputeTimeout = 10 * time.Second
 )
 
 // Server serves saex's pages and API. Set the service fields (at least
 // Catalog, Features and Explanations) before calling Handler; a nil
 // Inference turns the compute routes into 503s, a nil Writer the upload
-// routes.
+// routes, and a nil Scheduler leaves reads unbounded.
 type Server struct {
 	Catalog      features.CatalogService
 	Features     features.FeatureService
@@ -41,6 +40,9 @@ type Server struct {
 	Lists     features.ListService
 	Vectors   features.VectorService
 	Inference features.Inference
+	// Scheduler admits page and API reads under Hardening, paced against
+	// the prompts Inference runs (cmd/server hands both the same one).
+	Scheduler features.Scheduler
 	Ready     features.Pinger
 	Logger    *slog.Logger
 
@@ -51,17 +53,10 @@ type Server struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes caps the bodies of the upload-batch routes.
 	MaxUploadBytes int64
-	// ComputeTimeout bounds one compute request: waiting for a slot and running.
+	// ComputeTimeout bounds one compute request: waiting for a compute slot
+	// (the Scheduler's) and running; past it the request gets 503, so page
+	// views stay fast.
 	ComputeTimeout time.Duration
-	// ComputeConcurrency is how many prompts run at once; the others queue
-	// until ComputeTimeout and then get 503, so page views stay fast. The
-	// default is one: a prompt's matrix products already use every core, so
-	// more at once only share the cores, and each slot is paced while reads
-	// are served (computePool.yieldTo).
-	ComputeConcurrency int
-	// PromptCacheSize is how many recent prompt results are kept so that the
-	// prompt tool's token clicks and re-rankings do not rerun the model.
-	PromptCacheSize int
 	// Versions, when set, reports the version of everything the services
 	// above read (one store): the feature page and GET /api/feature are then
 	// served from a cache of gzipped bodies that any write makes stale.
@@ -77,14 +72,10 @@ type Server struct {
 	WriteMiddleware   []func(http.Handler) http.Handler
 
 	buildOnce sync.Once
+	built     atomic.Bool
 	router    chi.Router
-	compute   *computePool
-	prompts   *promptCache
 	sources   *sourceCache
 	respCache *responseCache
-	// readsActive, set by Hardening, reports whether a page or API read is
-	// in flight; prompts yield part of the machine to them.
-	readsActive func() bool
 }
 
 // NewServer returns a Server with default limits and a discarding logger;
@@ -95,8 +86,6 @@ func NewServer() *Server {
 		MaxBodyBytes:       DefaultMaxBodyBytes,
 		MaxUploadBytes:     DefaultMaxUploadBytes,
 		ComputeTimeout:     DefaultComputeTimeout,
-		ComputeConcurrency: DefaultComputeConcurrency,
-		PromptCacheSize:    DefaultPromptCacheSize,
 		ResponseCacheBytes: DefaultResponseCacheBytes,
 	}
 }
@@ -109,7 +98,18 @@ func (s *Server) logger() *slog.Logger {
 	return s.Logger
 }
 
-// init fills zero limits with defaults and builds the compute pool.
+// reqLogger is the logger for one request's errors: every line carries
+// the request id (the one the request log and the client's X-Request-Id
+// show), so an error can be found from either.
+func (s *Server) reqLogger(r *http.Request) *slog.Logger {
+	l := s.logger()
+	if id := RequestID(r.Context()); id != "" {
+		l = l.With("request_id", id)
+	}
+	return l
+}
+
+// init fills zero limits with defaults and builds the caches.
 func (s *Server) init() {
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = DefaultMaxBodyBytes
@@ -120,15 +120,6 @@ func (s *Server) init() {
 	if s.ComputeTimeout <= 0 {
 		s.ComputeTimeout = DefaultComputeTimeout
 	}
-	if s.ComputeConcurrency <= 0 {
-		s.ComputeConcurrency = DefaultComputeConcurrency
-	}
-	if s.PromptCacheSize < 0 {
-		s.PromptCacheSize = 0
-	}
-	s.compute = newComputePool(s.ComputeConcurrency)
-	s.compute.yieldTo = func() bool { return s.readsActive != nil && s.readsActive() }
-	s.prompts = newPromptCache(s.PromptCacheSize)
 	s.sources = newSourceCache(sourceCacheTTL)
 	s.respCache = newResponseCache(s.ResponseCacheBytes)
 }
@@ -136,28 +127,19 @@ func (s *Server) init() {
 // sourceCacheTTL is how long a source read for its width is reused.
 const sourceCacheTTL = 5 * time.Second
 
-// runPrompt runs text through the model and sources under the compute
-// limits, serving repeated prompts from the cache.
+// runPrompt runs text through the model and sources within
+// ComputeTimeout (the engine waits for a compute slot and serves repeated
+// prompts from its recent results).
 func (s *Server) runPrompt(ctx context.Context, modelID string, sourceIDs []string, text string) (*features.PromptResult, error) {
 	if err := s.checkRunnable(ctx, modelID, sourceIDs); err != nil {
 		return nil, err
 	}
-	key := promptKey(modelID, sourceIDs, text)
-	if res, ok := s.prompts.get(key); ok {
-		return res, nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.ComputeTimeout)
 	defer cancel()
-	release, err := s.compute.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
 	res, err := s.Inference.RunPrompt(ctx, modelID, sourceIDs, text)
 	if err != nil {
 		return nil, contextualize(err, s.Inference.MaxTokens(modelID))
 	}
-	s.prompts.put(key, res)
 	return res, nil
 }
 

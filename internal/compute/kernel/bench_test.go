@@ -182,7 +182,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 
 // BenchmarkEncodeTiles compares, on the gpt2 shape, MatMul (dense C with
 // bias) with MatMulTiles whose fn either scans each tile row with
-// NextAtLeast (the vectorised top-k prefilter) or touches every value in
+// AtLeastIndices (the vectorised top-k prefilter) or touches every value in
 // scalar Go (bias add and a running per-row maximum): what a fused SAE encode
 // pays on top of the GEMM.
 func BenchmarkEncodeTiles(b *testing.B) {
@@ -206,16 +206,17 @@ func BenchmarkEncodeTiles(b *testing.B) {
 			// The prefilter once top-k heaps are full: only values reaching the
 			// heap minimum (here a fixed 4σ) are touched in Go.
 			hits := make([]int, th)
-			b.Run(fmt.Sprintf("T=%d/tiles-nextatleast/th=%d", t, th), func(b *testing.B) {
+			idx := make([][]int32, th)
+			for i := range idx {
+				idx[i] = make([]int32, s.n)
+			}
+			b.Run(fmt.Sprintf("T=%d/tiles-atleastindices/th=%d", t, th), func(b *testing.B) {
 				runThreads(b, th, flops, float64(s.k*s.n*4), func() {
 					MatMulTiles(a, t, packed, func(worker, row0, rows, col0, cols int, tile []float32, ld int) {
 						bb := bias[col0 : col0+cols]
 						thr := float32(4 * math.Sqrt(float64(s.k)))
 						for i := 0; i < rows; i++ {
-							row := tile[i*ld : i*ld+cols]
-							for j := NextAtLeast(row, bb, 0, thr); j < cols; j = NextAtLeast(row, bb, j+1, thr) {
-								hits[worker]++
-							}
+							hits[worker] += AtLeastIndices(tile[i*ld:i*ld+cols], bb, thr, idx[worker])
 						}
 					})
 				})
@@ -239,16 +240,17 @@ func BenchmarkEncodeTiles(b *testing.B) {
 	}
 }
 
-// BenchmarkNextAtLeast scans one gpt2 pre-activation row (24576 values)
-// for a threshold nothing reaches: the per-row cost of a top-k prefilter once
-// its heap is full, to set against a GEMM row.
-func BenchmarkNextAtLeast(b *testing.B) {
+// BenchmarkAtLeastIndices scans one gpt2 pre-activation row (24576
+// values) for a threshold nothing reaches: the per-row cost of a top-k
+// prefilter once its heap is full, to set against a GEMM row.
+func BenchmarkAtLeastIndices(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 5))
 	v, bias := randMat(r, 24576), randMat(r, 24576)
+	idx := make([]int32, len(v))
 	for _, im := range supportedImpls() {
 		b.Run(im.name, func(b *testing.B) {
 			for b.Loop() {
-				if im.atLeast(v, bias, 100) != len(v) {
+				if im.gather(v, bias, 100, idx) != 0 {
 					b.Fatal("unexpected match")
 				}
 			}

@@ -33,15 +33,12 @@ type impl struct {
 	// widen converts len(dst) 16-bit values of type elem to float32
 	// (widenGo when nil).
 	widen func(dst []float32, src []uint16, elem Elem)
-	// atLeast returns the first j with v[j]+bias[j] >= thr, or len(v);
-	// len(bias) >= len(v).
-	atLeast func(v, bias []float32, thr float32) int
 	// gather writes every j with v[j]+bias[j] >= thr to idx, in order, and
 	// returns how many; len(bias), len(idx) >= len(v).
 	gather func(v, bias []float32, thr float32, idx []int32) int
 }
 
-var implPurego = &impl{name: "purego", micro: microGo, widen: widenGo, atLeast: atLeastGo,
+var implPurego = &impl{name: "purego", micro: microGo, widen: widenGo,
 	gather: func(v, bias []float32, thr float32, idx []int32) int { return gatherGo(v, bias, thr, idx, 0) }}
 
 // active is the implementation this process dispatches to.

@@ -208,7 +208,7 @@ func (pl *plan) item(w *worker, s span) {
 	// by every row block (widenChunk), for the float32 kernel.
 	half := pl.b.elem != F32
 	micro16 := pl.im.micro16
-	if !half {
+	if !half || m > fuseMaxRows {
 		micro16 = nil
 	}
 	widen := pl.im.widen

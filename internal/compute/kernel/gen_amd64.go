@@ -79,6 +79,32 @@ type shape struct {
 	bReg   int    // first register holding B (w of them)
 	bcReg  [2]int // broadcast registers, alternated
 	zero   string // zeroing instruction
+	elem   string // B's element type: "" (float32), "bf16" or "f16"
+}
+
+// bRow is the byte stride between consecutive k rows of a B panel: 64
+// elements of 4 or 2 bytes.
+func (s shape) bRow() int {
+	if s.elem == "" {
+		return 256
+	}
+	return 128
+}
+
+// loadB emits the load of B's vector j at k step u into register dst,
+// widening 16-bit elements to float32 on the way: bf16 by zero-extending
+// each element to 32 bits and shifting it into the upper half (exact),
+// f16 with the F16C conversion (exact).
+func (s shape) loadB(u, j int, dst string) {
+	switch s.elem {
+	case "":
+		p("VMOVUPS %d(BX), %s", u*256+j*s.vbytes, dst)
+	case "bf16":
+		p("VPMOVZXWD %d(BX), %s", u*128+j*s.vbytes/2, dst)
+		p("VPSLLD $16, %s, %s", dst, dst)
+	case "f16":
+		p("VCVTPH2PS %d(BX), %s", u*128+j*s.vbytes/2, dst)
+	}
 }
 
 func (s shape) acc(i, j int) string { return fmt.Sprintf("%s%d", s.pre, i*s.w+j) }
@@ -131,7 +157,7 @@ func (s shape) initAcc() {
 // row broadcast a[i*lda+k] and FMA it into the row's accumulators.
 func (s shape) step(u int) {
 	for j := 0; j < s.w; j++ {
-		p("VMOVUPS %d(BX), %s", u*256+j*s.vbytes, s.reg(s.bReg+j))
+		s.loadB(u, j, s.reg(s.bReg+j))
 	}
 	for i := 0; i < s.mr; i++ {
 		bc := s.reg(s.bcReg[i%2])
@@ -158,8 +184,8 @@ func (s shape) store() {
 }
 
 // loop emits the k loop, unrolled by 4, with a 1-step tail; step(u) emits
-// one k step reading A at 4*u and B at 256*u bytes past the row pointers.
-func loop(name string, mr int, step func(u int)) {
+// one k step reading A at 4*u and B at bRow*u bytes past the row pointers.
+func loop(name string, mr, bRow int, step func(u int)) {
 	advance := func(bytes int) {
 		p("ADDQ $%d, AX", bytes)
 		if mr > 3 {
@@ -173,7 +199,7 @@ func loop(name string, mr int, step func(u int)) {
 		step(u)
 	}
 	advance(16)
-	p("ADDQ $1024, BX")
+	p("ADDQ $%d, BX", 4*bRow)
 	p("SUBQ $4, CX")
 	p("CMPQ CX, $4")
 	p("JGE %s_loop4", name)
@@ -183,7 +209,7 @@ func loop(name string, mr int, step func(u int)) {
 	label(name + "_tail1")
 	step(0)
 	advance(4)
-	p("ADDQ $256, BX")
+	p("ADDQ $%d, BX", bRow)
 	p("DECQ CX")
 	p("JNZ %s_tail1", name)
 }
@@ -191,7 +217,7 @@ func loop(name string, mr int, step func(u int)) {
 func genTiled(s shape) {
 	prologue(s.name)
 	s.initAcc()
-	loop(s.name, s.mr, s.step)
+	loop(s.name, s.mr, s.bRow(), s.step)
 	s.store()
 }
 
@@ -210,10 +236,10 @@ func genRow1(s shape, split bool) {
 		}
 		bc = s.reg(2 * s.w)
 	}
-	loop(s.name, 1, func(u int) {
+	loop(s.name, 1, s.bRow(), func(u int) {
 		if pfDist > 0 {
-			for l := 0; l < 4; l++ {
-				p("PREFETCHT0 %d(BX)", pfDist+u*256+l*64)
+			for l := 0; l < s.bRow()/64; l++ {
+				p("PREFETCHT0 %d(BX)", pfDist+u*s.bRow()+l*64)
 			}
 		}
 		p("VBROADCASTSS %d(AX), %s", 4*u, bc)
@@ -222,7 +248,15 @@ func genRow1(s shape, split bool) {
 			if split && u%2 == 1 {
 				dst = odd(j)
 			}
-			p("VFMADD231PS %d(BX), %s, %s", u*256+j*s.vbytes, bc, dst)
+			if s.elem == "" {
+				p("VFMADD231PS %d(BX), %s, %s", u*256+j*s.vbytes, bc, dst)
+				continue
+			}
+			// 16-bit B: widen into one of four scratch registers
+			// past the broadcast one, then multiply.
+			tmp := s.reg(regNum(bc) + 1 + j%4)
+			s.loadB(u, j, tmp)
+			p("VFMADD231PS %s, %s, %s", tmp, bc, dst)
 		}
 	})
 	label(s.name + "_store")
@@ -235,6 +269,58 @@ func genRow1(s shape, split bool) {
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
+}
+
+// regNum is the number of a register name such as Z8 or Y12.
+func regNum(r string) int {
+	var n int
+	fmt.Sscan(r[1:], &n)
+	return n
+}
+
+// genWiden emits the widening loops behind the driver's 16-bit path for
+// products with many rows (a chunk of B widened once, then read by the
+// float32 kernels by every row block):
+//
+//	func widen512bf16(dst *float32, src *uint16, n int)  // n a multiple of 64
+//
+// and likewise widen512f16, widen256bf16 and widen256f16.
+func genWiden() {
+	for _, v := range []struct {
+		pre    string
+		vbytes int
+		elem   string
+	}{{"Z", 64, "bf16"}, {"Z", 64, "f16"}, {"Y", 32, "bf16"}, {"Y", 32, "f16"}} {
+		bits := 512
+		if v.pre == "Y" {
+			bits = 256
+		}
+		name := fmt.Sprintf("widen%d%s", bits, v.elem)
+		s := shape{name: name, vbytes: v.vbytes, pre: v.pre, elem: v.elem}
+		fmt.Fprintf(&out, "// func %s(dst *float32, src *uint16, n int)\n", name)
+		fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-24\n", name)
+		p("MOVQ dst+0(FP), DI")
+		p("MOVQ src+8(FP), BX")
+		p("MOVQ n+16(FP), CX")
+		p("SHRQ $6, CX")
+		p("JEQ %s_done", name)
+		label(name + "_loop")
+		nv := 256 / v.vbytes // vectors per 64 elements
+		for j := 0; j < nv; j++ {
+			s.loadB(0, j, fmt.Sprintf("%s%d", v.pre, j))
+		}
+		for j := 0; j < nv; j++ {
+			p("VMOVUPS %s%d, %d(DI)", v.pre, j, j*v.vbytes)
+		}
+		p("ADDQ $128, BX")
+		p("ADDQ $256, DI")
+		p("DECQ CX")
+		p("JNZ %s_loop", name)
+		label(name + "_done")
+		p("VZEROUPPER")
+		p("RET")
+		out.WriteString("\n")
+	}
 }
 
 // genSum emits sum512(p *float32, n int) float32, the streaming-read
@@ -293,95 +379,13 @@ func genClock() {
 	out.WriteString("\n")
 }
 
-// genFilter emits the threshold scans behind NextAtLeast:
-//
-//	func ge512(v, bias *float32, n int, thr float32) int  // n a multiple of 16
-//	func ge256(v, bias *float32, n int, thr float32) int  // n a multiple of 8
-//
-// Each returns the first j < n with v[j]+bias[j] >= thr (the same float32
-// addition as scalar Go, then an ordered compare, so NaN never matches), or
-// n when there is none. The main loop tests 4 vectors per branch; a block
-// with a match is rescanned one vector at a time to find the first.
-func genFilter() {
-	for _, f := range []struct {
-		name, pre string
-		w         int
-	}{{"ge512", "Z", 16}, {"ge256", "Y", 8}} {
-		n, w, pre := f.name, f.w, f.pre
-		fmt.Fprintf(&out, "// func %s(v, bias *float32, n int, thr float32) int\n", n)
-		fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-40\n", n)
-		p("MOVQ v+0(FP), SI")
-		p("MOVQ bias+8(FP), DI")
-		p("MOVQ n+16(FP), CX")
-		p("VBROADCASTSS thr+24(FP), %s15", pre)
-		p("XORQ AX, AX")
-		// DX = n rounded down to 4 vectors.
-		p("MOVQ CX, DX")
-		p("ANDQ $-%d, DX", 4*w)
-		label(n + "_loop4")
-		p("CMPQ AX, DX")
-		p("JGE %s_loop1", n)
-		for u := 0; u < 4; u++ {
-			p("VMOVUPS %d(SI)(AX*4), %s%d", 4*w*u, pre, u)
-			p("VADDPS %d(DI)(AX*4), %s%d, %s%d", 4*w*u, pre, u, pre, u)
-		}
-		if w == 16 {
-			for u := 0; u < 4; u++ {
-				p("VCMPPS $0x1d, Z15, Z%d, K%d", u, u+1) // GE_OQ
-			}
-			p("KORW K1, K2, K1")
-			p("KORW K3, K4, K3")
-			p("KORTESTW K1, K3")
-			p("JNE %s_loop1", n)
-		} else {
-			for u := 0; u < 4; u++ {
-				p("VCMPPS $0x1d, Y15, Y%d, Y%d", u, u+4)
-			}
-			p("VORPS Y4, Y5, Y4")
-			p("VORPS Y6, Y7, Y6")
-			p("VORPS Y4, Y6, Y4")
-			p("VMOVMSKPS Y4, BX")
-			p("TESTL BX, BX")
-			p("JNE %s_loop1", n)
-		}
-		p("ADDQ $%d, AX", 4*w)
-		p("JMP %s_loop4", n)
-		// One vector at a time: the tail, or the block holding a match.
-		label(n + "_loop1")
-		p("CMPQ AX, CX")
-		p("JGE %s_none", n)
-		p("VMOVUPS (SI)(AX*4), %s0", pre)
-		p("VADDPS (DI)(AX*4), %s0, %s0", pre, pre)
-		if w == 16 {
-			p("VCMPPS $0x1d, Z15, Z0, K1")
-			p("KMOVW K1, BX")
-		} else {
-			p("VCMPPS $0x1d, Y15, Y0, Y1")
-			p("VMOVMSKPS Y1, BX")
-		}
-		p("ADDQ $%d, AX", w)
-		p("TESTL BX, BX")
-		p("JEQ %s_loop1", n)
-		p("BSFL BX, BX")
-		p("LEAQ -%d(AX)(BX*1), AX", w)
-		p("MOVQ AX, ret+32(FP)")
-		p("VZEROUPPER")
-		p("RET")
-		label(n + "_none")
-		p("MOVQ CX, ret+32(FP)")
-		p("VZEROUPPER")
-		p("RET")
-		out.WriteString("\n")
-	}
-}
-
 // genGather emits the candidate gathers behind AtLeastIndices:
 //
 //	func gather512(v, bias *float32, n int, thr float32, idx *int32) int  // n a multiple of 16
 //	func gather256(v, bias *float32, n int, thr float32, idx *int32) int  // n a multiple of 8
 //
 // Each writes, in order, every j < n with v[j]+bias[j] >= thr (the float32
-// sum and ordered compare of ge512/ge256) to idx and returns how many. The
+// sum and an ordered compare: a NaN never passes) to idx and returns how many. The
 // AVX-512 one compresses the matching lanes' indices into a register
 // (VPCOMPRESSD to memory is microcoded and slow on Zen 4) and stores all 16
 // lanes: the store ends before idx[j+16] ≤ idx[n], so idx needs n entries.
@@ -495,9 +499,21 @@ func main() {
 	for mr := 2; mr <= 6; mr++ {
 		genTiled(shape{name: fmt.Sprintf("k256r%d", mr), mr: mr, w: 2, vbytes: 32, pre: "Y", bReg: 12, bcReg: [2]int{14, 15}, zero: "VXORPS"})
 	}
+	// The same kernels reading 16-bit panels (row stride 128 bytes) and
+	// widening B as they load it: bf16 and f16.
+	for _, elem := range []string{"bf16", "f16"} {
+		genRow1(shape{name: "k512r1" + elem, mr: 1, w: 4, vbytes: 64, pre: "Z", zero: "VPXORD", elem: elem}, true)
+		for mr := 2; mr <= 6; mr++ {
+			genTiled(shape{name: fmt.Sprintf("k512r%d%s", mr, elem), mr: mr, w: 4, vbytes: 64, pre: "Z", bReg: 24, bcReg: [2]int{28, 29}, zero: "VPXORD", elem: elem})
+		}
+		genRow1(shape{name: "k256r1" + elem, mr: 1, w: 8, vbytes: 32, pre: "Y", zero: "VXORPS", elem: elem}, false)
+		for mr := 2; mr <= 6; mr++ {
+			genTiled(shape{name: fmt.Sprintf("k256r%d%s", mr, elem), mr: mr, w: 2, vbytes: 32, pre: "Y", bReg: 12, bcReg: [2]int{14, 15}, zero: "VXORPS", elem: elem})
+		}
+	}
+	genWiden()
 	genSum()
 	genClock()
-	genFilter()
 	genGather()
 	genPause()
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {

@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"math"
+	"sort"
 	"unsafe"
 )
 
@@ -39,11 +40,45 @@ func (e Elem) Size() int {
 	return 2
 }
 
+// fuseMaxRows is the most rows of A for which a product with a 16-bit B
+// uses the implementation's widening micro-kernel (micro16); above it, each
+// kc×64 chunk of B is widened once into a float32 buffer that all row blocks
+// share (the path of implementations without micro16). Measured on AVX-512
+// and AVX2 at 1 to 128 rows (docs/performance.md), the widening kernels were
+// never slower than the shared chunk, so they are used at every size; tests
+// lower it to cover both paths.
+var fuseMaxRows = math.MaxInt
+
 // Elem returns the element type the matrix is stored in.
 func (p *Packed) Elem() Elem { return p.elem }
 
 // Bytes returns the memory the packed panels take (padding included).
 func (p *Packed) Bytes() int { return p.panels * p.k * panelWidth * p.elem.Size() }
+
+// Column writes column j of the matrix (K values, widened to float32 when
+// stored in 16 bits) to dst. With a tied embedding packed as the
+// unembedding, PackBF16Transposed(embed, d, vocab), column t is token t's
+// embedding row, so the embedding's mapped pages need not stay resident
+// for lookups.
+func (p *Packed) Column(dst []float32, j int) {
+	if j < 0 || j >= p.n || len(dst) != p.k {
+		panic(fmt.Sprintf("kernel: Column(len %d, %d) of a %dx%d matrix", len(dst), j, p.k, p.n))
+	}
+	off := (j/panelWidth)*p.k*panelWidth + j%panelWidth
+	if p.elem == F32 {
+		for r := range dst {
+			dst[r] = p.data[off+r*panelWidth]
+		}
+		return
+	}
+	var h [1]uint16
+	var f [1]float32
+	for r := range dst {
+		h[0] = p.half[off+r*panelWidth]
+		widenGo(f[:], h[:], p.elem)
+		dst[r] = f[0]
+	}
+}
 
 // panel16 returns the k×64 16-bit panel holding columns [64j, 64j+64).
 func (p *Packed) panel16(j int) []uint16 {
@@ -72,16 +107,55 @@ func PackF16Transposed(rawT []uint16, k, n int) *Packed {
 	return pack16(F16, "PackF16Transposed", rawT, k, n, true)
 }
 
-// pack16 packs 16-bit data into panels of the same layout as Pack's (k rows
-// of 64 columns per panel, zero-padded past n), 2 bytes per element. Panels
-// are packed in parallel: a transposed pack scatters every element, and a
-// Llama-sized checkpoint has billions of them.
+// PackBF16TransposedConcat is PackBF16Transposed for a transpose given in
+// parts whose concatenation is the N×K matrix, each part a whole number of
+// K-value rows: several Hugging Face Linear weights with the same input
+// width (q, k and v; gate and up) packed side by side as one K×ΣN matrix,
+// straight from their mapped tensors, without a concatenated copy.
+func PackBF16TransposedConcat(partsT [][]uint16, k, n int) *Packed {
+	return pack16Parts(BF16, "PackBF16TransposedConcat", partsT, k, n, true)
+}
+
+// PackF16TransposedConcat is PackBF16TransposedConcat for IEEE half precision.
+func PackF16TransposedConcat(partsT [][]uint16, k, n int) *Packed {
+	return pack16Parts(F16, "PackF16TransposedConcat", partsT, k, n, true)
+}
+
 func pack16(elem Elem, fn string, src []uint16, k, n int, transposed bool) *Packed {
-	if len(src) != k*n {
-		panic(fmt.Sprintf("kernel: %s: len=%d, want k*n=%d*%d=%d", fn, len(src), k, n, k*n))
-	}
+	return pack16Parts(elem, fn, [][]uint16{src}, k, n, transposed)
+}
+
+// pack16Parts packs 16-bit data into panels of the same layout as Pack's (k
+// rows of 64 columns per panel, zero-padded past n), 2 bytes per element.
+// The source is the concatenation of parts (one part unless transposed).
+// Panels are packed in parallel: a transposed pack scatters every element,
+// and a Llama-sized checkpoint has billions of them.
+func pack16Parts(elem Elem, fn string, parts [][]uint16, k, n int, transposed bool) *Packed {
 	if k <= 0 || n <= 0 {
 		panic(fmt.Sprintf("kernel: %s of a %dx%d matrix: both dimensions must be positive", fn, k, n))
+	}
+	// rowEnd[i] is the first row (of the N×K transpose) past part i.
+	rowEnd := make([]int, len(parts))
+	total := 0
+	for i, p := range parts {
+		if transposed && len(p)%k != 0 {
+			panic(fmt.Sprintf("kernel: %s: part %d has %d values, not a whole number of rows of k=%d", fn, i, len(p), k))
+		}
+		total += len(p)
+		rowEnd[i] = total / k
+	}
+	if total != k*n {
+		panic(fmt.Sprintf("kernel: %s: len=%d, want k*n=%d*%d=%d", fn, total, k, n, k*n))
+	}
+	src := parts[0]
+	// row returns row c of the transpose (column c of the matrix).
+	row := func(c int) []uint16 {
+		i := sort.SearchInts(rowEnd, c+1)
+		r0 := 0
+		if i > 0 {
+			r0 = rowEnd[i-1]
+		}
+		return parts[i][(c-r0)*k : (c-r0+1)*k]
 	}
 	panels := (n + panelWidth - 1) / panelWidth
 	half := alignedHalves(panels * k * panelWidth)
@@ -98,7 +172,7 @@ func pack16(elem Elem, fn string, src []uint16, k, n int, transposed bool) *Pack
 			return
 		}
 		for c := 0; c < w; c++ {
-			col := src[(c0+c)*k : (c0+c+1)*k]
+			col := row(c0 + c)
 			for r, v := range col {
 				dst[r*panelWidth+c] = v
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -72,6 +73,7 @@ func sameBits(got, want []float32) int {
 // matrix give bit for bit what they give with Pack of the widened values,
 // for plain and transposed packing, ragged shapes, bias and 1 or 2 threads.
 func TestHalfMatchesWidened(t *testing.T) {
+	defer func(prev int) { fuseMaxRows = prev }(fuseMaxRows)
 	r := rand.New(rand.NewPCG(16, 16))
 	shapes := [][3]int{{1, 1, 1}, {1, 768, 200}, {2, 17, 65}, {5, 256, 64}, {6, 3, 129}, {7, 255, 63},
 		{13, 600, 130}, {33, 129, 4096}, {64, 1100, 300}, {129, 64, 200}}
@@ -95,8 +97,11 @@ func TestHalfMatchesWidened(t *testing.T) {
 			bias := randMat(r, n)
 			c0 := randMat(r, m*n)
 			for _, im := range supportedImpls() {
+				// Both 16-bit paths: the widening micro-kernel and the
+				// widened chunk shared by the row blocks.
 				for _, th := range []int{1, 2} {
-					name := fmt.Sprintf("%s %s m=%d k=%d n=%d T=%v th=%d", elem, im.name, m, k, n, transposed, th)
+					fuseMaxRows = []int{math.MaxInt, 0}[(si+th)%2]
+					name := fmt.Sprintf("%s %s m=%d k=%d n=%d T=%v th=%d fuse<=%d", elem, im.name, m, k, n, transposed, th, fuseMaxRows)
 					for _, add := range []bool{false, true} {
 						for _, bb := range [][]float32{nil, bias} {
 							want := append([]float32(nil), c0...)
@@ -134,11 +139,13 @@ func TestHalfMatchesWidened(t *testing.T) {
 // TestHalfSerial checks MatMulSerial with 16-bit matrices against the
 // float32 path on every implementation, for the causal variants too.
 func TestHalfSerial(t *testing.T) {
+	defer func(prev int) { fuseMaxRows = prev }(fuseMaxRows)
 	r := rand.New(rand.NewPCG(17, 17))
-	for _, im := range supportedImpls() {
+	for i, im := range supportedImpls() {
 		prev := active
 		active = im
-		for _, elem := range []Elem{BF16, F16} {
+		for j, elem := range []Elem{BF16, F16} {
+			fuseMaxRows = []int{math.MaxInt, 0}[(i+j)%2]
 			for _, sh := range []struct{ m, k, n int }{{128, 128, 128}, {7, 5, 64}, {13, 13, 13}, {64, 100, 70}} {
 				raw := randHalves(r, elem, sh.k*sh.n)
 				ref, half := Pack(widened(elem, raw), sh.k, sh.n), pack16For(elem, raw, sh.k, sh.n, false)
@@ -244,5 +251,81 @@ func TestHalfPackPanics(t *testing.T) {
 	h := PackBF16(make([]uint16, 64*4), 4, 64)
 	if p := PackInto(h, make([]float32, 4*64), 64, 4, 64); p == h || p.Elem() != F32 {
 		t.Errorf("PackInto reused a BF16 matrix")
+	}
+}
+
+// TestColumn reads every column back from float32 and 16-bit packings,
+// plain and transposed, and checks the bounds.
+func TestColumn(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 18))
+	k, n := 37, 131
+	for _, elem := range []Elem{F32, BF16, F16} {
+		raw := randHalves(r, max(elem, BF16), k*n) // [k, n] row-major
+		wide := widened(max(elem, BF16), raw)
+		rawT, wideT := make([]uint16, k*n), make([]float32, k*n) // [n, k]
+		for i := range k {
+			for j := range n {
+				rawT[j*k+i], wideT[j*k+i] = raw[i*n+j], wide[i*n+j]
+			}
+		}
+		var ps []*Packed
+		if elem == F32 {
+			ps = []*Packed{Pack(wide, k, n), PackTransposed(wideT, k, n)}
+		} else {
+			ps = []*Packed{pack16For(elem, raw, k, n, false), pack16For(elem, rawT, k, n, true)}
+		}
+		col := make([]float32, k)
+		for pi, p := range ps {
+			for j := range n {
+				p.Column(col, j)
+				if i := sameBits(col, wideT[j*k:(j+1)*k]); i >= 0 {
+					t.Fatalf("%s packing %d: column %d row %d = %g, want %g", elem, pi, j, i, col[i], wideT[j*k+i])
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Column out of range: no panic")
+		}
+	}()
+	Pack(make([]float32, 6), 2, 3).Column(make([]float32, 2), 3)
+}
+
+// TestPackTransposedConcat: packing a transpose given in parts equals
+// packing their concatenation, and ragged parts are refused.
+func TestPackTransposedConcat(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 19))
+	k := 70
+	rows := []int{3, 0, 64, 61, 1} // rows of the N×K transpose per part
+	for _, elem := range []Elem{BF16, F16} {
+		var parts [][]uint16
+		var cat []uint16
+		for _, n := range rows {
+			p := randHalves(r, elem, n*k)
+			parts, cat = append(parts, p), append(cat, p...)
+		}
+		n := len(cat) / k
+		want := pack16For(elem, cat, k, n, true)
+		got := PackF16TransposedConcat(parts, k, n)
+		if elem == BF16 {
+			got = PackBF16TransposedConcat(parts, k, n)
+		}
+		if got.Elem() != elem || got.N() != n || !slices.Equal(got.half, want.half) {
+			t.Errorf("%s: concatenated pack differs", elem)
+		}
+	}
+	for name, f := range map[string]func(){
+		"ragged part": func() { PackBF16TransposedConcat([][]uint16{make([]uint16, 5), make([]uint16, 9)}, 7, 2) },
+		"short":       func() { PackF16TransposedConcat([][]uint16{make([]uint16, 7)}, 7, 2) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
 	}
 }

@@ -3,7 +3,6 @@
 package kernel
 
 import (
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -51,20 +50,6 @@ func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 //go:noescape
 func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
-// sum512 adds n float32 (a multiple of 64) with AVX-512 loads.
-//
-//go:noescape
-func sum512(p *float32, n int) float32
-
-// ge512 and ge256 return the first j < n with v[j]+bias[j] >= thr, or n; n
-// is a multiple of 16 (8).
-//
-//go:noescape
-func ge512(v, bias *float32, n int, thr float32) int
-
-//go:noescape
-func ge256(v, bias *float32, n int, thr float32) int
-
 // gather512 and gather256 write every j < n with v[j]+bias[j] >= thr to
 // idx (which needs n entries) and return how many; n is a multiple of 16 (8).
 //
@@ -77,17 +62,14 @@ func gather256(v, bias *float32, n int, thr float32, idx *int32) int
 // spinPause executes a few PAUSE instructions.
 func spinPause()
 
-// addChain runs 16n dependent integer adds (16n core cycles).
-func addChain(n int)
-
 type asmKernel func(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
 
 var (
 	k512 = [mrBlock + 1]asmKernel{nil, k512r1, k512r2, k512r3, k512r4, k512r5, k512r6}
 	k256 = [mrBlock + 1]asmKernel{nil, k256r1, k256r2, k256r3, k256r4, k256r5, k256r6}
 
-	implAVX512 = &impl{name: "avx512", micro: microAVX512, atLeast: atLeast512, gather: gatherAVX512}
-	implAVX2   = &impl{name: "avx2", micro: microAVX2, atLeast: atLeast256, gather: gatherAVX2}
+	implAVX512 = &impl{name: "avx512", micro: microAVX512, gather: gatherAVX512}
+	implAVX2   = &impl{name: "avx2", micro: microAVX2, gather: gatherAVX2}
 )
 
 func asmImpls() []*impl {
@@ -132,46 +114,6 @@ func microAVX2(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, 
 		}
 		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs, lda)
 	}
-}
-
-// sumFloats adds the values of s (len a multiple of 64) with the widest loads
-// the CPU has; it is the streaming-read reference for the GEMV benchmarks.
-func sumFloats(s []float32) float32 {
-	if cpu.X86.HasAVX512F && len(s) > 0 {
-		return sum512(&s[0], len(s))
-	}
-	return sumGo(s)
-}
-
-// clockGHz estimates the current core clock from a chain of dependent adds
-// (one per cycle); 0 where no probe exists.
-func clockGHz() float64 {
-	const n = 1 << 20
-	t0 := time.Now()
-	addChain(n)
-	return 16 * n / float64(time.Since(t0).Nanoseconds())
-}
-
-func atLeast512(v, bias []float32, thr float32) int {
-	n := len(v) &^ 15
-	if n > 0 {
-		_ = bias[n-1]
-		if j := ge512(&v[0], &bias[0], n, thr); j < n {
-			return j
-		}
-	}
-	return n + atLeastGo(v[n:], bias[n:], thr)
-}
-
-func atLeast256(v, bias []float32, thr float32) int {
-	n := len(v) &^ 7
-	if n > 0 {
-		_ = bias[n-1]
-		if j := ge256(&v[0], &bias[0], n, thr); j < n {
-			return j
-		}
-	}
-	return n + atLeastGo(v[n:], bias[n:], thr)
 }
 
 func gatherAVX512(v, bias []float32, thr float32, idx []int32) int {

@@ -149,24 +149,6 @@ func MatMulTiles(a []float32, m int, b *Packed, fn func(worker, row0, rows, col0
 	matMulTiles(active, a, m, b, fn)
 }
 
-// Gemm computes c[m×n] = a[m×k] @ b[k×n] for unpacked row-major b, packing b
-// on each call. Use Pack + MatMul when b is reused.
-func Gemm(c, a, b []float32, m, k, n int) {
-	if len(b) != k*n {
-		panic(fmt.Sprintf("kernel: Gemm: len(b)=%d, want k*n=%d*%d=%d", len(b), k, n, k*n))
-	}
-	MatMul(c, a, m, Pack(b, k, n), nil)
-}
-
-// GemmTransB computes c[m×n] = a[m×k] @ bT^T where bT is [n×k] row-major, so
-// no transpose is needed for cosine blocks and attention scores.
-func GemmTransB(c, a, bT []float32, m, k, n int) {
-	if len(bT) != k*n {
-		panic(fmt.Sprintf("kernel: GemmTransB: len(bT)=%d, want n*k=%d*%d=%d", len(bT), n, k, k*n))
-	}
-	MatMul(c, a, m, PackTransposed(bT, k, n), nil)
-}
-
 func checkMatMul(fn string, c, a []float32, m int, b *Packed, bias []float32) {
 	if b == nil {
 		panic("kernel: " + fn + ": nil packed matrix")
@@ -204,36 +186,11 @@ func SetThreads(n int) int {
 	return prev
 }
 
-// NextAtLeast returns the smallest j in [from, len(v)) with
-// v[j]+bias[j] >= thr, or len(v) when there is none (bias must be at least as
-// long as v). The sum is the float32 addition scalar Go does, so the result
-// equals a plain loop's, except that a NaN sum never matches.
-//
-// It is the vectorised prefilter of a fused SAE encode: inside a
-// MatMulTiles fn, walk a tile row with
-//
-//	for j := NextAtLeast(row, b, 0, lo); j < len(row); j = NextAtLeast(row, b, j+1, lo) { ... }
-//
-// where lo is the value a candidate must reach (0 for ReLU, the heap's
-// minimum once a top-k heap is full), so that only candidates are touched.
-func NextAtLeast(v, bias []float32, from int, thr float32) int {
-	if len(bias) < len(v) {
-		panic(fmt.Sprintf("kernel: NextAtLeast: len(bias)=%d < len(v)=%d", len(bias), len(v)))
-	}
-	if from < 0 {
-		panic(fmt.Sprintf("kernel: NextAtLeast: from=%d < 0", from))
-	}
-	if from >= len(v) {
-		return len(v)
-	}
-	return from + active.atLeast(v[from:], bias[from:len(v)], thr)
-}
-
 // AtLeastIndices writes to idx, in increasing order, every j < len(v) with
-// v[j]+bias[j] >= thr (NextAtLeast's test) and returns how many it wrote;
-// bias and idx must be at least as long as v. It is the one-pass form of
-// the NextAtLeast loop, for when many values may pass (a top-k heap that is
-// not full yet) or the threshold does not change during the scan.
+// v[j]+bias[j] >= thr and returns how many it wrote; bias and idx must be
+// at least as long as v. The sum is the float32 addition scalar Go does, so
+// the result equals a plain loop's, except that a NaN sum never matches. It
+// is the vectorised prefilter of a fused SAE encode.
 func AtLeastIndices(v, bias []float32, thr float32, idx []int32) int {
 	if len(bias) < len(v) || len(idx) < len(v) {
 		panic(fmt.Sprintf("kernel: AtLeastIndices: len(bias)=%d, len(idx)=%d < len(v)=%d", len(bias), len(idx), len(v)))

@@ -242,8 +242,8 @@ func TestGemmAndTransB(t *testing.T) {
 		a, bmat := randMat(r, m*k), randMat(r, k*n)
 		want, scale := reference(a, bmat, m, k, n, nil)
 		c := make([]float32, m*n)
-		Gemm(c, a, bmat, m, k, n)
-		checkClose(t, fmt.Sprintf("Gemm %v", s), c, want, scale, k, n)
+		MatMul(c, a, m, Pack(bmat, k, n), nil)
+		checkClose(t, fmt.Sprintf("MatMul %v", s), c, want, scale, k, n)
 
 		bT := make([]float32, n*k)
 		for i := 0; i < k; i++ {
@@ -251,9 +251,6 @@ func TestGemmAndTransB(t *testing.T) {
 				bT[j*k+i] = bmat[i*n+j]
 			}
 		}
-		c2 := make([]float32, m*n)
-		GemmTransB(c2, a, bT, m, k, n)
-		checkClose(t, fmt.Sprintf("GemmTransB %v", s), c2, want, scale, k, n)
 		for _, im := range supportedImpls() {
 			c3 := make([]float32, m*n)
 			matMul(im, c3, a, m, PackTransposed(bT, k, n), nil, false)
@@ -272,14 +269,14 @@ func TestPackedAccessors(t *testing.T) {
 func TestShapePanics(t *testing.T) {
 	p := Pack(make([]float32, 12), 3, 4)
 	cases := map[string]func(){
-		"Pack len":     func() { Pack(make([]float32, 5), 2, 3) },
-		"Pack zero":    func() { Pack(nil, 0, 3) },
-		"MatMul a":     func() { MatMul(make([]float32, 8), make([]float32, 5), 2, p, nil) },
-		"MatMul c":     func() { MatMul(make([]float32, 7), make([]float32, 6), 2, p, nil) },
-		"MatMul bias":  func() { MatMul(make([]float32, 8), make([]float32, 6), 2, p, make([]float32, 3)) },
-		"MatMul m":     func() { MatMul(nil, nil, 0, p, nil) },
-		"Tiles nil fn": func() { MatMulTiles(make([]float32, 3), 1, p, nil) },
-		"GemmTransB":   func() { GemmTransB(make([]float32, 4), make([]float32, 3), make([]float32, 11), 1, 3, 4) },
+		"Pack len":           func() { Pack(make([]float32, 5), 2, 3) },
+		"Pack zero":          func() { Pack(nil, 0, 3) },
+		"MatMul a":           func() { MatMul(make([]float32, 8), make([]float32, 5), 2, p, nil) },
+		"MatMul c":           func() { MatMul(make([]float32, 7), make([]float32, 6), 2, p, nil) },
+		"MatMul bias":        func() { MatMul(make([]float32, 8), make([]float32, 6), 2, p, make([]float32, 3)) },
+		"MatMul m":           func() { MatMul(nil, nil, 0, p, nil) },
+		"Tiles nil fn":       func() { MatMulTiles(make([]float32, 3), 1, p, nil) },
+		"PackTransposed len": func() { PackTransposed(make([]float32, 11), 3, 4) },
 	}
 	for name, f := range cases {
 		func() {
@@ -374,52 +371,6 @@ func TestStreamRead(t *testing.T) {
 	}
 	if got := sumGo(p.data); math.Abs(float64(got)-want) > 1e-3*float64(len(p.data)) {
 		t.Fatalf("sumGo = %g, want %g", got, want)
-	}
-}
-
-func TestNextAtLeast(t *testing.T) {
-	r := rand.New(rand.NewPCG(10, 11))
-	ref := func(v, bias []float32, from int, thr float32) int {
-		for j := from; j < len(v); j++ {
-			if v[j]+bias[j] >= thr {
-				return j
-			}
-		}
-		return len(v)
-	}
-	for _, im := range supportedImpls() {
-		for n := 0; n <= 140; n++ {
-			v, bias := randMat(r, n), randMat(r, n+3)
-			if n > 5 {
-				v[5] = float32(math.NaN()) // never matches
-				bias[n-1] = float32(math.Inf(1))
-			}
-			for _, thr := range []float32{-10, 0, 1.5, 2.5, float32(math.Inf(1))} {
-				for from := 0; from <= n; from++ {
-					want := ref(v, bias, from, thr)
-					got := from
-					if from < n {
-						got += im.atLeast(v[from:], bias[from:n], thr)
-					}
-					if got != want {
-						t.Fatalf("%s n=%d from=%d thr=%g: got %d, want %d", im.name, n, from, thr, got, want)
-					}
-				}
-			}
-		}
-	}
-	// Exact ties count, and every match is visited by the documented loop.
-	v := []float32{1, 2, 3, 0.5, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3}
-	bias := make([]float32, len(v))
-	var hits []int
-	for j := NextAtLeast(v, bias, 0, 3); j < len(v); j = NextAtLeast(v, bias, j+1, 3) {
-		hits = append(hits, j)
-	}
-	if fmt.Sprint(hits) != "[2 18]" {
-		t.Fatalf("hits %v, want [2 18]", hits)
-	}
-	if NextAtLeast(v, bias, len(v)+4, 0) != len(v) {
-		t.Fatal("from past the end must return len(v)")
 	}
 }
 

@@ -136,6 +136,10 @@ func matMulSerial16(im *impl, c []float32, ldc int, a []float32, lda, m int, b *
 	if widen == nil {
 		widen = widenGo
 	}
+	micro16 := im.micro16
+	if m > fuseMaxRows {
+		micro16 = nil
+	}
 	var wide, tile []float32
 	for p := 0; p < b.panels; p++ {
 		c0 := p * panelWidth
@@ -143,7 +147,7 @@ func matMulSerial16(im *impl, c []float32, ldc int, a []float32, lda, m int, b *
 		if tri == LowerA {
 			kMax = min(kMax, m)
 		}
-		if im.micro16 == nil {
+		if micro16 == nil {
 			if wide == nil {
 				wide = alignedFloats(kMax * panelWidth)
 			}
@@ -168,8 +172,8 @@ func matMulSerial16(im *impl, c []float32, ldc int, a []float32, lda, m int, b *
 				cs, ld = tile, panelWidth
 			}
 			cs = cs[:(mr-1)*ld+panelWidth]
-			if im.micro16 != nil {
-				im.micro16(b.elem, mr, kc, ar, lda, b.panel16(p)[:kc*panelWidth], cs, ld, modeZero, nil)
+			if micro16 != nil {
+				micro16(b.elem, mr, kc, ar, lda, b.panel16(p)[:kc*panelWidth], cs, ld, modeZero, nil)
 			} else {
 				im.micro(mr, kc, ar, lda, wide[:kc*panelWidth], cs, ld, modeZero, nil)
 			}

@@ -28,16 +28,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 	"saex/internal/features"
+	"saex/internal/inference"
 )
 
 // Defaults of Options.
@@ -64,7 +63,7 @@ type Source struct {
 // Options configure a build.
 type Options struct {
 	ModelID   string
-	Model     *gpt2.Model
+	Model     *transformer.Model
 	Tokenizer *tokenizer.Tokenizer
 	// ModelDir is the model's directory: its files are hashed to recognise
 	// a spill or checkpoint of the same build.
@@ -86,7 +85,7 @@ type Options struct {
 	KeepSpill bool
 	Writer    features.FeatureWriter
 	// Status, when set, receives each source's progress (serve stores it
-	// with CatalogService.SetBuildStatus). Calls come from one goroutine.
+	// with CatalogService.SetBuildStatus). Calls never overlap.
 	Status func(sourceID string, st *features.BuildStatus)
 	// Progress, when set, receives overall progress (the CLI's bar).
 	Progress func(Progress)
@@ -154,7 +153,7 @@ type builder struct {
 	bos     int32 // BOS/separator id (-1: none)
 	prepend bool
 	hooks   []string
-	hookOf  []gpt2.Hook
+	hookOf  []transformer.Hook
 	dir     string
 	hash    string
 	ctxs    *contextsFile
@@ -280,14 +279,14 @@ func newBuilder(o Options) (*builder, error) {
 	seen := map[string]bool{}
 	hookSeen := map[string]bool{}
 	for i, s := range o.Sources {
-		if !features.ValidID(s.ID) || seen[s.ID] {
+		if !features.ValidSourceID(s.ID) || seen[s.ID] {
 			return nil, fmt.Errorf("build: source %d: invalid or repeated id %q", i, s.ID)
 		}
 		seen[s.ID] = true
 		if s.SAE == nil || s.SAE.Dir == "" {
 			return nil, fmt.Errorf("build: source %s: the SAE must be loaded from a directory", s.ID)
 		}
-		h, err := features.CheckSAEHook(o.Model, s.SAE)
+		h, err := inference.CheckSAEHook(o.Model, s.SAE)
 		if err != nil {
 			return nil, fmt.Errorf("build: source %s (%s): %w", s.ID, s.SAE.Dir, err)
 		}
@@ -465,6 +464,7 @@ func (b *builder) run(ctx context.Context, todo []batchUnit) error {
 	for _, u := range todo {
 		b.prog.FeaturesDone -= u.last - u.first + 1
 	}
+	b.prog.Phase = features.BuildPhaseTokenize
 	for _, s := range o.Sources {
 		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, 0, "")
 	}
@@ -560,271 +560,17 @@ func (b *builder) idxWidth() int {
 	return 2
 }
 
-// chunkJob is one chunk on its way from the model (or the spill) to the
-// accumulators.
-type chunkJob struct {
-	idx, first int
-	lens       []int
-	codes      []*codes
-	counted    int // non-BOS positions
-	computed   bool
-	err        error
-}
-
-// pass1 runs every chunk through the model and SAEs (or reads it back from
-// the spill), writes new chunks and accumulates pass-1 statistics. The
-// model runs in one goroutine while the previous chunk is written and
-// accumulated in another.
-func (b *builder) pass1(ctx context.Context) error {
-	o := b.o
-	n := b.ctxs.count
-	nchunks := (n + o.ChunkContexts - 1) / o.ChunkContexts
-	b.p1 = make([]*pass1, len(o.Sources))
-	for i, s := range o.Sources {
-		b.p1[i] = newPass1(s.SAE.Cfg.DSAE, TopExamples)
-	}
-	jobs := make(chan *chunkJob, 1)
-	free := make(chan []*codes, 3)
-	for range 3 {
-		cs := make([]*codes, len(o.Sources))
-		for i := range cs {
-			cs[i] = &codes{}
-		}
-		free <- cs
-	}
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var forward, encode, prodBook, consBook time.Duration
-	go func() {
-		defer close(jobs)
-		computed := 0
-		var x []float32
-		var readBuf []byte
-		for c := 0; c < nchunks; c++ {
-			first := c * o.ChunkContexts
-			cnt := min(o.ChunkContexts, n-first)
-			job := &chunkJob{idx: c, first: first}
-			select {
-			case job.codes = <-free:
-			case <-pctx.Done():
-				return
-			}
-			ctxTokens, err := b.ctxs.read(first, cnt)
-			if err != nil {
-				job.err = err
-				jobs <- job
-				return
-			}
-			for _, t := range ctxTokens {
-				job.lens = append(job.lens, len(t))
-				for _, id := range t {
-					if id != b.bos {
-						job.counted++
-					}
-				}
-			}
-			path := b.chunkPath(c)
-			if fileExists(path) {
-				if _, err := readChunk(path, len(o.Sources), nil, job.codes, &readBuf); err == nil {
-					jobs <- job
-					continue
-				} else {
-					b.log.Warn("spill chunk unreadable; recomputing", "err", err)
-				}
-			}
-			if o.stopAfterChunks > 0 && computed >= o.stopAfterChunks {
-				job.err = fmt.Errorf("build: stopped after %d chunks (test)", computed)
-				jobs <- job
-				return
-			}
-			computed++
-			job.computed = true
-			batch := make([][]int, cnt)
-			total := 0
-			skip := make([]bool, 0, cnt*o.ContextSize)
-			for i, t := range ctxTokens {
-				batch[i] = make([]int, len(t))
-				for j, id := range t {
-					batch[i][j] = int(id)
-					skip = append(skip, id == b.bos)
-				}
-				total += len(t)
-			}
-			t0 := time.Now()
-			acts, err := o.Model.Forward(batch, b.hooks)
-			if err != nil {
-				job.err = fmt.Errorf("build: chunk %d: %w", c, err)
-				jobs <- job
-				return
-			}
-			forward += time.Since(t0)
-			for si, s := range o.Sources {
-				tb := time.Now()
-				d := s.SAE.Cfg.DIn
-				x = growF(x, total*d)
-				off := 0
-				for q := range batch {
-					part := acts.GetHook(b.hookOf[si], q)
-					copy(x[off:], part)
-					off += len(part)
-				}
-				te := time.Now()
-				feats, err := s.SAE.EncodeSparse(x[:total*d], total)
-				if err != nil {
-					job.err = fmt.Errorf("build: chunk %d, source %s: %w", c, s.ID, err)
-					jobs <- job
-					return
-				}
-				tf := time.Now()
-				encode += tf.Sub(te)
-				fromSparse(job.codes[si], feats, skip)
-				prodBook += te.Sub(tb) + time.Since(tf)
-			}
-			jobs <- job
-		}
-	}()
-
-	var firstErr error
-	var writeBuf []byte
-	for job := range jobs {
-		if firstErr != nil {
-			continue // drain
-		}
-		if job.err == nil {
-			job.err = ctx.Err()
-		}
-		if job.err != nil {
-			firstErr = job.err
-			cancel()
-			continue
-		}
-		tc := time.Now()
-		if job.computed {
-			h := chunkHeader{chunk: job.idx, first: job.first, contexts: len(job.lens), tokens: job.codes[0].tokens(), idxWidth: b.idxWidth()}
-			if err := writeChunk(b.chunkPath(job.idx), h, job.codes, &writeBuf); err != nil {
-				firstErr = fmt.Errorf("build: spill: %w", err)
-				cancel()
-				continue
-			}
-			b.res.Timing.ChunksComputed++
-		} else {
-			b.res.Timing.ChunksFromSpill++
-		}
-		errs := make([]error, len(o.Sources))
-		var wg sync.WaitGroup
-		for si := range o.Sources {
-			wg.Go(func() { errs[si] = b.p1[si].addChunk(job.codes[si], job.first, job.lens) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			firstErr = fmt.Errorf("build: chunk %d: %w", job.idx, err)
-			cancel()
-			continue
-		}
-		consBook += time.Since(tc)
-		for _, l := range job.lens {
-			b.tokens += int64(l)
-		}
-		b.counted += int64(job.counted)
-		free <- job.codes
-		b.prog.Phase = "encode"
-		b.prog.ContextsDone = job.first + len(job.lens)
-		b.prog.TokensDone = b.tokens
-		if b.progress(b.prog, false) && time.Since(b.lastStatus) >= time.Second {
-			b.lastStatus = time.Now()
-			for _, s := range o.Sources {
-				b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, b.prog.ContextsDone, n, "")
-			}
-		}
-	}
-	b.res.Timing.Forward, b.res.Timing.Encode = forward, encode
-	b.res.Timing.Bookkeeping = prodBook + consBook
-	return firstErr
-}
-
-func growF(buf []float32, n int) []float32 {
-	if cap(buf) < n {
-		return make([]float32, n)
-	}
-	return buf[:n]
-}
-
-// pass2 streams the spill once per SAE (SAEs in parallel).
-func (b *builder) pass2(ctx context.Context) error {
-	o := b.o
-	n := b.ctxs.count
-	nchunks := (n + o.ChunkContexts - 1) / o.ChunkContexts
-	b.p2 = make([]*pass2, len(o.Sources))
-	for i := range o.Sources {
-		b.p2[i] = newPass2(b.p1[i], seedFor(b.hash, o.Sources[i].ID))
-	}
-	b.progress(Progress{Phase: "stats", ContextsDone: n, ContextsTotal: n, TokensDone: b.tokens,
-		FeaturesDone: b.prog.FeaturesDone, FeaturesTotal: b.prog.FeaturesTotal}, true)
-	lens := make([]int, n)
-	for c0 := 0; c0 < n; c0 += 4096 {
-		cnt := min(4096, n-c0)
-		cs, err := b.ctxs.read(c0, cnt)
-		if err != nil {
-			return fmt.Errorf("build: %w", err)
-		}
-		for i, t := range cs {
-			lens[c0+i] = len(t)
-		}
-	}
-	errs := make([]error, len(o.Sources))
-	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
-	var wg sync.WaitGroup
-	for si := range o.Sources {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			want := make([]bool, len(o.Sources))
-			want[si] = true
-			dst := make([]*codes, len(o.Sources))
-			dst[si] = &codes{}
-			var buf []byte
-			for c := 0; c < nchunks; c++ {
-				if err := ctx.Err(); err != nil {
-					errs[si] = err
-					return
-				}
-				first := c * o.ChunkContexts
-				cnt := min(o.ChunkContexts, n-first)
-				h, err := readChunk(b.chunkPath(c), len(o.Sources), want, dst, &buf)
-				if err != nil {
-					errs[si] = fmt.Errorf("build: %w", err)
-					return
-				}
-				if h.first != first || h.contexts != cnt {
-					errs[si] = fmt.Errorf("build: spill chunk %d holds contexts [%d,+%d), want [%d,+%d)", c, h.first, h.contexts, first, cnt)
-					return
-				}
-				b.p2[si].addChunk(dst[si], first, lens[first:first+cnt])
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// seedFor derives the interval-sampling seed of one source from the build
-// hash, so a rerun draws the same examples.
-func seedFor(hash, source string) uint64 {
-	s := sha256.Sum256([]byte(hash + "\x00" + source))
-	var x uint64
-	for _, c := range s[:8] {
-		x = x<<8 | uint64(c)
-	}
-	return x
-}
-
 // status reports one source's progress through o.Status.
 func (b *builder) status(source, state string, featDone, featTotal, ctxDone, ctxTotal int, msg string) {
 	if b.o.Status == nil {
 		return
 	}
-	b.o.Status(source, &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
-		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()})
+	st := &features.BuildStatus{State: state, FeaturesDone: featDone, FeaturesTotal: featTotal,
+		ContextsDone: ctxDone, ContextsTotal: ctxTotal, Error: msg, UpdatedAt: time.Now()}
+	if state == features.BuildRunning {
+		st.Phase = b.prog.Phase
+	}
+	b.o.Status(source, st)
 }
 
 // progress reports p through o.Progress; unless force, at most a few times

@@ -1,6 +1,14 @@
 package dashboard
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"saex/internal/features"
+)
 
 // Pass 1 keeps, per feature, what needs the whole corpus before examples
 // can be chosen: how often it fires, its largest and smallest non-zero
@@ -131,4 +139,226 @@ func (p *pass1) topOf(f int) []topEntry {
 		}
 	}
 	return out
+}
+
+// chunkJob is one chunk on its way from the model (or the spill) to the
+// accumulators.
+type chunkJob struct {
+	idx, first int
+	lens       []int
+	codes      []*codes
+	counted    int // non-BOS positions
+	computed   bool
+	err        error
+}
+
+// chunkTimes is where pass 1's producer spends its time (Result.Timing).
+type chunkTimes struct {
+	forward, encode, book time.Duration
+}
+
+// pass1 runs every chunk through the model and SAEs (or reads it back from
+// the spill), writes new chunks and accumulates pass-1 statistics. The
+// model runs in one goroutine (produceChunks) while the previous chunk is
+// written and accumulated in this one.
+func (b *builder) pass1(ctx context.Context) error {
+	o := b.o
+	n := b.ctxs.count
+	b.p1 = make([]*pass1, len(o.Sources))
+	for i, s := range o.Sources {
+		b.p1[i] = newPass1(s.SAE.Cfg.DSAE, TopExamples)
+	}
+	jobs := make(chan *chunkJob, 1)
+	free := make(chan []*codes, 3)
+	for range 3 {
+		cs := make([]*codes, len(o.Sources))
+		for i := range cs {
+			cs[i] = &codes{}
+		}
+		free <- cs
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var times chunkTimes
+	go func() {
+		defer close(jobs)
+		b.produceChunks(pctx, jobs, free, &times)
+	}()
+
+	var firstErr error
+	var writeBuf []byte
+	var consBook time.Duration
+	for job := range jobs {
+		if firstErr != nil {
+			continue // drain
+		}
+		if job.err == nil {
+			job.err = ctx.Err()
+		}
+		if job.err != nil {
+			firstErr = job.err
+			cancel()
+			continue
+		}
+		tc := time.Now()
+		if err := b.accumulateChunk(job, &writeBuf); err != nil {
+			firstErr = err
+			cancel()
+			continue
+		}
+		consBook += time.Since(tc)
+		free <- job.codes
+		b.prog.Phase = features.BuildPhaseEncode
+		b.prog.ContextsDone = job.first + len(job.lens)
+		b.prog.TokensDone = b.tokens
+		if b.progress(b.prog, false) && time.Since(b.lastStatus) >= time.Second {
+			b.lastStatus = time.Now()
+			for _, s := range o.Sources {
+				b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, b.prog.ContextsDone, n, "")
+			}
+		}
+	}
+	// jobs is closed: the producer is done with times.
+	b.res.Timing.Forward, b.res.Timing.Encode = times.forward, times.encode
+	b.res.Timing.Bookkeeping = times.book + consBook
+	return firstErr
+}
+
+// produceChunks sends every chunk to jobs in order, read back from the
+// spill when a readable chunk file exists and computed otherwise, taking
+// code buffers from free. It stops at the first error (sent as the job's
+// err) or when ctx ends.
+func (b *builder) produceChunks(ctx context.Context, jobs chan<- *chunkJob, free <-chan []*codes, times *chunkTimes) {
+	o := b.o
+	n := b.ctxs.count
+	nchunks := (n + o.ChunkContexts - 1) / o.ChunkContexts
+	computed := 0
+	var x []float32
+	var readBuf []byte
+	for c := 0; c < nchunks; c++ {
+		first := c * o.ChunkContexts
+		cnt := min(o.ChunkContexts, n-first)
+		job := &chunkJob{idx: c, first: first}
+		select {
+		case job.codes = <-free:
+		case <-ctx.Done():
+			return
+		}
+		ctxTokens, err := b.ctxs.read(first, cnt)
+		if err != nil {
+			job.err = err
+			jobs <- job
+			return
+		}
+		for _, t := range ctxTokens {
+			job.lens = append(job.lens, len(t))
+			for _, id := range t {
+				if id != b.bos {
+					job.counted++
+				}
+			}
+		}
+		path := b.chunkPath(c)
+		if fileExists(path) {
+			if _, err := readChunk(path, len(o.Sources), nil, job.codes, &readBuf); err == nil {
+				jobs <- job
+				continue
+			} else {
+				b.log.Warn("spill chunk unreadable; recomputing", "err", err)
+			}
+		}
+		if o.stopAfterChunks > 0 && computed >= o.stopAfterChunks {
+			job.err = fmt.Errorf("build: stopped after %d chunks (test)", computed)
+			jobs <- job
+			return
+		}
+		computed++
+		job.computed = true
+		if job.err = b.computeChunk(job, ctxTokens, &x, times); job.err != nil {
+			jobs <- job
+			return
+		}
+		jobs <- job
+	}
+}
+
+// computeChunk runs one chunk's contexts through the model and every SAE
+// into job.codes (BOS positions are left out of the codes); x is scratch
+// space for one SAE's input.
+func (b *builder) computeChunk(job *chunkJob, ctxTokens [][]int32, x *[]float32, times *chunkTimes) error {
+	o := b.o
+	batch := make([][]int, len(ctxTokens))
+	total := 0
+	skip := make([]bool, 0, len(ctxTokens)*o.ContextSize)
+	for i, t := range ctxTokens {
+		batch[i] = make([]int, len(t))
+		for j, id := range t {
+			batch[i][j] = int(id)
+			skip = append(skip, id == b.bos)
+		}
+		total += len(t)
+	}
+	t0 := time.Now()
+	acts, err := o.Model.Forward(batch, b.hooks)
+	if err != nil {
+		return fmt.Errorf("build: chunk %d: %w", job.idx, err)
+	}
+	times.forward += time.Since(t0)
+	for si, s := range o.Sources {
+		tb := time.Now()
+		d := s.SAE.Cfg.DIn
+		*x = growF(*x, total*d)
+		off := 0
+		for q := range batch {
+			part := acts.GetHook(b.hookOf[si], q)
+			copy((*x)[off:], part)
+			off += len(part)
+		}
+		te := time.Now()
+		feats, err := s.SAE.EncodeSparse((*x)[:total*d], total)
+		if err != nil {
+			return fmt.Errorf("build: chunk %d, source %s: %w", job.idx, s.ID, err)
+		}
+		tf := time.Now()
+		times.encode += tf.Sub(te)
+		fromSparse(job.codes[si], feats, skip)
+		times.book += te.Sub(tb) + time.Since(tf)
+	}
+	return nil
+}
+
+// accumulateChunk writes a computed chunk to the spill and adds the chunk
+// to every source's pass-1 statistics (sources in parallel).
+func (b *builder) accumulateChunk(job *chunkJob, writeBuf *[]byte) error {
+	o := b.o
+	if job.computed {
+		h := chunkHeader{chunk: job.idx, first: job.first, contexts: len(job.lens), tokens: job.codes[0].tokens(), idxWidth: b.idxWidth()}
+		if err := writeChunk(b.chunkPath(job.idx), h, job.codes, writeBuf); err != nil {
+			return fmt.Errorf("build: spill: %w", err)
+		}
+		b.res.Timing.ChunksComputed++
+	} else {
+		b.res.Timing.ChunksFromSpill++
+	}
+	errs := make([]error, len(o.Sources))
+	var wg sync.WaitGroup
+	for si := range o.Sources {
+		wg.Go(func() { errs[si] = b.p1[si].addChunk(job.codes[si], job.first, job.lens) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("build: chunk %d: %w", job.idx, err)
+	}
+	for _, l := range job.lens {
+		b.tokens += int64(l)
+	}
+	b.counted += int64(job.counted)
+	return nil
+}
+
+func growF(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
 }

@@ -1,8 +1,17 @@
 package dashboard
 
 import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
+	"time"
+
+	"saex/internal/features"
 )
 
 // Pass 2 streams the spill once more, now that every feature's range is
@@ -233,4 +242,85 @@ func (p *pass2) valuesOf(f int32) []posVal {
 		out[i] = posVal{pos: p.epos[e], val: p.eval[e]}
 	}
 	return out
+}
+
+// pass2 streams the spill once per SAE (SAEs in parallel).
+func (b *builder) pass2(ctx context.Context) error {
+	o := b.o
+	n := b.ctxs.count
+	nchunks := (n + o.ChunkContexts - 1) / o.ChunkContexts
+	b.p2 = make([]*pass2, len(o.Sources))
+	for i := range o.Sources {
+		b.p2[i] = newPass2(b.p1[i], seedFor(b.hash, o.Sources[i].ID))
+	}
+	b.progress(Progress{Phase: "stats", ContextsDone: n, ContextsTotal: n, TokensDone: b.tokens,
+		FeaturesDone: b.prog.FeaturesDone, FeaturesTotal: b.prog.FeaturesTotal}, true)
+	b.prog.Phase = features.BuildPhaseStats
+	for _, s := range o.Sources {
+		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, n, "")
+	}
+	lens := make([]int, n)
+	for c0 := 0; c0 < n; c0 += 4096 {
+		cnt := min(4096, n-c0)
+		cs, err := b.ctxs.read(c0, cnt)
+		if err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
+		for i, t := range cs {
+			lens[c0+i] = len(t)
+		}
+	}
+	errs := make([]error, len(o.Sources))
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for si := range o.Sources {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			want := make([]bool, len(o.Sources))
+			want[si] = true
+			dst := make([]*codes, len(o.Sources))
+			dst[si] = &codes{}
+			var buf []byte
+			for c := 0; c < nchunks; c++ {
+				if err := ctx.Err(); err != nil {
+					errs[si] = err
+					return
+				}
+				first := c * o.ChunkContexts
+				cnt := min(o.ChunkContexts, n-first)
+				h, err := readChunk(b.chunkPath(c), len(o.Sources), want, dst, &buf)
+				if err != nil {
+					errs[si] = fmt.Errorf("build: %w", err)
+					return
+				}
+				if h.first != first || h.contexts != cnt {
+					errs[si] = fmt.Errorf("build: spill chunk %d holds contexts [%d,+%d), want [%d,+%d)", c, h.first, h.contexts, first, cnt)
+					return
+				}
+				b.p2[si].addChunk(dst[si], first, lens[first:first+cnt])
+				// The first SAE's goroutine reports pass 2's progress for
+				// all (they stream the same chunks at about the same pace).
+				if si == 0 && time.Since(b.lastStatus) >= time.Second {
+					b.lastStatus = time.Now()
+					for _, s := range o.Sources {
+						b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, first+cnt, n, "")
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// seedFor derives the interval-sampling seed of one source from the build
+// hash, so a rerun draws the same examples.
+func seedFor(hash, source string) uint64 {
+	s := sha256.Sum256([]byte(hash + "\x00" + source))
+	var x uint64
+	for _, c := range s[:8] {
+		x = x<<8 | uint64(c)
+	}
+	return x
 }

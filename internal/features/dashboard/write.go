@@ -108,7 +108,7 @@ func (b *builder) write(ctx context.Context, todo []batchUnit) error {
 		n := bt.u.last - bt.u.first + 1
 		b.res.Features += n
 		done[bt.u.src] += n
-		b.prog.Phase = "write"
+		b.prog.Phase = features.BuildPhaseWrite
 		b.prog.FeaturesDone += n
 		b.progress(b.prog, false)
 		s := o.Sources[bt.u.src]

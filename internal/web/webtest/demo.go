@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/store"
+	"saex/internal/testenv"
 	"saex/internal/web"
 )
 
@@ -24,16 +26,20 @@ var DemoSources = []string{"1-res-topk", "2-res-topk", "3-res-topk"}
 
 var (
 	demoOnce   sync.Once
-	demoEngine *features.Engine
+	demoLoaded *inference.Engine
 	demoErr    error
 )
 
-// DemoEngine loads the demo model and its three SAEs once per test binary.
-func DemoEngine(tb testing.TB) *features.Engine {
+// DemoEngine returns an engine holding the demo model and its three SAEs
+// (loaded once per test binary, shared by every engine this returns) that
+// runs prompts under sched (nil: a scheduler of its own) and keeps recent
+// results as serve's does. Each server gets its own: a kept result or a
+// taken compute slot never leaks from one test's server into another's.
+func DemoEngine(tb testing.TB, sched *inference.Scheduler) *inference.Engine {
 	tb.Helper()
-	root := RepoRoot(tb)
+	root := testenv.RepoRoot(tb)
 	demoOnce.Do(func() {
-		e := features.NewEngine(0)
+		e := inference.NewEngine(nil, 0)
 		dir := filepath.Join(root, "demo", DemoModel)
 		if demoErr = e.AddModel(DemoModel, filepath.Join(dir, "model")); demoErr != nil {
 			return
@@ -43,21 +49,33 @@ func DemoEngine(tb testing.TB) *features.Engine {
 				return
 			}
 		}
-		demoEngine = e
+		demoLoaded = e
 	})
 	if demoErr != nil {
 		tb.Fatalf("webtest: load the demo engine: %v", demoErr)
 	}
-	return demoEngine
+	e := inference.NewEngine(sched, inference.DefaultPromptCacheSize)
+	model, tok, _ := demoLoaded.Model(DemoModel)
+	if err := e.AddLoadedModel(DemoModel, "demo", model, tok); err != nil {
+		tb.Fatal(err)
+	}
+	for _, id := range DemoSources {
+		s, _ := demoLoaded.SAE(DemoModel, id)
+		if err := e.AddLoadedSource(DemoModel, id, s); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return e
 }
 
 // NewDemo starts a server with the demo engine over a fresh database seeded
 // with the fixtures (New) and a demo catalog (SeedDemo).
 func NewDemo(tb testing.TB, configure func(*web.Server)) *Env {
 	tb.Helper()
-	eng := DemoEngine(tb)
+	sched := inference.NewScheduler(0, 0)
+	eng := DemoEngine(tb, sched)
 	env := New(tb, func(s *web.Server) {
-		s.Inference = eng
+		s.Inference, s.Scheduler = eng, sched
 		if configure != nil {
 			configure(s)
 		}

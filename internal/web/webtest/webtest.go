@@ -10,15 +10,16 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/npexport"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
+	"saex/internal/testenv"
 	"saex/internal/web"
 )
 
@@ -52,26 +53,6 @@ type Env struct {
 	URL    string
 }
 
-// RepoRoot finds the module root (the folder holding go.mod) above the
-// working directory.
-func RepoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("webtest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // New starts a server over a fresh seeded database. configure, when not
 // nil, adjusts the server (e.g. sets Inference) before its handler is built.
 func New(tb testing.TB, configure func(*web.Server)) *Env {
@@ -81,7 +62,9 @@ func New(tb testing.TB, configure func(*web.Server)) *Env {
 	srv := web.NewServer()
 	srv.Catalog, srv.Features, srv.Explanations = db, db, db
 	srv.Writer, srv.APIKeys, srv.Ready = db, db, db
+	srv.Registry, srv.Lists, srv.Vectors = db, db, db
 	srv.Versions = db // as serve: pages and feature JSON through the response cache
+	srv.Scheduler = inference.NewScheduler(0, 0)
 	if configure != nil {
 		configure(srv)
 	}
@@ -95,7 +78,7 @@ func Seed(tb testing.TB, db *store.DB) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	root := RepoRoot(tb)
+	root := testenv.RepoRoot(tb)
 	if err := seedExport(ctx, db, filepath.Join(root, "testdata/neuronpedia-export", GemmaModel, GemmaSource)); err != nil {
 		tb.Fatalf("webtest: seed Neuronpedia export: %v", err)
 	}

@@ -1,0 +1,109 @@
+package transformer
+
+import "saex/internal/compute/kernel"
+
+// mlp computes the MLP's hidden activations (mlp.hook_post) from the
+// normalised ws.b into ws.hid, recording mlp.hook_pre and hook_post, and
+// reports whether the pass ends there.
+func (p *pass) mlp(l *layer, L int) bool {
+	m, ws := p.m, p.ws
+	c := m.Cfg
+	inner, n := c.NInner, p.n
+	ws.hid = grow(ws.hid, n*inner)
+	pre := Hook{Kind: HookMLPPre, Layer: L}
+	switch {
+	case c.GatedMLP:
+		ws.gu = grow(ws.gu, n*2*inner)
+		kernel.MatMul(ws.gu, ws.b, n, l.up, l.upB)
+		m.gate(ws.hid, ws.gu, n)
+	case p.want[pre] || c.Act == SiLU:
+		kernel.MatMul(ws.hid, ws.b, n, l.up, l.upB)
+		if p.emit(pre, ws.hid) {
+			return true
+		}
+		m.activate(ws.hid, n)
+	default:
+		m.fcActivate(ws.hid, ws.b, n, l)
+	}
+	return p.emit(Hook{Kind: HookMLPPost, Layer: L}, ws.hid)
+}
+
+// actFunc is the model's activation for one value.
+func (m *Model) actFunc() func(float32) float32 {
+	switch m.Cfg.Act {
+	case GeluErf:
+		return geluErf
+	case SiLU:
+		return silu
+	}
+	return geluNew
+}
+
+// activate applies the MLP nonlinearity in place to n rows of width n_inner.
+func (m *Model) activate(h []float32, n int) {
+	f := m.actFunc()
+	inner := m.Cfg.NInner
+	parallelRows(n, 20*inner, func(r0, r1 int) {
+		if m.Cfg.Act == GeluErf {
+			for r := r0; r < r1; r++ {
+				geluErfBias(h[r*inner:(r+1)*inner], h[r*inner:(r+1)*inner], m.zeros)
+			}
+			return
+		}
+		for i := r0 * inner; i < r1*inner; i++ {
+			h[i] = f(h[i])
+		}
+	})
+}
+
+// gate sets h = act(gate) * up from the n rows of gu (gate | up, each
+// n_inner wide).
+func (m *Model) gate(h, gu []float32, n int) {
+	inner := m.Cfg.NInner
+	tanhGelu := m.Cfg.Act == GeluTanh
+	parallelRows(n, 20*inner, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			g, u := gu[r*2*inner:(r*2+1)*inner], gu[(r*2+1)*inner:(r+1)*2*inner]
+			dst := h[r*inner : (r+1)*inner]
+			if tanhGelu {
+				geluNewBias(dst, g, m.zeros)
+			} else {
+				siluRow(dst, g)
+			}
+			for i, v := range u {
+				dst[i] *= v
+			}
+		}
+	})
+}
+
+// siluRow sets dst[i] = silu(src[i]).
+func siluRow(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		x := float64(v)
+		dst[i] = float32(x / (1 + fastExp(-x)))
+	}
+}
+
+// fcActivate computes gelu(a @ up + b) into h, applying bias and
+// nonlinearity (tanh or exact GELU) to each tile while it is hot in cache.
+func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
+	inner := m.Cfg.NInner
+	act := geluNewBias
+	if m.Cfg.Act == GeluErf {
+		act = geluErfBias
+	}
+	bias := l.upB
+	if bias == nil {
+		bias = m.zeros
+	}
+	kernel.MatMulTiles(a, n, l.up, func(_, row0, rows, col0, cols int, tile []float32, ld int) {
+		bc := bias[col0 : col0+cols]
+		for r := range rows {
+			src := tile[r*ld : r*ld+cols]
+			dst := h[(row0+r)*inner+col0 : (row0+r)*inner+col0+cols]
+			act(dst, src, bc)
+		}
+	})
+}
