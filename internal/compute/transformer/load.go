@@ -207,7 +207,8 @@ func (l *loader) matrix(name string, rows, cols int) matrix16 {
 		return matrix16{}
 	}
 	if ok {
-		return matrix16{u16: raw, dt: dt}
+		src, full := l.src, l.prefix+name
+		return matrix16{u16: raw, dt: dt, release: func() { src.release(full) }}
 	}
 	return matrix16{f32: l.get(name, rows, cols)}
 }
