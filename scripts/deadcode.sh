@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-test_support='^saex/internal/(store/storetest|web/webtest|testenv|reliability) '
+test_support='^saex/internal/(store/storetest|web/webtest|testenv|reliability|compute/transformer/transformertest) '
 found=$(go tool deadcode -f '{{range .Funcs}}{{println $.Path .Name}}{{end}}' ./... |
   grep -Ev "$test_support" | grep -v '^$' | sort || true)
 entries=$(grep -Ev '^[[:space:]]*(#|$)' scripts/deadcode-entrypoints.txt | sed 's/[[:space:]]*#.*//' | sort)
