@@ -97,6 +97,11 @@ func TestAPIExplanationGenerateAndScore(t *testing.T) {
 	if st != 200 || !strings.Contains(string(b), sc.Score.ID) {
 		t.Errorf("score not on the feature: %s", truncate(b))
 	}
+	// The feature page shows the explanation with its score.
+	st, b = get(t, env.URL+"/"+webtest.TestModel+"/"+webtest.TestSource+"/6")
+	if st != 200 || !strings.Contains(string(b), "synthetic stegosaurus pattern") || !strings.Contains(string(b), "eleuther_recall") {
+		t.Errorf("feature page lacks the explanation or its score: %d", st)
+	}
 
 	for _, c := range []struct {
 		name string
