@@ -84,8 +84,8 @@ type ScoreResult struct {
 	Samples   []Sample  `json:"breakdown,omitempty"`
 	// Similarities is the embedding scorer's breakdown.
 	Similarities []EmbeddingSample `json:"similarities,omitempty"`
-	Prompt    string    `json:"promptVersion"`
-	Usage     Usage     `json:"usage"`
+	Prompt       string            `json:"promptVersion"`
+	Usage        Usage             `json:"usage"`
 }
 
 // Details is the JSON stored as the score's jsonDetails.
