@@ -92,7 +92,7 @@ func (s *Server) handleAPIExplanationScore(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if strings.TrimSpace(req.ScorerType) == "" {
-		s.apiError(w, r, invalidField("scorerType", "is required (eleuther_recall or eleuther_fuzz)"))
+		s.apiError(w, r, invalidField("scorerType", "is required (eleuther_recall, eleuther_fuzz or eleuther_embedding)"))
 		return
 	}
 	for field, v := range map[string]string{"explanationId": req.ExplanationID, "scorerType": req.ScorerType, "scorerModel": req.ScorerModel} {
