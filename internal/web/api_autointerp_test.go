@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"saex/internal/features"
 	"saex/internal/features/autointerp"
 	"saex/internal/llm"
 	"saex/internal/store"
@@ -135,5 +136,17 @@ func TestAPIAutoInterpUnconfigured(t *testing.T) {
 	for _, path := range []string{"/api/explanation/generate", "/api/explanation/score"} {
 		st, b := postJSON(t, env.URL+path, map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 4})
 		wantError(t, path, st, b, 503, "SAEX_LLM_BASE_URL")
+	}
+}
+
+func TestAPIAutoInterpNeedsAWriteKey(t *testing.T) {
+	e := newHardened(t, false, nil)
+	reader := scopedKey(t, e, "reader", features.ScopeRead)
+	body := fmt.Sprintf(`{"modelId":%q,"layer":%q,"index":4}`, webtest.TestModel, webtest.TestSource)
+	for _, path := range []string{"/api/explanation/generate", "/api/explanation/score"} {
+		st, _, b := e.call(t, http.MethodPost, path, body, jsonHdr())
+		wantError(t, path+" without a key", st, b, http.StatusUnauthorized, "")
+		st, _, b = e.call(t, http.MethodPost, path, body, jsonHdr("X-Api-Key", reader))
+		wantError(t, path+" with a read key", st, b, http.StatusForbidden, "")
 	}
 }
