@@ -11,6 +11,7 @@ import (
 
 	"saex/internal/inference"
 	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 )
 
 // This file builds what serve serves: internal/web's router over the store,
@@ -21,12 +22,15 @@ import (
 // hardenConfig is serve's hardening settings.
 type hardenConfig struct {
 	Private        bool
-	ComputeRate    web.Rate
+	ComputeRate    mw.Rate
 	TrustedProxies []string
 	TrustedOrigins []string
-	Metrics        bool
-	ReadDeadline   time.Duration
-	WriteDeadline  time.Duration
+	// TrustProxy declares a TLS-terminating proxy in front: session
+	// cookies are Secure though saex itself serves plain HTTP.
+	TrustProxy    bool
+	Metrics       bool
+	ReadDeadline  time.Duration
+	WriteDeadline time.Duration
 	// ReadConcurrency bounds the reads served at once (0: the default,
 	// two per core; negative: no bound).
 	ReadConcurrency int
@@ -64,8 +68,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// rateFlag is a flag.Value for a web.Rate.
-type rateFlag struct{ r *web.Rate }
+// rateFlag is a flag.Value for a mw.Rate.
+type rateFlag struct{ r *mw.Rate }
 
 func (f rateFlag) String() string {
 	if f.r == nil {
@@ -75,7 +79,7 @@ func (f rateFlag) String() string {
 }
 
 func (f rateFlag) Set(s string) error {
-	r, err := web.ParseRate(s)
+	r, err := mw.ParseRate(s)
 	if err != nil {
 		return err
 	}
@@ -105,6 +109,9 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	if cfg.Private, err = envBool(env, "SAEX_PRIVATE"); err != nil {
 		return err
 	}
+	if cfg.TrustProxy, err = envBool(env, "SAEX_TRUST_PROXY"); err != nil {
+		return err
+	}
 	cfg.Metrics = true
 	if v := env.Getenv("SAEX_METRICS"); v != "" {
 		if cfg.Metrics, err = envBool(env, "SAEX_METRICS"); err != nil {
@@ -115,7 +122,7 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	if rate == "" {
 		rate = "120/min"
 	}
-	if cfg.ComputeRate, err = web.ParseRate(rate); err != nil {
+	if cfg.ComputeRate, err = mw.ParseRate(rate); err != nil {
 		return fmt.Errorf("SAEX_COMPUTE_RATE: %w", err)
 	}
 	cfg.TrustedProxies = splitList(env.Getenv("SAEX_TRUSTED_PROXIES"))
@@ -136,6 +143,7 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	fs.BoolVar(&cfg.Metrics, "metrics", cfg.Metrics, "serve Prometheus metrics at /metrics (env SAEX_METRICS)")
 	fs.Var(rateFlag{&cfg.ComputeRate}, "compute-rate", "per-client limit on running the model (compute API and the pages' prompt and test forms), e.g. 120/min, 10/s, off (env SAEX_COMPUTE_RATE)")
 	fs.Var(listFlag{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (env SAEX_TRUSTED_PROXIES)")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "clients reach saex over HTTPS through a reverse proxy: mark the login session cookie Secure (env SAEX_TRUST_PROXY)")
 	fs.Var(listFlag{&cfg.TrustedOrigins}, "trusted-origins", "comma-separated origins allowed to post cross-origin, e.g. https://lab.example.org (env SAEX_TRUSTED_ORIGINS)")
 	fs.DurationVar(&cfg.ReadDeadline, "read-deadline", cfg.ReadDeadline, "longest a page or API read may take, database included, before it answers 503")
 	fs.DurationVar(&cfg.WriteDeadline, "write-deadline", cfg.WriteDeadline, "longest a write (upload) may take")
@@ -222,6 +230,7 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 		TrustedOrigins: cfg.TrustedOrigins,
 		ComputeRate:    cfg.ComputeRate,
 		TrustedProxies: cfg.TrustedProxies,
+		TrustProxyTLS:  cfg.TrustProxy,
 		ReadDeadline:   cfg.ReadDeadline,
 		WriteDeadline:  cfg.WriteDeadline,
 		Logger:         d.Log,

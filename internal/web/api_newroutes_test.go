@@ -108,7 +108,7 @@ func TestNewRoutesRefuseBadBodies(t *testing.T) {
 	}
 
 	// Neuronpedia routes saex does not serve: JSON 404 saying so.
-	for _, p := range []string{"/api/steer", "/api/steer-chat", "/api/graph/generate", "/api/explanation/score", "/api/umap", "/api/features-offset"} {
+	for _, p := range []string{"/api/graph/generate", "/api/graph/list-owned", "/api/explanation/vote", "/api/umap", "/api/features-offset"} {
 		st, b := postJSON(t, env.URL+p, `{}`)
 		wantError(t, p, st, b, http.StatusNotFound, "not served by saex")
 	}
@@ -147,6 +147,33 @@ func TestNewRoutesServe(t *testing.T) {
 	wantStatus(t, "export GET", st, 200, b)
 	if n := len(decode(t, b).([]any)); n != webtest.TestFeatures-1 {
 		t.Errorf("export: %d explanations, want %d", n, webtest.TestFeatures-1)
+	}
+}
+
+// TestFeatureListsFollowWrites checks that GET /api/feature, served from
+// the response cache, shows a list as soon as the feature joins it.
+func TestFeatureListsFollowWrites(t *testing.T) {
+	env := webtest.New(t, nil)
+	u := env.URL + "/api/feature/" + webtest.TestModel + "/" + webtest.TestSource + "/4"
+	lists := func() []any {
+		t.Helper()
+		st, b := get(t, u)
+		wantStatus(t, "feature", st, 200, b)
+		return obj(t, b)["lists"].([]any)
+	}
+	if n := len(lists()); n != 0 {
+		t.Fatalf("%d lists before", n)
+	}
+	lists() // now from the cache
+	st, b := postJSON(t, env.URL+"/api/list/new", map[string]any{"name": "cached"})
+	wantStatus(t, "list/new", st, 200, b)
+	id := obj(t, b)["id"].(string)
+	st, b = postJSON(t, env.URL+"/api/list/add-features", map[string]any{"listId": id, "featuresToAdd": []any{
+		map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 4, "description": "why"}}})
+	wantStatus(t, "add", st, 200, b)
+	ls := lists()
+	if len(ls) != 1 || ls[0].(map[string]any)["description"] != "why" || ls[0].(map[string]any)["list"].(map[string]any)["name"] != "cached" {
+		t.Errorf("lists after adding: %v", ls)
 	}
 }
 

@@ -144,6 +144,18 @@ func hostileRoutes() []hostileRoute {
 			m, s, _ := stored(v)
 			return post("/api/explanation/search", map[string]any{"query": "fossils", "modelId": m, "layers": []string{s}})
 		}, false, nil},
+		{"POST /api/model/get", []string{"model"}, func(v map[string]string) (string, string, string, []byte) {
+			m, _, _ := stored(v)
+			return post("/api/model/get", map[string]any{"id": m})
+		}, false, nil},
+		{"GET /api/source-set/{model}/{name}", []string{"model"}, func(v map[string]string) (string, string, string, []byte) {
+			m, _, _ := stored(v)
+			return get("/api/source-set/" + esc(m) + "/res-webtest")
+		}, false, nil},
+		{"POST /api/activation/get", []string{"model", "source", "index"}, func(v map[string]string) (string, string, string, []byte) {
+			m, s, i := stored(v)
+			return post("/api/activation/get", map[string]any{"modelId": m, "source": s, "index": jsonIndex(i)})
+		}, false, nil},
 		// Compute.
 		{"POST /api/activation/new", []string{"model", "source", "index"}, func(v map[string]string) (string, string, string, []byte) {
 			m, s, i := demo(v)
@@ -213,6 +225,8 @@ var fieldStems = map[string][]string{
 func TestHostileIDsEveryRoute(t *testing.T) {
 	env := webtest.NewDemo(t, nil)
 	tried := 0
+	perField := map[string]int{}
+	malformed := 0
 	for _, rt := range hostileRoutes() {
 		// The valid request works, so the failures below are the hostile field's.
 		method, path, ct, body := rt.build(map[string]string{})
@@ -235,6 +249,10 @@ func TestHostileIDsEveryRoute(t *testing.T) {
 				what := fmt.Sprintf("%s with %s=%.40q", rt.name, field, val)
 				st, _, b := do(t, method, env.URL+path, bytes.NewReader(body), map[string]string{"Content-Type": ct})
 				tried++
+				perField[field]++
+				if !wellFormed {
+					malformed++
+				}
 				if wellFormed {
 					// A well-formed id that names nothing: a 4xx, or an
 					// empty answer where the route filters or skips.
@@ -269,7 +287,8 @@ func TestHostileIDsEveryRoute(t *testing.T) {
 			t.Errorf("%s: hostile requests changed rows:\nbefore %s\nafter  %s", rt.name, before, after)
 		}
 	}
-	t.Logf("%d hostile requests over %d routes", tried, len(hostileRoutes()))
+	t.Logf("%d hostile requests over %d routes (%d malformed: 4xx naming the field; the rest well-formed ids naming nothing: 200 or 4xx); per field %v",
+		tried, len(hostileRoutes()), malformed, perField)
 }
 
 // valid reports whether the server must accept s in field: a well-formed

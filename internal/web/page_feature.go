@@ -57,7 +57,7 @@ func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if err := templates.FeaturePage(*v).Render(r.Context(), buf); err != nil {
-		s.logger().Warn("render failed", "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Warn("render failed", "path", r.URL.Path, "error", err)
 		s.pageError(w, r, features.Wrap(features.EINTERNAL, err, "render %s", r.URL.Path))
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 	"saex/internal/web/webtest"
 	"saex/templates"
 )
@@ -100,7 +101,7 @@ func TestPromptShareAndDensity(t *testing.T) {
 // the form does; past it the page is the styled 429 page.
 func TestSharedPromptURLIsRateLimited(t *testing.T) {
 	e := newHardened(t, false, func(h *web.Hardening) {
-		h.ComputeRate = web.Rate{Requests: 1, Window: time.Minute}
+		h.ComputeRate = mw.Rate{Requests: 1, Window: time.Minute}
 	})
 	path := templates.PromptURL(webtest.TestModel) + "?text=hello"
 	if st, _, b := e.call(t, "GET", path, "", nil); st == http.StatusTooManyRequests {

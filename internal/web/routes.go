@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"net/http"
+	"runtime/debug"
+	mw "saex/internal/web/middleware"
 	"strings"
 	"time"
 
@@ -16,16 +18,23 @@ import (
 // own form posts), public API reads, compute API (runs the model), and
 // write API (uploads; these take an API key once hardening adds the check).
 func (s *Server) Handler() http.Handler {
-	s.buildOnce.Do(func() { s.router = s.routes() })
+	s.buildOnce.Do(func() {
+		s.router = s.routes()
+		s.built.Store(true)
+	})
 	return s.router
 }
+
+// routerBuilt reports whether Handler has built the router (after which
+// the middleware slots are no longer read).
+func (s *Server) routerBuilt() bool { return s.built.Load() }
 
 // routes builds the chi router.
 func (s *Server) routes() chi.Router {
 	s.init()
 	r := chi.NewRouter()
 	r.Use(s.recoverer)
-	r.Use(SecurityHeaders)
+	r.Use(mw.SecurityHeaders)
 	// Neuronpedia's Python client posts to /api/search-all/ with a trailing
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)
@@ -109,6 +118,8 @@ func (s *Server) routes() chi.Router {
 			r.Post("/feature/upload-batch", s.handleAPIFeatureUploadBatch)
 			r.Post("/activation/upload-batch", s.handleAPIActivationUploadBatch)
 			r.Post("/explanation/new", s.handleAPIExplanationNew)
+			r.Post("/explanation/generate", s.handleAPIExplanationGenerate)
+			r.Post("/explanation/score", s.handleAPIExplanationScore)
 			r.Post("/model/new", s.handleAPIModelNew)
 			r.Post("/source-set/new", s.handleAPISourceSetNew)
 			r.Post("/vector/new", s.handleAPIVectorNew)
@@ -193,7 +204,8 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec)
 			}
-			s.logger().Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec)
+			// The stack says where; the request id ties it to the request log.
+			s.reqLogger(r).Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec, "stack", string(debug.Stack()))
 			if strings.HasPrefix(r.URL.Path, "/api/") {
 				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
 				return

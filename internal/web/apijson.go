@@ -1,11 +1,16 @@
 package web
 
+// This file is the API's JSON codec: error replies (status from the domain
+// error code), decoding request bodies into errors that name the field,
+// and the shared id validators.
+
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	mw "saex/internal/web/middleware"
 	"strings"
 	"unicode/utf8"
 
@@ -51,9 +56,9 @@ func (s *Server) userError(r *http.Request, err error) (int, string) {
 	msg := features.ErrorMessage(err)
 	if status == http.StatusInternalServerError {
 		msg = "internal error"
-		s.logger().Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	} else if status == http.StatusServiceUnavailable {
-		s.logger().Warn("request unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Warn("request unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	return status, msg
 }
@@ -101,7 +106,7 @@ func jsonError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var slow *bodyDeadlineError
+	var slow *mw.BodyDeadlineError
 	switch {
 	case errors.As(err, &slow):
 		return features.Errorf(features.EINVALID, "%s", slow.Error())
