@@ -212,6 +212,15 @@ func TestExplainSaysWhatToConfigure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "SAEX_LLM_MODEL") {
 		t.Errorf("no model: %v", err)
 	}
+	// -h never prints the base URL from the environment (it may hold a secret).
+	var help bytes.Buffer
+	envH := &Env{Stdin: strings.NewReader(""), Stdout: &help, Stderr: &help, Getenv: func(k string) string {
+		return map[string]string{"SAEX_LLM_BASE_URL": "https://gw.example/v1?key=HELPSECRET"}[k]
+	}}
+	_ = run(context.Background(), []string{"explain", "-h"}, envH)
+	if !strings.Contains(help.String(), "llm-base-url") || strings.Contains(help.String(), "HELPSECRET") {
+		t.Errorf("help: %s", help.String())
+	}
 	for _, bad := range [][]string{{"--features", "9-1"}, {"--scorers", "simulation"}, {}} {
 		args := append([]string{"explain"}, bad...)
 		if len(bad) > 0 {
