@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"saex/internal/features"
 	"saex/internal/store"
@@ -164,6 +165,18 @@ func TestExplainKillAndResume(t *testing.T) {
 	out1, err1, err := explain()
 	if err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("first run was not killed: %v\n%s%s", err, out1, err1)
+	}
+	// The killed process may have sent a COMMIT that the server still
+	// carries out: wait until its backends are gone before counting.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var busy int
+		if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')`).Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			break
+		}
 	}
 	stored := explanationCounts(t, db)
 	if len(stored) == 0 || len(stored) >= n {
