@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 
 	"saex/internal/compute/transformer"
 	"saex/internal/features"
@@ -13,29 +12,8 @@ import (
 
 var _ features.Steerer = (*Engine)(nil)
 
-// steerModels holds the transformer models steering runs, by directory,
-// for engines whose registry holds another model type; see steerModel.
-var steerModels sync.Map // dir -> *transformer.Model
-
-// steerModel returns the engine model as a *transformer.Model: the
-// registry's own when it is one, else loaded once from its directory.
-func steerModel(em *engineModel) (*transformer.Model, error) {
-	if m, ok := any(em.model).(*transformer.Model); ok {
-		return m, nil
-	}
-	if em.dir == "" {
-		return nil, features.Errorf(features.EUNAVAILABLE, "model %s was registered without a directory: steering cannot load it", em.id)
-	}
-	if m, ok := steerModels.Load(em.dir); ok {
-		return m.(*transformer.Model), nil
-	}
-	m, err := transformer.Load(em.dir)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", em.id, err)
-	}
-	got, _ := steerModels.LoadOrStore(em.dir, m)
-	return got.(*transformer.Model), nil
-}
+// steerModel returns the model steering runs (the engine's own).
+func steerModel(em *engineModel) (*transformer.Model, error) { return em.model, nil }
 
 // Steer implements features.Steerer: it builds the steering from the
 // engine's SAEs and the request's vectors, then generates each requested
