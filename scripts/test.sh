@@ -22,6 +22,8 @@ step "tools"
 command -v go >/dev/null || die "go is not installed (Go 1.26 is required)"
 command -v chromium >/dev/null || apt_install chromium
 command -v docker-compose >/dev/null || apt_install docker-compose
+# Neuronpedia's Python client runs against saex in internal/web (testdata/neuronpedia-client).
+python3 -c 'import requests, dotenv' 2>/dev/null || apt_install python3 python3-requests python3-dotenv
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || command -v pg_config >/dev/null || apt_install postgresql
 
 # The store and web tests need a PostgreSQL server; TEST_DATABASE_URL overrides the default.

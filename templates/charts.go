@@ -8,9 +8,10 @@ import (
 // Chart geometry, in SVG user units.
 const (
 	histWidth  = 360
-	histHeight = 110
-	histPlotH  = 90 // bars area; the rest holds axis labels
-	sparkW     = 3  // width per token of a sparkline
+	histTop    = 14                       // above the bars: the tallest bin's count
+	histPlotH  = 90                       // bars area
+	histHeight = histTop + histPlotH + 18 // below the bars: the axis labels
+	sparkW     = 3                        // width per token of a sparkline
 	sparkH     = 24
 )
 
@@ -23,23 +24,27 @@ type Bar struct {
 
 // Histogram is a bar chart of bin counts over bin centres.
 type Histogram struct {
-	Label    string
-	Bars     []Bar
-	Width    int
-	Height   int
-	PlotH    int
-	MinLabel string
-	MaxLabel string
-	TopLabel string
+	Label  string
+	Bars   []Bar
+	Width  int
+	Height int
+	// Top is the y of the bars' top; Base the y of the axis (Top + bars' height).
+	Top, Base int
+	MinLabel  string
+	MaxLabel  string
+	TopLabel  string
 	// ZeroX is the x of value 0 when it falls inside the range ("" otherwise).
 	ZeroX string
 }
 
 func fmtF(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
-// NewHistogram lays out bars for heights (counts) at values (bin centres).
-// signed colours bars by the sign of their value; otherwise all are "pos".
-// It returns nil when there is nothing to draw.
+// NewHistogram lays out bars for heights (counts) at values (evenly spaced
+// bin centres). The axis is labelled with the bins' outer edges (half a bin
+// beyond the first and last centres), each bar's hover title gives its
+// range and count, and the tallest bin's count sits above the bars. signed
+// colours bars by the sign of their value; otherwise all are "pos". It
+// returns nil when there is nothing to draw.
 func NewHistogram(label string, heights, values []float64, signed bool) *Histogram {
 	n := min(len(heights), len(values))
 	if n == 0 {
@@ -52,9 +57,13 @@ func NewHistogram(label string, heights, values []float64, signed bool) *Histogr
 	if maxH <= 0 {
 		return nil
 	}
-	h := &Histogram{Label: label, Width: histWidth, Height: histHeight, PlotH: histPlotH}
+	h := &Histogram{Label: label, Width: histWidth, Height: histHeight, Top: histTop, Base: histTop + histPlotH}
 	w := float64(histWidth) / float64(n)
-	lo, hi := values[0], values[n-1]
+	step := 0.0
+	if n > 1 {
+		step = (values[n-1] - values[0]) / float64(n-1)
+	}
+	edge := func(i int) float64 { return values[0] + (float64(i)-0.5)*step }
 	for i := 0; i < n; i++ {
 		bh := heights[i] / maxH * histPlotH
 		if heights[i] > 0 && bh < 1 {
@@ -64,16 +73,22 @@ func NewHistogram(label string, heights, values []float64, signed bool) *Histogr
 		if signed && values[i] < 0 {
 			class = "neg"
 		}
+		rng := Num(values[i])
+		if n > 1 {
+			rng = Num(edge(i)) + " to " + Num(edge(i+1))
+		}
 		h.Bars = append(h.Bars, Bar{
-			X: fmtF(float64(i) * w), Y: fmtF(histPlotH - bh), W: fmtF(max(w-1, 0.5)), H: fmtF(bh),
-			Class: class, Title: Num(values[i]) + ": " + strconv.FormatFloat(heights[i], 'f', -1, 64),
+			X: fmtF(float64(i) * w), Y: fmtF(histTop + histPlotH - bh), W: fmtF(max(w-1, 0.5)), H: fmtF(bh),
+			Class: class, Title: rng + ": " + strconv.FormatFloat(heights[i], 'f', -1, 64),
 		})
 	}
-	h.MinLabel, h.MaxLabel, h.TopLabel = Num(lo), Num(hi), strconv.FormatFloat(maxH, 'f', -1, 64)
-	if signed && lo < 0 && hi > 0 && n > 1 {
-		// Bins are evenly spaced centres: interpolate where 0 falls.
-		step := (hi - lo) / float64(n-1)
-		h.ZeroX = fmtF((-lo/step + 0.5) * w)
+	h.MinLabel, h.MaxLabel = Num(values[0]), Num(values[n-1])
+	if n > 1 {
+		h.MinLabel, h.MaxLabel = Num(edge(0)), Num(edge(n))
+	}
+	h.TopLabel = "tallest bin " + strconv.FormatFloat(maxH, 'f', -1, 64)
+	if signed && n > 1 && edge(0) < 0 && edge(n) > 0 {
+		h.ZeroX = fmtF(-edge(0) / step * w)
 	}
 	return h
 }
@@ -87,8 +102,13 @@ type Sparkline struct {
 	Dots []Dot
 }
 
-// Dot is a marker on a sparkline.
-type Dot struct{ X, Y string }
+// Dot is a marker on a sparkline: token position Pos, with a hover
+// title the caller may fill in.
+type Dot struct {
+	X, Y  string
+	Pos   int
+	Title string
+}
 
 // NewSparkline draws values scaled to scale (or to their own max when scale <= 0).
 func NewSparkline(values []float32, scale float64) Sparkline {
@@ -112,7 +132,7 @@ func NewSparkline(values []float32, scale float64) Sparkline {
 		b.WriteByte(',')
 		b.WriteString(fmtF(y))
 		if v > 0 {
-			s.Dots = append(s.Dots, Dot{X: fmtF(x), Y: fmtF(y)})
+			s.Dots = append(s.Dots, Dot{X: fmtF(x), Y: fmtF(y), Pos: i, Title: "token " + strconv.Itoa(i) + ": " + Num(float64(v))})
 		}
 	}
 	s.Points = b.String()

@@ -24,6 +24,9 @@ type Meta struct {
 	Nav string
 	// ModelID, when set, adds a link to the model's prompt tool.
 	ModelID string
+	// Script, when set, is a page script under /static/ (no inline scripts:
+	// the Content-Security-Policy forbids them).
+	Script string
 }
 
 // FeatureURL is the page of one feature.
@@ -115,20 +118,21 @@ func Num(v float64) string {
 	}
 }
 
-// Percent formats a fraction as a percentage with useful precision for
-// densities that span 1e-6 to 1.
+// Percent formats a fraction as a percentage in one format for densities
+// that span 1e-6 to 1: two decimals from 1% up, below that two significant
+// digits in plain decimals ("0.00093%", never "9.3e-04%").
 func Percent(frac float64) string {
 	p := frac * 100
 	switch {
 	case p == 0:
 		return "0%"
-	case p < 0.001:
-		return strconv.FormatFloat(p, 'e', 1, 64) + "%"
-	case p < 1:
-		return strconv.FormatFloat(p, 'f', 3, 64) + "%"
-	default:
+	case math.IsNaN(p) || math.IsInf(p, 0):
+		return strconv.FormatFloat(p, 'g', -1, 64) + "%"
+	case math.Abs(p) >= 1:
 		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
 	}
+	decimals := max(3, 1-int(math.Floor(math.Log10(math.Abs(p)))))
+	return strconv.FormatFloat(p, 'f', decimals, 64) + "%"
 }
 
 // Itoa formats an int.

@@ -3,6 +3,7 @@ package templates
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -108,11 +109,36 @@ func TestHistogramAndSparkline(t *testing.T) {
 		t.Error("empty histograms should not draw")
 	}
 	h := NewHistogram("logits", []float64{1, 4, 2}, []float64{-1, 0, 1}, true)
-	if len(h.Bars) != 3 || h.Bars[0].Class != "neg" || h.Bars[2].Class != "pos" || h.Bars[1].H != "90.0" || h.ZeroX == "" {
+	if len(h.Bars) != 3 || h.Bars[0].Class != "neg" || h.Bars[2].Class != "pos" || h.Bars[1].H != "90.0" || h.ZeroX != "180.0" {
 		t.Errorf("histogram: %+v", h)
+	}
+	// Issue 11 defect 5: the axis is labelled with the bins' edges, the
+	// tallest bar starts below the count printed above it, and each bar's
+	// hover gives its range.
+	a := NewHistogram("acts", []float64{3, 1, 5, 2}, []float64{0.5, 1.5, 2.5, 3.5}, false)
+	if a.MinLabel != "0" || a.MaxLabel != "4.000" {
+		t.Errorf("axis labels %q .. %q, want the edges 0 .. 4.000", a.MinLabel, a.MaxLabel)
+	}
+	if y, _ := strconv.ParseFloat(a.Bars[2].Y, 64); y < float64(a.Top) || a.Top < 12 {
+		t.Errorf("tallest bar at y %v, above the label row ending at %d", y, a.Top)
+	}
+	if a.Bars[1].Title != "1.000 to 2.000: 1" {
+		t.Errorf("bar title %q", a.Bars[1].Title)
 	}
 	s := NewSparkline([]float32{0, 2, 1}, 0)
 	if s.Width != 9 || len(s.Dots) != 2 || !strings.HasPrefix(s.Points, "1.5,22.0 4.5,2.0") {
 		t.Errorf("sparkline: %+v", s)
+	}
+}
+
+// Issue 11 defect 8: one density format, no exponents.
+func TestPercent(t *testing.T) {
+	for frac, want := range map[float64]string{
+		0: "0%", 0.25: "25.00%", 0.012: "1.20%", 0.0093: "0.930%", 0.00002: "0.0020%",
+		0.0000093: "0.00093%", 0.00000001234: "0.0000012%",
+	} {
+		if got := Percent(frac); got != want {
+			t.Errorf("Percent(%g) = %q, want %q", frac, got, want)
+		}
 	}
 }

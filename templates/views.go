@@ -47,6 +47,22 @@ type SourceView struct {
 	SortLinks map[string]string
 	// JumpError explains a jump-to index that was not accepted.
 	JumpError string
+	// FirstURL and LastURL are the first and last pages ("" on them);
+	// PageLinks the numbered pages around the current one.
+	FirstURL, LastURL string
+	PageLinks         []PageLink
+	// DensityHist is the whole source's density histogram (nil when unknown).
+	DensityHist *Histogram
+	// DeadCount is the number of features that never fired.
+	DeadCount int
+}
+
+// PageLink is one numbered page of a pager; Gap marks an elision (…).
+type PageLink struct {
+	Num     int
+	URL     string
+	Current bool
+	Gap     bool
 }
 
 // SourceRow is one feature of the browser.
@@ -143,10 +159,12 @@ type PromptView struct {
 	Text       string
 	Rank       string // "max" or "sum"
 	NumResults int
-	MaxTokens  int
-	Result     *PromptResultView
-	Error      string
-	Available  bool
+	// Density is the density filter's box: a percentage, "0" for none.
+	Density   string
+	MaxTokens int
+	Result    *PromptResultView
+	Error     string
+	Available bool
 }
 
 // SourceChoice is a source checkbox of the prompt tool.
@@ -159,6 +177,8 @@ type SourceChoice struct {
 type PromptResultView struct {
 	Tokens   []PromptToken
 	Features []PromptFeature
+	// ShareURL is the GET URL that runs this prompt with these settings.
+	ShareURL string
 	RankNote string
 	Millis   string
 }
@@ -185,6 +205,8 @@ type PromptFeature struct {
 	MaxToken    string
 	Explanation string
 	Spark       Sparkline
+	// Highlight is "level:value" per token view, for static/prompt.js.
+	Highlight string
 }
 
 // TokenPanelView lists the top features at one token.

@@ -16,9 +16,9 @@ import (
 	"github.com/cheggaaa/pb/v3"
 	"github.com/mattn/go-isatty"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 	"saex/internal/features"
 	"saex/internal/features/dashboard"
 	"saex/internal/inference"
@@ -36,7 +36,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "build")
-	modelDir := fs.String("model", "", "Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer)")
+	modelDir := fs.String("model", "", "Hugging Face model directory of a supported family (config.json, model.safetensors or its shards, tokenizer)")
 	var saeDirs multiFlag
 	fs.Var(&saeDirs, "sae", "SAE directory (SAELens or Gemma Scope); repeat for several SAEs of the model")
 	corpus := fs.String("corpus", "", "corpus: JSONL with a \"text\" field, or plain text; gzip or not")
@@ -142,7 +142,7 @@ func defaultModelID(dir string) string {
 
 // buildSet is a loaded model with the SAEs to build.
 type buildSet struct {
-	model   *gpt2.Model
+	model   *transformer.Model
 	tok     *tokenizer.Tokenizer
 	sources []dashboard.Source
 }
@@ -164,7 +164,7 @@ func hookFamily(hook string) string {
 // sources {layer}-{set} (Neuronpedia's grammar). setName "" derives the set
 // from the first SAE: {res|mlp|att}-{architecture}.
 func loadBuildSet(modelDir string, saeDirs []string, setName string) (*buildSet, error) {
-	m, err := gpt2.Load(modelDir)
+	m, err := transformer.Load(modelDir)
 	if err != nil {
 		return nil, err
 	}

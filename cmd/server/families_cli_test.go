@@ -1,17 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"saex/internal/compute/tensor"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/features"
+	"saex/internal/store/storetest"
 )
 
 // randomFamilyModel writes a small random-weight checkpoint of a family
@@ -167,4 +172,36 @@ func randomSAE(t *testing.T, din int, hook string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// build makes dashboards for an SAE on a Llama-shaped random model with
+// the real Llama 3.1 tokenizer.
+func TestBuildCommandOtherFamily(t *testing.T) {
+	url := storetest.NewURL(t)
+	dir, _ := randomFamilyModel(t, "llama", "llama3_1")
+	saeDir := randomSAE(t, 32, "blocks.1.hook_resid_post")
+	args := []string{"build", "--model", dir, "--model-id", "tiny-llama", "--sae", saeDir,
+		"--corpus", demoRoot + "/corpus/eval.jsonl.gz", "--contexts", "8", "--chunk", "4", "--context-size", "32",
+		"--database-url", url, "--work-dir", t.TempDir()}
+	out, err := runCLI(t, args...)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "dashboards built") {
+		t.Errorf("no summary line:\n%s", out)
+	}
+	ctx := context.Background()
+	sdb, cleanup, err := openDatabase(ctx, &Env{Stderr: io.Discard, Getenv: func(string) string { return "" }}, dbConfig{DatabaseURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	srcs, err := sdb.ListSources(ctx, "tiny-llama")
+	if err != nil || len(srcs) != 1 {
+		t.Fatalf("sources: %v, %v", srcs, err)
+	}
+	s := srcs[0]
+	if s.Build == nil || s.Build.State != features.BuildDone || s.NumFeatures != 64 {
+		t.Errorf("source after build: %+v (build %+v)", s, s.Build)
+	}
 }

@@ -131,5 +131,12 @@ type SourceStats struct {
 	NumFeatures   int     // features stored
 	NumDead       int     // features with maxActApprox <= 0
 	MedianDensity float64 // median frac_nonzero over live features
-	NumExplained  int     // features with at least one explanation
+	NumExplained  int     // features with at least one explanation other than an automatic label
+	// NumAutoLabelled counts features with an automatic label (AutoLabelType).
+	NumAutoLabelled int
 }
+
+// AutoLabelType is the explanation type of the labels the dashboard
+// builder writes from a feature's top tokens (no explainer model): they are
+// counted apart from explanations.
+const AutoLabelType = "saex_top-tokens"

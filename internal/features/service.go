@@ -43,7 +43,7 @@ type FeatureFilter struct {
 	Sort     FeatureSort
 	Desc     bool
 	HideDead bool   // skip features with maxActApprox <= 0
-	Query    string // optional full-text query over explanations within the source
+	Query    string // optional: explanations (full text or substring) or a top logit token, within the source
 	Offset   int
 	Limit    int // 25 by default in the UI
 }

@@ -15,9 +15,9 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 	"saex/internal/features"
 )
 
@@ -45,7 +45,7 @@ const DefaultPromptCacheSize = 64
 type engineModel struct {
 	id      string
 	dir     string
-	model   *gpt2.Model
+	model   *transformer.Model
 	tok     *tokenizer.Tokenizer
 	sources map[string]*engineSource
 	order   []string // source ids in the order they were added
@@ -55,7 +55,7 @@ type engineModel struct {
 type engineSource struct {
 	id   string
 	sae  *sae.SAE
-	hook gpt2.Hook
+	hook transformer.Hook
 }
 
 var _ features.Inference = (*Engine)(nil)
@@ -85,7 +85,7 @@ func (e *Engine) AddModel(modelID, modelDir string) error {
 	if !features.ValidID(modelID) {
 		return features.Errorf(features.EINVALID, "invalid model id %q", modelID)
 	}
-	m, err := gpt2.Load(modelDir)
+	m, err := transformer.Load(modelDir)
 	if err != nil {
 		return fmt.Errorf("model %s: %w", modelID, err)
 	}
@@ -97,7 +97,7 @@ func (e *Engine) AddModel(modelID, modelDir string) error {
 }
 
 // AddLoadedModel registers a model already in memory (dir is informational).
-func (e *Engine) AddLoadedModel(modelID, dir string, m *gpt2.Model, tok *tokenizer.Tokenizer) error {
+func (e *Engine) AddLoadedModel(modelID, dir string, m *transformer.Model, tok *tokenizer.Tokenizer) error {
 	if !features.ValidID(modelID) {
 		return features.Errorf(features.EINVALID, "invalid model id %q", modelID)
 	}
@@ -156,19 +156,19 @@ func (e *Engine) AddLoadedSource(modelID, sourceID string, s *sae.SAE) error {
 
 // CheckSAEHook parses the SAE's hook name and checks that model m records
 // it with the SAE's input width.
-func CheckSAEHook(m *gpt2.Model, s *sae.SAE) (gpt2.Hook, error) {
+func CheckSAEHook(m *transformer.Model, s *sae.SAE) (transformer.Hook, error) {
 	if s.Cfg.HookName == "" {
-		return gpt2.Hook{}, fmt.Errorf("the SAE's cfg.json names no hook (hook_name)")
+		return transformer.Hook{}, fmt.Errorf("the SAE's cfg.json names no hook (hook_name)")
 	}
-	h, err := gpt2.ParseHook(s.Cfg.HookName)
+	h, err := transformer.ParseHook(s.Cfg.HookName)
 	if err != nil {
-		return gpt2.Hook{}, err
+		return transformer.Hook{}, err
 	}
 	if err := m.CheckHook(h); err != nil {
-		return gpt2.Hook{}, err
+		return transformer.Hook{}, err
 	}
 	if w := m.HookWidth(h); w != s.Cfg.DIn {
-		return gpt2.Hook{}, fmt.Errorf("hook %s has width %d but the SAE's d_in is %d", s.Cfg.HookName, w, s.Cfg.DIn)
+		return transformer.Hook{}, fmt.Errorf("hook %s has width %d but the SAE's d_in is %d", s.Cfg.HookName, w, s.Cfg.DIn)
 	}
 	return h, nil
 }
@@ -181,7 +181,7 @@ func (e *Engine) model(modelID string) *engineModel {
 
 // Model returns a loaded model and its tokenizer (for the dashboard
 // builder, which reuses what serve has loaded).
-func (e *Engine) Model(modelID string) (*gpt2.Model, *tokenizer.Tokenizer, bool) {
+func (e *Engine) Model(modelID string) (*transformer.Model, *tokenizer.Tokenizer, bool) {
 	em := e.model(modelID)
 	if em == nil {
 		return nil, nil, false
@@ -268,7 +268,7 @@ func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []stri
 		}
 	}
 	if len(srcs) == 0 {
-		anyBOS = em.model.Cfg.BOSTokenID >= 0 // the model alone: BOS as TransformerLens does for GPT-2
+		anyBOS = em.model.Cfg.DefaultPrependBOS // the model alone: BOS as its family does (none for Qwen)
 	}
 	full := ids
 	if anyBOS {
@@ -292,8 +292,9 @@ func (e *Engine) RunPrompt(ctx context.Context, modelID string, sourceIDs []stri
 		return res, nil
 	}
 
-	key := promptKey(modelID, sourceIDs, text)
+	var key string
 	if e.results != nil {
+		key = promptKey(modelID, sourceIDs, text)
 		if cached, ok := e.results.Get(key); ok {
 			return cached, nil
 		}

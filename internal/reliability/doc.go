@@ -1,7 +1,7 @@
-// Package reliability holds saex's load and fault-injection harness: a
-// closed-loop load generator with per-route latency and status counts, a
-// TCP proxy that can cut or black-hole the database link, and control of a
-// private PostgreSQL cluster (stop and restart on the same port).
+// Package reliability holds saex's fault-injection harness: a TCP proxy
+// that can cut or black-hole the database link, and control of a private
+// PostgreSQL cluster (stop and restart on the same port). Load comes from
+// the repository's one load generator, webtest.Load.
 //
 // Its tests are the evidence behind docs/reliability.md:
 //

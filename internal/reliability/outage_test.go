@@ -87,12 +87,12 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 }
 
 // outageUpload is a one-feature upload to the outage test's own source.
-func outageUpload(base, key string, index int) Request {
+func outageUpload(base, key string, index int) webtest.Request {
 	return upload(base, key, webtest.TestModel, "0-res-outage", index)
 }
 
 // upload is a one-feature upload (one example, one explanation).
-func upload(base, key, model, source string, index int) Request {
+func upload(base, key, model, source string, index int) webtest.Request {
 	body, _ := json.Marshal(map[string]any{
 		"modelId": model, "source": source,
 		"features": []any{map[string]any{
@@ -101,19 +101,19 @@ func upload(base, key, model, source string, index int) Request {
 			"explanations": []any{map[string]any{"text": fmt.Sprintf("written during the outage test, %d", index)}},
 		}},
 	})
-	return Request{Method: "POST", URL: base + "/api/feature/upload-batch", Body: body, Header: map[string]string{"X-Api-Key": key}}
+	return webtest.Request{Method: "POST", URL: base + "/api/feature/upload-batch", Body: body, Header: map[string]string{"X-Api-Key": key}}
 }
 
 // outageRoutes is the read/write mix of the outage tests.
-func outageRoutes(base, key string) []Route {
-	return []Route{
-		{Name: "GET /api/feature", Workers: 3, Next: func(w, i int) Request {
-			return Request{Method: "GET", URL: fmt.Sprintf("%s/api/feature/%s/%s/%d", base, webtest.TestModel, webtest.TestSource, (w*31+i)%webtest.TestFeatures)}
+func outageRoutes(base, key string) []webtest.Route {
+	return []webtest.Route{
+		{Name: "GET /api/feature", Workers: 3, Next: func(w, i int) webtest.Request {
+			return webtest.Request{Method: "GET", URL: fmt.Sprintf("%s/api/feature/%s/%s/%d", base, webtest.TestModel, webtest.TestSource, (w*31+i)%webtest.TestFeatures)}
 		}},
-		{Name: "GET feature page", Workers: 1, Next: func(w, i int) Request {
-			return Request{Method: "GET", URL: fmt.Sprintf("%s/%s/%s/%d", base, webtest.TestModel, webtest.TestSource, i%webtest.TestFeatures)}
+		{Name: "GET feature page", Workers: 1, Next: func(w, i int) webtest.Request {
+			return webtest.Request{Method: "GET", URL: fmt.Sprintf("%s/%s/%s/%d", base, webtest.TestModel, webtest.TestSource, i%webtest.TestFeatures)}
 		}},
-		{Name: "POST upload-batch", Workers: 1, Next: func(w, i int) Request {
+		{Name: "POST upload-batch", Workers: 1, Next: func(w, i int) webtest.Request {
 			return outageUpload(base, key, w*100000+i)
 		}},
 	}
@@ -125,7 +125,7 @@ type acked struct {
 	idx []int
 }
 
-func (a *acked) record(route string, req Request, status int, _ []byte) {
+func (a *acked) record(route string, req webtest.Request, status int) {
 	if route != "POST upload-batch" || status != http.StatusOK {
 		return
 	}
@@ -185,7 +185,7 @@ func TestOutageFailsFastAndRecovers(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	res, err := Load(context.Background(), LoadConfig{Routes: outageRoutes(e.URL, e.Key), Duration: runFor, Timeout: 10 * time.Second, OnResult: writes.record})
+	res, err := webtest.Load(context.Background(), webtest.LoadConfig{Routes: outageRoutes(e.URL, e.Key), Duration: runFor, Timeout: 10 * time.Second, OnResult: writes.record})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // in-memory name cache is cold made every request hold one pooled
 // connection while waiting for a second, so with as many requests as
 // connections nothing ever finished (each request failed at its deadline
-// and the cache stayed cold). Every read must finish, and quickly.
+// and the cache stayed cold). Every read must finish before its deadline.
 func TestColdCacheBurstDoesNotDeadlock(t *testing.T) {
 	url := storetest.NewURL(t)
 	ctx := context.Background()
@@ -86,9 +86,13 @@ func TestColdCacheBurstDoesNotDeadlock(t *testing.T) {
 				}
 			}
 		}
-		if failed > 0 || time.Since(t0) > 5*time.Second {
+		// No time bound: the deadlock shows as reads failing at their
+		// deadline, which a loaded machine cannot imitate; the duration is
+		// only logged.
+		if failed > 0 {
 			t.Fatalf("round %d: %d of %d concurrent reads failed, burst took %v", round, failed, n, time.Since(t0))
 		}
+		t.Logf("round %d: %d concurrent reads in %v", round, n, time.Since(t0))
 		db.Close()
 	}
 }

@@ -213,29 +213,29 @@ func machine() string {
 }
 
 // demoRoutes is the load mix: pages, API reads and prompts, with workers each.
-func demoRoutes(base string, pages, reads, prompts int, promptTexts []string) []Route {
+func demoRoutes(base string, pages, reads, prompts int, promptTexts []string) []webtest.Route {
 	gz := map[string]string{"Accept-Encoding": "gzip"}
 	pick := func(w, i int) (string, int) {
 		r := rand.New(rand.NewPCG(uint64(w), uint64(i)))
 		return demoSources[r.IntN(len(demoSources))], r.IntN(demoWidth)
 	}
-	routes := []Route{
-		{Name: "GET feature page", Workers: pages, Next: func(w, i int) Request {
+	routes := []webtest.Route{
+		{Name: "GET feature page", Workers: pages, Next: func(w, i int) webtest.Request {
 			s, idx := pick(w, i)
-			return Request{Method: "GET", URL: fmt.Sprintf("%s/%s/%s/%d", base, demoModel, s, idx), Header: gz}
+			return webtest.Request{Method: "GET", URL: fmt.Sprintf("%s/%s/%s/%d", base, demoModel, s, idx), Header: gz}
 		}},
-		{Name: "GET /api/feature", Workers: reads, Next: func(w, i int) Request {
+		{Name: "GET /api/feature", Workers: reads, Next: func(w, i int) webtest.Request {
 			s, idx := pick(1000+w, i)
-			return Request{Method: "GET", URL: fmt.Sprintf("%s/api/feature/%s/%s/%d", base, demoModel, s, idx), Header: gz}
+			return webtest.Request{Method: "GET", URL: fmt.Sprintf("%s/api/feature/%s/%s/%d", base, demoModel, s, idx), Header: gz}
 		}},
 	}
 	if prompts > 0 {
-		routes = append(routes, Route{Name: "POST /api/search-all", Workers: prompts, Next: func(w, i int) Request {
+		routes = append(routes, webtest.Route{Name: "POST /api/search-all", Workers: prompts, Next: func(w, i int) webtest.Request {
 			body, _ := json.Marshal(map[string]any{
 				"modelId": demoModel, "sourceSet": "res-topk", "selectedLayers": demoSources,
 				"text": promptTexts[(w*37+i)%len(promptTexts)], "ignoreBos": true, "densityThreshold": -1, "numResults": 50,
 			})
-			return Request{Method: "POST", URL: base + "/api/search-all", Body: body, Header: gz}
+			return webtest.Request{Method: "POST", URL: base + "/api/search-all", Body: body, Header: gz}
 		}})
 	}
 	return routes
@@ -388,25 +388,25 @@ func TestRecordedRun(t *testing.T) {
 	t.Logf("%d prompts of 64 tokens", len(prompts))
 
 	// Warm caches and connections.
-	if _, err := Load(ctx, LoadConfig{Routes: demoRoutes(main.URL, 8, 4, 4, prompts), Duration: 5 * time.Second}); err != nil {
+	if _, err := webtest.Load(ctx, webtest.LoadConfig{Routes: demoRoutes(main.URL, 8, 4, 4, prompts), Duration: 5 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 
 	// 2. Pages and reads alone: the idle reference.
-	idle, err := Load(ctx, LoadConfig{Routes: demoRoutes(main.URL, 16, 8, 0, nil), Duration: 20 * time.Second})
+	idle, err := webtest.Load(ctx, webtest.LoadConfig{Routes: demoRoutes(main.URL, 16, 8, 0, nil), Duration: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep.printf("### Reference: pages and API reads, no prompts (24 connections, 20 s)\n\n%s\n", idle.Table())
 
 	// 3. The mix: 32 connections for 60 s.
-	mixed, err := Load(ctx, LoadConfig{Routes: demoRoutes(main.URL, 16, 8, 8, prompts), Duration: 60 * time.Second})
+	mixed, err := webtest.Load(ctx, webtest.LoadConfig{Routes: demoRoutes(main.URL, 16, 8, 8, prompts), Duration: 60 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep.printf("### Load: pages, API reads and search-all (32 connections, 60 s)\n\n%s\n", mixed.Table())
 	pageIdle, pageMixed := idle.Route("GET feature page").P99, mixed.Route("GET feature page").P99
-	rep.printf("Feature page p99: %s ms alone, %s ms with prompt load: ratio %.2f (limit 2).\n\n", ms(pageIdle), ms(pageMixed), float64(pageMixed)/float64(pageIdle))
+	rep.printf("Feature page p99: %s ms alone, %s ms with prompt load: ratio %.2f (limit 2).\n\n", webtest.Millis(pageIdle), webtest.Millis(pageMixed), float64(pageMixed)/float64(pageIdle))
 	for _, r := range mixed.Routes {
 		if r.Count5xx() > 0 {
 			t.Errorf("load: %s got %d 5xx responses: %v", r.Name, r.Count5xx(), r.Statuses)
@@ -419,7 +419,7 @@ func TestRecordedRun(t *testing.T) {
 	// 4. PostgreSQL stopped for 10 s in the middle of 40 s of load (with a writer).
 	var writes acked
 	routes := demoRoutes(main.URL, 15, 8, 8, prompts)
-	routes = append(routes, Route{Name: "POST upload-batch", Workers: 1, Next: func(w, i int) Request {
+	routes = append(routes, webtest.Route{Name: "POST upload-batch", Workers: 1, Next: func(w, i int) webtest.Request {
 		return upload(main.URL, key, demoModel, loadSource, 200000+i)
 	}})
 	var stopAt, startAt time.Duration
@@ -437,7 +437,7 @@ func TestRecordedRun(t *testing.T) {
 		outageErr = pg.Start(ctx)
 		startAt = time.Since(runStart)
 	}()
-	outage, err := Load(ctx, LoadConfig{Routes: routes, Duration: 40 * time.Second, OnResult: func(route string, req Request, status int, body []byte) {
+	outage, err := webtest.Load(ctx, webtest.LoadConfig{Routes: routes, Duration: 40 * time.Second, OnResult: func(route string, req webtest.Request, status int) {
 		if route == "POST upload-batch" && status == 200 {
 			var b struct {
 				Features []struct{ Index int } `json:"features"`
@@ -481,12 +481,12 @@ func TestRecordedRun(t *testing.T) {
 	rep.printf("### Outage: PostgreSQL stopped (pg_ctl stop -m fast) at %.1f s, started again at %.1f s, 32 connections for 40 s\n\n%s\n",
 		stopAt.Seconds(), startAt.Seconds(), outage.Table())
 	rep.printf("503s: %d under 1 s, %d slower, slowest %s ms; other 5xx or no response: %d; 200s inside the outage: %d (prompt-cache hits need no database).\n",
-		fast503, slow503, ms(max503), other5xx, during200)
-	rep.printf("First success %s ms after PostgreSQL was back.\n\n", ms(recovered-startAt))
-	timeline := Timeline(outage.Routes...)
+		fast503, slow503, webtest.Millis(max503), other5xx, during200)
+	rep.printf("First success %s ms after PostgreSQL was back.\n\n", webtest.Millis(recovered-startAt))
+	timeline := webtest.Timeline(outage.Routes...)
 	rep.printf("Per second (all routes): ")
 	for sec, m := range timeline {
-		rep.printf("%ds %s; ", sec, statusList(m))
+		rep.printf("%ds %s; ", sec, webtest.StatusList(m))
 	}
 	rep.printf("\n\n")
 	if other5xx > 0 || slow503 > 0 || recovered < 0 {
@@ -548,7 +548,7 @@ func TestRecordedRun(t *testing.T) {
 			continue
 		}
 		ex := p.signal(st.sig, 40*time.Second)
-		rep.printf("- %s at %.0f contexts / %.0f features done: exited (%v) in %s ms\n", st.what, c, f, ex.Err, ms(ex.Took))
+		rep.printf("- %s at %.0f contexts / %.0f features done: exited (%v) in %s ms\n", st.what, c, f, ex.Err, webtest.Millis(ex.Took))
 		if !ex.Exited || st.sig == syscall.SIGTERM && ex.Err != nil {
 			t.Errorf("%s: exited %v with %v, want a clean exit within 40 s", st.what, ex.Exited, ex.Err)
 		}
@@ -592,7 +592,7 @@ func TestRecordedRun(t *testing.T) {
 		sig = main.signal(syscall.SIGTERM, 30*time.Second)
 		stopLoad() // requests after the exit would only count refused connections
 	}()
-	drain, err := Load(drainCtx, LoadConfig{Routes: demoRoutes(main.URL, 8, 4, 4, prompts), Duration: 10 * time.Second})
+	drain, err := webtest.Load(drainCtx, webtest.LoadConfig{Routes: demoRoutes(main.URL, 8, 4, 4, prompts), Duration: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +612,7 @@ func TestRecordedRun(t *testing.T) {
 		}
 	}
 	rep.printf("### SIGTERM under load (16 connections)\n\nserve exited (%v) %s ms after SIGTERM; %d requests were in flight at the signal, %d of them answered 200.\n\n%s\n",
-		sig.Err, ms(sig.Took), inFlight, answered, drain.Table())
+		sig.Err, webtest.Millis(sig.Took), inFlight, answered, drain.Table())
 	if !sig.Exited || sig.Err != nil {
 		t.Errorf("SIGTERM under load: exited %v with %v", sig.Exited, sig.Err)
 	}

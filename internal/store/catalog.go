@@ -344,7 +344,8 @@ func (db *DB) SetBuildStatus(ctx context.Context, modelID, sourceID string, st *
 }
 
 // SourceStats summarises a source: feature counts, median density of live
-// features, and how many features have an explanation.
+// features, how many features have an explanation and how many an
+// automatic top-tokens label (counted apart).
 func (db *DB) SourceStats(ctx context.Context, modelID, sourceID string) (*features.SourceStats, error) {
 	sid, err := db.sourceID(ctx, modelID, sourceID)
 	if err != nil {
@@ -354,8 +355,9 @@ func (db *DB) SourceStats(ctx context.Context, modelID, sourceID string) (*featu
 	var median *float64
 	err = db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE max_act_approx <= 0),
 		  percentile_cont(0.5) WITHIN GROUP (ORDER BY frac_nonzero) FILTER (WHERE max_act_approx > 0),
-		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1)
-		FROM features WHERE sid = $1`, sid).Scan(&st.NumFeatures, &st.NumDead, &median, &st.NumExplained)
+		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name <> $2),
+		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name = $2)
+		FROM features WHERE sid = $1`, sid, features.AutoLabelType).Scan(&st.NumFeatures, &st.NumDead, &median, &st.NumExplained, &st.NumAutoLabelled)
 	if err != nil {
 		return nil, dbErr(err, "source stats of %s/%s", modelID, sourceID)
 	}

@@ -205,8 +205,12 @@ const explanationSelect = `SELECT e.id, e.idx, e.description, e.type_name, e.exp
 
 const explanationOrder = ` ORDER BY e.score_v2 DESC NULLS LAST, e.score_v1 DESC, e.created_at, e.id, s.created_at, s.id`
 
-// SearchExplanations runs a full-text query (websearch syntax: words,
-// "phrases", -not, or) over explanation descriptions, best rank first.
+// SearchExplanations finds explanations whose description matches the
+// full-text query (websearch syntax: words, "phrases", -not, or) or holds
+// it as a substring, so that short and symbol queries ("if", ":=", "(")
+// find the token labels that quote them. Best first: labels quoting the
+// query as a whole token (“err” or “ err”), then other substring matches,
+// then full-text matches, each by full-text rank.
 func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuery) ([]*features.ExplanationHit, int, error) {
 	if strings.TrimSpace(q.Query) == "" {
 		return nil, 0, features.Errorf(features.EINVALID, "empty search query")
@@ -226,7 +230,8 @@ func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuer
 	}
 	const where = ` FROM explanations e JOIN sources src ON src.sid = e.sid,
 		  websearch_to_tsquery('english', $1) query
-		WHERE e.tsv @@ query AND ($2 = '' OR src.model_id = $2) AND (cardinality($3::text[]) = 0 OR src.id = ANY($3))
+		WHERE (e.tsv @@ query OR strpos(lower(e.description), lower($1)) > 0)
+		  AND ($2 = '' OR src.model_id = $2) AND (cardinality($3::text[]) = 0 OR src.id = ANY($3))
 		  AND ($4 = '' OR EXISTS (SELECT 1 FROM source_sets ss
 		    WHERE ss.model_id = src.model_id AND ss.name = src.set_name AND ss.release_name = $4))`
 	var total int
@@ -236,7 +241,9 @@ func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuer
 	if total == 0 || q.Offset >= total {
 		return nil, total, nil
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT e.id, src.model_id, src.id, ts_rank(e.tsv, query) AS rank`+where+`
+	rows, err := db.Pool.Query(ctx, `SELECT e.id, src.model_id, src.id,
+		  (CASE WHEN strpos(e.description, '“' || $1 || '”') > 0 OR strpos(e.description, '“ ' || $1 || '”') > 0 THEN 2
+		        WHEN strpos(lower(e.description), lower($1)) > 0 THEN 1 ELSE 0 END)::float4 + ts_rank(e.tsv, query) AS rank`+where+`
 		ORDER BY rank DESC, e.id LIMIT $5 OFFSET $6`, q.Query, q.ModelID, srcs, q.ReleaseName, q.Limit, q.Offset)
 	if err != nil {
 		return nil, 0, dbErr(err, "search explanations")

@@ -486,9 +486,13 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 		if err := checkText("query", flt.Query); err != nil {
 			return nil, 0, err
 		}
+		// Explanations by full text or substring (short and symbol
+		// queries), or a top logit token equal to the query (with or
+		// without its leading space).
 		args = append(args, flt.Query)
-		where += ` AND EXISTS (SELECT 1 FROM explanations e WHERE e.sid = f.sid AND e.idx = f.idx
-			AND e.tsv @@ websearch_to_tsquery('english', $2))`
+		where += ` AND (EXISTS (SELECT 1 FROM explanations e WHERE e.sid = f.sid AND e.idx = f.idx
+			AND (e.tsv @@ websearch_to_tsquery('english', $2) OR strpos(lower(e.description), lower($2)) > 0))
+			OR convert_to($2, 'UTF8') = ANY(f.pos_str[1:10]) OR convert_to(' ' || $2, 'UTF8') = ANY(f.pos_str[1:10]))`
 	}
 	var total int
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features f`+where, args...).Scan(&total); err != nil {

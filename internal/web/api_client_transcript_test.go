@@ -18,7 +18,8 @@ import (
 // body, and a check of every field the client then reads from the reply.
 // It runs against the real server behind the production hardening, so
 // the API key is checked and recorded as the owner of what it creates.
-// The client is not vendored (see docs/api-compat.md).
+// api_client_python_test.go runs the vendored client itself; this
+// transcript checks the same flow field by field without Python.
 
 // npClient sends requests as the client's NPRequest.send_request does.
 type npClient struct {
@@ -149,41 +150,58 @@ func TestNeuronpediaClientTranscript(t *testing.T) {
 		t.Fatalf("source-set get: %v", ids)
 	}
 
-	// FeatureRequest.upload_batch to layer 1 (get_source_for_layer_number(1)),
-	// two features as the notebook builds them; bottomLogits None.
+	// FeatureRequest.upload_batch to layer 1 (get_source_for_layer_number(1))
+	// of the notebook's two features, as upload_batch serializes them: the
+	// explanations' method and explainer model are None, feature 2 has no
+	// logits and no quantiles.
 	src := "1-puppyscope-res-2k"
-	feat := func(index int, text string, toks []string, vals []float64) map[string]any {
-		return map[string]any{
-			"index": index, "density": 0.0123,
-			"activations": []any{
-				map[string]any{"tokens": toks, "values": vals, "quantileMax": nil, "quantileMin": nil, "quantileFraction": nil},
-				map[string]any{"tokens": []string{"a", " dog"}, "values": []float64{0, 1.5}, "quantileMax": 2, "quantileMin": 1, "quantileFraction": 0.5},
-			},
-			"explanations": []any{map[string]any{"text": text, "methodName": "np_max-act-logits", "modelName": "gpt-4o-mini"}},
-			"topLogits":    []any{map[string]any{"token": " bark", "value": 0.9}},
-			"bottomLogits": nil,
-		}
+	act := func(toks []string, vals []float64, qmax, qmin, qfrac any) map[string]any {
+		return map[string]any{"tokens": toks, "values": vals, "quantileMax": qmax, "quantileMin": qmin, "quantileFraction": qfrac}
+	}
+	expl := func(text string) []any {
+		return []any{map[string]any{"text": text, "methodName": nil, "modelName": nil}}
 	}
 	c.send("POST", "feature", "upload-batch", map[string]any{"modelId": "pup-xl", "source": src, "features": []any{
-		feat(0, "dog stuff", []string{"The", " dog", " barked"}, []float64{0, 3.25, 1}),
-		feat(1, "cat stuff", []string{"A", " cat"}, []float64{0.5, 2}),
+		map[string]any{"index": 0, "density": 0.03,
+			"activations": []any{
+				act([]string{"my", " border", " collie"}, []float64{0, 2.5, 5.3}, 6, 5, 0.1),
+				act([]string{"the", " golden", " retriever"}, []float64{0.2, 3.1, 4.8}, 5, 4, 0.05),
+			},
+			"explanations": expl("magic dog"),
+			"topLogits":    []any{map[string]any{"token": "dog", "value": 0.9}, map[string]any{"token": "cat", "value": 0.7}},
+			"bottomLogits": []any{map[string]any{"token": "car", "value": -1.1}, map[string]any{"token": "house", "value": -0.9}},
+		},
+		map[string]any{"index": 1, "density": 0.05,
+			"activations": []any{
+				act([]string{"my", " tabby", " cat"}, []float64{0, 1.5, 3.2}, nil, nil, nil),
+				act([]string{"the", " persian", " cat"}, []float64{0.1, 2.4, 4.1}, nil, nil, nil),
+			},
+			"explanations": expl("magic cat"),
+			"topLogits":    nil,
+			"bottomLogits": nil,
+		},
 	}})
 
 	// ActivationRequest.upload_batch: more examples for feature 0.
 	c.send("POST", "activation", "upload-batch", map[string]any{"modelId": "pup-xl", "source": src, "index": "0",
-		"activations": []any{map[string]any{"tokens": []string{"big", " dog"}, "values": []float64{0.1, 4.5}}}})
+		"activations": []any{map[string]any{"tokens": []string{"big", " dog"}, "values": []float64{0.1, 4.9}}}})
 
+	// Feature 1 reads back too (Feature.get).
+	f1 := c.send("GET", "feature", "pup-xl/"+src+"/1", nil)
+	if n := len(list(t, "activations", field(t, "feature 1", f1, "activations"))); n != 2 {
+		t.Errorf("feature 1: %d activations", n)
+	}
 	// FeatureRequest.get reads modelId, layer, index, frac_nonzero,
 	// explanations[] (Explanation.from_np_db_json: modelId, source, index,
 	// description, typeName?, explanationModelName?) and activations[]
 	// (Activation.from_np_db_json: tokens, values of equal length,
 	// modelId, source, index, binMax, binMin, binContains).
 	f := c.send("GET", "feature", "pup-xl/"+src+"/0", nil)
-	if field(t, "feature", f, "modelId") != "pup-xl" || field(t, "feature", f, "layer") != src || field(t, "feature", f, "index") != "0" || field(t, "feature", f, "frac_nonzero") != 0.0123 {
+	if field(t, "feature", f, "modelId") != "pup-xl" || field(t, "feature", f, "layer") != src || field(t, "feature", f, "index") != "0" || field(t, "feature", f, "frac_nonzero") != 0.03 {
 		t.Errorf("feature: %v", f)
 	}
 	exps := list(t, "explanations", field(t, "feature", f, "explanations"))
-	if len(exps) != 1 || field(t, "explanation", exps[0], "description") != "dog stuff" {
+	if len(exps) != 1 || field(t, "explanation", exps[0], "description") != "magic dog" {
 		t.Errorf("explanations %v", exps)
 	}
 	for _, k := range []string{"modelId", "source", "index", "typeName", "explanationModelName"} {
@@ -202,8 +220,12 @@ func TestNeuronpediaClientTranscript(t *testing.T) {
 		for _, k := range []string{"modelId", "source", "index", "binMax", "binMin", "binContains"} {
 			field(t, "activation", a, k)
 		}
+		// Activation.__post_init__ raises unless quantileFraction is in 0..1 or None.
+		if q, ok := field(t, "activation", a, "binContains").(float64); ok && (q < 0 || q > 1) {
+			t.Errorf("activation %d: binContains %v: the client raises", i, q)
+		}
 	}
-	if field(t, "activation", acts[0], "maxValue") != 4.5 {
+	if field(t, "activation", acts[0], "maxValue") != 5.3 || field(t, "activation", acts[2], "binContains") != 0.05 {
 		t.Errorf("activations not largest first: %v", acts[0])
 	}
 

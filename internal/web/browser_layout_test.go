@@ -108,3 +108,54 @@ func TestBrowserBuildStateRefresh(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Issue 11: the prompt tool in a browser: a Unicode prompt (Cyrillic,
+// CJK, emoji, combining mark) reads as text, a feature row highlights the
+// feature across the prompt, and a run's URL is shareable.
+func TestBrowserPromptUnicodeHighlightShare(t *testing.T) {
+	env := webtest.NewDemo(t, nil)
+	ctx := newBrowser(t)
+	must(t, "run prompt", chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+templates.PromptURL(webtest.DemoModel)),
+		chromedp.WaitVisible(chromedp.CSS("#prompt-form textarea")),
+		// SetValue: typed keys would drop the combining mark.
+		chromedp.SetValue(chromedp.CSS("#prompt-form textarea"), unicodeText),
+		chromedp.Click(chromedp.CSS(`#prompt-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#prompt-result tr.pfeature")),
+	))
+	strip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#ptoks .ptok')].map(e => e.textContent).join('')`))
+	must(t, "read strip", err)
+	if !strings.HasSuffix(strip, unicodeText) {
+		t.Errorf("token strip reads %q, want it to end with %q", strip, unicodeText)
+	}
+	// The address bar holds the shareable URL.
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	must(t, "location", err)
+	if !strings.Contains(loc, "text=") {
+		t.Errorf("after a run the address is %s, want the shareable URL", loc)
+	}
+	// Highlight the first feature: tokens get its levels and values.
+	must(t, "highlight", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#prompt-result tr.pfeature .hl-button"))))
+	lit, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](`[document.querySelectorAll('#ptoks .ptok[class*=" a"]').length, document.querySelector('#ptoks .ptok:last-child').title, document.querySelectorAll('tr.pfeature.on').length]`))
+	must(t, "read highlight", err)
+	if lit[0].(float64) == 0 || !strings.Contains(lit[1].(string), "#") || lit[2].(float64) != 1 {
+		t.Errorf("highlight: %v (want lit tokens, a value in the title, one row on)", lit)
+	}
+	saveScreenshot(t, ctx, "prompt-unicode.png")
+	must(t, "unhighlight", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#prompt-result tr.pfeature .hl-button"))))
+	off, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#ptoks .ptok[class*=" a"]').length + document.querySelectorAll('tr.pfeature.on').length`))
+	must(t, "read cleared", err)
+	if off != 0 {
+		t.Errorf("%d highlighted tokens or rows after clicking again", off)
+	}
+	// The shared URL, opened fresh, runs the same prompt.
+	must(t, "open shared URL", chromedp.Do(ctx,
+		chromedp.Navigate(loc),
+		chromedp.WaitVisible(chromedp.CSS("#prompt-result tr.pfeature")),
+	))
+	again, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#ptoks .ptok')].map(e => e.textContent).join('')`))
+	must(t, "read shared strip", err)
+	if again != strip {
+		t.Errorf("shared URL shows %q, want %q", again, strip)
+	}
+}

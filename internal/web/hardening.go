@@ -141,8 +141,8 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if !loginRate.Enabled() {
 		loginRate = DefaultLoginRate
 	}
-	login := auth.CrossOrigin(postsOnly(RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.handleLogin))))
-	logout := auth.CrossOrigin(http.HandlerFunc(auth.handleLogout))
+	login := SecurityHeaders(auth.CrossOrigin(postsOnly(RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
+	logout := SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.handleLogout)))
 	var metrics http.Handler
 	if h.Metrics != nil {
 		metrics = auth.Gate(h.Metrics.Handler())

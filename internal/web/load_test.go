@@ -83,11 +83,11 @@ func TestLoadDemo(t *testing.T) {
 	defer ts.Close()
 
 	rng := rand.New(rand.NewPCG(7, 7))
-	featureTargets := func(prefix string) []webtest.Target {
-		out := make([]webtest.Target, 4096)
+	featureTargets := func(prefix string) []webtest.Request {
+		out := make([]webtest.Request, 4096)
 		for i := range out {
 			src := sources[rng.IntN(len(sources))]
-			out[i] = webtest.Target{Method: http.MethodGet, URL: fmt.Sprintf("%s%s/%s/%s/%d", ts.URL, prefix, webtest.DemoModel, src, rng.IntN(webtest.DemoWidth))}
+			out[i] = webtest.Request{Method: http.MethodGet, URL: fmt.Sprintf("%s%s/%s/%s/%d", ts.URL, prefix, webtest.DemoModel, src, rng.IntN(webtest.DemoWidth))}
 		}
 		return out
 	}
@@ -96,39 +96,41 @@ func TestLoadDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var searchTargets []webtest.Target
+	var searchTargets []webtest.Request
 	for _, p := range prompts {
 		body, _ := json.Marshal(map[string]any{"modelId": webtest.DemoModel, "text": p, "selectedLayers": webtest.DemoSources,
 			"ignoreBos": true, "densityThreshold": -1, "numResults": 50})
-		searchTargets = append(searchTargets, webtest.Target{Method: http.MethodPost, URL: ts.URL + "/api/search-all", Body: body})
+		searchTargets = append(searchTargets, webtest.Request{Method: http.MethodPost, URL: ts.URL + "/api/search-all", Body: body})
 	}
 	dbName := dbNameOf(dbURL)
 	only := os.Getenv("SAEX_LOAD_ONLY") // a substring of the scenarios to run
-	run := func(name string, targets []webtest.Target, conc int) {
+	run := func(name string, targets []webtest.Request, conc int) {
 		t.Helper()
 		if only != "" && !strings.Contains(name, only) {
 			return
 		}
 		self0, pg0 := cpuTime(t, dbName)
-		res, err := webtest.Load(ctx, webtest.LoadConfig{
-			Concurrency: conc, Duration: dur, Gzip: true, Warmup: min(200, len(targets)),
-			Next: func(i int) webtest.Target { return targets[i%len(targets)] },
+		out, err := webtest.Load(ctx, webtest.LoadConfig{
+			Duration: dur, Gzip: true, Warmup: min(200, len(targets)),
+			Routes: []webtest.Route{{Name: name, Workers: conc,
+				Next: func(_, n int) webtest.Request { return targets[n%len(targets)] }}},
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+		res := out.Routes[0]
 		// CPU per request (this process, server and client, plus the
 		// PostgreSQL backends of the database) is what contention on a shared
 		// machine does not change: on an idle 2-core machine the loop would
 		// reach about 2000/cpu req/s.
 		self1, pg1 := cpuTime(t, dbName)
-		n := float64(res.Requests + min(200, len(targets)))
+		n := float64(res.Count() + min(200, len(targets)))
 		perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
-		t.Logf("| %s | %d | %s | %.2f | %.2f | %.2f | %.0f | %d | %.2f + %.2f |", name, conc, strconv.Itoa(res.Requests),
-			float64(res.P50.Microseconds())/1000, float64(res.P90.Microseconds())/1000, float64(res.P99.Microseconds())/1000, res.RPS, res.Errors,
+		t.Logf("| %s | %d | %s | %.2f | %.2f | %.2f | %.0f | %d | %.2f + %.2f |", name, conc, strconv.Itoa(res.Count()),
+			float64(res.P50.Microseconds())/1000, float64(res.P90.Microseconds())/1000, float64(res.P99.Microseconds())/1000, res.RPS, res.Errors(),
 			perReq(self1-self0), perReq(pg1-pg0))
-		if res.Errors > 0 {
-			t.Errorf("%s: %d errors, first: %s", name, res.Errors, res.FirstError)
+		if res.Errors() > 0 {
+			t.Errorf("%s: %d errors, first: %s", name, res.Errors(), res.FirstError)
 		}
 	}
 	t.Logf("load average before: %s", loadAverage())

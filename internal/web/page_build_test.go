@@ -72,3 +72,36 @@ func TestBuildStateOnEveryPage(t *testing.T) {
 		t.Errorf("%d banners after the build", n)
 	}
 }
+
+// Issue 11 defect 8: the builder's automatic labels are counted apart
+// from explanations.
+func TestAutoLabelsCountedApart(t *testing.T) {
+	env := webtest.New(t, nil)
+	ctx := context.Background()
+	before, err := env.DB.SourceStats(ctx, webtest.TestModel, webtest.TestSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.DB.CreateExplanation(ctx, &features.Explanation{ModelID: webtest.TestModel, SourceID: webtest.TestSource, Index: 58,
+		Description: "peaks on “ fox” 1/1", TypeName: features.AutoLabelType, ExplanationModelName: "none", AuthorID: "saex-build"}); err != nil {
+		t.Fatal(err)
+	}
+	// Feature 59 (dead) gets only an automatic label: it stays unexplained.
+	if err := env.DB.CreateExplanation(ctx, &features.Explanation{ModelID: webtest.TestModel, SourceID: webtest.TestSource, Index: 59,
+		Description: "peaks on “ dog” 1/1", TypeName: features.AutoLabelType, ExplanationModelName: "none", AuthorID: "saex-build"}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := env.DB.SourceStats(ctx, webtest.TestModel, webtest.TestSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.NumExplained != before.NumExplained || after.NumAutoLabelled != before.NumAutoLabelled+2 {
+		t.Errorf("explained %d -> %d, auto-labelled %d -> %d; want explained unchanged and 2 more auto-labelled",
+			before.NumExplained, after.NumExplained, before.NumAutoLabelled, after.NumAutoLabelled)
+	}
+	st, b := get(t, env.URL+"/"+webtest.TestModel)
+	wantStatus(t, "model page", st, 200, b)
+	if !strings.Contains(text(parseHTML(t, b)), "Auto-labelled") {
+		t.Error("the model page does not show the automatic labels apart")
+	}
+}

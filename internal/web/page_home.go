@@ -27,6 +27,12 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		v.Models = append(v.Models, mv)
 	}
 	v.Builds = builds(v.Models)
+	for _, m := range v.Models {
+		if m.CanPrompt { // the menu's prompt tool: the first model that runs prompts
+			v.Meta.ModelID = m.Model.ID
+			break
+		}
+	}
 	s.render(w, r, http.StatusOK, templates.HomePage(v))
 }
 

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +28,35 @@ type promptForm struct {
 	Rank      string
 	N         int
 	Positions []int
+	// Density hides features denser than this percentage (0: show all).
+	Density float64
+}
+
+// promptDefaultDensity is the density filter's default, in percent: as
+// Neuronpedia's, features active on more than 1% of tokens are hidden.
+const promptDefaultDensity = 1.0
+
+// shareURL is the GET URL that runs the same prompt with the same settings.
+func (f *promptForm) shareURL(modelID string, allSources bool) string {
+	q := url.Values{"text": {f.Text}}
+	if !allSources {
+		for _, src := range f.Sources {
+			q.Add("source", src)
+		}
+	}
+	if f.Rank == "sum" {
+		q.Set("rank", "sum")
+		for _, p := range f.Positions {
+			q.Add("pos", strconv.Itoa(p))
+		}
+	}
+	if f.N != promptDefaultResults {
+		q.Set("n", strconv.Itoa(f.N))
+	}
+	if f.Density != promptDefaultDensity {
+		q.Set("density", strconv.FormatFloat(f.Density, 'g', -1, 64))
+	}
+	return templates.PromptURL(modelID) + "?" + q.Encode()
 }
 
 // promptBase builds the prompt tool's view without a result: the model's
@@ -45,6 +76,7 @@ func (s *Server) promptBase(r *http.Request, modelID string, form *promptForm) (
 	if !v.Available {
 		return v, nil
 	}
+	v.Meta.Script = "prompt.js"
 	v.MaxTokens = s.Inference.MaxTokens(modelID)
 	sources, err := s.Catalog.ListSources(r.Context(), modelID)
 	if err != nil {
@@ -57,35 +89,52 @@ func (s *Server) promptBase(r *http.Request, modelID string, form *promptForm) (
 		checked := form == nil || len(form.Sources) == 0 || slices.Contains(form.Sources, src.ID)
 		v.Sources = append(v.Sources, templates.SourceChoice{ID: src.ID, Checked: checked})
 	}
+	v.Density = strconv.FormatFloat(promptDefaultDensity, 'g', -1, 64)
 	if form != nil {
 		v.Text, v.Rank, v.NumResults = form.Text, form.Rank, form.N
+		v.Density = strconv.FormatFloat(form.Density, 'g', -1, 64)
 	}
 	return v, nil
 }
 
-// parsePromptForm reads and validates the prompt tool's form.
+// parsePromptForm reads and validates the prompt tool's posted form.
 func (s *Server) parsePromptForm(w http.ResponseWriter, r *http.Request) (*promptForm, error) {
 	if err := s.parseForm(w, r); err != nil {
 		return nil, err
 	}
-	f := &promptForm{Text: r.PostForm.Get("text"), Rank: r.PostForm.Get("rank"), N: promptDefaultResults}
+	return readPromptForm(r.PostForm)
+}
+
+// readPromptForm validates the prompt tool's fields, posted or in a
+// shared GET URL.
+func readPromptForm(vals url.Values) (*promptForm, error) {
+	f := &promptForm{Text: vals.Get("text"), Rank: vals.Get("rank"), N: promptDefaultResults, Density: promptDefaultDensity}
 	if f.Rank != "sum" {
 		f.Rank = "max"
 	}
-	if n := r.PostForm.Get("n"); n != "" {
+	if n := vals.Get("n"); n != "" {
 		v, err := strconv.Atoi(n)
 		if err != nil || v < 1 || v > maxSearchResults {
 			return f, invalidField("n", "results must be a number in 1..%d", maxSearchResults)
 		}
 		f.N = v
 	}
-	for _, src := range r.PostForm["source"] {
+	if d := strings.TrimSpace(vals.Get("density")); d != "" {
+		v, err := strconv.ParseFloat(d, 64)
+		if err != nil || math.IsNaN(v) || v < 0 || v > 100 {
+			return f, invalidField("density", "the density filter is a percentage in 0..100 (0: show all features)")
+		}
+		f.Density = v
+	} else if vals.Has("density") {
+		f.Density = 0 // an emptied box: no filter
+	}
+	for _, src := range vals["source"] {
 		if err := sourceField("source", src); err != nil {
 			return f, err
 		}
 		f.Sources = append(f.Sources, src)
 	}
-	for _, p := range r.PostForm["pos"] {
+	for _, p := range vals["pos"] {
 		v, err := tokenPosition("pos", p)
 		if err != nil {
 			return f, err
@@ -99,21 +148,34 @@ func (s *Server) parsePromptForm(w http.ResponseWriter, r *http.Request) (*promp
 }
 
 // handlePromptPage handles "GET /{model}/prompt": the prompt tool's form.
+// With text in the query (a shared link) it runs the prompt with the
+// query's settings.
 func (s *Server) handlePromptPage(w http.ResponseWriter, r *http.Request) {
-	form := &promptForm{Text: r.URL.Query().Get("text"), Rank: "max", N: promptDefaultResults}
-	v, err := s.promptBase(r, chi.URLParam(r, "model"), form)
-	if err != nil {
-		s.pageError(w, r, err)
+	q := r.URL.Query()
+	if strings.TrimSpace(q.Get("text")) == "" {
+		form := &promptForm{Text: q.Get("text"), Rank: "max", N: promptDefaultResults, Density: promptDefaultDensity}
+		v, err := s.promptBase(r, chi.URLParam(r, "model"), form)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, templates.PromptPage(*v))
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.PromptPage(*v))
+	form, ferr := readPromptForm(q)
+	s.promptRespond(w, r, chi.URLParam(r, "model"), form, ferr)
 }
 
 // handlePromptRun handles "POST /{model}/prompt": runs the prompt and ranks
 // its features. htmx gets the results fragment, a plain post the whole page.
 func (s *Server) handlePromptRun(w http.ResponseWriter, r *http.Request) {
-	modelID := chi.URLParam(r, "model")
 	form, ferr := s.parsePromptForm(w, r)
+	s.promptRespond(w, r, chi.URLParam(r, "model"), form, ferr)
+}
+
+// promptRespond runs a prompt form and answers with the page, or the
+// results fragment for htmx (pushing the shareable URL to the address bar).
+func (s *Server) promptRespond(w http.ResponseWriter, r *http.Request, modelID string, form *promptForm, ferr error) {
 	v, err := s.promptBase(r, modelID, form)
 	if err != nil {
 		s.pageError(w, r, err)
@@ -127,7 +189,13 @@ func (s *Server) handlePromptRun(w http.ResponseWriter, r *http.Request) {
 	} else if err := s.promptResult(r, v, form); err != nil {
 		status, v.Error = s.userError(r, err)
 	}
+	if v.Result != nil {
+		v.Result.ShareURL = form.shareURL(modelID, len(checkedSources(v)) == len(v.Sources))
+	}
 	if isHTMX(r) {
+		if v.Result != nil {
+			w.Header().Set("HX-Push-Url", v.Result.ShareURL)
+		}
 		s.render(w, r, status, templates.PromptResults(*v))
 		return
 	}
@@ -176,7 +244,12 @@ func (s *Server) promptResult(r *http.Request, v *templates.PromptView, form *pr
 		}
 	}
 	ranked := features.RankFeatures(res, opts)
-	top, err := s.pickTop(r.Context(), v.ModelID, ranked, form.N, -1, true)
+	density := -1.0 // Neuronpedia's "no filter"
+	if form.Density > 0 && form.Density < 100 {
+		density = form.Density / 100
+		note += " · features denser than " + strconv.FormatFloat(form.Density, 'g', -1, 64) + "% hidden"
+	}
+	top, err := s.pickTop(r.Context(), v.ModelID, ranked, form.N, density, true)
 	if err != nil {
 		return err
 	}
@@ -193,12 +266,25 @@ func (s *Server) promptResult(r *http.Request, v *templates.PromptView, form *pr
 	}
 	for _, p := range top {
 		vals := res.FeatureValues(p.SourceID, p.Index, true)
+		// The highlight uses the feature pages' colour scale: the
+		// feature's max over its dashboard (or this prompt, if larger).
+		scale := float64(p.MaxValue)
+		if p.Summary != nil {
+			scale = max(scale, p.Summary.MaxActApprox)
+		}
 		pf := templates.PromptFeature{
 			SourceID: p.SourceID, Index: p.Index,
-			URL:      templates.FeatureURL(v.ModelID, p.SourceID, p.Index),
-			Score:    templates.Num(float64(p.Score)),
-			MaxValue: templates.Num(float64(p.MaxValue)),
-			Spark:    templates.NewSparkline(vals, 0),
+			URL:       templates.FeatureURL(v.ModelID, p.SourceID, p.Index),
+			Score:     templates.Num(float64(p.Score)),
+			MaxValue:  templates.Num(float64(p.MaxValue)),
+			Spark:     templates.NewSparkline(vals, 0),
+			Highlight: highlightData(rv.Tokens, vals, scale),
+		}
+		for i := range pf.Spark.Dots {
+			pos := pf.Spark.Dots[i].Pos
+			if pos < len(res.Tokens) {
+				pf.Spark.Dots[i].Title = "token " + strconv.Itoa(pos) + " “" + templates.PieceAt(res.Tokens, pos) + "”: " + templates.Num(float64(vals[pos]))
+			}
 		}
 		if p.MaxValueIndex < len(res.Tokens) {
 			pf.MaxToken = templates.PieceAt(res.Tokens, p.MaxValueIndex)
@@ -276,4 +362,24 @@ func (s *Server) tokenPanel(r *http.Request, modelID string, form *promptForm) (
 		tv.Sources = append(tv.Sources, ps)
 	}
 	return tv, nil
+}
+
+// highlightData encodes one feature's values over the prompt's token
+// views for static/prompt.js: "level:value" per view (a merged character
+// takes its largest token), comma-separated.
+func highlightData(views []templates.PromptToken, vals []float32, scale float64) string {
+	var b strings.Builder
+	for i, t := range views {
+		v := 0.0
+		for p := t.Pos; p < t.Pos+max(t.Len, 1) && p < len(vals); p++ {
+			v = max(v, float64(vals[p]))
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(templates.HighlightLevel(v, scale)))
+		b.WriteByte(':')
+		b.WriteString(templates.Num(v))
+	}
+	return b.String()
 }

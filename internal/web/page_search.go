@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"saex/internal/features"
 	"saex/templates"
@@ -43,7 +44,7 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 		eq.SourceIDs = []string{v.SourceID}
 	}
 	status := http.StatusOK
-	switch query, err := validateQuery("q", v.Query); {
+	switch query, err := validatePageQuery("q", v.Query); {
 	case err != nil:
 		status, v.Error = s.userError(r, err)
 	case v.ModelID != "" && !features.ValidID(v.ModelID):
@@ -87,4 +88,17 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, status, templates.SearchPage(v))
+}
+
+// validatePageQuery accepts any query of 1 to maxQueryLen characters: the
+// search page finds tokens such as "if", ":=" or "(" in labels.
+func validatePageQuery(field, q string) (string, error) {
+	q = strings.TrimSpace(q)
+	if utf8.RuneCountInString(q) > maxQueryLen {
+		return "", invalidField(field, "must be at most %d characters", maxQueryLen)
+	}
+	if q == "" {
+		return "", invalidField(field, "type something to search for")
+	}
+	return q, nil
 }

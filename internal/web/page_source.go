@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -127,9 +128,28 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	if page > 1 {
 		v.PrevURL = link(v.Sort, v.Desc, page-1)
+		v.FirstURL = link(v.Sort, v.Desc, 1)
 	}
 	if page < v.Pages {
 		v.NextURL = link(v.Sort, v.Desc, page+1)
+		v.LastURL = link(v.Sort, v.Desc, v.Pages)
+	}
+	if v.Pages > 1 {
+		for _, n := range pageNumbers(page, v.Pages) {
+			if n == 0 {
+				v.PageLinks = append(v.PageLinks, templates.PageLink{Gap: true})
+				continue
+			}
+			v.PageLinks = append(v.PageLinks, templates.PageLink{Num: n, URL: link(v.Sort, v.Desc, n), Current: n == page})
+		}
+	}
+	if dh, ok := s.Features.(features.DensityHistogrammer); ok && f.Query == "" {
+		h, err := dh.SourceDensityHistogram(r.Context(), modelID, sourceID)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		v.DensityHist, v.DeadCount = densityChart(h), h.Dead
 	}
 	v.SortLinks = make(map[string]string, 3)
 	for _, col := range []string{"index", "maxact", "density"} {
@@ -142,4 +162,43 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 		v.SortLinks[col] = link(col, desc, 1)
 	}
 	s.render(w, r, status, templates.SourcePage(v))
+}
+
+// pageNumbers lists the pages a pager shows around page cur of n: the
+// first, the last and two each side of cur, 0 marking a gap.
+func pageNumbers(cur, n int) []int {
+	var out []int
+	last := 0
+	for p := 1; p <= n; p++ {
+		if p == 1 || p == n || (p >= cur-2 && p <= cur+2) {
+			if last != 0 && p > last+1 {
+				out = append(out, 0)
+			}
+			out = append(out, p)
+			last = p
+		}
+	}
+	return out
+}
+
+// densityChart draws a source's density histogram on a log axis labelled
+// in percent.
+func densityChart(h *features.DensityHistogram) *templates.Histogram {
+	heights := make([]float64, len(h.Counts))
+	centres := make([]float64, len(h.Counts))
+	for i, c := range h.Counts {
+		heights[i] = float64(c)
+		centres[i] = h.MinLog10 + (float64(i)+0.5)*h.Step
+	}
+	c := templates.NewHistogram("Density of live features (share of tokens, log scale)", heights, centres, false)
+	if c == nil {
+		return nil
+	}
+	pct := func(log10 float64) string { return templates.Percent(math.Pow(10, log10)) }
+	for i := range c.Bars {
+		lo := h.MinLog10 + float64(i)*h.Step
+		c.Bars[i].Title = pct(lo) + " to " + pct(lo+h.Step) + ": " + strconv.Itoa(h.Counts[i]) + " features"
+	}
+	c.MinLabel, c.MaxLabel = pct(h.MinLog10), pct(h.MinLog10+float64(len(h.Counts))*h.Step)
+	return c
 }

@@ -263,7 +263,8 @@ func TestHostileTokensRenderAsText(t *testing.T) {
 	if len(spans) != len(webtest.HostileTokens) {
 		t.Fatalf("%d token spans, want %d", len(spans), len(webtest.HostileTokens))
 	}
-	want := []string{"<script>alert(1)</script>", `"quoted" & 'single'`, "nul␀byte", "bad\uFFFDutf8", "line↵break", " tab⇥here", "</span><b>bold</b>"}
+	// \xff and \xfe start no character: one placeholder each, as Neuronpedia.
+	want := []string{"<script>alert(1)</script>", `"quoted" & 'single'`, "nul␀byte", "bad\uFFFD\uFFFDutf8", "line↵break", " tab⇥here", "</span><b>bold</b>"}
 	for i, s := range spans {
 		if got := text(s); got != want[i] {
 			t.Errorf("token %d: DOM text %q, want %q", i, got, want[i])
@@ -304,8 +305,12 @@ func TestSearchPage(t *testing.T) {
 	if n := len(findAll(parseHTML(t, b), byClass("hit-link"))); n != 0 {
 		t.Errorf("model filter: %d hits, want 0", n)
 	}
+	// Short queries are searched (token labels quote "if", ":="); an
+	// overlong one is refused.
 	st, b = get(t, env.URL+"/search?q=ab")
-	wantStatus(t, "short query", st, 400, b)
+	wantStatus(t, "short query", st, 200, b)
+	st, b = get(t, env.URL+"/search?q="+strings.Repeat("a", 2000))
+	wantStatus(t, "long query", st, 400, b)
 }
 
 func TestPageErrors(t *testing.T) {

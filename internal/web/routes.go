@@ -25,6 +25,7 @@ func (s *Server) routes() chi.Router {
 	s.init()
 	r := chi.NewRouter()
 	r.Use(s.recoverer)
+	r.Use(SecurityHeaders)
 	// Neuronpedia's Python client posts to /api/search-all/ with a trailing
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)
@@ -33,7 +34,15 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
-	r.Method(http.MethodGet, "/static/*", s.staticHandler())
+	static := s.staticHandler()
+	r.Method(http.MethodGet, "/static/*", static)
+	// Browsers ask for /favicon.ico whatever the page links: serve the icon
+	// rather than look it up as a model.
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/static/favicon.svg"
+		static.ServeHTTP(w, r2)
+	})
 
 	// Pages.
 	r.Group(func(r chi.Router) {
@@ -43,6 +52,8 @@ func (s *Server) routes() chi.Router {
 		r.MethodNotAllowed(s.handlePageMethodNotAllowed)
 		r.Get("/", s.handleHome)
 		r.Get("/search", s.handleSearchPage)
+		r.Get("/list/{id}", s.handleListPage)
+		r.Post("/list/{id}/test", s.handleListTest)
 		r.Get("/{model}", s.handleModelPage)
 		r.Get("/{model}/prompt", s.handlePromptPage)
 		r.Post("/{model}/prompt", s.handlePromptRun)

@@ -66,10 +66,10 @@ func run(ctx context.Context, args []string) error {
 	srcs := strings.Split(*sources, ",")
 	rng := rand.New(rand.NewPCG(1, 2))
 	pickFeature := func() (string, int) { return srcs[rng.IntN(len(srcs))], rng.IntN(*width) }
-	cfg := webtest.LoadConfig{Concurrency: *conc, Duration: *dur, MaxRequests: *maxReq, Gzip: *gz, Warmup: *warmup}
+	cfg := webtest.LoadConfig{Duration: *dur, MaxRequests: *maxReq, Gzip: *gz, Warmup: *warmup}
 	// Request lists are built up front: Next is called concurrently.
 	const listLen = 1 << 14
-	var list []webtest.Target
+	var list []webtest.Request
 	switch *scenario {
 	case "page", "api":
 		for range listLen {
@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string) error {
 			if *scenario == "api" {
 				p = "/api/feature" + p
 			}
-			list = append(list, webtest.Target{Method: http.MethodGet, URL: *base + p})
+			list = append(list, webtest.Request{Method: http.MethodGet, URL: *base + p})
 		}
 	case "search-all":
 		texts, err := webtest.CutPrompts(ctx, *base, *model, srcs[0], *corpus, *tokens, *prompts)
@@ -90,20 +90,22 @@ func run(ctx context.Context, args []string) error {
 				"modelId": *model, "sourceSet": "", "text": t, "selectedLayers": srcs,
 				"sortIndexes": []int{}, "ignoreBos": true, "densityThreshold": -1, "numResults": 50,
 			})
-			list = append(list, webtest.Target{Method: http.MethodPost, URL: *base + "/api/search-all", Body: body})
+			list = append(list, webtest.Request{Method: http.MethodPost, URL: *base + "/api/search-all", Body: body})
 		}
 		cfg.Warmup = min(cfg.Warmup, len(list))
 	default:
 		return fmt.Errorf("unknown -scenario %q", *scenario)
 	}
-	cfg.Next = func(i int) webtest.Target { return list[i%len(list)] }
+	cfg.Routes = []webtest.Route{{Name: *scenario, Workers: *conc,
+		Next: func(_, n int) webtest.Request { return list[n%len(list)] }}}
 	res, err := webtest.Load(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("scenario %s, %d connections, %s: %s\n", *scenario, *conc, res.Elapsed.Round(time.Millisecond), res)
-	if res.FirstError != "" {
-		fmt.Println("first error:", res.FirstError)
+	st := res.Routes[0]
+	fmt.Printf("scenario %s, %d connections, %s: %s\n", *scenario, *conc, res.Elapsed.Round(time.Millisecond), st)
+	if st.FirstError != "" {
+		fmt.Println("first error:", st.FirstError)
 	}
 	return nil
 }

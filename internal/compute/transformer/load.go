@@ -3,6 +3,7 @@ package transformer
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 
 	"saex/internal/compute/kernel"
@@ -67,6 +68,7 @@ type loader struct {
 	src    weightSource
 	prefix string
 	keep16 bool // pack BF16/F16 matrices 16-bit, read 16-bit embeddings in place
+	big    bool // over Keep16BitAbove: collect garbage between layers
 	err    error
 }
 
@@ -79,6 +81,17 @@ func (l *loader) get(name string, shape ...int) []float32 {
 		l.err = err
 	}
 	return w
+}
+
+// layerDone runs the garbage collector between layers of a large model:
+// packing leaves each layer's unpacked copies behind, and without a
+// collection per layer they pile up to the size of the packed weights
+// (GOGC) before the heap is reused. The packed panels hold no pointers, so
+// a collection is cheap.
+func (l *loader) layerDone() {
+	if l.big {
+		runtime.GC()
+	}
 }
 
 // opt reads a tensor that a family may or may not have (biases).
@@ -142,7 +155,11 @@ func (l *loader) packed(in int, names []string, outs []int, conv bool) *kernel.P
 		dt, raws = d, append(raws, raw)
 	}
 	if raws != nil {
-		p := pack16(slices.Concat(raws...), dt, in, total, !conv)
+		cat := raws[0]
+		if len(raws) > 1 {
+			cat = slices.Concat(raws...)
+		}
+		p := pack16(cat, dt, in, total, !conv)
 		for _, n := range names {
 			l.src.release(l.prefix + n)
 		}
@@ -257,7 +274,7 @@ func build(cfg Config, src weightSource, nLayers int, head, keep16 bool) (*Model
 		m.invFreq = invFreq(cfg.RotaryDim, cfg.Rope)
 	}
 	var err error
-	l := &loader{src: src, keep16: keep16}
+	l := &loader{src: src, keep16: keep16, big: cfg.float32Bytes() > Keep16BitAbove}
 	switch cfg.Family {
 	case GPT2:
 		err = m.loadGPT2(l)

@@ -21,6 +21,7 @@ func (m *Model) loadGPT2(l *loader) error {
 	m.wte = l.matrix("wte.weight", c.VocabSize, d)
 	m.wpe = l.get("wpe.weight", c.NPositions, d)
 	for i := range m.built {
+		l.layerDone()
 		p := "h." + strconv.Itoa(i) + "."
 		ly := &m.layers[i]
 		ly.ln1 = norm{l.get(p+"ln_1.weight", d), l.get(p+"ln_1.bias", d)}
@@ -34,6 +35,7 @@ func (m *Model) loadGPT2(l *loader) error {
 		ly.down = l.conv1d(p+"mlp.c_proj.weight", inner, d)
 		ly.downB = l.get(p+"mlp.c_proj.bias", d)
 	}
+	l.layerDone()
 	if m.head {
 		m.final = norm{l.get("ln_f.weight", d), l.get("ln_f.bias", d)}
 		if !c.TieWordEmbeddings { // lm_head lives outside the transformer. prefix
@@ -56,6 +58,7 @@ func (m *Model) loadDecoder(l *loader) error {
 	plus := c.NormPlusOne
 	m.wte = l.matrix("embed_tokens.weight", c.VocabSize, d)
 	for i := range m.built {
+		l.layerDone()
 		p := "layers." + strconv.Itoa(i) + "."
 		ly := &m.layers[i]
 		qkv := []string{p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"}
@@ -83,6 +86,7 @@ func (m *Model) loadDecoder(l *loader) error {
 		ly.down = l.linear(p+"mlp.down_proj.weight", inner, d)
 		ly.downB = l.opt(p+"mlp.down_proj.bias", d)
 	}
+	l.layerDone()
 	if m.head {
 		m.final = norm{w: l.rmsWeight("norm.weight", d, plus)}
 		if !c.TieWordEmbeddings {
@@ -105,6 +109,7 @@ func (m *Model) loadNeoX(l *loader) error {
 	}
 	m.wte = l.matrix("embed_in.weight", c.VocabSize, d)
 	for i := range m.built {
+		l.layerDone()
 		p := "layers." + strconv.Itoa(i) + "."
 		ly := &m.layers[i]
 		ly.ln1 = norm{l.get(p+"input_layernorm.weight", d), l.get(p+"input_layernorm.bias", d)}
@@ -120,6 +125,7 @@ func (m *Model) loadNeoX(l *loader) error {
 		ly.down = l.linear(p+"mlp.dense_4h_to_h.weight", inner, d)
 		ly.downB = l.get(p+"mlp.dense_4h_to_h.bias", d)
 	}
+	l.layerDone()
 	if m.head {
 		m.final = norm{l.get("final_layer_norm.weight", d), l.get("final_layer_norm.bias", d)}
 		if !c.TieWordEmbeddings {

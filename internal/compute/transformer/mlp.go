@@ -16,7 +16,7 @@ func (p *pass) mlp(l *layer, L int) bool {
 		ws.gu = grow(ws.gu, n*2*inner)
 		kernel.MatMul(ws.gu, ws.b, n, l.up, l.upB)
 		m.gate(ws.hid, ws.gu, n)
-	case p.want[pre] || c.Act != GeluTanh:
+	case p.want[pre] || c.Act == SiLU:
 		kernel.MatMul(ws.hid, ws.b, n, l.up, l.upB)
 		if p.emit(pre, ws.hid) {
 			return true
@@ -44,6 +44,12 @@ func (m *Model) activate(h []float32, n int) {
 	f := m.actFunc()
 	inner := m.Cfg.NInner
 	parallelRows(n, 20*inner, func(r0, r1 int) {
+		if m.Cfg.Act == GeluErf {
+			for r := r0; r < r1; r++ {
+				geluErfBias(h[r*inner:(r+1)*inner], h[r*inner:(r+1)*inner], m.zeros)
+			}
+			return
+		}
 		for i := r0 * inner; i < r1*inner; i++ {
 			h[i] = f(h[i])
 		}
@@ -80,10 +86,14 @@ func siluRow(dst, src []float32) {
 	}
 }
 
-// fcActivate computes gelu_new(a @ up + b) into h, applying bias and
-// nonlinearity to each tile while it is hot in cache.
+// fcActivate computes gelu(a @ up + b) into h, applying bias and
+// nonlinearity (tanh or exact GELU) to each tile while it is hot in cache.
 func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
 	inner := m.Cfg.NInner
+	act := geluNewBias
+	if m.Cfg.Act == GeluErf {
+		act = geluErfBias
+	}
 	bias := l.upB
 	if bias == nil {
 		bias = m.zeros
@@ -93,7 +103,7 @@ func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
 		for r := range rows {
 			src := tile[r*ld : r*ld+cols]
 			dst := h[(row0+r)*inner+col0 : (row0+r)*inner+col0+cols]
-			geluNewBias(dst, src, bc)
+			act(dst, src, bc)
 		}
 	})
 }

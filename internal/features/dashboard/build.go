@@ -32,9 +32,9 @@ import (
 	"syscall"
 	"time"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 	"saex/internal/features"
 	"saex/internal/inference"
 )
@@ -63,7 +63,7 @@ type Source struct {
 // Options configure a build.
 type Options struct {
 	ModelID   string
-	Model     *gpt2.Model
+	Model     *transformer.Model
 	Tokenizer *tokenizer.Tokenizer
 	// ModelDir is the model's directory: its files are hashed to recognise
 	// a spill or checkpoint of the same build.
@@ -153,7 +153,7 @@ type builder struct {
 	bos     int32 // BOS/separator id (-1: none)
 	prepend bool
 	hooks   []string
-	hookOf  []gpt2.Hook
+	hookOf  []transformer.Hook
 	dir     string
 	hash    string
 	ctxs    *contextsFile

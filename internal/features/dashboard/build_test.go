@@ -14,9 +14,9 @@ import (
 	"sync"
 	"testing"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/sae"
 	"saex/internal/compute/tokenizer"
+	"saex/internal/compute/transformer"
 	"saex/internal/features"
 )
 
@@ -26,7 +26,7 @@ const (
 )
 
 type demoFixture struct {
-	model   *gpt2.Model
+	model   *transformer.Model
 	tok     *tokenizer.Tokenizer
 	sources []Source
 }
@@ -40,7 +40,7 @@ var (
 func loadDemo(tb testing.TB) demoFixture {
 	tb.Helper()
 	demoOnce.Do(func() {
-		if demo.model, demoErr = gpt2.Load(demoDir + "/model"); demoErr != nil {
+		if demo.model, demoErr = transformer.Load(demoDir + "/model"); demoErr != nil {
 			return
 		}
 		if demo.tok, demoErr = tokenizer.Load(demoDir + "/model"); demoErr != nil {

@@ -15,7 +15,7 @@ import (
 // explanation search, the browser and the prompt tool words to work with.
 const (
 	// AutoExplanationType is the method name of the builder's labels.
-	AutoExplanationType = "saex_top-tokens"
+	AutoExplanationType = features.AutoLabelType
 	// AutoExplanationModel is the explainer of the builder's labels: none.
 	AutoExplanationModel = "none"
 )

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"saex/internal/compute/gpt2"
 	"saex/internal/compute/kernel"
+	"saex/internal/compute/transformer"
 )
 
 // Logit effects: the direct effect of a feature's decoder direction on the
@@ -21,7 +21,7 @@ const logitRows = 10 // pos_str/neg_str entries
 
 // processedUnembed returns W_U [d_model, vocab] processed as above, in
 // float32 computed through float64.
-func processedUnembed(m *gpt2.Model) []float32 {
+func processedUnembed(m *transformer.Model) []float32 {
 	d, v := m.Cfg.NEmbd, m.Cfg.VocabSize
 	wut := m.WUT() // [vocab, d]
 	lnw, _ := m.LnFinal()
@@ -55,7 +55,7 @@ func processedUnembed(m *gpt2.Model) []float32 {
 }
 
 // processedUnembedPacked is processedUnembed packed for the kernel.
-func processedUnembedPacked(m *gpt2.Model) *kernel.Packed {
+func processedUnembedPacked(m *transformer.Model) *kernel.Packed {
 	return kernel.Pack(processedUnembed(m), m.Cfg.NEmbd, m.Cfg.VocabSize)
 }
 

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"saex/internal/compute/gpt2"
+	"saex/internal/compute/transformer"
 	"saex/internal/features"
 )
 
@@ -16,7 +16,7 @@ import (
 type Registration struct {
 	ModelID     string
 	DisplayName string // defaults to ModelID
-	Model       *gpt2.Model
+	Model       *transformer.Model
 	Sources     []Source
 	// NumPrompts and ContextSize describe the dashboard data (contexts and
 	// tokens per context); 0 leaves them unset.
