@@ -32,6 +32,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return errors.New("bench: want a target: bench encode --d-in N --d-sae N --tokens N [--k N] [--threads N], bench gemm --m N --k N --n N [--dtype f32|bf16|f16] [--threads N], or bench forward --config FILE --tokens T --hook H [--dtype bf16|f32] [--threads N]")
 	}
 	target, args := args[0], args[1:]
+	if target == "generate" { // its own output (cmd_bench_generate.go)
+		return runBenchGenerate(ctx, env, args)
+	}
 	fs := newFlagSet(env, "bench "+target)
 	threads := fs.Int("threads", 0, "kernel worker threads (0: GOMAXPROCS)")
 	var call func()

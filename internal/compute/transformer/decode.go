@@ -23,6 +23,7 @@ type Decoder struct {
 
 	x, a, b, qkv, z, tmp, hid, gu, logits []float32
 	cos, sin                              []float32
+	ws                                    *workspace  // Forward's buffers, for the first prefill
 	scores                                [][]float32 // one per attention worker
 }
 
@@ -190,6 +191,8 @@ func (d *Decoder) block(L int, ids []int, pos0 int) {
 		d.gu = grow(d.gu, n*2*inner)
 		kernel.MatMul(d.gu, d.b, n, l.up, l.upB)
 		m.gate(d.hid, d.gu, n)
+	} else if c.Act == GeluTanh {
+		m.fcActivate(d.hid, d.b[:n*dm], n, l) // Forward's fused bias and GELU
 	} else {
 		kernel.MatMul(d.hid, d.b, n, l.up, l.upB)
 		m.activate(d.hid, n)
@@ -238,6 +241,10 @@ func (d *Decoder) attention(L int, l *layer, n, pos0 int) {
 	hd, nq, nkv := c.HeadDim, c.NHead, c.NKVHead
 	qd, kvd := c.qDim(), c.kvDim()
 	ld := qd + 2*kvd
+	if pos0 == 0 && n > 1 {
+		d.prefillAttention(L, l, n)
+		return
+	}
 	d.qkv = grow(d.qkv, n*ld)
 	kernel.MatMul(d.qkv, d.a, n, l.qkv, l.qkvB)
 	half := c.RotaryDim / 2
@@ -257,15 +264,7 @@ func (d *Decoder) attention(L int, l *layer, n, pos0 int) {
 			}
 		}
 	}
-	if d.k[L] == nil {
-		d.k[L] = make([]float32, 0, d.limit*kvd)
-		d.v[L] = make([]float32, 0, d.limit*kvd)
-	}
-	for i := range n {
-		row := d.qkv[i*ld : (i+1)*ld]
-		d.k[L] = append(d.k[L], row[qd:qd+kvd]...)
-		d.v[L] = append(d.v[L], row[qd+kvd:ld]...)
-	}
+	d.cacheKV(L, n)
 	keys, vals := d.k[L], d.v[L]
 	d.z = grow(d.z, n*qd)
 	group := nq / nkv
@@ -323,4 +322,35 @@ func (d *Decoder) attention(L int, l *layer, n, pos0 int) {
 		return
 	}
 	kernel.ForEach(jobs, job)
+}
+
+// cacheKV appends the keys and values of the n rows of d.qkv to layer L's
+// cache.
+func (d *Decoder) cacheKV(L, n int) {
+	c := d.m.Cfg
+	qd, kvd := c.qDim(), c.kvDim()
+	ld := qd + 2*kvd
+	if d.k[L] == nil {
+		d.k[L] = make([]float32, 0, d.limit*kvd)
+		d.v[L] = make([]float32, 0, d.limit*kvd)
+	}
+	for i := range n {
+		row := d.qkv[i*ld : (i+1)*ld]
+		d.k[L] = append(d.k[L], row[qd:qd+kvd]...)
+		d.v[L] = append(d.v[L], row[qd+kvd:ld]...)
+	}
+}
+
+// prefillAttention is attention for a first feed of several tokens: the
+// cache is empty, so it is Forward's attention (packed per-head products)
+// on one sequence, its rotated keys and values then cached.
+func (d *Decoder) prefillAttention(L int, l *layer, n int) {
+	if d.ws == nil {
+		d.ws = &workspace{}
+	}
+	ws := d.ws
+	ws.a, ws.qkv, ws.z = d.a[:n*d.m.Cfg.NEmbd], d.qkv, d.z
+	d.m.attention(ws, l, []int{0, n})
+	d.qkv, d.z = ws.qkv, ws.z
+	d.cacheKV(L, n)
 }
