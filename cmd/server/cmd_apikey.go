@@ -15,7 +15,7 @@ import (
 // API keys guard the write API (and everything in a private instance).
 // Only a key's SHA-256 hash is stored: create prints the secret once.
 func init() {
-	register("apikey", "manage API keys: apikey create --name N | list [--json] | revoke ID|PREFIX", runAPIKey)
+	register("apikey", "manage API keys: apikey create --name N [--scope read|upload|admin] | list [--json] | revoke ID|PREFIX", runAPIKey)
 }
 
 // apiKeyJSON is how the subcommand prints a key.
@@ -23,18 +23,23 @@ type apiKeyJSON struct {
 	ID        string     `json:"id"`
 	Name      string     `json:"name"`
 	Prefix    string     `json:"prefix"`
+	Scope     string     `json:"scope"`
 	Key       string     `json:"key,omitempty"` // the secret, on create only
 	CreatedAt time.Time  `json:"createdAt"`
 	RevokedAt *time.Time `json:"revokedAt"`
 }
 
 func keyJSON(k *features.APIKey, secret string) apiKeyJSON {
-	return apiKeyJSON{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Key: secret, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+	return apiKeyJSON{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scope: k.Scope, Key: secret, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
 }
 
 func apiKeyUsage(w io.Writer) {
 	fmt.Fprintln(w, `usage:
-  apikey create --name NAME   create a key; prints it once, as JSON
+  apikey create --name NAME [--scope SCOPE]
+                              create a key; prints it once, as JSON. SCOPE:
+                              read   (reads and prompts, e.g. a private instance's reader)
+                              upload (default: writes to the sources it creates)
+                              admin  (writes anywhere; the demo and imports are the admin's)
   apikey list [--json]        list keys (never their secrets)
   apikey revoke ID|PREFIX     revoke a key by its id or its listed prefix
 Each takes --database-url / --data-dir like the other database commands.`)
@@ -52,11 +57,12 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "apikey "+sub)
 	cfg := dbConfig{Migrate: true} // the api_keys table must exist on a fresh database
 	addDBFlags(fs, env, &cfg)
-	var name *string
+	var name, scope *string
 	var asJSON *bool
 	switch sub {
 	case "create":
 		name = fs.String("name", "", "what the key is for, e.g. a person or a notebook (required)")
+		scope = fs.String("scope", features.ScopeUpload, "read, upload (its own sources) or admin (any source)")
 	case "list":
 		asJSON = fs.Bool("json", false, "print a JSON array instead of a table")
 	case "revoke":
@@ -77,6 +83,8 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("apikey %s: unexpected argument %q", sub, fs.Arg(0))
 	case sub == "create" && *name == "":
 		return errors.New("apikey create: --name is required")
+	case sub == "create" && !features.ValidScope(*scope):
+		return fmt.Errorf("apikey create: --scope %q: use read, upload or admin", *scope)
 	}
 
 	db, cleanup, err := openDatabase(ctx, env, cfg)
@@ -86,7 +94,7 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 	defer cleanup()
 	switch sub {
 	case "create":
-		secret, k, err := db.CreateAPIKey(ctx, *name)
+		secret, k, err := db.CreateScopedAPIKey(ctx, *name, *scope)
 		if err != nil {
 			return fmt.Errorf("apikey create: %w", err)
 		}
@@ -112,13 +120,13 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 			return enc.Encode(out)
 		}
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tCREATED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tPREFIX\tSCOPE\tNAME\tCREATED\tREVOKED")
 		for _, k := range keys {
 			revoked := "-"
 			if k.RevokedAt != nil {
 				revoked = k.RevokedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Scope, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
 	default: // revoke

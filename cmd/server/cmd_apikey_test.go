@@ -49,12 +49,15 @@ func TestAPIKeyCommand(t *testing.T) {
 		!strings.HasPrefix(created.Key, created.Prefix) || created.RevokedAt != nil {
 		t.Fatalf("create printed %+v", created)
 	}
-	if k, err := db.Authenticate(ctx, created.Key); err != nil || k.ID != created.ID {
-		t.Fatalf("the printed key does not authenticate: %v %+v", err, k)
+	if k, err := db.Authenticate(ctx, created.Key); err != nil || k.ID != created.ID || k.Scope != features.ScopeUpload || created.Scope != features.ScopeUpload {
+		t.Fatalf("the printed key does not authenticate as an upload key (the default scope): %v %+v", err, k)
+	}
+	if _, _, err := apikeyCLI(t, url, "create", "--name", "x", "--scope", "root"); err == nil || !strings.Contains(err.Error(), "scope") {
+		t.Fatalf("create with an unknown scope: %v", err)
 	}
 
 	// A second key, so revoking one must pick the right one.
-	out2, _, err := apikeyCLI(t, url, "create", "--name", "bob")
+	out2, _, err := apikeyCLI(t, url, "create", "--name", "bob", "--scope", "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func TestAPIKeyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var listed []apiKeyJSON
-	if err := json.Unmarshal([]byte(js), &listed); err != nil || len(listed) != 2 {
+	if err := json.Unmarshal([]byte(js), &listed); err != nil || len(listed) != 2 || listed[0].Scope != features.ScopeAdmin {
 		t.Fatalf("list --json: %v\n%s", err, js)
 	}
 	for _, k := range listed {

@@ -24,9 +24,12 @@ type hardenConfig struct {
 	ComputeRate    web.Rate
 	TrustedProxies []string
 	TrustedOrigins []string
-	Metrics        bool
-	ReadDeadline   time.Duration
-	WriteDeadline  time.Duration
+	// TrustProxy declares a TLS-terminating proxy in front: session
+	// cookies are Secure though saex itself serves plain HTTP.
+	TrustProxy    bool
+	Metrics       bool
+	ReadDeadline  time.Duration
+	WriteDeadline time.Duration
 	// ReadConcurrency bounds the reads served at once (0: the default,
 	// two per core; negative: no bound).
 	ReadConcurrency int
@@ -105,6 +108,9 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	if cfg.Private, err = envBool(env, "SAEX_PRIVATE"); err != nil {
 		return err
 	}
+	if cfg.TrustProxy, err = envBool(env, "SAEX_TRUST_PROXY"); err != nil {
+		return err
+	}
 	cfg.Metrics = true
 	if v := env.Getenv("SAEX_METRICS"); v != "" {
 		if cfg.Metrics, err = envBool(env, "SAEX_METRICS"); err != nil {
@@ -136,6 +142,7 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	fs.BoolVar(&cfg.Metrics, "metrics", cfg.Metrics, "serve Prometheus metrics at /metrics (env SAEX_METRICS)")
 	fs.Var(rateFlag{&cfg.ComputeRate}, "compute-rate", "per-client limit on running the model (compute API and the pages' prompt and test forms), e.g. 120/min, 10/s, off (env SAEX_COMPUTE_RATE)")
 	fs.Var(listFlag{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (env SAEX_TRUSTED_PROXIES)")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "clients reach saex over HTTPS through a reverse proxy: mark the login session cookie Secure (env SAEX_TRUST_PROXY)")
 	fs.Var(listFlag{&cfg.TrustedOrigins}, "trusted-origins", "comma-separated origins allowed to post cross-origin, e.g. https://lab.example.org (env SAEX_TRUSTED_ORIGINS)")
 	fs.DurationVar(&cfg.ReadDeadline, "read-deadline", cfg.ReadDeadline, "longest a page or API read may take, database included, before it answers 503")
 	fs.DurationVar(&cfg.WriteDeadline, "write-deadline", cfg.WriteDeadline, "longest a write (upload) may take")
@@ -222,6 +229,7 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 		TrustedOrigins: cfg.TrustedOrigins,
 		ComputeRate:    cfg.ComputeRate,
 		TrustedProxies: cfg.TrustedProxies,
+		TrustProxyTLS:  cfg.TrustProxy,
 		ReadDeadline:   cfg.ReadDeadline,
 		WriteDeadline:  cfg.WriteDeadline,
 		Logger:         d.Log,

@@ -92,6 +92,9 @@ type Source struct {
 	NumFeatures int `json:"numFeatures,omitempty"`
 	// Build reports dashboard computation for sources saex builds itself.
 	Build *BuildStatus `json:"build,omitempty"`
+	// OwnerKeyID, when not empty, is the upload key that creates the
+	// source (UpsertSource sets it on insert only; SourceOwners reads it).
+	OwnerKeyID string `json:"-"`
 }
 
 // Build states of a source's dashboards.

@@ -143,8 +143,27 @@ type APIKey struct {
 	ID        string
 	Name      string
 	Prefix    string // first characters of the key, shown in listings
+	Scope     string // ScopeRead, ScopeUpload or ScopeAdmin
 	CreatedAt time.Time
 	RevokedAt *time.Time
+}
+
+// SessionService keeps browsers' login sessions: opaque tokens stored
+// hashed, expiring, and ended when their key is revoked.
+type SessionService interface {
+	// CreateSession returns a new session token for the key, shown once.
+	CreateSession(ctx context.Context, keyID string, ttl time.Duration) (token string, err error)
+	// SessionKey returns the key a live session logs in as; EUNAUTHORIZED
+	// for an unknown, expired or revoked one.
+	SessionKey(ctx context.Context, token string) (*APIKey, error)
+	// DeleteSession ends a session (logout); an unknown token is no error.
+	DeleteSession(ctx context.Context, token string) error
+}
+
+// SourceOwners tells who owns a source: the upload key that created it, or
+// "" for the admin (the demo, imports, builds).
+type SourceOwners interface {
+	SourceOwner(ctx context.Context, modelID, sourceID string) (keyID string, err error)
 }
 
 // APIKeyService creates, lists, revokes and checks API keys. Keys are stored hashed.

@@ -179,6 +179,8 @@ func (r *explanationRow) domain() *features.Explanation {
 func featureToRow(f *features.Feature) *featureRow {
 	r := &featureRow{Feature: *f, Index: flexIndex(f.Index), CreatedAt: npTime{f.CreatedAt}}
 	r.Feature.Activations, r.Feature.Explanations = nil, nil
+	// Token pieces as Neuronpedia writes them (U+FFFD for a split character).
+	r.Feature.PosStr, r.Feature.NegStr = features.TokenTexts(f.PosStr), features.TokenTexts(f.NegStr)
 	emptyNil(&r.Feature)
 	return r
 }
@@ -190,6 +192,7 @@ func (x flexIndex) MarshalJSON() ([]byte, error) {
 
 func activationToRow(a *features.Activation) *activationRow {
 	r := &activationRow{Activation: *a, Index: flexIndex(a.Index), CreatedAt: npTime{a.CreatedAt}}
+	r.Activation.Tokens = features.TokenTexts(a.Tokens)
 	emptyNil(&r.Activation)
 	return r
 }

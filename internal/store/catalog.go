@@ -302,8 +302,8 @@ func (db *DB) UpsertSource(ctx context.Context, s *features.Source) error {
 	created := orNow(s.CreatedAt, db.now())
 	_, err := db.Pool.Exec(ctx, `INSERT INTO sources (model_id, id, set_name, creator_id, has_dashboards,
 		  inference_enabled, saelens_config, saelens_release, saelens_sae_id, hf_repo_id, hf_folder_id,
-		  visibility, num_prompts, num_tokens_in_prompt, dataset, notes, created_at, hook_name, num_features)
-		VALUES ($1,$2,$3,$4,$5,$6,$7::json,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+		  visibility, num_prompts, num_tokens_in_prompt, dataset, notes, created_at, hook_name, num_features, owner_key)
+		VALUES ($1,$2,$3,$4,$5,$6,$7::json,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,nullif($20, ''))
 		ON CONFLICT (model_id, id) DO UPDATE SET set_name = EXCLUDED.set_name, creator_id = EXCLUDED.creator_id,
 		  has_dashboards = EXCLUDED.has_dashboards, inference_enabled = EXCLUDED.inference_enabled,
 		  saelens_config = EXCLUDED.saelens_config, saelens_release = EXCLUDED.saelens_release,
@@ -314,7 +314,7 @@ func (db *DB) UpsertSource(ctx context.Context, s *features.Source) error {
 		  hook_name = EXCLUDED.hook_name, num_features = EXCLUDED.num_features`,
 		s.ModelID, s.ID, s.SetName, s.CreatorID, s.HasDashboards, s.InferenceEnabled, cfg, s.SAELensRelease,
 		s.SAELensSAEID, s.HFRepoID, s.HFFolderID, orDefault(s.Visibility, "PUBLIC"), s.NumPrompts,
-		s.NumTokensInPrompt, s.Dataset, s.Notes, created, s.HookName, s.NumFeatures)
+		s.NumTokensInPrompt, s.Dataset, s.Notes, created, s.HookName, s.NumFeatures, s.OwnerKeyID)
 	if err != nil {
 		return dbErr(err, "upsert source %s/%s", s.ModelID, s.ID)
 	}

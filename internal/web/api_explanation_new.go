@@ -99,6 +99,12 @@ func (s *Server) handleAPIExplanationNew(w http.ResponseWriter, r *http.Request)
 			return
 		}
 	}
+	// Explanations are added, never replaced: any key that may write may
+	// add one to any feature, as on Neuronpedia.
+	if err := AuthorizeWrite(r.Context()); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
 	if err := s.Explanations.CreateExplanation(r.Context(), e); err != nil {
 		s.apiError(w, r, err)
 		return

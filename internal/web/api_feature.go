@@ -179,7 +179,11 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Activations = byMaxValue(f.Activations)
-	extra, err := s.featureRelations(r.Context(), f)
+	var ver *features.DataVersion // a cached body holds rows of its own version
+	if t != nil {
+		ver = &t.ver
+	}
+	extra, err := s.featureRelations(r.Context(), f, ver)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -194,7 +198,7 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 // featureRelations returns the JSON members of the rows Neuronpedia
 // includes with GET /api/feature. saex has no comments (always empty) and
 // no users apart from API keys: creator names the feature's creator id.
-func (s *Server) featureRelations(ctx context.Context, f *features.Feature) ([]byte, error) {
+func (s *Server) featureRelations(ctx context.Context, f *features.Feature, ver *features.DataVersion) ([]byte, error) {
 	rel := struct {
 		Model     *features.Model     `json:"model"`
 		Source    *features.Source    `json:"source"`
@@ -207,7 +211,8 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature) ([]b
 	if rel.Model, err = s.Catalog.GetModel(ctx, f.ModelID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
 		return nil, err
 	}
-	if rel.Source, err = s.Catalog.GetSource(ctx, f.ModelID, f.SourceID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
+	// The source through the short-lived cache the feature page uses.
+	if rel.Source, err = s.sources.get(ctx, s.Catalog, f.ModelID, f.SourceID, ver); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
 		return nil, err
 	}
 	if rel.Source != nil {

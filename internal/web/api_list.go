@@ -49,34 +49,40 @@ func (s *Server) handleAPIListNew(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	if req.Name == nil {
-		s.apiError(w, r, invalidField("name", "is required"))
-		return
-	}
-	l := &features.List{Name: strings.TrimSpace(*req.Name), UserID: owner(r)}
-	if err := checkLabel("name", l.Name, 1, maxListNameLen); err != nil {
+	l, err := req.list(owner(r))
+	if err != nil {
 		s.apiError(w, r, err)
 		return
-	}
-	if req.Description != nil {
-		if err := checkLabel("description", *req.Description, 0, maxListDescLen); err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		l.Description = *req.Description
-	}
-	if req.TestText != nil {
-		if err := checkLabel("testText", *req.TestText, 1, maxListTestTextLen); err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		l.DefaultTestText = req.TestText
 	}
 	if err := s.Lists.CreateList(r.Context(), l); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.newAPIList(l))
+}
+
+// list checks the body and returns the list to create, owned by owner.
+func (req *listNewRequest) list(owner string) (*features.List, error) {
+	if req.Name == nil {
+		return nil, invalidField("name", "is required")
+	}
+	l := &features.List{Name: strings.TrimSpace(*req.Name), UserID: owner}
+	if err := checkLabel("name", l.Name, 1, maxListNameLen); err != nil {
+		return nil, err
+	}
+	if req.Description != nil {
+		if err := checkLabel("description", *req.Description, 0, maxListDescLen); err != nil {
+			return nil, err
+		}
+		l.Description = *req.Description
+	}
+	if req.TestText != nil {
+		if err := checkLabel("testText", *req.TestText, 1, maxListTestTextLen); err != nil {
+			return nil, err
+		}
+		l.DefaultTestText = req.TestText
+	}
+	return l, nil
 }
 
 // listIDRequest is the body of POST /api/list/get.
@@ -196,38 +202,10 @@ func (s *Server) handleAPIListAddFeatures(w http.ResponseWriter, r *http.Request
 		s.apiError(w, r, err)
 		return
 	}
-	if req.ListID == "" {
-		s.apiError(w, r, invalidField("listId", "is required"))
+	members, err := req.members()
+	if err != nil {
+		s.apiError(w, r, err)
 		return
-	}
-	switch {
-	case req.FeaturesToAdd == nil:
-		s.apiError(w, r, invalidField("featuresToAdd", "is required: an array of {modelId, layer, index, description}"))
-		return
-	case len(req.FeaturesToAdd) == 0:
-		s.apiError(w, r, invalidField("featuresToAdd", "must not be empty"))
-		return
-	case len(req.FeaturesToAdd) > maxListAdd:
-		s.apiError(w, r, invalidField("featuresToAdd", "too many features to add: at most %d a request, got %d", maxListAdd, len(req.FeaturesToAdd)))
-		return
-	}
-	members := make([]*features.ListFeature, len(req.FeaturesToAdd))
-	for i, in := range req.FeaturesToAdd {
-		field := "featuresToAdd" + fieldAt("", i) + "."
-		key, err := in.key(field)
-		if err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		m := &features.ListFeature{ModelID: key.ModelID, SourceID: key.SourceID, Index: key.Index}
-		if in.Description != nil {
-			if err := checkLabel(field+"description", *in.Description, 0, maxMemberDescLen); err != nil {
-				s.apiError(w, r, err)
-				return
-			}
-			m.Description = *in.Description
-		}
-		members[i] = m
 	}
 	added, err := s.Lists.AddListFeatures(r.Context(), req.ListID, owner(r), members)
 	if err != nil {
@@ -235,6 +213,38 @@ func (s *Server) handleAPIListAddFeatures(w http.ResponseWriter, r *http.Request
 		return
 	}
 	writeJSON(w, http.StatusOK, orEmpty(added))
+}
+
+// members checks the body and returns the memberships to add.
+func (req *listAddRequest) members() ([]*features.ListFeature, error) {
+	if req.ListID == "" {
+		return nil, invalidField("listId", "is required")
+	}
+	switch {
+	case req.FeaturesToAdd == nil:
+		return nil, invalidField("featuresToAdd", "is required: an array of {modelId, layer, index, description}")
+	case len(req.FeaturesToAdd) == 0:
+		return nil, invalidField("featuresToAdd", "must not be empty")
+	case len(req.FeaturesToAdd) > maxListAdd:
+		return nil, invalidField("featuresToAdd", "too many features to add: at most %d a request, got %d", maxListAdd, len(req.FeaturesToAdd))
+	}
+	members := make([]*features.ListFeature, len(req.FeaturesToAdd))
+	for i, in := range req.FeaturesToAdd {
+		field := "featuresToAdd" + fieldAt("", i) + "."
+		key, err := in.key(field)
+		if err != nil {
+			return nil, err
+		}
+		m := &features.ListFeature{ModelID: key.ModelID, SourceID: key.SourceID, Index: key.Index}
+		if in.Description != nil {
+			if err := checkLabel(field+"description", *in.Description, 0, maxMemberDescLen); err != nil {
+				return nil, err
+			}
+			m.Description = *in.Description
+		}
+		members[i] = m
+	}
+	return members, nil
 }
 
 // listRemoveRequest is the body of POST /api/list/remove.

@@ -150,6 +150,33 @@ func TestNewRoutesServe(t *testing.T) {
 	}
 }
 
+// TestFeatureListsFollowWrites checks that GET /api/feature, served from
+// the response cache, shows a list as soon as the feature joins it.
+func TestFeatureListsFollowWrites(t *testing.T) {
+	env := webtest.New(t, nil)
+	u := env.URL + "/api/feature/" + webtest.TestModel + "/" + webtest.TestSource + "/4"
+	lists := func() []any {
+		t.Helper()
+		st, b := get(t, u)
+		wantStatus(t, "feature", st, 200, b)
+		return obj(t, b)["lists"].([]any)
+	}
+	if n := len(lists()); n != 0 {
+		t.Fatalf("%d lists before", n)
+	}
+	lists() // now from the cache
+	st, b := postJSON(t, env.URL+"/api/list/new", map[string]any{"name": "cached"})
+	wantStatus(t, "list/new", st, 200, b)
+	id := obj(t, b)["id"].(string)
+	st, b = postJSON(t, env.URL+"/api/list/add-features", map[string]any{"listId": id, "featuresToAdd": []any{
+		map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 4, "description": "why"}}})
+	wantStatus(t, "add", st, 200, b)
+	ls := lists()
+	if len(ls) != 1 || ls[0].(map[string]any)["description"] != "why" || ls[0].(map[string]any)["list"].(map[string]any)["name"] != "cached" {
+		t.Errorf("lists after adding: %v", ls)
+	}
+}
+
 // TestListsAndVectorsBelongToTheirKey checks that only the key that made
 // a list or vector may change it.
 func TestListsAndVectorsBelongToTheirKey(t *testing.T) {

@@ -263,6 +263,11 @@ func TestHealthzAndStatic(t *testing.T) {
 	if st != http.StatusNotModified {
 		t.Errorf("conditional GET: %d, want 304", st)
 	}
+	// http.ServeContent: ranges and If-Range too.
+	st, hr, rb := do(t, http.MethodGet, env.URL+"/static/htmx-2.0.11.min.js", nil, map[string]string{"Range": "bytes=0-9", "Accept-Encoding": "gzip"})
+	if st != http.StatusPartialContent || len(rb) != 10 || hr.Get("Content-Range") == "" {
+		t.Errorf("range GET: %d, %d bytes, Content-Range %q", st, len(rb), hr.Get("Content-Range"))
+	}
 	st, _, _ = do(t, http.MethodGet, env.URL+"/static/nope.js", nil, nil)
 	if st != 404 {
 		t.Errorf("missing asset: %d", st)

@@ -166,45 +166,48 @@ func (s *Server) handleAPIModelNew(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	switch {
-	case req.ID == "":
-		s.apiError(w, r, invalidField("id", "is required"))
-		return
-	case len(req.ID) < 2 || len(req.ID) > maxModelIDLen:
-		s.apiError(w, r, invalidField("id", "must be 2 to %d characters", maxModelIDLen))
-		return
-	case !newModelID.MatchString(req.ID) || strings.Contains(req.ID, "--") || strings.Contains(req.ID, ".."):
-		s.apiError(w, r, invalidField("id", "must hold only lowercase letters, digits, hyphens and periods, start with a letter, not end with a hyphen or period, and not double them"))
-		return
-	}
-	layers, err := parseInt("layers", req.Layers, 1, maxModelLayers)
+	m, err := req.model(owner(r))
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	name := req.ID
-	if req.DisplayName != nil {
-		if err := checkLabel("displayName", *req.DisplayName, 1, maxDisplayNameLen); err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		name = *req.DisplayName
-	}
-	if err := checkURL("url", req.URL); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	var website *string
-	if req.URL != nil && *req.URL != "" {
-		website = req.URL
-	}
-	m := &features.Model{ID: req.ID, DisplayName: name, DisplayNameShort: name, CreatorID: owner(r), Layers: layers,
-		Visibility: defaultVisibilityUp, Owner: "custom", Website: website}
 	if err := s.Registry.CreateModel(r.Context(), m); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+// model checks the body and returns the model to create, owned by owner.
+func (req *modelNewRequest) model(owner string) (*features.Model, error) {
+	switch {
+	case req.ID == "":
+		return nil, invalidField("id", "is required")
+	case len(req.ID) < 2 || len(req.ID) > maxModelIDLen:
+		return nil, invalidField("id", "must be 2 to %d characters", maxModelIDLen)
+	case !newModelID.MatchString(req.ID) || strings.Contains(req.ID, "--") || strings.Contains(req.ID, ".."):
+		return nil, invalidField("id", "must hold only lowercase letters, digits, hyphens and periods, start with a letter, not end with a hyphen or period, and not double them")
+	}
+	layers, err := parseInt("layers", req.Layers, 1, maxModelLayers)
+	if err != nil {
+		return nil, err
+	}
+	name := req.ID
+	if req.DisplayName != nil {
+		if err := checkLabel("displayName", *req.DisplayName, 1, maxDisplayNameLen); err != nil {
+			return nil, err
+		}
+		name = *req.DisplayName
+	}
+	if err := checkURL("url", req.URL); err != nil {
+		return nil, err
+	}
+	var website *string
+	if req.URL != nil && *req.URL != "" {
+		website = req.URL
+	}
+	return &features.Model{ID: req.ID, DisplayName: name, DisplayNameShort: name, CreatorID: owner, Layers: layers,
+		Visibility: defaultVisibilityUp, Owner: "custom", Website: website}, nil
 }
 
 // sourceSetNewRequest is the body of POST /api/source-set/new.
@@ -228,48 +231,50 @@ func (s *Server) handleAPISourceSetNew(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	switch {
-	case req.Name == "":
-		s.apiError(w, r, invalidField("name", "is required"))
-		return
-	case len(req.Name) > 100 || !newSourceSetID.MatchString(req.Name) || strings.Contains(req.Name, "--"):
-		s.apiError(w, r, invalidField("name", "must hold only lowercase letters, digits and hyphens (at most 100), start with a letter or digit, not end with a hyphen, and not double them"))
-		return
-	case req.Name == "neurons":
-		s.apiError(w, r, invalidField("name", "cannot be \"neurons\""))
-		return
-	case req.ModelID == "":
-		s.apiError(w, r, invalidField("modelId", "is required"))
-		return
-	case !features.ValidID(req.ModelID):
-		s.apiError(w, r, invalidField("modelId", "invalid model id %q", req.ModelID))
-		return
-	}
-	desc := req.Name
-	if req.Description != nil && *req.Description != "" {
-		if err := checkLabel("description", *req.Description, 0, maxSetDescription); err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		desc = *req.Description
-	}
-	if err := checkURL("url", req.URL); err != nil {
+	set, err := req.sourceSet(owner(r), ownerName(r))
+	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	urls := []string{}
-	if req.URL != nil && *req.URL != "" {
-		urls = []string{*req.URL}
-	}
-	set := &features.SourceSet{ModelID: req.ModelID, Name: req.Name, Description: desc, Type: "Custom",
-		CreatorName: ownerName(r), CreatorID: owner(r), HasDashboards: true, Visibility: defaultVisibilityUp,
-		URLs: urls, DefaultRange: 1, DefaultShowBreaks: true}
 	srcs, err := s.Registry.CreateSourceSet(r.Context(), set)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, newAPISourceSet(set, srcs))
+}
+
+// sourceSet checks the body and returns the source set to create.
+func (req *sourceSetNewRequest) sourceSet(owner, ownerName string) (*features.SourceSet, error) {
+	switch {
+	case req.Name == "":
+		return nil, invalidField("name", "is required")
+	case len(req.Name) > 100 || !newSourceSetID.MatchString(req.Name) || strings.Contains(req.Name, "--"):
+		return nil, invalidField("name", "must hold only lowercase letters, digits and hyphens (at most 100), start with a letter or digit, not end with a hyphen, and not double them")
+	case req.Name == "neurons":
+		return nil, invalidField("name", "cannot be \"neurons\"")
+	case req.ModelID == "":
+		return nil, invalidField("modelId", "is required")
+	case !features.ValidID(req.ModelID):
+		return nil, invalidField("modelId", "invalid model id %q", req.ModelID)
+	}
+	desc := req.Name
+	if req.Description != nil && *req.Description != "" {
+		if err := checkLabel("description", *req.Description, 0, maxSetDescription); err != nil {
+			return nil, err
+		}
+		desc = *req.Description
+	}
+	if err := checkURL("url", req.URL); err != nil {
+		return nil, err
+	}
+	urls := []string{}
+	if req.URL != nil && *req.URL != "" {
+		urls = []string{*req.URL}
+	}
+	return &features.SourceSet{ModelID: req.ModelID, Name: req.Name, Description: desc, Type: "Custom",
+		CreatorName: ownerName, CreatorID: owner, HasDashboards: true, Visibility: defaultVisibilityUp,
+		URLs: urls, DefaultRange: 1, DefaultShowBreaks: true}, nil
 }
 
 // handleAPISourceSetGet handles "GET /api/source-set/{model}/{name}": a

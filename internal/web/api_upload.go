@@ -106,7 +106,7 @@ func (s *Server) checkUploadTarget(ctx context.Context, modelID, sourceID string
 	}
 	return s.Catalog.UpsertSource(ctx, &features.Source{
 		ID: sourceID, ModelID: modelID, SetName: setName, CreatorID: uploadCreatorID,
-		HasDashboards: true, Visibility: "PUBLIC",
+		HasDashboards: true, Visibility: "PUBLIC", OwnerKeyID: uploadOwner(ctx),
 	})
 }
 
@@ -266,7 +266,17 @@ func (s *Server) handleAPIFeatureUploadBatch(w http.ResponseWriter, r *http.Requ
 		acts += len(f.Activations)
 		batch.Features = append(batch.Features, f)
 	}
+	// A read-only key is refused before a new source is created; an upload
+	// key creates the source as its own, or must own the existing one.
+	if err := AuthorizeWrite(r.Context()); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
 	if err := s.checkUploadTarget(r.Context(), req.ModelID, req.Source); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if err := s.AuthorizeSourceWrite(r.Context(), req.ModelID, req.Source); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
@@ -321,6 +331,10 @@ func (s *Server) handleAPIActivationUploadBatch(w http.ResponseWriter, r *http.R
 			s.apiError(w, r, err)
 			return
 		}
+	}
+	if err := s.AuthorizeSourceWrite(r.Context(), req.ModelID, req.Source); err != nil {
+		s.apiError(w, r, err)
+		return
 	}
 	if err := s.Writer.WriteActivations(r.Context(), acts); err != nil {
 		s.apiError(w, r, err)

@@ -84,43 +84,8 @@ func (s *Server) handleAPIVectorNew(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	if req.ModelID == "" || !features.ValidID(req.ModelID) {
-		s.apiError(w, r, invalidField("modelId", "is required: a model id"))
-		return
-	}
-	layer, err := parseInt("layerNumber", req.LayerNumber, 0, math.MaxInt32)
+	v, err := req.vector(owner(r))
 	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	if _, ok := features.VectorSourceSetSuffix[req.HookType]; !ok {
-		s.apiError(w, r, invalidField("hookType", "must be one of %s", hookTypes()))
-		return
-	}
-	switch {
-	case req.Vector == nil:
-		s.apiError(w, r, invalidField("vector", "is required: an array of numbers"))
-		return
-	case len(req.Vector) == 0 || len(req.Vector) > maxVectorLen:
-		s.apiError(w, r, invalidField("vector", "must hold 1 to %d numbers, got %d", maxVectorLen, len(req.Vector)))
-		return
-	case !finite(req.Vector):
-		s.apiError(w, r, invalidField("vector", "must hold finite numbers"))
-		return
-	}
-	if req.VectorDefaultSteerStrength == nil {
-		s.apiError(w, r, invalidField("vectorDefaultSteerStrength", "is required"))
-		return
-	}
-	if st := *req.VectorDefaultSteerStrength; math.IsNaN(st) || st < minSteerStrength || st > maxSteerStrength {
-		s.apiError(w, r, invalidField("vectorDefaultSteerStrength", "must be in %d..%d", minSteerStrength, maxSteerStrength))
-		return
-	}
-	if req.VectorLabel == nil {
-		s.apiError(w, r, invalidField("vectorLabel", "is required"))
-		return
-	}
-	if err := checkLabel("vectorLabel", *req.VectorLabel, 1, maxVectorLabelLen); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
@@ -129,16 +94,15 @@ func (s *Server) handleAPIVectorNew(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	if layer >= m.Layers {
-		s.apiError(w, r, invalidField("layerNumber", "must be below the model's %d layers, got %d", m.Layers, layer))
+	if v.Layer >= m.Layers {
+		s.apiError(w, r, invalidField("layerNumber", "must be below the model's %d layers, got %d", m.Layers, v.Layer))
 		return
 	}
 	if m.Dimension > 0 && len(req.Vector) != m.Dimension {
 		s.apiError(w, r, invalidField("vector", "has %d numbers but model %s's dimension is %d", len(req.Vector), m.ID, m.Dimension))
 		return
 	}
-	f, err := s.Vectors.CreateVector(r.Context(), &features.NewVector{ModelID: req.ModelID, Layer: layer, HookType: req.HookType,
-		Values: req.Vector, Label: *req.VectorLabel, DefaultSteerStrength: *req.VectorDefaultSteerStrength, Owner: owner(r)})
+	f, err := s.Vectors.CreateVector(r.Context(), v)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -153,6 +117,43 @@ func (s *Server) handleAPIVectorNew(w http.ResponseWriter, r *http.Request) {
 			"hookName": row.HookName, "values": row.Vector,
 		},
 	})
+}
+
+// vector checks the body and returns the vector to store, owned by owner
+// (the model's layers and dimension are checked against the model later).
+func (req *vectorNewRequest) vector(owner string) (*features.NewVector, error) {
+	if req.ModelID == "" || !features.ValidID(req.ModelID) {
+		return nil, invalidField("modelId", "is required: a model id")
+	}
+	layer, err := parseInt("layerNumber", req.LayerNumber, 0, math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := features.VectorSourceSetSuffix[req.HookType]; !ok {
+		return nil, invalidField("hookType", "must be one of %s", hookTypes())
+	}
+	switch {
+	case req.Vector == nil:
+		return nil, invalidField("vector", "is required: an array of numbers")
+	case len(req.Vector) == 0 || len(req.Vector) > maxVectorLen:
+		return nil, invalidField("vector", "must hold 1 to %d numbers, got %d", maxVectorLen, len(req.Vector))
+	case !finite(req.Vector):
+		return nil, invalidField("vector", "must hold finite numbers")
+	}
+	if req.VectorDefaultSteerStrength == nil {
+		return nil, invalidField("vectorDefaultSteerStrength", "is required")
+	}
+	if st := *req.VectorDefaultSteerStrength; math.IsNaN(st) || st < minSteerStrength || st > maxSteerStrength {
+		return nil, invalidField("vectorDefaultSteerStrength", "must be in %d..%d", minSteerStrength, maxSteerStrength)
+	}
+	if req.VectorLabel == nil {
+		return nil, invalidField("vectorLabel", "is required")
+	}
+	if err := checkLabel("vectorLabel", *req.VectorLabel, 1, maxVectorLabelLen); err != nil {
+		return nil, err
+	}
+	return &features.NewVector{ModelID: req.ModelID, Layer: layer, HookType: req.HookType, Values: req.Vector,
+		Label: *req.VectorLabel, DefaultSteerStrength: *req.VectorDefaultSteerStrength, Owner: owner}, nil
 }
 
 // vectorKeyRequest is the body of POST /api/vector/get and /delete.

@@ -13,23 +13,29 @@ import (
 
 // This file is the API-key side of production hardening: writes need a key,
 // a private instance needs one for everything, and browsers log in to a
-// private instance with a small form that keeps the key in a cookie.
+// private instance with a small form that starts a server-side session.
 //
 // Decisions (documented in docs/reliability.md):
 //   - Reads and compute stay public unless the instance is private; on public
 //     routes an X-Api-Key header is ignored, valid or not, because
 //     Neuronpedia's Python client sends its own key with every request.
-//   - A key is read from the X-Api-Key header, else from the login cookie.
-//   - The cookie holds the key itself (HttpOnly, SameSite=Strict), so revoking
-//     the key logs every browser out at once and there is no session state.
+//   - A key is read from the X-Api-Key header, else a session from the
+//     login cookie.
+//   - The cookie holds an opaque session token, never the key: the server
+//     keeps its hash, its key and its end (30 days); revoking the key ends
+//     its sessions. HttpOnly, SameSite=Lax, Secure over TLS or behind a
+//     proxy the operator declares (Hardening.TrustProxyTLS).
 //   - Unsafe requests authenticated by the cookie must also pass
 //     http.CrossOriginProtection, whichever group they are in.
 
 // KeyHeader is the request header carrying an API key, Neuronpedia's.
 const KeyHeader = "X-Api-Key"
 
-// KeyCookie is the cookie the login form sets.
-const KeyCookie = "saex_key"
+// SessionCookie is the cookie the login form sets: a session token.
+const SessionCookie = "saex_session"
+
+// DefaultSessionTTL is how long a login lasts.
+const DefaultSessionTTL = 30 * 24 * time.Hour
 
 // Paths served by the hardening layer itself, next to the router's.
 const (
@@ -58,6 +64,14 @@ type Auth struct {
 	// AuthTimeout bounds the key lookup, so a slow database turns into a
 	// fast 503 instead of a hung request.
 	AuthTimeout time.Duration
+	// Sessions keeps login sessions; nil: Keys when it keeps them too,
+	// else the login form cannot log anyone in.
+	Sessions features.SessionService
+	// SessionTTL is how long a login lasts (default DefaultSessionTTL).
+	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure on every response
+	// (behind a TLS-terminating proxy); without it, only over direct TLS.
+	SecureCookies bool
 
 	cop      *http.CrossOriginProtection
 	srv      *Server          // for error logging
@@ -73,14 +87,15 @@ func NewAuth(keys features.APIKeyService, private bool, trustedOrigins []string)
 			return nil, features.Wrap(features.EINVALID, err, "trusted origin %q", o)
 		}
 	}
-	a := &Auth{Keys: keys, Private: private, AuthTimeout: 5 * time.Second, cop: cop}
+	a := &Auth{Keys: keys, Private: private, AuthTimeout: 5 * time.Second, SessionTTL: DefaultSessionTTL, cop: cop}
+	a.Sessions, _ = keys.(features.SessionService)
 	cop.SetDenyHandler(http.HandlerFunc(a.denyCrossOrigin))
 	return a, nil
 }
 
-// keyFrom returns the secret a request carries and whether it came from
-// the cookie: the X-Api-Key header, else an "Authorization: Bearer" header
-// (what Prometheus scrapers send), else the login cookie.
+// keyFrom returns the secret a request carries and whether it is a session
+// token from the cookie: the X-Api-Key header, else an "Authorization:
+// Bearer" header (what Prometheus scrapers send), else the login cookie.
 func keyFrom(r *http.Request) (secret string, fromCookie bool) {
 	if k := strings.TrimSpace(r.Header.Get(KeyHeader)); k != "" {
 		return k, false
@@ -88,7 +103,7 @@ func keyFrom(r *http.Request) (secret string, fromCookie bool) {
 	if scheme, k, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(k) != "" {
 		return strings.TrimSpace(k), false
 	}
-	if c, err := r.Cookie(KeyCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 		return c.Value, true
 	}
 	return "", false
@@ -106,7 +121,7 @@ func (a *Auth) authenticate(r *http.Request) (*features.APIKey, error) {
 			return nil, features.Wrap(features.EFORBIDDEN, err, "cross-origin request refused")
 		}
 	}
-	if a.Keys == nil {
+	if a.Keys == nil || (fromCookie && a.Sessions == nil) {
 		return nil, features.Errorf(features.EUNAUTHORIZED, "API keys are not enabled on this server")
 	}
 	ctx := r.Context()
@@ -115,7 +130,13 @@ func (a *Auth) authenticate(r *http.Request) (*features.APIKey, error) {
 		ctx, cancel = context.WithTimeout(ctx, a.AuthTimeout)
 		defer cancel()
 	}
-	k, err := a.Keys.Authenticate(ctx, secret)
+	var k *features.APIKey
+	var err error
+	if fromCookie {
+		k, err = a.Sessions.SessionKey(ctx, secret)
+	} else {
+		k, err = a.Keys.Authenticate(ctx, secret)
+	}
 	if err != nil {
 		if code := features.ErrorCode(err); code == features.EUNAUTHORIZED || code == features.EUNAVAILABLE {
 			return nil, err
@@ -138,6 +159,19 @@ func (a *Auth) RequireKey(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
 	})
+}
+
+// RequireWriteKey is RequireKey for the write API: the key must also be
+// allowed to write (not read-only); 403 otherwise. Routes that change one
+// source's data check its owner too (Server.AuthorizeSourceWrite).
+func (a *Auth) RequireWriteKey(next http.Handler) http.Handler {
+	return a.RequireKey(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := AuthorizeWrite(r.Context()); err != nil {
+			a.reject(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
 }
 
 // Gate is RequireKey for a private instance and a no-op otherwise. Pages
@@ -181,7 +215,7 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 		if a.srv != nil {
-			a.srv.logger().Warn("API key check unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+			a.srv.reqLogger(r).Warn("API key check unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
 	}
 	if isAPI(r) {
@@ -255,22 +289,26 @@ func (a *Auth) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// Check the posted key only: a stale cookie must not decide the login.
 	r.Header.Del("Cookie")
 	r.Header.Set(KeyHeader, secret)
-	if _, err := a.authenticate(r); err != nil {
+	k, err := a.authenticate(r)
+	if err == nil && a.Sessions == nil {
+		err = features.Errorf(features.EUNAVAILABLE, "login sessions are not enabled on this server")
+	}
+	var token string
+	if err == nil {
+		token, err = a.Sessions.CreateSession(r.Context(), k.ID, a.SessionTTL)
+	}
+	if err != nil {
 		status := statusOf(features.ErrorCode(err))
 		msg := "That API key is not valid."
-		if status == http.StatusServiceUnavailable {
-			msg = "The key cannot be checked right now; try again shortly."
+		if status == http.StatusServiceUnavailable || status == http.StatusInternalServerError {
+			status, msg = http.StatusServiceUnavailable, "The key cannot be checked right now; try again shortly."
 		} else {
 			status = http.StatusUnauthorized
 		}
 		a.renderLogin(w, status, next, msg)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: KeyCookie, Value: secret, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
-		MaxAge: 30 * 24 * 3600,
-	})
+	http.SetCookie(w, a.sessionCookie(r, token, int(a.SessionTTL/time.Second)))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -281,6 +319,22 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: KeyCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.Sessions != nil {
+		if err := a.Sessions.DeleteSession(r.Context(), c.Value); err != nil && a.srv != nil {
+			a.srv.reqLogger(r).Warn("logout: session not deleted", "error", err)
+		}
+	}
+	http.SetCookie(w, a.sessionCookie(r, "", -1))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// sessionCookie is the login cookie: HttpOnly (no script reads it),
+// SameSite=Lax (sent on top-level navigation from other sites, so a link
+// to a private page works; never on their posts), Secure over TLS or
+// behind a declared TLS proxy.
+func (a *Auth) sessionCookie(r *http.Request, token string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: SessionCookie, Value: token, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || a.SecureCookies,
+	}
 }

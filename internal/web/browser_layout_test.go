@@ -44,6 +44,11 @@ func TestBrowserNarrowLayout(t *testing.T) {
 			t.Errorf("%.60s at 420 px: the page is %v px wider than the viewport", p, over)
 		}
 	}
+	must(t, "open an imported feature with interval groups", chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+templates.FeatureURL(webtest.GemmaModel, webtest.GemmaSource, webtest.GemmaIndex)),
+		chromedp.WaitVisible(chromedp.CSS("#activations")),
+	))
+	saveScreenshot(t, ctx, "feature-narrow.png")
 	// A prompt's token strip wraps: a sentence stays inside the page.
 	prompt := "The quick brown fox jumps over the lazy dog, and Привет ∞ 日本語 🍕 — a one-sentence prompt that is long enough to need several lines at this width."
 	must(t, "run prompt", chromedp.Do(ctx,
@@ -157,5 +162,39 @@ func TestBrowserPromptUnicodeHighlightShare(t *testing.T) {
 	must(t, "read shared strip", err)
 	if again != strip {
 		t.Errorf("shared URL shows %q, want %q", again, strip)
+	}
+}
+
+// Issue 11 gap: an explanation added from the feature page through the
+// write API appears without a reload and is stored.
+func TestBrowserAddExplanation(t *testing.T) {
+	env := webtest.New(t, nil)
+	ctx := newBrowser(t)
+	const desc = "fires on “fox” — a test label"
+	must(t, "add explanation", chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+templates.FeatureURL(webtest.TestModel, webtest.TestSource, 20)),
+		chromedp.WaitVisible(chromedp.CSS("details.add-explanation summary")),
+		chromedp.Click(chromedp.CSS("details.add-explanation summary")),
+		chromedp.SetValue(chromedp.CSS(`#explanation-form input[name=description]`), desc),
+		chromedp.SetValue(chromedp.CSS(`#explanation-form input[name=key]`), "any-key"),
+		chromedp.Click(chromedp.CSS(`#explanation-form button`)),
+	))
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#explanation-form .form-status').textContent === 'Added.'`))
+	must(t, "wait for the explanation", err)
+	listed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#explanation-list').textContent`))
+	must(t, "read list", err)
+	if !strings.Contains(listed, desc) {
+		t.Errorf("explanations list %q lacks the new one", listed)
+	}
+	f, err := env.DB.GetFeature(context.Background(), features.FeatureKey{ModelID: webtest.TestModel, SourceID: webtest.TestSource, Index: 20}, features.FeatureOptions{NoActivations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range f.Explanations {
+		found = found || e.Description == desc
+	}
+	if !found {
+		t.Error("the explanation was not stored")
 	}
 }

@@ -176,8 +176,8 @@ func TestBrowserHostileTokens(t *testing.T) {
 	}
 	counts, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.scripts.length, document.querySelectorAll('main b').length, typeof window.alertCalled === 'undefined' ? 0 : 1]`))
 	must(t, "count elements", err)
-	if counts[0] != 1 || counts[1] != 0 {
-		t.Errorf("%d scripts (want 1: htmx) and %d <b> elements (want 0)", counts[0], counts[1])
+	if counts[0] != 2 || counts[1] != 0 {
+		t.Errorf("%d scripts (want 2: htmx and feature.js) and %d <b> elements (want 0)", counts[0], counts[1])
 	}
 }
 

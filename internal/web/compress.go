@@ -143,7 +143,9 @@ func (cw *compressWriter) WriteHeader(status int) {
 	cw.wroteHeader, cw.status = true, status
 	h := cw.w.Header()
 	ct, _, _ := strings.Cut(h.Get("Content-Type"), ";")
-	if !bodyAllowed(status) || h.Get("Content-Encoding") != "" || !compressibleTypes[strings.TrimSpace(ct)] {
+	// A 206 is a byte range of the identity body (http.ServeContent): it
+	// must go out as is.
+	if !bodyAllowed(status) || status == http.StatusPartialContent || h.Get("Content-Encoding") != "" || !compressibleTypes[strings.TrimSpace(ct)] {
 		cw.w.WriteHeader(status)
 		return
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -31,6 +32,10 @@ type Hardening struct {
 	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For
 	// names the client; empty means clients connect directly.
 	TrustedProxies []string
+	// TrustProxyTLS declares that clients reach saex over TLS through a
+	// proxy (serve --trust-proxy): the session cookie is then Secure even
+	// though the proxy's connection to saex is plain HTTP.
+	TrustProxyTLS bool
 	// ReadDeadline bounds page, read and compute requests apart from the
 	// compute time itself (default 15 s).
 	ReadDeadline time.Duration
@@ -62,7 +67,14 @@ const (
 // handler to serve: s's router behind the outer layer (client address,
 // request id, metrics, request log, /login, /logout, /metrics). Call it
 // once, before s.Handler has been called by anyone else.
+//
+// Install refuses (an error, not a silent no-op) a server whose router
+// was already built: the middleware would not be in it, and the server
+// would run unhardened.
 func (h *Hardening) Install(s *Server) (http.Handler, error) {
+	if s.routerBuilt() {
+		return nil, errors.New("web: Hardening.Install after the server's router was built (Handler was called): the hardening would not be in it; install it first")
+	}
 	keys := h.Keys
 	if keys == nil {
 		keys = s.APIKeys
@@ -72,6 +84,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 		return nil, err
 	}
 	auth.srv = s
+	auth.SecureCookies = h.TrustProxyTLS
 	if h.Metrics != nil {
 		auth.onReject = func(status int) { h.Metrics.authFailures.WithLabelValues(statusClassExact(status)).Inc() }
 	}
@@ -126,7 +139,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	// still read the database.
 	compute = append(compute, Deadline(computeTimeout+readDL))
 	s.ComputeMiddleware = append(s.ComputeMiddleware, compute...)
-	s.WriteMiddleware = append(s.WriteMiddleware, auth.CrossOrigin, auth.RequireKey, MaxBody(uploadCap), BodyDeadline(writeDL), Deadline(writeDL))
+	s.WriteMiddleware = append(s.WriteMiddleware, auth.CrossOrigin, auth.RequireWriteKey, MaxBody(uploadCap), BodyDeadline(writeDL), Deadline(writeDL))
 
 	router := s.Handler()
 	routes, _ := router.(chi.Routes)

@@ -213,6 +213,8 @@ var fieldStems = map[string][]string{
 func TestHostileIDsEveryRoute(t *testing.T) {
 	env := webtest.NewDemo(t, nil)
 	tried := 0
+	perField := map[string]int{}
+	malformed := 0
 	for _, rt := range hostileRoutes() {
 		// The valid request works, so the failures below are the hostile field's.
 		method, path, ct, body := rt.build(map[string]string{})
@@ -235,6 +237,10 @@ func TestHostileIDsEveryRoute(t *testing.T) {
 				what := fmt.Sprintf("%s with %s=%.40q", rt.name, field, val)
 				st, _, b := do(t, method, env.URL+path, bytes.NewReader(body), map[string]string{"Content-Type": ct})
 				tried++
+				perField[field]++
+				if !wellFormed {
+					malformed++
+				}
 				if wellFormed {
 					// A well-formed id that names nothing: a 4xx, or an
 					// empty answer where the route filters or skips.
@@ -269,7 +275,8 @@ func TestHostileIDsEveryRoute(t *testing.T) {
 			t.Errorf("%s: hostile requests changed rows:\nbefore %s\nafter  %s", rt.name, before, after)
 		}
 	}
-	t.Logf("%d hostile requests over %d routes", tried, len(hostileRoutes()))
+	t.Logf("%d hostile requests over %d routes (%d malformed: 4xx naming the field; the rest well-formed ids naming nothing: 200 or 4xx); per field %v",
+		tried, len(hostileRoutes()), malformed, perField)
 }
 
 // valid reports whether the server must accept s in field: a well-formed

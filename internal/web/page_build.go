@@ -77,7 +77,7 @@ func group(n int) string {
 // HX-Refresh, so htmx reloads the page that polls.
 func (s *Server) handleBuildState(w http.ResponseWriter, r *http.Request) {
 	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
-	if !features.ValidID(modelID) || !features.ValidID(sourceID) {
+	if !features.ValidID(modelID) || !features.ValidSourceID(sourceID) {
 		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(sourceID, maxEchoed), clipText(modelID, maxEchoed)))
 		return
 	}

@@ -57,7 +57,7 @@ func (s *Server) handleFeaturePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if err := templates.FeaturePage(*v).Render(r.Context(), buf); err != nil {
-		s.logger().Warn("render failed", "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Warn("render failed", "path", r.URL.Path, "error", err)
 		s.pageError(w, r, features.Wrap(features.EINTERNAL, err, "render %s", r.URL.Path))
 		return
 	}
@@ -126,6 +126,7 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 		CanTest:   s.Inference != nil && s.Inference.CanRun(key.ModelID, key.SourceID),
 		Build:     buildBanner(src),
 	}
+	v.Meta.Script = "feature.js" // adds explanations through the API
 	if key.Index > 0 {
 		v.PrevURL = templates.FeatureURL(key.ModelID, key.SourceID, key.Index-1)
 	}

@@ -24,7 +24,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	// sync flush per page for nothing (the response ends right after), so
 	// templ gets the writer without its Flush.
 	if err := c.Render(r.Context(), writerOnly{w}); err != nil {
-		s.logger().Warn("render failed", "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Warn("render failed", "path", r.URL.Path, "error", err)
 	}
 }
 

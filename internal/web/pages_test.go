@@ -249,8 +249,14 @@ func TestHostileTokensRenderAsText(t *testing.T) {
 	st, b := get(t, env.URL+templates.FeatureURL(webtest.TestModel, webtest.TestSource, webtest.HostileIndex))
 	wantStatus(t, "feature page", st, 200, b)
 	doc := parseHTML(t, b)
-	if n := len(findAll(doc, byTag("script"))); n != 1 {
-		t.Errorf("%d script elements, want only htmx's", n)
+	// Only our static scripts (htmx and the page's own), none from tokens.
+	for _, sc := range findAll(doc, byTag("script")) {
+		if src := attr(sc, "src"); !strings.HasPrefix(src, "/static/htmx-") && !strings.HasPrefix(src, "/static/feature.js") {
+			t.Errorf("unexpected script element (src %q)", src)
+		}
+	}
+	if n := len(findAll(doc, byTag("script"))); n != 2 {
+		t.Errorf("%d script elements, want htmx's and feature.js", n)
 	}
 	if n := len(findAll(doc, byTag("b"))); n != 0 {
 		t.Errorf("token markup became %d <b> elements", n)

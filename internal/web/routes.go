@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,9 +17,16 @@ import (
 // own form posts), public API reads, compute API (runs the model), and
 // write API (uploads; these take an API key once hardening adds the check).
 func (s *Server) Handler() http.Handler {
-	s.buildOnce.Do(func() { s.router = s.routes() })
+	s.buildOnce.Do(func() {
+		s.router = s.routes()
+		s.built.Store(true)
+	})
 	return s.router
 }
+
+// routerBuilt reports whether Handler has built the router (after which
+// the middleware slots are no longer read).
+func (s *Server) routerBuilt() bool { return s.built.Load() }
 
 // routes builds the chi router.
 func (s *Server) routes() chi.Router {
@@ -194,7 +202,8 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec)
 			}
-			s.logger().Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec)
+			// The stack says where; the request id ties it to the request log.
+			s.reqLogger(r).Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec, "stack", string(debug.Stack()))
 			if strings.HasPrefix(r.URL.Path, "/api/") {
 				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
 				return

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"saex/internal/features"
 	"saex/internal/inference"
@@ -29,9 +30,11 @@ type hardEnv struct {
 	Server  *web.Server
 	Metrics *web.Metrics
 	URL     string
-	Key     string // valid
+	Key     string // valid (admin)
 	Revoked string // revoked
-	Log     *syncBuffer
+	// Session is a login session of Key; RevokedSession was one of Revoked.
+	Session, RevokedSession string
+	Log                     *syncBuffer
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -67,7 +70,19 @@ func newHardened(t *testing.T, private bool, adjust func(*web.Hardening)) *hardE
 	if err != nil {
 		t.Fatal(err)
 	}
+	revokedSession, err := db.CreateSession(ctx, rk.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := db.RevokeAPIKey(ctx, rk.ID); err != nil {
+		t.Fatal(err)
+	}
+	k, err := db.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := db.CreateSession(ctx, k.ID, time.Hour)
+	if err != nil {
 		t.Fatal(err)
 	}
 	srv := web.NewServer()
@@ -93,7 +108,8 @@ func newHardened(t *testing.T, private bool, adjust func(*web.Hardening)) *hardE
 	}
 	ts := httptest.NewServer(handler)
 	t.Cleanup(ts.Close)
-	return &hardEnv{DB: db, Server: srv, Metrics: h.Metrics, URL: ts.URL, Key: key, Revoked: revoked, Log: logs}
+	return &hardEnv{DB: db, Server: srv, Metrics: h.Metrics, URL: ts.URL, Key: key, Revoked: revoked, Log: logs,
+		Session: session, RevokedSession: revokedSession}
 }
 
 // call sends a request with optional headers and returns status, headers and body.
@@ -161,7 +177,8 @@ func TestWritesNeedAValidKey(t *testing.T) {
 			{"unknown key", jsonHdr("X-Api-Key", "saex_not-a-real-key"), 401, "unknown API key"},
 			{"revoked key", jsonHdr("X-Api-Key", e.Revoked), 401, "revoked"},
 			{"revoked key as bearer", jsonHdr("Authorization", "Bearer "+e.Revoked), 401, "revoked"},
-			{"revoked key in the cookie", jsonHdr("Cookie", web.KeyCookie+"="+e.Revoked), 401, "revoked"},
+			{"revoked key's session in the cookie", jsonHdr("Cookie", web.SessionCookie+"="+e.RevokedSession), 401, "session"},
+			{"a raw key in the cookie", jsonHdr("Cookie", web.SessionCookie+"="+e.Key), 401, "session"},
 		} {
 			st, h, b := e.call(t, http.MethodPost, r.path, r.body, c.header)
 			wantError(t, r.path+" with "+c.what, st, b, c.want, c.substr)
@@ -214,7 +231,7 @@ func TestCrossOriginPostsRefused(t *testing.T) {
 		{"page form post, foreign Origin", feature, form, formHdr("Origin", "https://evil.example")},
 		{"prompt form post, cross-site", "/" + webtest.TestModel + "/prompt", form, formHdr("Sec-Fetch-Site", "cross-site")},
 		{"write with a valid key, cross-site", "/api/feature/upload-batch", uploadBody("0-res-xo", 1, "t", "x"), jsonHdr("X-Api-Key", e.Key, "Sec-Fetch-Site", "cross-site")},
-		{"write with the cookie, foreign Origin", "/api/feature/upload-batch", uploadBody("0-res-xo", 1, "t", "x"), jsonHdr("Cookie", web.KeyCookie+"="+e.Key, "Origin", "https://evil.example")},
+		{"write with the cookie, foreign Origin", "/api/feature/upload-batch", uploadBody("0-res-xo", 1, "t", "x"), jsonHdr("Cookie", web.SessionCookie+"="+e.Session, "Origin", "https://evil.example")},
 		{"login post, cross-site", web.LoginPath, url.Values{"key": {e.Key}}.Encode(), formHdr("Sec-Fetch-Site", "cross-site")},
 	} {
 		st, _, b := e.call(t, http.MethodPost, c.path, c.body, c.header)
@@ -265,7 +282,7 @@ func TestPrivateInstanceHidesEverything(t *testing.T) {
 			{"no key", jsonHdr()},
 			{"a revoked key", jsonHdr("X-Api-Key", e.Revoked)},
 			{"a foreign key", jsonHdr("X-Api-Key", "sk-np-whatever")},
-			{"a revoked cookie", jsonHdr("Cookie", web.KeyCookie+"="+e.Revoked)},
+			{"a revoked key's session", jsonHdr("Cookie", web.SessionCookie+"="+e.RevokedSession)},
 		} {
 			st, _, b := e.call(t, h.method, h.path, h.body, c.header)
 			if st != http.StatusUnauthorized {
@@ -301,7 +318,7 @@ func TestPrivateInstanceHidesEverything(t *testing.T) {
 	}
 
 	// Browser flow: a wrong key re-shows the form, the right one sets an
-	// HttpOnly SameSite=Strict cookie and goes back to the page.
+	// HttpOnly SameSite=Lax session cookie and goes back to the page.
 	post := func(vals url.Values) *http.Response {
 		req, _ := http.NewRequest("POST", e.URL+web.LoginPath, strings.NewReader(vals.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -322,12 +339,15 @@ func TestPrivateInstanceHidesEverything(t *testing.T) {
 	}
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == web.KeyCookie {
+		if c.Name == web.SessionCookie {
 			cookie = c
 		}
 	}
-	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" {
-		t.Fatalf("login cookie %+v: want HttpOnly, SameSite=Strict, Path=/", cookie)
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Secure {
+		t.Fatalf("login cookie %+v: want HttpOnly, SameSite=Lax, Path=/, not Secure over plain HTTP", cookie)
+	}
+	if strings.Contains(cookie.Value, e.Key) || strings.Contains(e.Key, cookie.Value) {
+		t.Fatal("the login cookie holds the API key")
 	}
 	st, _, b = e.call(t, "GET", feat, "", map[string]string{"Cookie": cookie.String()})
 	wantStatus(t, "private page with the login cookie", st, 200, b)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -71,6 +72,7 @@ type Server struct {
 	WriteMiddleware   []func(http.Handler) http.Handler
 
 	buildOnce sync.Once
+	built     atomic.Bool
 	router    chi.Router
 	sources   *sourceCache
 	respCache *responseCache
@@ -94,6 +96,17 @@ func (s *Server) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Logger
+}
+
+// reqLogger is the logger for one request's errors: every line carries
+// the request id (the one the request log and the client's X-Request-Id
+// show), so an error can be found from either.
+func (s *Server) reqLogger(r *http.Request) *slog.Logger {
+	l := s.logger()
+	if id := RequestID(r.Context()); id != "" {
+		l = l.With("request_id", id)
+	}
+	return l
 }
 
 // init fills zero limits with defaults and builds the caches.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"saex/static"
 )
@@ -77,13 +79,8 @@ func (s *Server) staticHandler() http.Handler {
 		} else {
 			h.Set("Cache-Control", "public, max-age=300")
 		}
-		if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, a.etag) {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		if r.Method == http.MethodHead {
-			return
-		}
-		_, _ = w.Write(a.body)
+		// ServeContent answers conditional and range requests from the
+		// ETag (If-None-Match, If-Match, If-Range) and HEAD without a body.
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
 	})
 }

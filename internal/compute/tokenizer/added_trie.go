@@ -10,6 +10,7 @@ import (
 // of tokens (Gemma 3 has 6,415). It is a byte trie.
 type addedMatcher struct {
 	nodes []trieNode
+	first [256]bool // bytes that start some token: a fast skip
 }
 
 type trieNode struct {
@@ -23,6 +24,7 @@ func newAddedMatcher(tokens []AddedToken) *addedMatcher {
 		if a.Content == "" {
 			continue
 		}
+		m.first[a.Content[0]] = true
 		n := int32(0)
 		for i := 0; i < len(a.Content); i++ {
 			c := a.Content[i]
@@ -63,6 +65,10 @@ func (m *addedMatcher) find(s string, tokens []AddedToken) []addedMatch {
 	}
 	prevEnd := 0
 	for i := 0; i < len(s); {
+		if !m.first[s[i]] {
+			i++
+			continue
+		}
 		best, bestEnd := -1, 0
 		n := int32(0)
 		for j := i; j < len(s); j++ {

@@ -173,9 +173,10 @@ func (m *bpe) charSymbols(s string) []piece {
 			}
 		}
 		if m.unk >= 0 {
+			// Only lengths matter here: cumulative places the symbols.
 			switch {
 			case unk.id >= 0 && m.fuseUnk:
-				unk.end = int32(i + w)
+				unk.end += int32(w)
 			case unk.id >= 0:
 				syms = append(syms, unk)
 				fallthrough

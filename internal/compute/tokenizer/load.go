@@ -157,10 +157,12 @@ func build(vocabName string, vocab map[string]int, mergesName string, pairs [][2
 			m.fallbackIDs[b] = int32(id)
 		}
 	}
+	var joined []byte
 	for rank, p := range pairs {
 		a, okA := vocab[p[0]]
 		b, okB := vocab[p[1]]
-		r, okR := vocab[p[0]+p[1]]
+		joined = append(append(joined[:0], p[0]...), p[1]...)
+		r, okR := vocab[string(joined)]
 		if !okA || !okB || !okR {
 			return nil, fmt.Errorf("tokenizer: %s: merge %d %q %q: a symbol or the merged token is not in the vocabulary", mergesName, rank+1, p[0], p[1])
 		}

@@ -42,9 +42,28 @@ type segment struct {
 // NormalizedString::split does for each behavior.
 func splitPieces(pieces []normStr, find func(string) [][2]int, b splitBehavior, invert bool) []normStr {
 	out := make([]normStr, 0, len(pieces))
+	var segs, keep []segment
 	for _, n := range pieces {
+		if b == isolated && !invert {
+			// The common case (Llama 3, Qwen): every match and gap is a
+			// piece.
+			prev := 0
+			for _, m := range find(n.s) {
+				if m[0] > prev {
+					out = append(out, n.slice(prev, m[0]))
+				}
+				if m[1] > m[0] {
+					out = append(out, n.slice(m[0], m[1]))
+				}
+				prev = m[1]
+			}
+			if prev < len(n.s) {
+				out = append(out, n.slice(prev, len(n.s)))
+			}
+			continue
+		}
 		// Matches and the gaps between them, covering n.s.
-		var segs []segment
+		segs, keep = segs[:0], keep[:0]
 		prev := 0
 		for _, m := range find(n.s) {
 			if m[0] > prev {
@@ -56,7 +75,6 @@ func splitPieces(pieces []normStr, find func(string) [][2]int, b splitBehavior, 
 		if prev < len(n.s) {
 			segs = append(segs, segment{prev, len(n.s), invert})
 		}
-		var keep []segment
 		switch b {
 		case removed:
 			for _, s := range segs {

@@ -1,6 +1,9 @@
-// Package tokenizer implements GPT-2's byte-level BPE tokenizer, loaded
-// from a Hugging Face tokenizer.json or from vocab.json + merges.txt, with
-// ids and character offsets identical to Hugging Face tokenizers.
+// Package tokenizer implements Hugging Face's BPE tokenizers, loaded from
+// a tokenizer.json (GPT-2, Llama 3, Qwen, Gemma, Pythia...: normalizers,
+// pre-tokenizers, added tokens, post-processor) or from GPT-2's
+// vocab.json + merges.txt, with ids and character offsets identical to
+// Hugging Face tokenizers. GPT-2-shaped files keep a hand-written fast
+// path; the others go through the general pipeline (general.go).
 package tokenizer
 
 import (

@@ -158,12 +158,12 @@ type rawConfig struct {
 	PartialRotary  *float64        `json:"partial_rotary_factor"`
 	RotaryEmbBase  *float64        `json:"rotary_emb_base"`
 
-	UseParallelResidual   *bool    `json:"use_parallel_residual"`
-	QueryPreAttnScalar    *float64 `json:"query_pre_attn_scalar"`
-	AttnLogitSoftcapping  *float64 `json:"attn_logit_softcapping"`
-	FinalLogitSoftcapping *float64 `json:"final_logit_softcapping"`
-	SlidingWindow         *int     `json:"sliding_window"`
-	UseSlidingWindow      *bool    `json:"use_sliding_window"`
+	UseParallelResidual   *bool           `json:"use_parallel_residual"`
+	QueryPreAttnScalar    *float64        `json:"query_pre_attn_scalar"`
+	AttnLogitSoftcapping  json.RawMessage `json:"attn_logit_softcapping"` // null (off) differs from absent (default)
+	FinalLogitSoftcapping json.RawMessage `json:"final_logit_softcapping"`
+	SlidingWindow         json.RawMessage `json:"sliding_window"`
+	UseSlidingWindow      *bool           `json:"use_sliding_window"`
 
 	BOSTokenID        json.RawMessage `json:"bos_token_id"`
 	EOSTokenID        json.RawMessage `json:"eos_token_id"`
@@ -311,6 +311,23 @@ func (p *configParser) eps(field string, def float64, vals ...*float64) float64 
 	return def
 }
 
+// optNumber reads a number >= 0 that may be absent (def) or null (0).
+func (p *configParser) optNumber(field string, raw json.RawMessage, def float64) float64 {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return def
+	}
+	if string(raw) == "null" {
+		return 0
+	}
+	var v float64
+	if err := json.Unmarshal(raw, &v); err != nil || !(v >= 0) || math.IsInf(v, 0) {
+		p.fail("%s = %s, want a number >= 0 or null", field, raw)
+		return 0
+	}
+	return v
+}
+
 // tokenID reads an id that may be null, a number or a list (Llama 3.1's
 // eos_token_id); a list gives its first entry.
 func (p *configParser) tokenID(field string, raw json.RawMessage) int {
@@ -450,26 +467,25 @@ func (p *configParser) gemma2(c *Config) {
 	c.EmbedScale = float64(float32(math.Sqrt(float64(c.NEmbd)))) // a float32 tensor in transformers
 	c.TieWordEmbeddings = r.TieWordEmbeddings == nil || *r.TieWordEmbeddings
 	c.Act = p.activation("hidden_activation", "gelu_pytorch_tanh", r.HiddenActivation, r.HiddenAct)
+	// Absent fields take Gemma2Config's defaults; null turns a soft-cap
+	// or the window off.
+	scalar := 256.0
 	if r.QueryPreAttnScalar != nil {
-		if !(*r.QueryPreAttnScalar > 0) {
-			p.fail("query_pre_attn_scalar = %g, want > 0", *r.QueryPreAttnScalar)
+		scalar = *r.QueryPreAttnScalar
+	}
+	if !(scalar > 0) || math.IsInf(scalar, 0) {
+		p.fail("query_pre_attn_scalar = %g, want > 0", scalar)
+		return
+	}
+	c.AttnScale = 1 / math.Sqrt(scalar)
+	c.AttnSoftcap = p.optNumber("attn_logit_softcapping", r.AttnLogitSoftcapping, 50)
+	c.FinalSoftcap = p.optNumber("final_logit_softcapping", r.FinalLogitSoftcapping, 30)
+	if w := p.optNumber("sliding_window", r.SlidingWindow, 4096); w != 0 {
+		if w != math.Trunc(w) || w < 1 || w > 1<<30 {
+			p.fail("sliding_window = %g, want a positive integer", w)
 			return
 		}
-		c.AttnScale = 1 / math.Sqrt(*r.QueryPreAttnScalar)
-	}
-	softcap := func(field string, v *float64) float64 {
-		if v == nil {
-			return 0
-		}
-		if !(*v >= 0) || math.IsInf(*v, 0) {
-			p.fail("%s = %g, want >= 0", field, *v)
-		}
-		return *v
-	}
-	c.AttnSoftcap = softcap("attn_logit_softcapping", r.AttnLogitSoftcapping)
-	c.FinalSoftcap = softcap("final_logit_softcapping", r.FinalLogitSoftcapping)
-	if r.SlidingWindow != nil {
-		c.SlidingWindow = p.positive("sliding_window", r.SlidingWindow)
+		c.SlidingWindow = int(w)
 	}
 }
 

@@ -114,11 +114,11 @@ func (m *Model) loadNeoX(l *loader) error {
 		ly := &m.layers[i]
 		ly.ln1 = norm{l.get(p+"input_layernorm.weight", d), l.get(p+"input_layernorm.bias", d)}
 		ly.qkv = l.neoxQKV(p+"attention.query_key_value.weight", nh, hd, d)
-		if b := l.get(p+"attention.query_key_value.bias", 3*nh*hd); b != nil {
+		if b := l.opt(p+"attention.query_key_value.bias", 3*nh*hd); b != nil { // absent with attention_bias false
 			ly.qkvB = neoxRegroup(b, nh, hd, 1)
 		}
 		ly.o = l.linear(p+"attention.dense.weight", nh*hd, d)
-		ly.oB = l.get(p+"attention.dense.bias", d)
+		ly.oB = l.opt(p+"attention.dense.bias", d)
 		ly.ln2 = norm{l.get(p+"post_attention_layernorm.weight", d), l.get(p+"post_attention_layernorm.bias", d)}
 		ly.up = l.linear(p+"mlp.dense_h_to_4h.weight", d, inner)
 		ly.upB = l.get(p+"mlp.dense_h_to_4h.bias", inner)

@@ -12,8 +12,9 @@ import (
 // Logit effects: the direct effect of a feature's decoder direction on the
 // next-token logits, W_dec[i] @ W_U, with W_U as TransformerLens processes
 // it (fold_ln, then center_unembed): ln_f's weight folded in, each vocab
-// column centred over d_model (fold_ln's centring of reading weights) and
-// each d_model row centred over the vocabulary. The centrings make the
+// column centred over d_model (fold_ln's centring of reading weights, for
+// LayerNorm models only: TransformerLens folds RMSNorm without centring)
+// and each d_model row centred over the vocabulary. The centrings make the
 // values independent of the residual's mean and of a constant logit shift,
 // which the final layer norm and the softmax discard anyway.
 
@@ -35,6 +36,9 @@ func processedUnembed(m *transformer.Model) []float32 {
 			mean += x
 		}
 		mean /= float64(d)
+		if m.Cfg.RMSNorm { // fold_ln centres reading weights only under LayerNorm
+			mean = 0
+		}
 		for j := 0; j < d; j++ {
 			w[j*v+t] -= mean
 		}

@@ -1,5 +1,9 @@
 package web
 
+// This file is the API's JSON codec: error replies (status from the domain
+// error code), decoding request bodies into errors that name the field,
+// and the shared id validators.
+
 import (
 	"encoding/json"
 	"errors"
@@ -51,9 +55,9 @@ func (s *Server) userError(r *http.Request, err error) (int, string) {
 	msg := features.ErrorMessage(err)
 	if status == http.StatusInternalServerError {
 		msg = "internal error"
-		s.logger().Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	} else if status == http.StatusServiceUnavailable {
-		s.logger().Warn("request unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.reqLogger(r).Warn("request unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	return status, msg
 }

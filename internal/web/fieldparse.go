@@ -12,6 +12,10 @@ import (
 	"saex/internal/features"
 )
 
+// This file parses request fields: JSON fields sent in more than one
+// shape, feature indices, page numbers, free-text filters and token
+// positions, each into an error naming the field.
+//
 // Neuronpedia's clients send some fields in more than one shape (a text or
 // a list of texts, an index as a number or a string). Those fields are
 // decoded as json.RawMessage and parsed here, so errors can name the field.
