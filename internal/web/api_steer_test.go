@@ -3,11 +3,18 @@ package web_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"saex/internal/features"
+	"saex/internal/testenv"
 	"saex/internal/web/webtest"
 )
 
@@ -139,4 +146,86 @@ func TestAPISteerBadInput(t *testing.T) {
 	}
 	st, b := postJSON(t, u, `{"prompt": "a", "modelId": "`+webtest.DemoModel+`", "features": [{"layer": "2-res-topk", "index": 1, "strength": NaN}]}`)
 	wantStatus(t, "NaN strength", st, 400, b)
+}
+
+// The Python client's SteerCompletionRequest.steer(model_id, vectors,
+// prompt, ...) names stored vectors as features (source, index,
+// default strength) and sends no steer_method or freq_penalty: the stored
+// vector is steered at its hook, as the same vector given inline is.
+func TestAPISteerStoredVector(t *testing.T) {
+	env := webtest.NewDemo(t, nil)
+	eng := webtest.DemoEngine(t, nil)
+	s, _ := eng.SAE(webtest.DemoModel, "1-res-topk")
+	row := make([]float64, s.Cfg.DIn)
+	for i := range row {
+		row[i] = float64(s.WDec[7*s.Cfg.DIn+i])
+	}
+	f, err := env.DB.CreateVector(context.Background(), &features.NewVector{ModelID: webtest.DemoModel, Layer: 1,
+		HookType: "hook_resid_pre", Values: row, Label: "seven", DefaultSteerStrength: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := map[string]any{
+		"modelId":  webtest.DemoModel,
+		"features": []any{map[string]any{"modelId": webtest.DemoModel, "layer": f.SourceID, "index": f.Index, "strength": 6}},
+		"prompt":   "The quick brown fox", "temperature": 0, "n_tokens": 12, "seed": 42, "strength_multiplier": 4,
+	}
+	st, b := postJSON(t, env.URL+"/api/steer", client)
+	wantStatus(t, "steer with a stored vector", st, 200, b)
+	got := obj(t, b)
+	delete(client, "features")
+	client["vectors"] = []any{map[string]any{"vector": row, "strength": 6, "hook": "blocks.1.hook_resid_pre"}}
+	st, b = postJSON(t, env.URL+"/api/steer", client)
+	wantStatus(t, "steer inline", st, 200, b)
+	want := obj(t, b)
+	if got["STEERED"] != want["STEERED"] || got["DEFAULT"] != want["DEFAULT"] || got["STEERED"] == got["DEFAULT"] {
+		t.Fatalf("stored vector %v, inline %v", got, want)
+	}
+	// A stored vector and an SAE feature together: refused, as Neuronpedia does.
+	client["features"] = []any{
+		map[string]any{"layer": f.SourceID, "index": f.Index, "strength": 6},
+		map[string]any{"layer": "1-res-topk", "index": 7, "strength": 6},
+	}
+	delete(client, "vectors")
+	st, b = postJSON(t, env.URL+"/api/steer", client)
+	wantError(t, "mixed", st, b, 400, "both vectors and SAE features")
+}
+
+// Neuronpedia's own Python client (vendored unchanged under
+// testdata/neuronpedia-client) steers through SteerCompletionRequest and
+// NPVector.steer_completion against the demo.
+func TestNeuronpediaPythonClientSteer(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err == nil {
+		err = exec.Command(py, "-c", "import requests, dotenv").Run()
+	}
+	if err != nil {
+		testenv.Missing(t, pythonClient, err)
+	}
+	env := webtest.NewDemo(t, nil)
+	eng := webtest.DemoEngine(t, nil)
+	s, _ := eng.SAE(webtest.DemoModel, "1-res-topk")
+	row := make([]float64, s.Cfg.DIn)
+	for i := range row {
+		row[i] = float64(s.WDec[7*s.Cfg.DIn+i])
+	}
+	f, err := env.DB.CreateVector(context.Background(), &features.NewVector{ModelID: webtest.DemoModel, Layer: 1,
+		HookType: "hook_resid_pre", Values: row, Label: "seven", DefaultSteerStrength: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(testenv.RepoRoot(t), "testdata", "neuronpedia-client")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-B", filepath.Join(dir, "run_steer_against_saex.py"), env.URL+"/api", "sk-np-any",
+		webtest.DemoModel, "2-res-topk", f.SourceID, strconv.Itoa(f.Index))
+	cmd.Env = append(cmd.Environ(), "PYTHONPATH="+dir, "PYTHONDONTWRITEBYTECODE=1", "NEURONPEDIA_API_KEY=")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the client failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "steering ran end to end") {
+		t.Fatalf("the client did not finish:\n%s", out)
+	}
 }
