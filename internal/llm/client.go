@@ -148,6 +148,9 @@ type EndpointError struct {
 
 func (e *EndpointError) Error() string { return e.msg }
 
+// Is makes errors.Is(err, autointerp.ErrEndpoint) true.
+func (e *EndpointError) Is(target error) bool { return target == autointerp.ErrEndpoint }
+
 // redactor replaces the key, the base URL with its secrets, the user info
 // and each query value by "[redacted]".
 func redactor(key string, u *url.URL) *strings.Replacer {

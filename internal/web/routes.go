@@ -118,6 +118,8 @@ func (s *Server) routes() chi.Router {
 			r.Post("/feature/upload-batch", s.handleAPIFeatureUploadBatch)
 			r.Post("/activation/upload-batch", s.handleAPIActivationUploadBatch)
 			r.Post("/explanation/new", s.handleAPIExplanationNew)
+			r.Post("/explanation/generate", s.handleAPIExplanationGenerate)
+			r.Post("/explanation/score", s.handleAPIExplanationScore)
 			r.Post("/model/new", s.handleAPIModelNew)
 			r.Post("/source-set/new", s.handleAPISourceSetNew)
 			r.Post("/vector/new", s.handleAPIVectorNew)

@@ -40,6 +40,9 @@ type Server struct {
 	Lists     features.ListService
 	Vectors   features.VectorService
 	Inference features.Inference
+	// AutoInterp generates and scores explanations with an LLM; nil turns
+	// its routes into 503s that say what to configure.
+	AutoInterp features.AutoInterpService
 	// Scheduler admits page and API reads under Hardening, paced against
 	// the prompts Inference runs (cmd/server hands both the same one).
 	Scheduler features.Scheduler

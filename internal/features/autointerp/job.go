@@ -54,6 +54,12 @@ type Summary struct {
 	CompletionTokens int64     `json:"completionTokens"`
 }
 
+// MaxEndpointFailures is how many features in a row may fail on the
+// endpoint (after the client's retries) before a job stops: with the
+// endpoint down or the key wrong, going on would only take hours to fail
+// every feature.
+const MaxEndpointFailures = 8
+
 // JobName is the checkpoint job of explaining a source with a model and
 // the current prompt.
 func (p *Pipeline) JobName(o JobOptions) string {
@@ -102,6 +108,7 @@ func (p *Pipeline) RunJob(ctx context.Context, o JobOptions) (*Summary, error) {
 	var (
 		mu    sync.Mutex
 		spent atomic.Int64
+		inRow atomic.Int32 // features failed on the endpoint in a row
 		done  int
 	)
 	finish := func(f func()) {
@@ -171,8 +178,14 @@ func (p *Pipeline) RunJob(ctx context.Context, o JobOptions) (*Summary, error) {
 				if isFatal(err) {
 					return err
 				}
+				if errors.Is(err, ErrEndpoint) {
+					if n := inRow.Add(1); n >= MaxEndpointFailures {
+						return features.Wrap(features.EUNAVAILABLE, err, "stopped: %d features in a row failed on the LLM endpoint; last: %s", n, features.ErrorMessage(err))
+					}
+				}
 				return nil
 			}
+			inRow.Store(0)
 			finish(func() {
 				if res.Explanation == nil {
 					sum.Dead++

@@ -69,7 +69,6 @@ type fakeEndpoint struct {
 }
 
 var markedWord = regexp.MustCompile(`<< w(\d+)>>`)
-var plainWord = regexp.MustCompile(` w(\d+) `)
 var nEntries = regexp.MustCompile(`JSON array of (\d+) entries`)
 
 func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -333,5 +332,24 @@ func TestJobReportsFailuresAndRetriesThemLater(t *testing.T) {
 	sum, err = p.RunJob(context.Background(), autointerp.JobOptions{ModelID: "m", SourceID: "0-res", Indexes: []int{3, 4, 5}})
 	if err != nil || sum.Explained != 1 || sum.AlreadyDone != 2 {
 		t.Errorf("rerun %+v %v", sum, err)
+	}
+}
+
+func TestJobStopsWhenTheEndpointKeepsFailing(t *testing.T) {
+	db := storetest.NewDB(t)
+	seedSource(t, db)
+	ep := &fakeEndpoint{before: func(w http.ResponseWriter, feature, n int) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		io.WriteString(w, `{"error":{"message":"invalid api key"}}`)
+		return true
+	}}
+	p := newPipeline(t, db, ep)
+	sum, err := p.RunJob(context.Background(), autointerp.JobOptions{ModelID: "m", SourceID: "0-res", Concurrency: 2})
+	if !errors.Is(err, autointerp.ErrEndpoint) || !strings.Contains(features.ErrorMessage(err), "in a row") || !strings.Contains(features.ErrorMessage(err), "401") {
+		t.Fatalf("err %v, want a stop naming the endpoint's 401", err)
+	}
+	if len(sum.Failed) < autointerp.MaxEndpointFailures || sum.Explained != 0 {
+		t.Errorf("summary %+v", sum)
 	}
 }

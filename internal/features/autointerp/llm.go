@@ -53,3 +53,8 @@ var (
 	ErrTruncated = errors.New("the reply was cut off (max tokens reached)")
 	ErrMalformed = errors.New("the reply could not be parsed")
 )
+
+// ErrEndpoint is matched (errors.Is) by LLM errors that come from the
+// endpoint itself after the client's retries: down, 5xx, 401, 429 for good.
+// A job that sees MaxEndpointFailures of them in a row stops.
+var ErrEndpoint = errors.New("the LLM endpoint failed")

@@ -175,7 +175,7 @@ func llmErr(err error, format string, args ...any) error {
 	if errors.Is(err, ErrRefusal) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrMalformed) {
 		return features.Errorf(features.EUNPROCESSABLE, "%s: %s", what, err.Error())
 	}
-	return features.Errorf(features.EUNAVAILABLE, "%s: %s", what, err.Error())
+	return features.Wrap(features.EUNAVAILABLE, err, "%s: %s", what, err.Error())
 }
 
 // ParseScorers reads a comma-separated scorer list ("detection,fuzzing").

@@ -168,7 +168,7 @@ func (s *Scorer) Score(ctx context.Context, typ, explanation string, activating,
 		return nil, features.Errorf(features.EINVALID, "unknown scorer %q (detection or fuzzing)", typ)
 	}
 	if len(activating) == 0 || len(nonActivating) == 0 {
-		return nil, features.Errorf(features.EINVALID, "scorer %s needs held-out activating and non-activating contexts (have %d and %d)", typ, len(activating), len(nonActivating))
+		return nil, features.Errorf(features.EUNPROCESSABLE, "scorer %s needs held-out activating and non-activating contexts (have %d and %d)", typ, len(activating), len(nonActivating))
 	}
 	r := rand.New(rand.NewPCG(seed, 0xf022))
 	type item struct {

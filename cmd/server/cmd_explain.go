@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cheggaaa/pb/v3"
+	"github.com/mattn/go-isatty"
+
+	"saex/internal/features/autointerp"
+	"saex/internal/llm"
+)
+
+func init() {
+	register("explain", "explain (and score) a source's features with an OpenAI-compatible LLM; resumable, budget-capped", runExplain)
+}
+
+func runExplain(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "explain")
+	model := fs.String("model", "", "saex model id, e.g. demo-gpt2-4l")
+	source := fs.String("source", "", "source id, e.g. 1-res-topk")
+	feats := fs.String("features", "", "feature indexes: N, N-M or a comma list (default: all)")
+	scorers := fs.String("scorers", "", "scorers to run after explaining: detection, fuzzing (comma-separated)")
+	concurrency := fs.Int("concurrency", 4, "features in flight at once")
+	budget := fs.Int64("budget-tokens", 0, "stop starting features once this many prompt+completion tokens are spent (0: no cap)")
+	var lc llmConfig
+	addLLMFlags(fs, env, &lc)
+	cfg := dbConfig{Migrate: true}
+	addDBFlags(fs, env, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *model == "" || *source == "" {
+		return fmt.Errorf("explain: --model and --source are required")
+	}
+	opts := autointerp.JobOptions{ModelID: *model, SourceID: *source, Concurrency: *concurrency, BudgetTokens: *budget}
+	var err error
+	if *feats != "" {
+		if opts.Indexes, err = autointerp.ParseRange(*feats); err != nil {
+			return fmt.Errorf("explain: --features: %w", err)
+		}
+	}
+	if opts.Scorers, err = autointerp.ParseScorers(*scorers); err != nil {
+		return fmt.Errorf("explain: --scorers: %w", err)
+	}
+	if *concurrency < 1 || *budget < 0 {
+		return fmt.Errorf("explain: --concurrency must be at least 1 and --budget-tokens not negative")
+	}
+	// Check the endpoint settings before touching the database.
+	if _, err := llm.New(llm.Config{BaseURL: lc.BaseURL, Model: lc.Model}); err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
+	db, cleanup, err := openDatabase(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	p, err := lc.pipeline(db)
+	if err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
+	log := env.Logger()
+	log.Info("explain", "model", *model, "source", *source, "endpoint", llm.Redacted(lc.BaseURL), "explainer", p.Explainer.Model,
+		"scorers", opts.Scorers, "concurrency", opts.Concurrency, "budget_tokens", opts.BudgetTokens)
+	stop := explainProgress(ctx, env.Stderr, &opts)
+	start := time.Now()
+	sum, runErr := p.RunJob(ctx, opts)
+	stop()
+	if sum != nil {
+		log.Info("explain done", "explained", sum.Explained, "already_done", sum.AlreadyDone, "dead", sum.Dead,
+			"scored", sum.Scored, "failed", len(sum.Failed), "not_started", sum.NotStarted, "budget_exhausted", sum.BudgetExhausted,
+			"tokens", sum.PromptTokens+sum.CompletionTokens, "took", time.Since(start).Round(time.Millisecond))
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	}
+	if runErr != nil {
+		return fmt.Errorf("explain: %w (rerun the same command to resume)", runErr)
+	}
+	return nil
+}
+
+// explainProgress shows a bar on a terminal, or logs a line every 10 s.
+func explainProgress(ctx context.Context, w io.Writer, o *autointerp.JobOptions) func() {
+	var mu sync.Mutex
+	done, total := 0, 0
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		var bar *pb.ProgressBar
+		o.Progress = func(d, t int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if bar == nil {
+				bar = pb.New(t).SetWriter(w).SetRefreshRate(200 * time.Millisecond)
+				bar.SetTemplateString(`{{counters . }} features {{bar . }} {{percent . }} {{rtime . "ETA %s"}}`)
+				bar.Start()
+			}
+			bar.SetCurrent(int64(d))
+		}
+		return func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if bar != nil {
+				bar.Finish()
+			}
+		}
+	}
+	o.Progress = func(d, t int) {
+		mu.Lock()
+		done, total = d, t
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				mu.Lock()
+				fmt.Fprintf(w, "explain: %d/%d features\n", done, total)
+				mu.Unlock()
+			}
+		}
+	}()
+	return cancel
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"saex/internal/features"
+	"saex/internal/store"
+	"saex/internal/store/storetest"
+)
+
+const explainSecret = "sk-cmd-SECRET-777777"
+
+// seedWords writes n features; feature i fires on the word " w<i>".
+func seedWords(t *testing.T, db *store.DB, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for _, err := range []error{
+		db.UpsertModel(ctx, &features.Model{ID: "m"}),
+		db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}),
+		db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	top := float64(features.TopBin)
+	var fs []*features.Feature
+	for i := range n {
+		ft := &features.Feature{ModelID: "m", SourceID: "0-res", Index: i, MaxActApprox: 3}
+		for k := range 4 {
+			ft.Activations = append(ft.Activations, &features.Activation{Tokens: []string{"Doc", fmt.Sprintf(" %d", k), fmt.Sprintf(" w%d", i), "."},
+				Values: []float32{0, 0, 3, 0}, MaxValue: 3, MaxValueTokenIndex: 2, BinMin: &top})
+		}
+		fs = append(fs, ft)
+	}
+	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: "m", SourceID: "0-res", Features: fs}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wordEndpoint explains feature i as "the word w<i>" and counts requests
+// per feature; onExplain runs before each answer.
+type wordEndpoint struct {
+	mu        sync.Mutex
+	asked     map[int]int
+	total     int
+	onExplain func(total int)
+	auth      atomic.Value
+}
+
+var wordRe = regexp.MustCompile(`<< w(\d+)>>`)
+
+func (e *wordEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	e.auth.Store(r.Header.Get("Authorization"))
+	m := wordRe.FindSubmatch(b)
+	if m == nil {
+		http.Error(w, `{"error":{"message":"no word"}}`, 400)
+		return
+	}
+	i, _ := strconv.Atoi(string(m[1]))
+	e.mu.Lock()
+	if e.asked == nil {
+		e.asked = map[int]int{}
+	}
+	e.asked[i]++
+	e.total++
+	n := e.total
+	e.mu.Unlock()
+	if e.onExplain != nil {
+		e.onExplain(n)
+	}
+	reply, _ := json.Marshal(map[string]any{"id": "c", "object": "chat.completion", "created": 1, "model": "x",
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant",
+			"content": "[EXPLANATION]: the word w" + string(m[1])}}},
+		"usage": map[string]any{"prompt_tokens": 50, "completion_tokens": 10}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(reply)
+}
+
+func (e *wordEndpoint) snapshot() map[int]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range e.asked {
+		out[k] = v
+	}
+	return out
+}
+
+func explanationCounts(t *testing.T, db *store.DB) map[int]int {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `SELECT idx, count(*) FROM explanations WHERE type_name = 'saex_acts-logits' GROUP BY idx`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int]int{}
+	for rows.Next() {
+		var idx, n int
+		if err := rows.Scan(&idx, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[idx] = n
+	}
+	return out
+}
+
+// TestExplainKillAndResume kills a real explain process with SIGKILL while
+// requests are in flight, then runs it again: every feature ends with
+// exactly one explanation, none stored by the killed run is asked again,
+// and neither run prints the key.
+func TestExplainKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const n = 30
+	url := storetest.NewURL(t)
+	db := openTestDB(t, url)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	seedWords(t, db, n)
+	var proc atomic.Pointer[os.Process]
+	ep := &wordEndpoint{}
+	ep.onExplain = func(total int) {
+		if total == 12 {
+			if p := proc.Load(); p != nil {
+				_ = p.Kill() // SIGKILL, mid-job: other requests are in flight
+			}
+		}
+	}
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	bin := serverBinary(t)
+	explain := func() (string, string, error) {
+		cmd := exec.Command(bin, "explain", "--model", "m", "--source", "0-res", "--concurrency", "3", "--database-url", url)
+		cmd.Env = append(os.Environ(), "SAEX_LLM_BASE_URL="+srv.URL+"/v1", "SAEX_LLM_MODEL=explainer-k", "SAEX_LLM_API_KEY="+explainSecret, "SAEX_LOG_LEVEL=debug")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		proc.Store(cmd.Process)
+		err := cmd.Wait()
+		proc.Store(nil)
+		return stdout.String(), stderr.String(), err
+	}
+	out1, err1, err := explain()
+	if err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("first run was not killed: %v\n%s%s", err, out1, err1)
+	}
+	stored := explanationCounts(t, db)
+	if len(stored) == 0 || len(stored) >= n {
+		t.Fatalf("the killed run stored %d features, want some but not all", len(stored))
+	}
+	asked1 := ep.snapshot()
+	ep.onExplain = nil
+	out2, err2, err := explain()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, err2)
+	}
+	var sum struct{ Explained, AlreadyDone int }
+	if err := json.Unmarshal([]byte(out2), &sum); err != nil || sum.AlreadyDone != len(stored) || sum.Explained != n-len(stored) {
+		t.Errorf("summary %s (%v), want %d already done", out2, err, len(stored))
+	}
+	asked2 := ep.snapshot()
+	for i := range stored {
+		if asked2[i] != asked1[i] {
+			t.Errorf("feature %d, stored before the kill, was asked again", i)
+		}
+	}
+	final := explanationCounts(t, db)
+	for i := range n {
+		if final[i] != 1 {
+			t.Errorf("feature %d has %d explanations, want 1", i, final[i])
+		}
+	}
+	if got, _ := ep.auth.Load().(string); got != "Bearer "+explainSecret {
+		t.Errorf("endpoint got Authorization %q", got)
+	}
+	for _, s := range []string{out1, err1, out2, err2} {
+		if strings.Contains(s, explainSecret) {
+			t.Errorf("the key was printed: %s", s)
+		}
+	}
+}
+
+func TestExplainSaysWhatToConfigure(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	err := run(context.Background(), []string{"explain", "--model", "m", "--source", "0-res"}, env)
+	if err == nil || !strings.Contains(err.Error(), "SAEX_LLM_BASE_URL") {
+		t.Errorf("no endpoint: %v", err)
+	}
+	err = run(context.Background(), []string{"explain", "--model", "m", "--source", "0-res", "--llm-base-url", "http://127.0.0.1:1/v1"}, env)
+	if err == nil || !strings.Contains(err.Error(), "SAEX_LLM_MODEL") {
+		t.Errorf("no model: %v", err)
+	}
+	for _, bad := range [][]string{{"--features", "9-1"}, {"--scorers", "simulation"}, {}} {
+		args := append([]string{"explain"}, bad...)
+		if len(bad) > 0 {
+			args = append(args, "--model", "m", "--source", "s")
+		}
+		if err := run(context.Background(), args, env); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// TestServeAutoInterpWiring: with the SAEX_LLM_* environment the hardened
+// server explains through the endpoint (key required); the endpoint's key
+// appears in no response, log line or metric.
+func TestServeAutoInterpWiring(t *testing.T) {
+	db := storetest.NewDB(t)
+	seedWords(t, db, 3)
+	ctx := context.Background()
+	apiKey, _, err := db.CreateAPIKey(ctx, "wiring test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := &wordEndpoint{}
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	vars := map[string]string{"SAEX_LLM_BASE_URL": srv.URL + "/v1?api-key=QSECRET555", "SAEX_LLM_MODEL": "explainer-w", "SAEX_LLM_API_KEY": explainSecret}
+	var logs bytes.Buffer
+	serve := func(vars map[string]string) *httptest.Server {
+		env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
+		d := &serveDeps{DB: db, Env: env, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Harden: &hardenConfig{Metrics: true}, Background: &sync.WaitGroup{}}
+		h, err := buildWebHandler(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(h)
+		t.Cleanup(ts.Close)
+		return ts
+	}
+	post := func(ts *httptest.Server, path, key, body string) (int, string) {
+		req, _ := http.NewRequest("POST", ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("X-Api-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	ts := serve(vars)
+	body := `{"modelId":"m","layer":"0-res","index":1}`
+	if st, b := post(ts, "/api/explanation/generate", "", body); st != 401 {
+		t.Errorf("without a key: %d %s", st, b)
+	}
+	st, b := post(ts, "/api/explanation/generate", apiKey, body)
+	if st != 200 || !strings.Contains(b, "the word w1") || !strings.Contains(b, "wiring test") {
+		t.Errorf("generate: %d %s", st, b)
+	}
+	// The endpoint fails: 503 without the secrets.
+	srv.Close()
+	st, b = post(ts, "/api/explanation/generate", apiKey, `{"modelId":"m","layer":"0-res","index":2}`)
+	if st != 503 {
+		t.Errorf("endpoint down: %d %s", st, b)
+	}
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for what, s := range map[string]string{"response": b, "logs": logs.String(), "metrics": string(metrics)} {
+		for _, secret := range []string{explainSecret, "QSECRET555"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s contain a secret: %s", what, s)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "auto-interp on") {
+		t.Errorf("logs do not say auto-interp is on: %s", logs.String())
+	}
+	// Without the environment the routes say what to set.
+	off := serve(map[string]string{})
+	if st, b := post(off, "/api/explanation/score", apiKey, `{"explanationId":"x","scorerType":"eleuther_fuzz"}`); st != 503 || !strings.Contains(b, "SAEX_LLM_BASE_URL") {
+		t.Errorf("unconfigured: %d %s", st, b)
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"flag"
+	"time"
+
+	"saex/internal/features/autointerp"
+	"saex/internal/llm"
+	"saex/internal/store"
+)
+
+// llmConfig is where auto-interp's LLM lives. The key comes only from the
+// environment (SAEX_LLM_API_KEY): a command line is visible to every user
+// of the machine in ps.
+type llmConfig struct {
+	BaseURL     string
+	Model       string
+	ScorerModel string
+	APIKey      string
+	Timeout     time.Duration
+	MaxRetries  int
+}
+
+func addLLMFlags(fs *flag.FlagSet, env *Env, c *llmConfig) {
+	fs.StringVar(&c.BaseURL, "llm-base-url", env.Getenv("SAEX_LLM_BASE_URL"),
+		"OpenAI-compatible endpoint, e.g. https://api.openai.com/v1, http://localhost:11434/v1 (env SAEX_LLM_BASE_URL)")
+	fs.StringVar(&c.Model, "llm-model", env.Getenv("SAEX_LLM_MODEL"), "explainer model, e.g. gpt-4o-mini (env SAEX_LLM_MODEL)")
+	fs.StringVar(&c.ScorerModel, "llm-scorer-model", env.Getenv("SAEX_LLM_SCORER_MODEL"),
+		"scorer model (env SAEX_LLM_SCORER_MODEL; default: the explainer model)")
+	fs.DurationVar(&c.Timeout, "llm-timeout", 2*time.Minute, "time limit of one LLM request")
+	fs.IntVar(&c.MaxRetries, "llm-retries", 4, "retries of a request on 429, 5xx or a broken connection (honouring Retry-After)")
+	c.APIKey = env.Getenv("SAEX_LLM_API_KEY")
+}
+
+// llmConfigFromEnv is serve's configuration: environment only.
+func llmConfigFromEnv(env *Env) llmConfig {
+	return llmConfig{BaseURL: env.Getenv("SAEX_LLM_BASE_URL"), Model: env.Getenv("SAEX_LLM_MODEL"),
+		ScorerModel: env.Getenv("SAEX_LLM_SCORER_MODEL"), APIKey: env.Getenv("SAEX_LLM_API_KEY"), Timeout: 2 * time.Minute, MaxRetries: 4}
+}
+
+// pipeline builds the auto-interp pipeline over db; errors say what to
+// set and never contain the key.
+func (c llmConfig) pipeline(db *store.DB) (*autointerp.Pipeline, error) {
+	client, err := llm.New(llm.Config{BaseURL: c.BaseURL, APIKey: c.APIKey, Model: c.Model, MaxRetries: c.MaxRetries, Timeout: c.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	scorer := c.ScorerModel
+	if scorer == "" {
+		scorer = c.Model
+	}
+	return &autointerp.Pipeline{Store: db, Explainer: &autointerp.Explainer{LLM: client, Model: c.Model},
+		Scorer: &autointerp.Scorer{LLM: client, Model: scorer}}, nil
+}
