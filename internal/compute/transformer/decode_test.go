@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -33,51 +34,60 @@ func relDiff(a, b []float32) float64 {
 // sequences are long enough to pass Gemma-2's sliding window.
 func TestDecoderMatchesForward(t *testing.T) {
 	for name, dir := range decodeModels(t) {
-		t.Run(name, func(t *testing.T) {
-			m := mustLoad(t, dir)
-			v := m.Cfg.VocabSize
-			r := rand.New(rand.NewPCG(7, uint64(len(name))))
-			ids := randomIDs(r, min(30, m.Cfg.NPositions), v)
-			acts, err := m.Forward([][]int{ids}, []string{"logits"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := acts.Get("logits", 0)
-			dec, err := m.NewDecoder(0, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := make([]float32, 0, len(ids)*v)
-			pre, err := dec.FeedAll(ids[:9])
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, pre...)
-			for _, id := range ids[9:20] {
-				lg, err := dec.Step(id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, lg...)
-			}
-			rest, err := dec.FeedAll(ids[20:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, rest...)
-			if d := relDiff(got, want); d > 1e-4 {
-				t.Fatalf("cached logits differ from the full forward by %.3g (relative)", d)
-			}
-			// Prefill returns the last row only.
-			dec2, _ := m.NewDecoder(0, nil)
-			last, err := dec2.Prefill(ids)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := relDiff(last, want[(len(ids)-1)*v:]); d > 1e-4 {
-				t.Fatalf("Prefill's last logits differ by %.3g", d)
-			}
-		})
+		for _, keep16 := range []bool{false, true} { // 16-bit weights as large models keep them
+			t.Run(fmt.Sprintf("%s/keep16=%v", name, keep16), func(t *testing.T) {
+				testDecoderMatchesForward(t, name, dir, keep16)
+			})
+		}
+	}
+}
+
+func testDecoderMatchesForward(t *testing.T, name, dir string, keep16 bool) {
+	m, err := loadDir(dir, func(Config) bool { return keep16 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := m.Cfg.VocabSize
+	r := rand.New(rand.NewPCG(7, uint64(len(name))))
+	ids := randomIDs(r, min(30, m.Cfg.NPositions), v)
+	acts, err := m.Forward([][]int{ids}, []string{"logits"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := acts.Get("logits", 0)
+	dec, err := m.NewDecoder(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 0, len(ids)*v)
+	pre, err := dec.FeedAll(ids[:9])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, pre...)
+	for _, id := range ids[9:20] {
+		lg, err := dec.Step(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, lg...)
+	}
+	rest, err := dec.FeedAll(ids[20:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, rest...)
+	if d := relDiff(got, want); d > 1e-4 {
+		t.Fatalf("cached logits differ from the full forward by %.3g (relative)", d)
+	}
+	// Prefill returns the last row only.
+	dec2, _ := m.NewDecoder(0, nil)
+	last, err := dec2.Prefill(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := relDiff(last, want[(len(ids)-1)*v:]); d > 1e-4 {
+		t.Fatalf("Prefill's last logits differ by %.3g", d)
 	}
 }
 
