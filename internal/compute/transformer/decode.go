@@ -350,6 +350,7 @@ func (d *Decoder) prefillAttention(L int, l *layer, n int) {
 	}
 	ws := d.ws
 	ws.a, ws.qkv, ws.z = d.a[:n*d.m.Cfg.NEmbd], d.qkv, d.z
+	ws.cos, ws.sin = d.cos, d.sin // positions 0..n-1: Forward's rotary table
 	d.m.attention(ws, l, []int{0, n})
 	d.qkv, d.z = ws.qkv, ws.z
 	d.cacheKV(L, n)
