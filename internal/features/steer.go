@@ -56,3 +56,33 @@ type SteerProgress func(typ, textSoFar string)
 type Steerer interface {
 	Steer(ctx context.Context, req SteerRequest, progress SteerProgress) (map[string]string, error)
 }
+
+// SteerChatMessage is one chat turn (role user, assistant, system, model
+// or developer).
+type SteerChatMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// SteerChatRequest is a steering run over chats: DEFAULT continues
+// DefaultMessages without steering, STEERED continues SteeredMessages with
+// it, each rendered with the model's chat template (its Prompt is unused).
+type SteerChatRequest struct {
+	SteerRequest
+	DefaultMessages, SteeredMessages []SteerChatMessage
+}
+
+// SteerChatCompletion is one chat continuation: Raw is the rendered
+// prompt plus the generated text (special tokens included); Reply is the
+// generated text without special tokens, the assistant's new turn.
+type SteerChatCompletion struct {
+	Raw   string
+	Reply string
+}
+
+// ChatSteerer continues chats with and without steering (internal/inference
+// implements it). Errors as Steerer's, and EINVALID naming "modelId" for a
+// model without a chat template.
+type ChatSteerer interface {
+	SteerChat(ctx context.Context, req SteerChatRequest, progress SteerProgress) (map[string]SteerChatCompletion, error)
+}
