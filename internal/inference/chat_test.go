@@ -25,7 +25,7 @@ func TestChatTemplatesMatchJinja2(t *testing.T) {
 	}
 	var g struct {
 		Messages [][]features.SteerChatMessage `json:"messages"`
-		Rendered map[string][]string          `json:"rendered"`
+		Rendered map[string][]string           `json:"rendered"`
 	}
 	if err := json.Unmarshal(data, &g); err != nil {
 		t.Fatal(err)
