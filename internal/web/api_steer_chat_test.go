@@ -65,7 +65,9 @@ func TestAPISteerChat(t *testing.T) {
 		edit func(map[string]any)
 		want string
 	}{
-		{func(m map[string]any) { m["defaultChatMessages"] = []any{map[string]any{"role": "robot", "content": "x"}} }, "defaultChatMessages[0].role"},
+		{func(m map[string]any) {
+			m["defaultChatMessages"] = []any{map[string]any{"role": "robot", "content": "x"}}
+		}, "defaultChatMessages[0].role"},
 		{func(m map[string]any) { delete(m, "steeredChatMessages") }, "steeredChatMessages"},
 		{func(m map[string]any) { m["n_tokens"] = 300 }, "n_tokens"},
 		{func(m map[string]any) {
