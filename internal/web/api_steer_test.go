@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -13,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"saex/internal/compute/transformer/transformertest"
 	"saex/internal/features"
+	"saex/internal/inference"
 	"saex/internal/testenv"
+	"saex/internal/web"
 	"saex/internal/web/webtest"
 )
 
@@ -202,7 +206,26 @@ func TestNeuronpediaPythonClientSteer(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, pythonClient, err)
 	}
-	env := webtest.NewDemo(t, nil)
+	// A chat model beside the demo: random Qwen3-shaped weights with
+	// Qwen3's tokenizer and chat template, registered in the catalog so
+	// that its vector can be stored.
+	tokDir := filepath.Join(testenv.RepoRoot(t), "testdata", "tokenizers", "qwen3")
+	chatDir, _ := transformertest.Model(t, tokDir, "qwen3")
+	tc, err := os.ReadFile(filepath.Join(tokDir, "tokenizer_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(chatDir, "tokenizer_config.json"), tc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := webtest.NewDemo(t, func(s *web.Server) {
+		if err := s.Inference.(*inference.Engine).AddModel("qchat", chatDir); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := env.DB.CreateModel(context.Background(), &features.Model{ID: "qchat", Layers: 2, DisplayName: "qchat", Dimension: transformertest.Width, Visibility: "PUBLIC", InferenceEnabled: true}); err != nil {
+		t.Fatal(err)
+	}
 	eng := webtest.DemoEngine(t, nil)
 	s, _ := eng.SAE(webtest.DemoModel, "1-res-topk")
 	row := make([]float64, s.Cfg.DIn)
@@ -214,11 +237,20 @@ func TestNeuronpediaPythonClientSteer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cv := make([]float64, transformertest.Width)
+	for i := range cv {
+		cv[i] = float64(i%5) - 2
+	}
+	cf, err := env.DB.CreateVector(context.Background(), &features.NewVector{ModelID: "qchat", Layer: 0,
+		HookType: "hook_resid_pre", Values: cv, Label: "chat", DefaultSteerStrength: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(testenv.RepoRoot(t), "testdata", "neuronpedia-client")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py, "-B", filepath.Join(dir, "run_steer_against_saex.py"), env.URL+"/api", "sk-np-any",
-		webtest.DemoModel, "2-res-topk", f.SourceID, strconv.Itoa(f.Index))
+		webtest.DemoModel, "2-res-topk", f.SourceID, strconv.Itoa(f.Index), "qchat", cf.SourceID, strconv.Itoa(cf.Index))
 	cmd.Env = append(cmd.Environ(), "PYTHONPATH="+dir, "PYTHONDONTWRITEBYTECODE=1", "NEURONPEDIA_API_KEY=")
 	cmd.Dir = t.TempDir()
 	out, err := cmd.CombinedOutput()
