@@ -169,7 +169,7 @@ func TestReplicasCoherent(t *testing.T) {
 	const text = "replica-coherence marker explanation"
 	// Warm both replicas' response caches (twice each: a hit the second time).
 	for range 4 {
-		for _, p := range []string{page, api} {
+		for _, p := range []string{page, page, api, api} { // each path through each replica in turn
 			if st, base, b := rr.do(t, "GET", p, "", ""); st != 200 || strings.Contains(b, text) {
 				t.Fatalf("%s%s before the write: %d, marker present %v", base, p, st, strings.Contains(b, text))
 			}
@@ -181,7 +181,7 @@ func TestReplicasCoherent(t *testing.T) {
 	}
 	// Every following read, through either replica, sees it.
 	for range 4 {
-		for _, p := range []string{page, api} {
+		for _, p := range []string{page, page, api, api} { // each path through each replica in turn
 			if st, base, b := rr.do(t, "GET", p, "", ""); st != 200 || !strings.Contains(b, text) {
 				t.Errorf("%s%s right after the write through the other replica: %d, explanation missing (stale cache)", base, p, st)
 			}
