@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"saex/internal/features"
 	"saex/internal/features/dashboard"
@@ -18,6 +19,7 @@ import (
 	"saex/internal/store"
 	"saex/internal/store/storetest"
 	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 	"saex/internal/web/webtest"
 )
 
@@ -99,7 +101,7 @@ func TestSeedDemoReplicas(t *testing.T) {
 // replicas starts n serve handlers, each with its own pool and response
 // cache (as n processes have), over one database, seeded with webtest's
 // synthetic source.
-func replicas(t *testing.T, n int) (*store.DB, []string) {
+func replicas(t *testing.T, n int, compute mw.Rate) (*store.DB, []string) {
 	t.Helper()
 	url := storetest.NewURL(t)
 	first := openReplicaDB(t, url)
@@ -109,7 +111,7 @@ func replicas(t *testing.T, n int) (*store.DB, []string) {
 	var urls []string
 	for range n {
 		d := &serveDeps{DB: openReplicaDB(t, url), Log: slog.New(slog.DiscardHandler),
-			Env: &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}, Harden: &hardenConfig{ResponseCacheBytes: web.DefaultResponseCacheBytes}}
+			Env: &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}, Harden: &hardenConfig{ResponseCacheBytes: web.DefaultResponseCacheBytes, ComputeRate: compute}}
 		h, err := buildWebHandler(context.Background(), d)
 		if err != nil {
 			t.Fatal(err)
@@ -157,7 +159,7 @@ func (rr *roundRobin) do(t *testing.T, method, path, key, body string) (int, str
 // and a key revoked (through either replica's store, or the CLI) fails on
 // both at once.
 func TestReplicasCoherent(t *testing.T) {
-	db, urls := replicas(t, 2)
+	db, urls := replicas(t, 2, mw.Rate{})
 	rr := &roundRobin{urls: urls}
 	ctx := context.Background()
 	key, k, err := db.CreateAPIKey(ctx, "replica test")
@@ -212,5 +214,38 @@ func TestReplicasCoherent(t *testing.T) {
 	}
 	if len(seen) != 2 {
 		t.Errorf("the revoked key was tried on %d replicas, want 2", len(seen))
+	}
+}
+
+// TestReplicasRateLimitPerProcess pins down what docs/scaling.md says of
+// rate limits: each replica counts its clients on its own (httprate keeps
+// the counters in memory), so a client that used up its budget on one
+// replica still has a full budget on the other, and N replicas allow N
+// times the configured rate.
+func TestReplicasRateLimitPerProcess(t *testing.T) {
+	_, urls := replicas(t, 2, mw.Rate{Requests: 2, Window: time.Hour})
+	post := func(base string) int {
+		resp, err := http.Post(base+"/api/activation/new", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 2 {
+		if st := post(urls[0]); st == http.StatusTooManyRequests {
+			t.Fatalf("request %d on replica 0 limited already", i+1)
+		}
+	}
+	if st := post(urls[0]); st != http.StatusTooManyRequests {
+		t.Fatalf("third request on replica 0: %d, want 429", st)
+	}
+	for i := range 2 {
+		if st := post(urls[1]); st == http.StatusTooManyRequests {
+			t.Errorf("request %d on replica 1: 429; the limit is per process, so it should still have its own budget", i+1)
+		}
+	}
+	if st := post(urls[1]); st != http.StatusTooManyRequests {
+		t.Errorf("third request on replica 1: %d, want 429", st)
 	}
 }
