@@ -108,13 +108,18 @@
     return body;
   }
 
+  // set shows a completion so far; data-updates counts the changes (each
+  // event adds a token to one of them), which says the text streamed in.
+  function set(el, text) {
+    if (typeof text === "string" && text !== el.textContent) {
+      el.textContent = text;
+      el.dataset.updates = String(Number(el.dataset.updates || 0) + 1);
+    }
+  }
+
   function show(reply) {
-    if (typeof reply.DEFAULT === "string") {
-      outDefault.textContent = reply.DEFAULT;
-    }
-    if (typeof reply.STEERED === "string") {
-      outSteered.textContent = reply.STEERED;
-    }
+    set(outDefault, reply.DEFAULT);
+    set(outSteered, reply.STEERED);
   }
 
   function fail(msg) {
@@ -132,12 +137,14 @@
       fail("Add a feature to steer with.");
       return;
     }
-    var shareURL = form.action + "?" + new URLSearchParams(new FormData(form)).toString();
+    var shareURL = form.getAttribute("action") + "?" + new URLSearchParams(new FormData(form)).toString();
     history.replaceState(null, "", shareURL);
     share.href = shareURL;
     share.hidden = false;
-    outDefault.textContent = "";
-    outSteered.textContent = "";
+    [outDefault, outSteered].forEach(function (el) {
+      el.textContent = "";
+      el.dataset.updates = "0";
+    });
     status.classList.remove("error-msg");
     status.textContent = "generating…";
     form.classList.add("running");
