@@ -2,13 +2,17 @@ package web_test
 
 import (
 	"math"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
+	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 	"saex/internal/web/webtest"
 	"saex/templates"
 )
@@ -144,4 +148,24 @@ func hasAttr(n *html.Node, key string) bool {
 		}
 	}
 	return false
+}
+
+// A steer page's run, shared or not, is a POST /api/steer from its script:
+// it spends the client's compute budget as the prompt tool's shared URL
+// does, while the page view itself (no model run) is never limited.
+func TestSteerRunComputeBudget(t *testing.T) {
+	e := newHardened(t, false, func(h *web.Hardening) { h.ComputeRate = mw.Rate{Requests: 1, Window: time.Minute} })
+	hdr := jsonHdr()
+	if st, _, b := e.call(t, "POST", "/api/steer", `{}`, hdr); st == http.StatusTooManyRequests {
+		t.Fatalf("first steer limited: %s", b)
+	}
+	st, _, b := e.call(t, "POST", "/api/steer", `{}`, hdr)
+	wantError(t, "second steer run in a minute", st, b, 429, "rate limit exceeded")
+	shared := templates.SteerURL(webtest.TestModel) + "?run=1&prompt=hi&feature=" + webtest.TestSource + ":3&strength=10"
+	st, _, b = e.call(t, "GET", shared, "", nil)
+	wantStatus(t, "steer page view over the budget", st, 200, b)
+	st, _, _ = e.call(t, "GET", templates.PromptURL(webtest.TestModel)+"?text=hi", "", nil)
+	if st != http.StatusTooManyRequests {
+		t.Errorf("shared prompt URL after the steer runs spent the budget: %d, want 429", st)
+	}
 }
