@@ -57,6 +57,75 @@
     }
   });
 
+  // defaultStrength is a feature's starting strength, as the feature
+  // pages' "steer with this feature" link has it (page_steer.go).
+  function defaultStrength(maxAct) {
+    if (!(maxAct > 0)) {
+      return "10";
+    }
+    return String(Number(Math.min(4 * maxAct, 300).toPrecision(2)));
+  }
+
+  // The search box looks the model's explanations up and lists the hits of
+  // runnable sources, each with a button that adds it.
+  var results = document.getElementById("steer-search-results");
+  var searchInput = document.getElementById("steer-search-input");
+  function search() {
+    var q = searchInput.value.trim();
+    if (!q) {
+      return;
+    }
+    var runnable = {};
+    form.querySelectorAll("#steer-sources option").forEach(function (o) {
+      runnable[o.value.slice(0, -1)] = true;
+    });
+    results.textContent = "";
+    fetch("/api/explanation/search-model", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ modelId: form.dataset.model, query: q })
+    }).then(function (resp) {
+      return resp.json();
+    }).then(function (body) {
+      var hits = (body.results || []).filter(function (h) { return runnable[h.layer]; });
+      if (body.error || hits.length === 0) {
+        var li = document.createElement("li");
+        li.className = "muted";
+        li.textContent = body.error || "No explanation of a runnable source matches.";
+        results.appendChild(li);
+        return;
+      }
+      hits.slice(0, 10).forEach(function (h) {
+        var li = document.createElement("li");
+        var b = document.createElement("button");
+        b.type = "button";
+        b.className = "steer-search-add";
+        b.textContent = "add";
+        b.dataset.feature = h.layer + ":" + h.index;
+        b.dataset.strength = defaultStrength(h.neuron && h.neuron.maxActApprox);
+        li.appendChild(b);
+        li.appendChild(document.createTextNode(" " + h.layer + " #" + h.index + " " + h.description));
+        results.appendChild(li);
+      });
+    }).catch(function (e) {
+      results.textContent = "search failed: " + e.message;
+    });
+  }
+  document.getElementById("steer-search").addEventListener("click", search);
+  searchInput.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      search();
+    }
+  });
+  results.addEventListener("click", function (ev) {
+    var b = ev.target.closest(".steer-search-add");
+    if (b) {
+      addFeature(b.dataset.feature, b.dataset.strength);
+      b.disabled = true;
+    }
+  });
+
   // Slider and box of a row move together; remove drops the row.
   list.addEventListener("input", function (ev) {
     var row = ev.target.closest(".steer-feature");

@@ -34,11 +34,31 @@ func TestBrowserSteerPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS("a.steer-link")),
 		chromedp.WaitVisible(chromedp.CSS("#steer-form textarea")),
 	))
-	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#steer-feature-list input[name=feature]')].map(e => e.value)`))
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#steer-feature-list input[name=feature]')].map(e => e.value).concat([document.querySelector('#steer-feature-list .steer-strength').value])`))
 	must(t, "read features", err)
-	if len(rows) != 1 || rows[0] != "1-res-topk:"+strconv.Itoa(idx) {
+	if len(rows) != 2 || rows[0] != "1-res-topk:"+strconv.Itoa(idx) {
 		t.Fatalf("the steer page opened with features %v, want 1-res-topk:%d", rows, idx)
 	}
+	linkStrength := rows[1]
+	t.Logf("link strength %s", linkStrength)
+	// The search box finds the same feature by its explanation and adds it
+	// at the same default strength as the feature page's link.
+	st, b = get(t, env.URL+"/api/feature/"+webtest.DemoModel+"/1-res-topk/"+strconv.Itoa(idx))
+	wantStatus(t, "feature json", st, 200, b)
+	desc := obj(t, b)["explanations"].([]any)[0].(map[string]any)["description"].(string)
+	addSel := `#steer-search-results .steer-search-add[data-feature="1-res-topk:` + strconv.Itoa(idx) + `"]`
+	must(t, "search and add", chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("steer-search-input"), desc),
+		chromedp.Click(chromedp.ID("steer-search")),
+		chromedp.WaitVisible(chromedp.CSS(addSel)),
+		chromedp.Click(chromedp.CSS(addSel)),
+	))
+	added, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#steer-feature-list .steer-feature')].map(r => r.querySelector('input[name=feature]').value + '=' + r.querySelector('.steer-strength').value)`))
+	must(t, "read rows after search", err)
+	if want := "1-res-topk:" + strconv.Itoa(idx) + "=" + linkStrength; len(added) != 2 || added[1] != want {
+		t.Errorf("rows after adding from the search %v, want a second %s (search %q)", added, want, desc)
+	}
+	must(t, "remove the searched feature", chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#steer-feature-list .steer-feature:nth-child(2) .steer-remove"))))
 	// A large strength through the slider's box, sampled (seeded), and a
 	// second feature added by name (then removed again).
 	must(t, "fill the form", chromedp.Do(ctx,
