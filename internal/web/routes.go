@@ -67,6 +67,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/{model}/prompt", s.handlePromptPage)
 		r.Post("/{model}/prompt", s.handlePromptRun)
 		r.Post("/{model}/prompt/token", s.handlePromptToken)
+		r.Get("/{model}/steer", s.handleSteerPage) // page_steer.go
 		r.Get("/{model}/{source}", s.handleSourcePage)
 		r.Get("/{model}/{source}/build-state", s.handleBuildState)
 		r.Get("/{model}/{source}/{index}", s.handleFeaturePage)
