@@ -39,7 +39,7 @@ func (s *Server) routes() chi.Router {
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)
 	r.Use(middleware.GetHead) // HEAD of any page or read is its GET without the body
-	r.Use(compress)
+	r.Use(mw.Compress)
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
