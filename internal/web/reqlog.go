@@ -76,10 +76,7 @@ func Observe(m *Metrics, log *slog.Logger, routes chi.Routes) func(http.Handler)
 			ctx := context.WithValue(r.Context(), reqIDCtx{}, id)
 			ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			if m != nil {
-				m.inFlight.Inc()
-				defer m.inFlight.Dec()
-			}
+			m.BeginRequest()
 			defer func() {
 				// Runs on panics too (http.ErrAbortHandler): the line is still logged.
 				status := ww.Status()
@@ -94,7 +91,7 @@ func Observe(m *Metrics, log *slog.Logger, routes chi.Routes) func(http.Handler)
 					route = "unmatched"
 				}
 				d := time.Since(start)
-				m.observe(route, r.Method, status, d)
+				m.EndRequest(route, r.Method, status, d)
 				if log == nil {
 					return
 				}
