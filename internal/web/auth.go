@@ -40,8 +40,8 @@ const DefaultSessionTTL = 30 * 24 * time.Hour
 
 // Paths served by the hardening layer itself, next to the router's.
 const (
-	LoginPath   = "/login"
-	LogoutPath  = "/logout"
+	LoginPath   = mw.LoginPath
+	LogoutPath  = mw.LogoutPath
 	MetricsPath = mw.MetricsPath
 )
 

@@ -185,7 +185,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 			router.ServeHTTP(w, r)
 		}
 	})
-	return clientIP(Observe(h.Metrics, h.Logger, routes)(outer)), nil
+	return clientIP(mw.Observe(h.Metrics, h.Logger, routes)(outer)), nil
 }
 
 // postsOnly applies mw to POST requests only (the pages' compute forms)
