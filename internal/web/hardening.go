@@ -82,14 +82,14 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if keys == nil {
 		keys = s.APIKeys
 	}
-	auth, err := NewAuth(keys, h.Private, h.TrustedOrigins)
+	auth, err := mw.NewAuth(keys, h.Private, h.TrustedOrigins)
 	if err != nil {
 		return nil, err
 	}
-	auth.srv = s
+	auth.Logger = s.reqLogger
 	auth.SecureCookies = h.TrustProxyTLS
 	if h.Metrics != nil {
-		auth.onReject = h.Metrics.AuthFailure
+		auth.OnReject = h.Metrics.AuthFailure
 	}
 	clientIP, err := mw.ClientIP(h.TrustedProxies)
 	if err != nil {
@@ -165,8 +165,8 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if !loginRate.Enabled() {
 		loginRate = DefaultLoginRate
 	}
-	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
-	logout := mw.SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.handleLogout)))
+	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.HandleLogin)))))
+	logout := mw.SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.HandleLogout)))
 	var metrics http.Handler
 	if h.Metrics != nil {
 		metrics = auth.Gate(h.Metrics.Handler())
