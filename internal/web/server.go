@@ -165,6 +165,3 @@ func (s *Server) checkRunnable(ctx context.Context, modelID string, sourceIDs []
 
 // RequestIDHeader carries the request id (set by the middleware's Observe).
 const RequestIDHeader = mw.RequestIDHeader
-
-// RequestID returns the request's id, or "" outside Observe.
-func RequestID(ctx context.Context) string { return mw.RequestID(ctx) }
