@@ -121,12 +121,14 @@ func parseSteerFeature(name string) (string, int, error) {
 		return "", 0, invalidField("feature", "%q is not source:index", clipText(name, maxEchoed))
 	}
 	src := name[:i]
-	if !features.ValidID(src) {
-		return "", 0, invalidField("feature", "%q: invalid source id", clipText(name, maxEchoed))
+	// The feature pages' rules: a source whose layer fits, an index the
+	// store's int4 can hold (a larger one names no feature: 400, not a form).
+	if !features.ValidSourceID(src) {
+		return "", 0, invalidField("feature", "%q: invalid source id (letters, digits, '.', '_' or '-'; a layer of at most %d)", clipText(name, maxEchoed), features.MaxLayer)
 	}
 	idx, err := strconv.Atoi(name[i+1:])
-	if err != nil || idx < 0 {
-		return "", 0, invalidField("feature", "%q: the index must be a whole number >= 0", clipText(name, maxEchoed))
+	if err != nil || !features.ValidIndex(idx) {
+		return "", 0, invalidField("feature", "%q: the index must be a whole number from 0 to %d", clipText(name, maxEchoed), features.MaxIndex)
 	}
 	return src, idx, nil
 }
