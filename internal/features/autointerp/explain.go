@@ -78,6 +78,19 @@ func ExplainPrompt(ft *features.Feature, explain []Context) []Message {
 	return []Message{{Role: "system", Content: explainSystem}, {Role: "user", Content: b.String()}}
 }
 
+// upperASCII upper-cases ASCII letters only, so byte offsets into the
+// result are offsets into s (strings.ToUpper turns an invalid byte into a
+// three-byte U+FFFD).
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
 // ParseExplanation extracts the explanation from a reply: the text after
 // the last "[EXPLANATION]:" (or, from models that ignore the format, a
 // one-line answer). Refusals, cut-off replies and replies without an
@@ -88,7 +101,7 @@ func ParseExplanation(r *ChatReply) (string, error) {
 	}
 	text := strings.TrimSpace(r.Content)
 	const tag = "[EXPLANATION]:"
-	if i := strings.LastIndex(strings.ToUpper(text), tag); i >= 0 {
+	if i := strings.LastIndex(upperASCII(text), tag); i >= 0 {
 		text = strings.TrimSpace(text[i+len(tag):])
 		if j := strings.IndexByte(text, '\n'); j >= 0 {
 			text = strings.TrimSpace(text[:j])
