@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-test_support='^saex/internal/(store/storetest|web/webtest|testenv|reliability) '
+# Test-support packages: those named *test (storetest, webtest,
+# transformertest...), testenv and reliability.
+test_support='^saex/([^ ]*/)?[a-z0-9]*test |^saex/internal/(testenv|reliability) '
 found=$(go tool deadcode -f '{{range .Funcs}}{{println $.Path .Name}}{{end}}' ./... |
   grep -Ev "$test_support" | grep -v '^$' | sort || true)
 entries=$(grep -Ev '^[[:space:]]*(#|$)' scripts/deadcode-entrypoints.txt | sed 's/[[:space:]]*#.*//' | sort)

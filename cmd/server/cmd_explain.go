@@ -25,7 +25,7 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	model := fs.String("model", "", "saex model id, e.g. demo-gpt2-4l")
 	source := fs.String("source", "", "source id, e.g. 1-res-topk")
 	feats := fs.String("features", "", "feature indexes: N, N-M or a comma list (default: all)")
-	scorers := fs.String("scorers", "", "scorers to run after explaining: detection, fuzzing (comma-separated)")
+	scorers := fs.String("scorers", "", "scorers to run after explaining: detection, fuzzing, embedding (comma-separated; embedding needs --embed-model)")
 	concurrency := fs.Int("concurrency", 4, "features in flight at once")
 	budget := fs.Int64("budget-tokens", 0, "stop starting features once this many prompt+completion tokens are spent (0: no cap)")
 	var lc llmConfig

@@ -14,7 +14,7 @@ import (
 	"saex/internal/inference"
 	"saex/internal/pgcluster"
 	"saex/internal/store"
-	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 )
 
 func init() {
@@ -156,7 +156,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := web.NewHTTPServer(handler, web.DefaultTimeouts, log)
+	srv := mw.NewHTTPServer(handler, mw.DefaultTimeouts, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())

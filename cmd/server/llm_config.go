@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"strconv"
 	"time"
 
 	"saex/internal/features/autointerp"
@@ -19,6 +20,13 @@ type llmConfig struct {
 	APIKey      string
 	Timeout     time.Duration
 	MaxRetries  int
+	// The embedding scorer's endpoint: off without EmbedModel. The base URL
+	// defaults to the LLM's, and the LLM's key is used only then (never
+	// sent to another host).
+	EmbedBaseURL    string
+	EmbedModel      string
+	EmbedAPIKey     string
+	EmbedDimensions int
 }
 
 func addLLMFlags(fs *flag.FlagSet, env *Env, c *llmConfig) {
@@ -29,13 +37,22 @@ func addLLMFlags(fs *flag.FlagSet, env *Env, c *llmConfig) {
 		"scorer model (env SAEX_LLM_SCORER_MODEL; default: the explainer model)")
 	fs.DurationVar(&c.Timeout, "llm-timeout", 2*time.Minute, "time limit of one LLM request")
 	fs.IntVar(&c.MaxRetries, "llm-retries", 4, "retries of a request on 429, 5xx or a broken connection (honouring Retry-After)")
+	fs.StringVar(&c.EmbedBaseURL, "embed-base-url", env.Getenv("SAEX_EMBED_BASE_URL"),
+		"embeddings endpoint for the embedding scorer (env SAEX_EMBED_BASE_URL; default: --llm-base-url)")
+	fs.StringVar(&c.EmbedModel, "embed-model", env.Getenv("SAEX_EMBED_MODEL"),
+		"embedding model, e.g. text-embedding-3-large (env SAEX_EMBED_MODEL; unset: no embedding scorer)")
 	c.APIKey = env.Getenv("SAEX_LLM_API_KEY")
+	c.EmbedAPIKey = env.Getenv("SAEX_EMBED_API_KEY")
+	c.EmbedDimensions, _ = strconv.Atoi(env.Getenv("SAEX_EMBED_DIMENSIONS"))
 }
 
 // llmConfigFromEnv is serve's configuration: environment only.
 func llmConfigFromEnv(env *Env) llmConfig {
+	dims, _ := strconv.Atoi(env.Getenv("SAEX_EMBED_DIMENSIONS"))
 	return llmConfig{BaseURL: env.Getenv("SAEX_LLM_BASE_URL"), Model: env.Getenv("SAEX_LLM_MODEL"),
-		ScorerModel: env.Getenv("SAEX_LLM_SCORER_MODEL"), APIKey: env.Getenv("SAEX_LLM_API_KEY"), Timeout: 2 * time.Minute, MaxRetries: 4}
+		ScorerModel: env.Getenv("SAEX_LLM_SCORER_MODEL"), APIKey: env.Getenv("SAEX_LLM_API_KEY"), Timeout: 2 * time.Minute, MaxRetries: 4,
+		EmbedBaseURL: env.Getenv("SAEX_EMBED_BASE_URL"), EmbedModel: env.Getenv("SAEX_EMBED_MODEL"),
+		EmbedAPIKey: env.Getenv("SAEX_EMBED_API_KEY"), EmbedDimensions: dims}
 }
 
 // pipeline builds the auto-interp pipeline over db; errors say what to
@@ -49,6 +66,22 @@ func (c llmConfig) pipeline(db *store.DB) (*autointerp.Pipeline, error) {
 	if scorer == "" {
 		scorer = c.Model
 	}
-	return &autointerp.Pipeline{Store: db, Explainer: &autointerp.Explainer{LLM: client, Model: c.Model},
-		Scorer: &autointerp.Scorer{LLM: client, Model: scorer}}, nil
+	p := &autointerp.Pipeline{Store: db, Explainer: &autointerp.Explainer{LLM: client, Model: c.Model},
+		Scorer: &autointerp.Scorer{LLM: client, Model: scorer}}
+	if c.EmbedModel != "" {
+		base, key := c.EmbedBaseURL, c.EmbedAPIKey
+		if base == "" {
+			base = c.BaseURL
+			if key == "" {
+				key = c.APIKey
+			}
+		}
+		e, err := llm.NewEmbedder(llm.Config{BaseURL: base, APIKey: key, Model: c.EmbedModel, MaxRetries: c.MaxRetries, Timeout: c.Timeout})
+		if err != nil {
+			return nil, err
+		}
+		e.Dimensions = c.EmbedDimensions
+		p.Embedding = &autointerp.EmbeddingScorer{Embedder: e, Model: c.EmbedModel}
+	}
+	return p, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"saex/internal/inference"
 	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 )
 
 // This file builds what serve serves: internal/web's router over the store,
@@ -21,7 +22,7 @@ import (
 // hardenConfig is serve's hardening settings.
 type hardenConfig struct {
 	Private        bool
-	ComputeRate    web.Rate
+	ComputeRate    mw.Rate
 	TrustedProxies []string
 	TrustedOrigins []string
 	// TrustProxy declares a TLS-terminating proxy in front: session
@@ -67,8 +68,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// rateFlag is a flag.Value for a web.Rate.
-type rateFlag struct{ r *web.Rate }
+// rateFlag is a flag.Value for a mw.Rate.
+type rateFlag struct{ r *mw.Rate }
 
 func (f rateFlag) String() string {
 	if f.r == nil {
@@ -78,7 +79,7 @@ func (f rateFlag) String() string {
 }
 
 func (f rateFlag) Set(s string) error {
-	r, err := web.ParseRate(s)
+	r, err := mw.ParseRate(s)
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	if rate == "" {
 		rate = "120/min"
 	}
-	if cfg.ComputeRate, err = web.ParseRate(rate); err != nil {
+	if cfg.ComputeRate, err = mw.ParseRate(rate); err != nil {
 		return fmt.Errorf("SAEX_COMPUTE_RATE: %w", err)
 	}
 	cfg.TrustedProxies = splitList(env.Getenv("SAEX_TRUSTED_PROXIES"))

@@ -13,6 +13,7 @@ import (
 
 	"saex/internal/store/storetest"
 	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 )
 
 func TestHardenFlags(t *testing.T) {
@@ -26,12 +27,12 @@ func TestHardenFlags(t *testing.T) {
 		return cfg, fs.Parse(args)
 	}
 	cfg, err := parse(nil)
-	if err != nil || cfg.Private || !cfg.Metrics || cfg.ComputeRate != (web.Rate{Requests: 120, Window: time.Minute}) {
+	if err != nil || cfg.Private || !cfg.Metrics || cfg.ComputeRate != (mw.Rate{Requests: 120, Window: time.Minute}) {
 		t.Fatalf("defaults: %+v %v", cfg, err)
 	}
 	cfg, err = parse(map[string]string{"SAEX_PRIVATE": "true", "SAEX_COMPUTE_RATE": "10/s", "SAEX_METRICS": "off",
 		"SAEX_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.0/16", "SAEX_TRUSTED_ORIGINS": "https://lab.example.org"})
-	if err != nil || !cfg.Private || cfg.Metrics || cfg.ComputeRate != (web.Rate{Requests: 10, Window: time.Second}) ||
+	if err != nil || !cfg.Private || cfg.Metrics || cfg.ComputeRate != (mw.Rate{Requests: 10, Window: time.Second}) ||
 		len(cfg.TrustedProxies) != 2 || cfg.TrustedOrigins[0] != "https://lab.example.org" {
 		t.Fatalf("environment: %+v %v", cfg, err)
 	}
@@ -103,7 +104,7 @@ func TestServeHandlerIsHardened(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 
-	public := serve(hardenConfig{Metrics: true, ComputeRate: web.Rate{Requests: 100, Window: time.Minute}})
+	public := serve(hardenConfig{Metrics: true, ComputeRate: mw.Rate{Requests: 100, Window: time.Minute}})
 	for _, c := range []struct {
 		method, path, key string
 		want              int

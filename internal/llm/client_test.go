@@ -200,3 +200,40 @@ func TestConfigErrorsSayWhatToSet(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+func TestEmbedOverTheEmbeddingsProtocol(t *testing.T) {
+	rec := &recorded{script: []reply{
+		{status: 429, header: map[string]string{"Retry-After-Ms": "10"}, body: `{"error":{"message":"slow"}}`},
+		{status: 200, body: `{"object":"list","model":"e","data":[{"object":"embedding","index":1,"embedding":[0,1]},
+			{"object":"embedding","index":0,"embedding":[1,0.5]}],"usage":{"prompt_tokens":9,"total_tokens":9}}`},
+		{status: 200, body: `{"object":"list","model":"e","data":[{"object":"embedding","index":0,"embedding":[1]}],"usage":{"prompt_tokens":1}}`},
+	}}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	e, err := NewEmbedder(Config{BaseURL: srv.URL + "/v1", APIKey: secretKey, Model: "emb-1", MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Dimensions = 256
+	vecs, tokens, err := e.Embed(context.Background(), []string{"a", "b"})
+	if err != nil || tokens != 9 || len(vecs) != 2 || vecs[0][1] != 0.5 || vecs[1][1] != 1 {
+		t.Fatalf("%v %d %v", vecs, tokens, err)
+	}
+	var body struct {
+		Model          string   `json:"model"`
+		Input          []string `json:"input"`
+		Dimensions     int      `json:"dimensions"`
+		EncodingFormat string   `json:"encoding_format"`
+	}
+	if err := json.Unmarshal([]byte(rec.bodies[1]), &body); err != nil || rec.got[1].URL.Path != "/v1/embeddings" || body.Model != "emb-1" ||
+		len(body.Input) != 2 || body.Dimensions != 256 || body.EncodingFormat != "float" {
+		t.Errorf("request %s %s (%v)", rec.got[1].URL.Path, rec.bodies[1], err)
+	}
+	// A vector missing from the reply is an error, not a short slice.
+	if _, _, err := e.Embed(context.Background(), []string{"a", "b"}); err == nil {
+		t.Error("missing vector accepted")
+	}
+	if _, err := NewEmbedder(Config{BaseURL: srv.URL}); err == nil || !strings.Contains(err.Error(), "SAEX_EMBED_MODEL") {
+		t.Errorf("no model: %v", err)
+	}
+}

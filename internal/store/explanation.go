@@ -229,8 +229,11 @@ func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuer
 		srcs = []string{}
 	}
 	const where = ` FROM explanations e JOIN sources src ON src.sid = e.sid,
-		  websearch_to_tsquery('english', $1) query
-		WHERE (e.tsv @@ query OR strpos(lower(e.description), lower($1)) > 0)
+		  websearch_to_tsquery('english', $1) query,
+		  LATERAL (SELECT coalesce(least(nullif(strpos(e.description, '“' || $1 || '”'), 0),
+		    nullif(strpos(e.description, '“ ' || $1 || '”'), 0)), 0) AS p) tok,
+		  LATERAL (SELECT strpos(lower(e.description), lower($1)) AS p) sub
+		WHERE (e.tsv @@ query OR sub.p > 0)
 		  AND ($2 = '' OR src.model_id = $2) AND (cardinality($3::text[]) = 0 OR src.id = ANY($3))
 		  AND ($4 = '' OR EXISTS (SELECT 1 FROM source_sets ss
 		    WHERE ss.model_id = src.model_id AND ss.name = src.set_name AND ss.release_name = $4))`
@@ -241,9 +244,14 @@ func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuer
 	if total == 0 || q.Offset >= total {
 		return nil, total, nil
 	}
+	// Tiers: 20 for a whole quoted token, 10 for a substring, 0 for full
+	// text only; within a tier an earlier match ranks higher (a label's
+	// first token is its main one: "peaks on “ err” ..." before "...
+	// promotes “ err”") and a token counted in more top examples ("20/20")
+	// higher, then the full-text rank.
 	rows, err := db.Pool.Query(ctx, `SELECT e.id, src.model_id, src.id,
-		  (CASE WHEN strpos(e.description, '“' || $1 || '”') > 0 OR strpos(e.description, '“ ' || $1 || '”') > 0 THEN 2
-		        WHEN strpos(lower(e.description), lower($1)) > 0 THEN 1 ELSE 0 END)::float4 + ts_rank(e.tsv, query) AS rank`+where+`
+		  (CASE WHEN tok.p > 0 THEN 20 + 1.0 / tok.p + coalesce(substring(substr(e.description, tok.p) from '^“[^”]*” (\d{1,4})/')::int, 0) / 2000.0
+		        WHEN sub.p > 0 THEN 10 + 1.0 / sub.p ELSE 0 END)::float4 + ts_rank(e.tsv, query) / 100 AS rank`+where+`
 		ORDER BY rank DESC, e.id LIMIT $5 OFFSET $6`, q.Query, q.ModelID, srcs, q.ReleaseName, q.Limit, q.Offset)
 	if err != nil {
 		return nil, 0, dbErr(err, "search explanations")

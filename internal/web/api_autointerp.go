@@ -27,6 +27,11 @@ type explanationGenerateRequest struct {
 // handleAPIExplanationGenerate explains one feature with the configured
 // LLM and stores the explanation (a write: the hardening requires a key).
 func (s *Server) handleAPIExplanationGenerate(w http.ResponseWriter, r *http.Request) {
+	// A read-only key may not spend the server's LLM budget.
+	if err := AuthorizeWrite(r.Context()); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
 	if s.AutoInterp == nil {
 		s.apiError(w, r, features.Errorf(features.EUNAVAILABLE, autoInterpUnconfigured))
 		return
@@ -78,6 +83,11 @@ type explanationScoreRequest struct {
 // handleAPIExplanationScore scores a stored explanation and answers
 // {"score": {...}} as Neuronpedia does.
 func (s *Server) handleAPIExplanationScore(w http.ResponseWriter, r *http.Request) {
+	// A read-only key may not spend the server's LLM budget.
+	if err := AuthorizeWrite(r.Context()); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
 	if s.AutoInterp == nil {
 		s.apiError(w, r, features.Errorf(features.EUNAVAILABLE, autoInterpUnconfigured))
 		return
@@ -92,7 +102,7 @@ func (s *Server) handleAPIExplanationScore(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if strings.TrimSpace(req.ScorerType) == "" {
-		s.apiError(w, r, invalidField("scorerType", "is required (eleuther_recall or eleuther_fuzz)"))
+		s.apiError(w, r, invalidField("scorerType", "is required (eleuther_recall, eleuther_fuzz or eleuther_embedding)"))
 		return
 	}
 	for field, v := range map[string]string{"explanationId": req.ExplanationID, "scorerType": req.ScorerType, "scorerModel": req.ScorerModel} {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"saex/internal/features"
 	"saex/internal/features/autointerp"
 	"saex/internal/llm"
 	"saex/internal/store"
@@ -97,6 +98,11 @@ func TestAPIExplanationGenerateAndScore(t *testing.T) {
 	if st != 200 || !strings.Contains(string(b), sc.Score.ID) {
 		t.Errorf("score not on the feature: %s", truncate(b))
 	}
+	// The feature page shows the explanation with its score.
+	st, b = get(t, env.URL+"/"+webtest.TestModel+"/"+webtest.TestSource+"/6")
+	if st != 200 || !strings.Contains(string(b), "synthetic stegosaurus pattern") || !strings.Contains(string(b), "eleuther_recall") {
+		t.Errorf("feature page lacks the explanation or its score: %d", st)
+	}
 
 	for _, c := range []struct {
 		name string
@@ -130,5 +136,17 @@ func TestAPIAutoInterpUnconfigured(t *testing.T) {
 	for _, path := range []string{"/api/explanation/generate", "/api/explanation/score"} {
 		st, b := postJSON(t, env.URL+path, map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 4})
 		wantError(t, path, st, b, 503, "SAEX_LLM_BASE_URL")
+	}
+}
+
+func TestAPIAutoInterpNeedsAWriteKey(t *testing.T) {
+	e := newHardened(t, false, nil)
+	reader := scopedKey(t, e, "reader", features.ScopeRead)
+	body := fmt.Sprintf(`{"modelId":%q,"layer":%q,"index":4}`, webtest.TestModel, webtest.TestSource)
+	for _, path := range []string{"/api/explanation/generate", "/api/explanation/score"} {
+		st, _, b := e.call(t, http.MethodPost, path, body, jsonHdr())
+		wantError(t, path+" without a key", st, b, http.StatusUnauthorized, "")
+		st, _, b = e.call(t, http.MethodPost, path, body, jsonHdr("X-Api-Key", reader))
+		wantError(t, path+" with a read key", st, b, http.StatusForbidden, "")
 	}
 }

@@ -108,7 +108,7 @@ func TestNewRoutesRefuseBadBodies(t *testing.T) {
 	}
 
 	// Neuronpedia routes saex does not serve: JSON 404 saying so.
-	for _, p := range []string{"/api/steer", "/api/steer-chat", "/api/graph/generate", "/api/explanation/score", "/api/umap", "/api/features-offset"} {
+	for _, p := range []string{"/api/graph/generate", "/api/graph/list-owned", "/api/explanation/vote", "/api/umap", "/api/features-offset"} {
 		st, b := postJSON(t, env.URL+p, `{}`)
 		wantError(t, p, st, b, http.StatusNotFound, "not served by saex")
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	mw "saex/internal/web/middleware"
 	"strings"
 	"unicode/utf8"
 
@@ -105,7 +106,7 @@ func jsonError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var slow *bodyDeadlineError
+	var slow *mw.BodyDeadlineError
 	switch {
 	case errors.As(err, &slow):
 		return features.Errorf(features.EINVALID, "%s", slow.Error())

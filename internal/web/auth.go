@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	mw "saex/internal/web/middleware"
 	"strings"
 	"time"
 
@@ -41,7 +42,7 @@ const DefaultSessionTTL = 30 * 24 * time.Hour
 const (
 	LoginPath   = "/login"
 	LogoutPath  = "/logout"
-	MetricsPath = "/metrics"
+	MetricsPath = mw.MetricsPath
 )
 
 // keyCtx is the context key of the authenticated *features.APIKey.
@@ -195,9 +196,7 @@ func (a *Auth) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 }
 
 // isAPI reports whether the request is for the JSON API (JSON errors).
-func isAPI(r *http.Request) bool {
-	return r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == MetricsPath
-}
+func isAPI(r *http.Request) bool { return mw.IsAPI(r) }
 
 // reject writes an authentication failure: JSON for the API, the login
 // form for a page that needs a key, plain text otherwise.

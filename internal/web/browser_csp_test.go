@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 	"saex/internal/web/webtest"
 	"saex/templates"
 )
@@ -76,7 +76,7 @@ func (w *cspWatch) take() []string {
 // (a page with an inline script, an inline handler and an inline style),
 // so a silent TestBrowserPagesUnderCSP means the pages comply.
 func TestBrowserCSPSelfCheck(t *testing.T) {
-	ts := httptest.NewServer(web.SecurityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := httptest.NewServer(mw.SecurityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<!doctype html><html><head><title>x</title></head><body>
 <p style="color:red" id="p">inline</p><script>document.title = "ran"</script>

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"saex/internal/features"
+	mw "saex/internal/web/middleware"
+	"saex/templates"
 )
 
 // Hardening is what a production saex puts around the router: API keys on
@@ -25,10 +28,10 @@ type Hardening struct {
 	// TrustedOrigins may post cross-origin (e.g. "https://lab.example.org").
 	TrustedOrigins []string
 	// ComputeRate limits each client on the compute API (zero: no limit).
-	ComputeRate Rate
+	ComputeRate mw.Rate
 	// LoginRate limits each client's key guesses at POST /login (zero:
 	// DefaultLoginRate).
-	LoginRate Rate
+	LoginRate mw.Rate
 	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For
 	// names the client; empty means clients connect directly.
 	TrustedProxies []string
@@ -55,7 +58,7 @@ type Hardening struct {
 
 // DefaultLoginRate bounds POST /login per client: enough for typing
 // mistakes, far too few for guessing.
-var DefaultLoginRate = Rate{Requests: 10, Window: time.Minute}
+var DefaultLoginRate = mw.Rate{Requests: 10, Window: time.Minute}
 
 // Default deadlines of Hardening.
 const (
@@ -88,7 +91,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if h.Metrics != nil {
 		auth.onReject = func(status int) { h.Metrics.authFailures.WithLabelValues(statusClassExact(status)).Inc() }
 	}
-	clientIP, err := ClientIP(h.TrustedProxies)
+	clientIP, err := mw.ClientIP(h.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +120,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 
 	// One budget per client for all compute: the API's and the pages' form
 	// posts (the prompt tool and the feature test run the model too).
-	limit := RateLimit(h.ComputeRate, onLimit)
+	limit := mw.RateLimit(h.ComputeRate, onLimit, tooManyRequestsPage)
 	// Order inside each group: refuse cheaply first (cross-origin, rate,
 	// key), then cap the body and start the clock.
 	// Reads wait for the scheduler after the deadline starts: time in line
@@ -126,20 +129,20 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	// read).
 	bodyWait := h.BodyDeadline
 	if bodyWait <= 0 {
-		bodyWait = DefaultBodyDeadline
+		bodyWait = mw.DefaultBodyDeadline
 	}
-	bodyDL := BodyDeadline(bodyWait)
-	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, postsOnly(limit), auth.Gate, MaxBody(bodyCap), bodyDL, Deadline(readDL), admitReads(s.Scheduler, s.pageError))
-	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, MaxBody(bodyCap), bodyDL, Deadline(readDL), admitReads(s.Scheduler, s.apiError))
-	compute := []func(http.Handler) http.Handler{limit, auth.Gate, MaxBody(bodyCap), bodyDL}
+	bodyDL := mw.BodyDeadline(bodyWait)
+	s.PageMiddleware = append(s.PageMiddleware, auth.CrossOrigin, postsOnly(limit), auth.Gate, mw.MaxBody(bodyCap), bodyDL, mw.Deadline(readDL), admitReads(s.Scheduler, s.pageError))
+	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, mw.MaxBody(bodyCap), bodyDL, mw.Deadline(readDL), admitReads(s.Scheduler, s.apiError))
+	compute := []func(http.Handler) http.Handler{limit, auth.Gate, mw.MaxBody(bodyCap), bodyDL}
 	if h.Metrics != nil {
 		compute = append(compute, h.Metrics.computeGauge)
 	}
 	// Compute requests may wait for a slot and run for ComputeTimeout, then
 	// still read the database.
-	compute = append(compute, Deadline(computeTimeout+readDL))
+	compute = append(compute, mw.Deadline(computeTimeout+readDL))
 	s.ComputeMiddleware = append(s.ComputeMiddleware, compute...)
-	s.WriteMiddleware = append(s.WriteMiddleware, auth.CrossOrigin, auth.RequireWriteKey, MaxBody(uploadCap), BodyDeadline(writeDL), Deadline(writeDL))
+	s.WriteMiddleware = append(s.WriteMiddleware, auth.CrossOrigin, auth.RequireWriteKey, mw.MaxBody(uploadCap), mw.BodyDeadline(writeDL), mw.Deadline(writeDL))
 
 	router := s.Handler()
 	routes, _ := router.(chi.Routes)
@@ -154,8 +157,8 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if !loginRate.Enabled() {
 		loginRate = DefaultLoginRate
 	}
-	login := SecurityHeaders(auth.CrossOrigin(postsOnly(RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
-	logout := SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.handleLogout)))
+	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit, tooManyRequestsPage))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
+	logout := mw.SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.handleLogout)))
 	var metrics http.Handler
 	if h.Metrics != nil {
 		metrics = auth.Gate(h.Metrics.Handler())
@@ -177,12 +180,13 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	return clientIP(Observe(h.Metrics, h.Logger, routes)(outer)), nil
 }
 
-// postsOnly applies mw to POST requests only (the pages' compute forms).
+// postsOnly applies mw to POST requests only (the pages' compute forms)
+// and to the prompt tool's shareable GET, which runs the model too.
 func postsOnly(mw func(http.Handler) http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		limited := mw(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost {
+			if r.Method == http.MethodPost || runsPrompt(r) {
 				limited.ServeHTTP(w, r)
 				return
 			}
@@ -202,4 +206,25 @@ func statusClassExact(status int) string {
 		return "503"
 	}
 	return "other"
+}
+
+// runsPrompt reports whether a page request runs the model although it is
+// a GET: the prompt tool's shareable URL (/{model}/prompt?text=...).
+func runsPrompt(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasSuffix(r.URL.Path, "/prompt") &&
+		strings.TrimSpace(r.URL.Query().Get("text")) != ""
+}
+
+// tooManyRequestsPage answers a page's refused request with the styled
+// error page, or for htmx a message fragment it shows in place.
+func tooManyRequestsPage(w http.ResponseWriter, r *http.Request, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusTooManyRequests)
+	c := templates.ErrorPage(templates.ErrorView{Meta: templates.Meta{Title: "Too many requests", Assets: AssetVersion()},
+		Status: http.StatusTooManyRequests, Message: msg})
+	if isHTMX(r) {
+		c = templates.ErrorMessage(msg)
+	}
+	_ = c.Render(r.Context(), w)
 }

@@ -14,11 +14,12 @@ import (
 	"saex/internal/features"
 	"saex/internal/inference"
 	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 	"saex/internal/web/webtest"
 )
 
 func TestParseRate(t *testing.T) {
-	for in, want := range map[string]web.Rate{
+	for in, want := range map[string]mw.Rate{
 		"120/min": {Requests: 120, Window: time.Minute},
 		"10/s":    {Requests: 10, Window: time.Second},
 		"1000/h":  {Requests: 1000, Window: time.Hour},
@@ -29,24 +30,24 @@ func TestParseRate(t *testing.T) {
 		"":        {},
 		"0/min":   {},
 	} {
-		got, err := web.ParseRate(in)
+		got, err := mw.ParseRate(in)
 		if err != nil || got != want {
 			t.Errorf("ParseRate(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"120", "x/min", "-1/min", "10/fortnight", "10/-5s", "10/0s"} {
-		if _, err := web.ParseRate(bad); err == nil {
+		if _, err := mw.ParseRate(bad); err == nil {
 			t.Errorf("ParseRate(%q) accepted", bad)
 		}
 	}
-	if s := (web.Rate{Requests: 120, Window: time.Minute}).String(); s != "120/min" {
+	if s := (mw.Rate{Requests: 120, Window: time.Minute}).String(); s != "120/min" {
 		t.Errorf("String = %q", s)
 	}
 }
 
 func TestComputeRateLimit(t *testing.T) {
 	e := newHardened(t, false, func(h *web.Hardening) {
-		h.ComputeRate = web.Rate{Requests: 3, Window: time.Minute}
+		h.ComputeRate = mw.Rate{Requests: 3, Window: time.Minute}
 		h.TrustedProxies = []string{"127.0.0.0/8"}
 	})
 	post := func(client string) (int, http.Header, []byte) {
@@ -77,7 +78,7 @@ func TestComputeRateLimit(t *testing.T) {
 		wantStatus(t, "read while compute-limited", st, 200, b)
 	}
 	// A spoofed X-Forwarded-For from an untrusted peer does not buy a new budget.
-	e2 := newHardened(t, false, func(h *web.Hardening) { h.ComputeRate = web.Rate{Requests: 1, Window: time.Minute} })
+	e2 := newHardened(t, false, func(h *web.Hardening) { h.ComputeRate = mw.Rate{Requests: 1, Window: time.Minute} })
 	codes := []int{}
 	for i := range 3 {
 		st, _, _ := e2.call(t, "POST", "/api/search-all", `{}`, jsonHdr("X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i)))

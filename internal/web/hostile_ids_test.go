@@ -39,6 +39,7 @@ func TestHugeLayerSourceRefusedAndHarmless(t *testing.T) {
 		wantStatus(t, "GET "+path+" with a huge-layer source stored", st, http.StatusOK, b)
 	}
 	st, b = get(t, env.URL+"/api/models/"+webtest.TestModel+"/sources")
+	wantStatus(t, "sources API", st, http.StatusOK, b)
 	if i, j := strings.Index(string(b), webtest.TestSource), strings.Index(string(b), huge); i < 0 || j < 0 || j < i {
 		t.Errorf("sources not listed in layer order (layer 0 before layer 99999999999): %s", truncate(b))
 	}

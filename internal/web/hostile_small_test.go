@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 	"saex/internal/web/webtest"
 )
 
@@ -70,7 +71,7 @@ func TestLongTokenSaysSoInOurWords(t *testing.T) {
 
 // TestLoginRateLimited: key guesses at POST /login are limited per client.
 func TestLoginRateLimited(t *testing.T) {
-	e := newHardened(t, true, func(h *web.Hardening) { h.LoginRate = web.Rate{Requests: 3, Window: time.Minute} })
+	e := newHardened(t, true, func(h *web.Hardening) { h.LoginRate = mw.Rate{Requests: 3, Window: time.Minute} })
 	form := url.Values{"key": {"saex_guess"}}.Encode()
 	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 	for i := range 3 {

@@ -144,6 +144,18 @@ func hostileRoutes() []hostileRoute {
 			m, s, _ := stored(v)
 			return post("/api/explanation/search", map[string]any{"query": "fossils", "modelId": m, "layers": []string{s}})
 		}, false, nil},
+		{"POST /api/model/get", []string{"model"}, func(v map[string]string) (string, string, string, []byte) {
+			m, _, _ := stored(v)
+			return post("/api/model/get", map[string]any{"id": m})
+		}, false, nil},
+		{"GET /api/source-set/{model}/{name}", []string{"model"}, func(v map[string]string) (string, string, string, []byte) {
+			m, _, _ := stored(v)
+			return get("/api/source-set/" + esc(m) + "/res-webtest")
+		}, false, nil},
+		{"POST /api/activation/get", []string{"model", "source", "index"}, func(v map[string]string) (string, string, string, []byte) {
+			m, s, i := stored(v)
+			return post("/api/activation/get", map[string]any{"modelId": m, "source": s, "index": jsonIndex(i)})
+		}, false, nil},
 		// Compute.
 		{"POST /api/activation/new", []string{"model", "source", "index"}, func(v map[string]string) (string, string, string, []byte) {
 			m, s, i := demo(v)

@@ -7,7 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"saex/internal/web"
+	mw "saex/internal/web/middleware"
 	"saex/internal/web/webtest"
 	"saex/templates"
 )
@@ -92,4 +95,28 @@ func TestPromptShareAndDensity(t *testing.T) {
 	}
 	st, b = get(t, page+"?text=hi&density=abc")
 	wantStatus(t, "bad density", st, 400, b)
+}
+
+// A shared prompt URL runs the model, so it spends the compute budget as
+// the form does; past it the page is the styled 429 page.
+func TestSharedPromptURLIsRateLimited(t *testing.T) {
+	e := newHardened(t, false, func(h *web.Hardening) {
+		h.ComputeRate = mw.Rate{Requests: 1, Window: time.Minute}
+	})
+	path := templates.PromptURL(webtest.TestModel) + "?text=hello"
+	if st, _, b := e.call(t, "GET", path, "", nil); st == http.StatusTooManyRequests {
+		t.Fatalf("first shared prompt limited: %s", b)
+	}
+	st, h, b := e.call(t, "GET", path, "", nil)
+	if st != http.StatusTooManyRequests || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Fatalf("second shared prompt in a minute: %d %s, want the 429 page", st, h.Get("Content-Type"))
+	}
+	doc := parseHTML(t, b)
+	if len(findAll(doc, byClass("error-msg"))) != 1 || len(findAll(doc, byTag("link"))) == 0 {
+		t.Errorf("429 page is not the styled error page: %s", truncate(b))
+	}
+	// Viewing the tool is never limited.
+	if st, _, b := e.call(t, "GET", templates.PromptURL(webtest.TestModel), "", nil); st != 200 {
+		t.Errorf("prompt page view over the budget: %d %s", st, truncate(b))
+	}
 }

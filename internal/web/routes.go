@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"runtime/debug"
+	mw "saex/internal/web/middleware"
 	"strings"
 	"time"
 
@@ -33,7 +34,7 @@ func (s *Server) routes() chi.Router {
 	s.init()
 	r := chi.NewRouter()
 	r.Use(s.recoverer)
-	r.Use(SecurityHeaders)
+	r.Use(mw.SecurityHeaders)
 	// Neuronpedia's Python client posts to /api/search-all/ with a trailing
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)

@@ -89,3 +89,24 @@ func TestFamilyGolden(t *testing.T) {
 		})
 	}
 }
+
+// GPT-2-shaped files keep the hand-written fast path, and the general
+// pipeline gives the same ids and offsets on them.
+func TestGPT2FilesTakeFastPath(t *testing.T) {
+	tok := mustLoad(t, demoDir)
+	if tok.gen == nil || !tok.gen.fast {
+		t.Fatal("demo tokenizer.json does not take the GPT-2 fast path")
+	}
+	for _, name := range families {
+		if g := familyTokenizer(t, name).gen; g == nil || g.fast {
+			t.Errorf("%s takes the GPT-2 fast path", name)
+		}
+	}
+	for i, c := range loadGolden(t, "demo-gpt2-4l.json") {
+		fast, fo := tok.Encode(c.Text)
+		gen, gro := tok.encodeGeneral(c.Text)
+		if !reflect.DeepEqual(fast, gen) || !reflect.DeepEqual(fo, gro) {
+			t.Errorf("case %d %q: fast %v %v, general %v %v", i, c.Text, fast, fo, gen, gro)
+		}
+	}
+}

@@ -38,14 +38,7 @@ func (m *Model) positionQK(ws *workspace, l *layer, rows []int, ld int) {
 	hd, nq, nkv := c.HeadDim, c.NHead, c.NKVHead
 	half := c.RotaryDim / 2
 	rotary := !c.LearnedPositions
-	if rotary {
-		tmax := 0
-		for s := range len(rows) - 1 {
-			tmax = max(tmax, rows[s+1]-rows[s])
-		}
-		ws.cos, ws.sin = grow(ws.cos, tmax*half), grow(ws.sin, tmax*half)
-		ropeTable(ws.cos, ws.sin, m.invFreq, tmax)
-	}
+
 	seqOf := func(r int) int { // the sequence holding row r
 		s := 0
 		for rows[s+1] <= r {

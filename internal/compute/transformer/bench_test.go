@@ -68,6 +68,14 @@ func BenchmarkForwardDemo128(b *testing.B) {
 	b.Run("to=logits", func(b *testing.B) {
 		benchForward(b, m, 128, []string{"logits"})
 	})
+	// The demo's F16 weights kept 16-bit (Load widens a model this small).
+	b.Run("f16/to=blocks.3.hook_resid_pre", func(b *testing.B) {
+		m16, err := loadDir(demoDir, func(Config) bool { return true })
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchForward(b, m16, 128, []string{"blocks.1.hook_resid_pre", "blocks.2.hook_resid_pre", "blocks.3.hook_resid_pre"})
+	})
 }
 
 // BenchmarkForwardGPT2Small128 is a GPT-2-small-shaped model (random

@@ -35,7 +35,7 @@
 //
 // Hooks (hooks.go) are TransformerLens's: blocks.L.{hook_resid_pre,
 // attn.hook_z, hook_attn_out, hook_resid_mid, mlp.hook_pre,
-// mlp.hook_post, hook_mlp_out, hook_resid_post}, hook_embed,
+// mlp.hook_pre_linear (gated MLPs), mlp.hook_post, hook_mlp_out, hook_resid_post}, hook_embed,
 // hook_pos_embed, ln_final.hook_normalized and logits; Forward runs only
 // the layers up to the deepest requested hook.
 //

@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,12 +204,13 @@ func TestMalformedCheckpoints(t *testing.T) {
 }
 
 // Parallel-residual NeoX has no hook_resid_mid, rotary models no
-// hook_pos_embed, gated MLPs no mlp.hook_pre: each is a clear error.
+// hook_pos_embed, ungated MLPs no mlp.hook_pre_linear: each is a clear
+// error.
 func TestFamilyHookErrors(t *testing.T) {
 	for name, c := range map[string]struct{ dir, hook, want string }{
 		"parallel resid_mid": {"pythia-parallel", "blocks.0.hook_resid_mid", "use_parallel_residual"},
 		"rotary pos_embed":   {"llama3-gqa", "hook_pos_embed", "rotary"},
-		"gated mlp.hook_pre": {"gemma2-softcap-window", "blocks.1.mlp.hook_pre", "gated"},
+		"ungated pre_linear": {"pythia-parallel", "blocks.1.mlp.hook_pre_linear", "gated"},
 		"layer out of range": {"qwen3-qknorm", "blocks.2.hook_resid_post", "out of range"},
 	} {
 		m := mustLoad(t, filepath.Join("testdata", "families", c.dir))
@@ -226,6 +228,38 @@ func TestFamilyHookErrors(t *testing.T) {
 	for i := range mid {
 		if mid[i] != pre[i]+out[i] {
 			t.Fatalf("resid_mid[%d] = %g, want %g + %g", i, mid[i], pre[i], out[i])
+		}
+	}
+}
+
+// A gated MLP's mlp.hook_post is act(mlp.hook_pre) * mlp.hook_pre_linear.
+func TestGatedMLPHooks(t *testing.T) {
+	for _, c := range []struct {
+		dir string
+		act func(float64) float64
+	}{
+		{"llama3-gqa", func(x float64) float64 { return x / (1 + math.Exp(-x)) }},
+		{"gemma2-softcap-window", func(x float64) float64 {
+			return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+		}},
+	} {
+		m := mustLoad(t, filepath.Join("testdata", "families", c.dir))
+		hooks := []string{"blocks.1.mlp.hook_pre", "blocks.1.mlp.hook_pre_linear", "blocks.1.mlp.hook_post"}
+		acts, err := m.Forward([][]int{{3, 40, 5, 300}, {7}}, hooks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := range 2 {
+			pre, lin, post := acts.Get(hooks[0], s), acts.Get(hooks[1], s), acts.Get(hooks[2], s)
+			if len(pre) != len(post) || len(lin) != len(post) || len(post) != acts.Len(s)*m.Cfg.NInner {
+				t.Fatalf("%s: widths %d %d %d", c.dir, len(pre), len(lin), len(post))
+			}
+			for i := range post {
+				want := c.act(float64(pre[i])) * float64(lin[i])
+				if math.Abs(float64(post[i])-want) > 1e-5*max(1, math.Abs(want)) {
+					t.Fatalf("%s seq %d [%d]: post %g, want act(%g)*%g = %g", c.dir, s, i, post[i], pre[i], lin[i], want)
+				}
+			}
 		}
 	}
 }

@@ -75,6 +75,15 @@ func (m *Model) Forward(batch [][]int, hooks []string) (*Activations, error) {
 	if p.embed(batch) {
 		return p.acts, nil
 	}
+	if !m.Cfg.LearnedPositions { // one rotary table for every layer
+		tmax := 0
+		for _, ids := range batch {
+			tmax = max(tmax, len(ids))
+		}
+		half := m.Cfg.RotaryDim / 2
+		ws.cos, ws.sin = grow(ws.cos, tmax*half), grow(ws.sin, tmax*half)
+		ropeTable(ws.cos, ws.sin, m.invFreq, tmax)
+	}
 	for L := range m.Cfg.NLayer {
 		if p.block(L) {
 			return p.acts, nil

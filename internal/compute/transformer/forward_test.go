@@ -45,6 +45,9 @@ func TestHookRelations(t *testing.T) {
 	hooks := []string{"hook_embed", "hook_pos_embed", "ln_final.hook_normalized", "logits"}
 	for L := range m.Cfg.NLayer {
 		for p := range blockHookNames {
+			if p == "mlp.hook_pre_linear" { // gated MLPs only
+				continue
+			}
 			hooks = append(hooks, "blocks."+itoa(L)+"."+p)
 		}
 	}

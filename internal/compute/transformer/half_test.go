@@ -28,8 +28,8 @@ func TestHalfWeightsEqualFloat32(t *testing.T) {
 	}
 	ids := [][]int{{5, 9, 300, 7, 12, 511, 3}, {44}}
 	hooks := []string{"blocks.0.attn.hook_z", "blocks.1.mlp.hook_post", "blocks.1.hook_resid_post", "logits"}
-	if small := mustLoad(t, src); small.wte.f32 == nil || small.layers[0].qkv.Elem() != kernel.F32 {
-		t.Error("Load kept a small model 16-bit")
+	if loaded := mustLoad(t, src); loaded.wte.u16 == nil || loaded.layers[0].qkv.Elem() != kernel.BF16 {
+		t.Error("Load widened 16-bit weights")
 	}
 	a16, err := m16.Forward(ids, hooks)
 	if err != nil {

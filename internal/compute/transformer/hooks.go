@@ -11,18 +11,19 @@ type HookKind int
 
 // Hook kinds, in the order a forward pass reaches them within a layer.
 const (
-	HookEmbed     HookKind = iota // hook_embed: wte[ids] (times Gemma's sqrt(d_model))
-	HookPosEmbed                  // hook_pos_embed: wpe[positions] (learned positions only)
-	HookResidPre                  // blocks.L.hook_resid_pre (L=0: embed + pos_embed)
-	HookAttnZ                     // blocks.L.attn.hook_z, flattened [T, n_head*head_dim], value bias included
-	HookAttnOut                   // blocks.L.hook_attn_out (Gemma-2: after the post-attention norm)
-	HookResidMid                  // blocks.L.hook_resid_mid (not under a parallel residual)
-	HookMLPPre                    // blocks.L.mlp.hook_pre, [T, n_inner] (ungated MLPs only)
-	HookMLPPost                   // blocks.L.mlp.hook_post, [T, n_inner]: act(gate)*up when gated
-	HookMLPOut                    // blocks.L.hook_mlp_out (Gemma-2: after the post-feedforward norm)
-	HookResidPost                 // blocks.L.hook_resid_post
-	HookLnFinal                   // ln_final.hook_normalized (see Hook docs)
-	HookLogits                    // logits, [T, vocab]
+	HookEmbed        HookKind = iota // hook_embed: wte[ids] (times Gemma's sqrt(d_model))
+	HookPosEmbed                     // hook_pos_embed: wpe[positions] (learned positions only)
+	HookResidPre                     // blocks.L.hook_resid_pre (L=0: embed + pos_embed)
+	HookAttnZ                        // blocks.L.attn.hook_z, flattened [T, n_head*head_dim], value bias included
+	HookAttnOut                      // blocks.L.hook_attn_out (Gemma-2: after the post-attention norm)
+	HookResidMid                     // blocks.L.hook_resid_mid (not under a parallel residual)
+	HookMLPPre                       // blocks.L.mlp.hook_pre, [T, n_inner]: the activation's input (the gate's, when gated)
+	HookMLPPreLinear                 // blocks.L.mlp.hook_pre_linear, [T, n_inner]: a gated MLP's up projection
+	HookMLPPost                      // blocks.L.mlp.hook_post, [T, n_inner]: act(gate)*up when gated
+	HookMLPOut                       // blocks.L.hook_mlp_out (Gemma-2: after the post-feedforward norm)
+	HookResidPost                    // blocks.L.hook_resid_post
+	HookLnFinal                      // ln_final.hook_normalized (see Hook docs)
+	HookLogits                       // logits, [T, vocab]
 )
 
 // Hook is one parsed hook point. Layer is meaningful for the blocks.L
@@ -38,19 +39,20 @@ type Hook struct {
 }
 
 var blockHookNames = map[string]HookKind{
-	"hook_resid_pre":  HookResidPre,
-	"attn.hook_z":     HookAttnZ,
-	"hook_attn_out":   HookAttnOut,
-	"hook_resid_mid":  HookResidMid,
-	"mlp.hook_pre":    HookMLPPre,
-	"mlp.hook_post":   HookMLPPost,
-	"hook_mlp_out":    HookMLPOut,
-	"hook_resid_post": HookResidPost,
+	"hook_resid_pre":      HookResidPre,
+	"attn.hook_z":         HookAttnZ,
+	"hook_attn_out":       HookAttnOut,
+	"hook_resid_mid":      HookResidMid,
+	"mlp.hook_pre":        HookMLPPre,
+	"mlp.hook_pre_linear": HookMLPPreLinear,
+	"mlp.hook_post":       HookMLPPost,
+	"hook_mlp_out":        HookMLPOut,
+	"hook_resid_post":     HookResidPost,
 }
 
 // ParseHook parses a TransformerLens hook name: hook_embed,
 // hook_pos_embed, blocks.L.{hook_resid_pre, attn.hook_z, hook_attn_out,
-// hook_resid_mid, mlp.hook_pre, mlp.hook_post, hook_mlp_out,
+// hook_resid_mid, mlp.hook_pre, mlp.hook_pre_linear, mlp.hook_post, hook_mlp_out,
 // hook_resid_post}, ln_final.hook_normalized or logits. The layer range is
 // checked by the model (Model.CheckHook).
 func ParseHook(name string) (Hook, error) {
@@ -118,7 +120,8 @@ func (h Hook) depth(nLayer int) int {
 
 // CheckHook reports an error when h does not exist in this model: a layer
 // out of range or not loaded, resid_mid under a parallel residual,
-// pos_embed without learned positions, mlp.hook_pre of a gated MLP.
+// pos_embed without learned positions, mlp.hook_pre_linear of an ungated
+// MLP.
 func (m *Model) CheckHook(h Hook) error {
 	c := m.Cfg
 	switch {
@@ -132,8 +135,8 @@ func (m *Model) CheckHook(h Hook) error {
 		return fmt.Errorf("transformer: hook %s does not exist in %s with use_parallel_residual (attention and MLP both read hook_resid_pre)", h, c.Family)
 	case h.Kind == HookPosEmbed && !c.LearnedPositions:
 		return fmt.Errorf("transformer: hook %s does not exist in %s (rotary positions)", h, c.Family)
-	case h.Kind == HookMLPPre && c.GatedMLP:
-		return fmt.Errorf("transformer: hook %s is not supported for the gated MLP of %s (mlp.hook_post is)", h, c.Family)
+	case h.Kind == HookMLPPreLinear && !c.GatedMLP:
+		return fmt.Errorf("transformer: hook %s exists only for gated MLPs, and %s's is not gated", h, c.Family)
 	}
 	return nil
 }
@@ -143,7 +146,7 @@ func (m *Model) HookWidth(h Hook) int {
 	switch h.Kind {
 	case HookAttnZ:
 		return m.Cfg.qDim()
-	case HookMLPPre, HookMLPPost:
+	case HookMLPPre, HookMLPPreLinear, HookMLPPost:
 		return m.Cfg.NInner
 	case HookLogits:
 		return m.Cfg.VocabSize

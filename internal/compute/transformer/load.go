@@ -13,21 +13,19 @@ import (
 // of model.safetensors.index.json) of a Hugging Face checkpoint directory
 // of any supported family.
 //
-// BF16 and F16 weights of a model whose weights would take more than
-// Keep16BitAbove bytes as float32 stay 16-bit: matrices are packed 16-bit
-// (the kernel widens them as it reads them, exactly, so results equal the
-// float32 path) and embeddings are read in place from the mapped file, a
-// row at a time (the model then keeps the file mapped). Smaller models are
-// widened to float32 once at load: they fit either way, and the float32
-// kernel is faster (16-bit costs about 20% more CPU time for BF16 and more
-// for F16 at 128 tokens on GPT-2-small shapes, this machine).
+// BF16 and F16 weights stay 16-bit: matrices are packed 16-bit (the
+// kernel widens them as it reads them, exactly, so results equal the
+// float32 path, at the float32 path's speed since the kernel's 16-bit
+// micro-kernels) and embeddings are read in place from the mapped file, a
+// row at a time (the model then keeps the file mapped). F32 weights are
+// packed as float32.
 func Load(dir string) (*Model, error) {
-	return loadDir(dir, func(c Config) bool { return c.float32Bytes() > Keep16BitAbove })
+	return loadDir(dir, func(Config) bool { return true })
 }
 
-// Keep16BitAbove is the float32 size of a model's weights above which its
-// 16-bit weights stay 16-bit (see Load).
-const Keep16BitAbove = 1 << 30
+// bigModel is the float32 size of a model's weights above which loading
+// collects garbage between layers (see loader.layerDone).
+const bigModel = 1 << 30
 
 // float32Bytes is the size of the model's weights in float32.
 func (c Config) float32Bytes() int64 {
@@ -61,18 +59,13 @@ func loadDir(dir string, keep16 func(Config) bool) (*Model, error) {
 	return m, err
 }
 
-// collectAbove is the float32 size of a model's weights above which the
-// loader collects garbage between layers (see layerDone): a Pythia-160M
-// shape (650 MB) built 16-bit peaked at 1.57x its weight bytes without.
-const collectAbove = 64 << 20
-
 // loader reads tensors through a weightSource, keeping the first error so
 // that a family's mapping reads as a plain list of names.
 type loader struct {
 	src    weightSource
 	prefix string
 	keep16 bool // pack BF16/F16 matrices 16-bit, read 16-bit embeddings in place
-	big    bool // over collectAbove: collect garbage between layers
+	big    bool // over bigModel: collect garbage between layers
 	err    error
 }
 
@@ -163,7 +156,7 @@ func (l *loader) packed(in int, names []string, outs []int, conv bool) *kernel.P
 		switch {
 		case len(raws) == 1:
 			p = pack16(raws[0], dt, in, total, !conv)
-		case dt == tensor.BF16: // stacked Linear weights: packed from their parts, no concatenated copy
+		case dt == tensor.BF16: // stacked Linear weights, packed from their parts without a copy
 			p = kernel.PackBF16TransposedConcat(raws, in, total)
 		default:
 			p = kernel.PackF16TransposedConcat(raws, in, total)
@@ -215,7 +208,8 @@ func (l *loader) matrix(name string, rows, cols int) matrix16 {
 		return matrix16{}
 	}
 	if ok {
-		return matrix16{u16: raw, dt: dt}
+		src, full := l.src, l.prefix+name
+		return matrix16{u16: raw, dt: dt, release: func() { src.release(full) }}
 	}
 	return matrix16{f32: l.get(name, rows, cols)}
 }
@@ -282,7 +276,7 @@ func build(cfg Config, src weightSource, nLayers int, head, keep16 bool) (*Model
 		m.invFreq = invFreq(cfg.RotaryDim, cfg.Rope)
 	}
 	var err error
-	l := &loader{src: src, keep16: keep16, big: cfg.float32Bytes() > collectAbove}
+	l := &loader{src: src, keep16: keep16, big: cfg.float32Bytes() > bigModel}
 	switch cfg.Family {
 	case GPT2:
 		err = m.loadGPT2(l)

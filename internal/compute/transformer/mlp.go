@@ -15,6 +15,9 @@ func (p *pass) mlp(l *layer, L int) bool {
 	case c.GatedMLP:
 		ws.gu = grow(ws.gu, n*2*inner)
 		kernel.MatMul(ws.gu, ws.b, n, l.up, l.upB)
+		if p.recordHalves(pre, Hook{Kind: HookMLPPreLinear, Layer: L}) {
+			return true
+		}
 		m.gate(ws.hid, ws.gu, n)
 	case p.want[pre] || c.Act == SiLU:
 		kernel.MatMul(ws.hid, ws.b, n, l.up, l.upB)
@@ -26,6 +29,24 @@ func (p *pass) mlp(l *layer, L int) bool {
 		m.fcActivate(ws.hid, ws.b, n, l)
 	}
 	return p.emit(Hook{Kind: HookMLPPost, Layer: L}, ws.hid)
+}
+
+// recordHalves records the gate (pre) and up (linear) halves of ws.gu
+// through ws.hid when asked, and reports whether the pass ends there.
+func (p *pass) recordHalves(pre, linear Hook) bool {
+	inner, ws := p.m.Cfg.NInner, p.ws
+	for half, h := range []Hook{pre, linear} {
+		if !p.want[h] {
+			continue
+		}
+		for r := range p.n {
+			copy(ws.hid[r*inner:(r+1)*inner], ws.gu[(2*r+half)*inner:(2*r+half+1)*inner])
+		}
+		if p.emit(h, ws.hid) {
+			return true
+		}
+	}
+	return false
 }
 
 // actFunc is the model's activation for one value.

@@ -68,6 +68,9 @@ func (m *Model) WU() *kernel.Packed {
 	m.unembedOnce.Do(func() {
 		if w := m.unembedW; w.u16 != nil {
 			m.unembed = pack16(w.u16, w.dt, m.Cfg.NEmbd, m.Cfg.VocabSize, true)
+			if w.release != nil {
+				w.release() // packing read every page; lookups fault back only the rows they need
+			}
 		} else {
 			m.unembed = kernel.PackTransposed(w.f32, m.Cfg.NEmbd, m.Cfg.VocabSize)
 		}

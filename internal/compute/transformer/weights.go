@@ -52,9 +52,10 @@ func (s checkpointSource) release(name string) { _ = s.c.Release(name) }
 // embeddings, read a row at a time, and an unembedding packed on first
 // use.
 type matrix16 struct {
-	f32 []float32
-	u16 []uint16
-	dt  tensor.DType // of u16
+	f32     []float32
+	u16     []uint16
+	dt      tensor.DType // of u16
+	release func()       // drops a mapped u16 view's pages from the resident set (nil: nothing to drop)
 }
 
 func (w matrix16) isNil() bool { return w.f32 == nil && w.u16 == nil }

@@ -70,8 +70,14 @@ func (p *Pipeline) JobName(o JobOptions) string {
 // other scorers redoes the features (replacing, not duplicating, rows).
 func (p *Pipeline) jobHash(o JobOptions) string {
 	h := PromptVersion
-	if len(o.Scorers) > 0 && p.Scorer != nil {
-		h += "|" + ScorePromptVersion + "|" + strings.Join(o.Scorers, ",") + "|" + p.Scorer.Model
+	if len(o.Scorers) > 0 {
+		h += "|" + ScorePromptVersion + "|" + strings.Join(o.Scorers, ",")
+		if p.Scorer != nil {
+			h += "|" + p.Scorer.Model
+		}
+		if p.Embedding != nil {
+			h += "|" + p.Embedding.Model
+		}
 	}
 	return h
 }
@@ -96,8 +102,10 @@ func (p *Pipeline) RunJob(ctx context.Context, o JobOptions) (*Summary, error) {
 			idx[i] = i
 		}
 	}
-	if len(o.Scorers) > 0 && p.Scorer == nil {
-		return nil, features.Errorf(features.EINVALID, "scorers %v asked for but no scorer model configured", o.Scorers)
+	for _, typ := range o.Scorers {
+		if err := p.canScore(typ); err != nil {
+			return nil, err
+		}
 	}
 	conc := o.Concurrency
 	if conc <= 0 {

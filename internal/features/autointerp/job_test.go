@@ -74,8 +74,26 @@ var nEntries = regexp.MustCompile(`JSON array of (\d+) entries`)
 func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Messages []struct{ Role, Content string }
+		Input    []string
 	}
 	b, _ := io.ReadAll(r.Body)
+	if r.URL.Path == "/v1/embeddings" && json.Unmarshal(b, &body) == nil && len(body.Input) > 0 {
+		// The explanation (first) names the word: texts with it point one
+		// way, the others another.
+		word := strings.TrimPrefix(body.Input[0], "the word ")
+		var data []any
+		for i, text := range body.Input {
+			v := []float64{0, 1}
+			if strings.Contains(text, word) {
+				v = []float64{1, 0.2}
+			}
+			data = append(data, map[string]any{"object": "embedding", "index": i, "embedding": v})
+		}
+		out, _ := json.Marshal(map[string]any{"object": "list", "model": "e", "data": data, "usage": map[string]any{"prompt_tokens": 20, "total_tokens": 20}})
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(out)
+		return
+	}
 	if err := json.Unmarshal(b, &body); err != nil || len(body.Messages) != 2 || r.URL.Path != "/v1/chat/completions" {
 		http.Error(w, `{"error":{"message":"bad request"}}`, 400)
 		return
@@ -351,5 +369,31 @@ func TestJobStopsWhenTheEndpointKeepsFailing(t *testing.T) {
 	}
 	if len(sum.Failed) < autointerp.MaxEndpointFailures || sum.Explained != 0 {
 		t.Errorf("summary %+v", sum)
+	}
+}
+
+func TestJobEmbeddingScorer(t *testing.T) {
+	db := storetest.NewDB(t)
+	seedSource(t, db)
+	srv := httptest.NewServer(&fakeEndpoint{})
+	defer srv.Close()
+	p := newPipeline(t, db, &fakeEndpoint{})
+	opts := autointerp.JobOptions{ModelID: "m", SourceID: "0-res", Indexes: []int{2}, Scorers: []string{autointerp.ScoreEmbedding}}
+	if _, err := p.RunJob(context.Background(), opts); features.ErrorCode(err) != features.EUNAVAILABLE || !strings.Contains(err.Error(), "SAEX_EMBED_MODEL") {
+		t.Fatalf("without an embedder: %v", err)
+	}
+	e, err := llm.NewEmbedder(llm.Config{BaseURL: srv.URL + "/v1", Model: "emb-1", MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Embedding = &autointerp.EmbeddingScorer{Embedder: e, Model: "emb-1"}
+	sum, err := p.RunJob(context.Background(), opts)
+	if err != nil || sum.Scored != 1 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	sc := explanationsOf(t, db)[2][0].Scores
+	if len(sc) != 1 || sc[0].ExplanationScoreTypeName != autointerp.ScoreEmbedding || sc[0].Value != 1 || sc[0].ExplanationScoreModelName != "emb-1" ||
+		!strings.Contains(sc[0].JSONDetails, "similarities") {
+		t.Errorf("scores %+v", sc[0])
 	}
 }

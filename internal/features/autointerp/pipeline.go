@@ -28,6 +28,8 @@ type Pipeline struct {
 	Store     Store
 	Explainer *Explainer
 	Scorer    *Scorer // nil when only explaining
+	// Embedding is the embedding scorer; nil without an embeddings endpoint.
+	Embedding *EmbeddingScorer
 	Sampling  Sampling
 }
 
@@ -81,7 +83,7 @@ func (p *Pipeline) Explain(ctx context.Context, key features.FeatureKey, scorers
 			return res, err
 		}
 		for _, typ := range scorers {
-			sr, err := p.score(ctx, ft, typ, text, split.Test, negs)
+			sr, model, err := p.score(ctx, ft, typ, text, split.Test, negs)
 			if sr != nil {
 				res.Usage.PromptTokens += sr.Usage.PromptTokens
 				res.Usage.CompletionTokens += sr.Usage.CompletionTokens
@@ -98,7 +100,7 @@ func (p *Pipeline) Explain(ctx context.Context, key features.FeatureKey, scorers
 				continue
 			}
 			e.Scores = append(e.Scores, &features.ExplanationScore{ID: e.ID + "-" + typ, ExplanationID: e.ID, Value: sr.Value,
-				ExplanationScoreTypeName: typ, ExplanationScoreModelName: p.Scorer.Model, InitiatedByUserID: AuthorID,
+				ExplanationScoreTypeName: typ, ExplanationScoreModelName: model, InitiatedByUserID: AuthorID,
 				JSONDetails: sr.Details()})
 		}
 	}
@@ -106,11 +108,28 @@ func (p *Pipeline) Explain(ctx context.Context, key features.FeatureKey, scorers
 	return res, nil
 }
 
-func (p *Pipeline) score(ctx context.Context, ft *features.Feature, typ, explanation string, test, negs []Context) (*ScoreResult, error) {
-	if p.Scorer == nil {
-		return nil, features.Errorf(features.EUNAVAILABLE, "no scorer model configured")
+// score runs one scorer and returns its result and the scorer's model.
+func (p *Pipeline) score(ctx context.Context, ft *features.Feature, typ, explanation string, test, negs []Context) (*ScoreResult, string, error) {
+	if err := p.canScore(typ); err != nil {
+		return nil, "", err
 	}
-	return p.Scorer.Score(ctx, typ, explanation, test, negs, Seed(ft.Key(), typ))
+	if typ == ScoreEmbedding {
+		sr, err := p.Embedding.Score(ctx, explanation, test, negs)
+		return sr, p.Embedding.Model, err
+	}
+	sr, err := p.Scorer.Score(ctx, typ, explanation, test, negs, Seed(ft.Key(), typ))
+	return sr, p.Scorer.Model, err
+}
+
+// canScore says what to configure for a scorer that has no model.
+func (p *Pipeline) canScore(typ string) error {
+	if typ == ScoreEmbedding && p.Embedding == nil {
+		return features.Errorf(features.EUNAVAILABLE, "the embedding scorer is not configured: set SAEX_EMBED_MODEL (and SAEX_EMBED_BASE_URL, SAEX_EMBED_API_KEY when they differ from the LLM's)")
+	}
+	if typ != ScoreEmbedding && p.Scorer == nil {
+		return features.Errorf(features.EUNAVAILABLE, "no scorer model configured")
+	}
+	return nil
 }
 
 // nonActivating gathers the feature's non-activating contexts from other
@@ -152,7 +171,7 @@ func (p *Pipeline) ScoreExplanation(ctx context.Context, e *features.Explanation
 	if len(test) == 0 {
 		test = split.Explain
 	}
-	sr, err := p.score(ctx, ft, typ, e.Description, test, negs)
+	sr, model, err := p.score(ctx, ft, typ, e.Description, test, negs)
 	var u Usage
 	if sr != nil {
 		u = sr.Usage
@@ -161,7 +180,7 @@ func (p *Pipeline) ScoreExplanation(ctx context.Context, e *features.Explanation
 		return nil, u, llmErr(err, "score explanation %q", e.ID)
 	}
 	return &features.ExplanationScore{ExplanationID: e.ID, Value: sr.Value, ExplanationScoreTypeName: typ,
-		ExplanationScoreModelName: p.Scorer.Model, JSONDetails: sr.Details()}, u, nil
+		ExplanationScoreModelName: model, JSONDetails: sr.Details()}, u, nil
 }
 
 // llmErr maps LLM failures to domain errors: unusable replies are
@@ -188,7 +207,7 @@ func ParseScorers(s string) ([]string, error) {
 		}
 		name := ScorerName(part)
 		if name == "" {
-			return nil, features.Errorf(features.EINVALID, "unknown scorer %q (detection or fuzzing)", strings.TrimSpace(part))
+			return nil, features.Errorf(features.EINVALID, "unknown scorer %q (detection, fuzzing or embedding)", strings.TrimSpace(part))
 		}
 		if !seen[name] {
 			seen[name] = true

@@ -28,6 +28,8 @@ func ScorerName(s string) string {
 		return ScoreDetection
 	case "fuzzing", "fuzz", ScoreFuzzing:
 		return ScoreFuzzing
+	case "embedding", ScoreEmbedding:
+		return ScoreEmbedding
 	}
 	return ""
 }
@@ -79,9 +81,11 @@ type ScoreResult struct {
 	Type      string    `json:"type"`
 	Value     float64   `json:"value"`
 	Confusion Confusion `json:"confusion"`
-	Samples   []Sample  `json:"breakdown"`
-	Prompt    string    `json:"promptVersion"`
-	Usage     Usage     `json:"usage"`
+	Samples   []Sample  `json:"breakdown,omitempty"`
+	// Similarities is the embedding scorer's breakdown.
+	Similarities []EmbeddingSample `json:"similarities,omitempty"`
+	Prompt       string            `json:"promptVersion"`
+	Usage        Usage             `json:"usage"`
 }
 
 // Details is the JSON stored as the score's jsonDetails.

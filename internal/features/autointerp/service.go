@@ -56,17 +56,25 @@ func (s *Service) Generate(ctx context.Context, req features.GenerateRequest) (*
 func (s *Service) Score(ctx context.Context, req features.ScoreRequest) (*features.ExplanationScore, error) {
 	typ := ScorerName(req.ScorerType)
 	if typ == "" {
-		return nil, features.Errorf(features.EINVALID, "scorerType %q is not offered; use %q (detection) or %q (fuzzing)", req.ScorerType, ScoreDetection, ScoreFuzzing)
+		return nil, features.Errorf(features.EINVALID, "scorerType %q is not offered; use %q (detection), %q (fuzzing) or %q", req.ScorerType, ScoreDetection, ScoreFuzzing, ScoreEmbedding)
 	}
 	p := *s.Pipeline
-	if p.Scorer == nil {
-		return nil, features.Errorf(features.EUNAVAILABLE, "no scorer model configured")
+	if err := p.canScore(typ); err != nil {
+		return nil, err
 	}
-	sc := *p.Scorer
-	if req.ScorerModel != "" {
-		sc.Model = req.ScorerModel
+	if typ == ScoreEmbedding {
+		es := *p.Embedding
+		if req.ScorerModel != "" {
+			es.Model = req.ScorerModel
+		}
+		p.Embedding = &es
+	} else {
+		sc := *p.Scorer
+		if req.ScorerModel != "" {
+			sc.Model = req.ScorerModel
+		}
+		p.Scorer = &sc
 	}
-	p.Scorer = &sc
 	e, err := p.Store.ExplanationByID(ctx, req.ExplanationID)
 	if err != nil {
 		return nil, err

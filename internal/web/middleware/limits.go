@@ -1,7 +1,15 @@
-package web
+// Package middleware holds saex's HTTP middleware that needs nothing of
+// the web server itself: per-client rate limits and the client address
+// they key on, body caps, body and request deadlines, the http.Server
+// timeouts, and the browser security headers. internal/web wires them onto
+// its route groups (Hardening.Install); the pieces that reach into the
+// server (API-key gate and login, metrics, request log, compression with
+// the response cache's encoders) stay there.
+package middleware
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +22,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
+	chimw "github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
-
-	"saex/internal/features"
 )
 
 // This file holds the limits of production hardening: per-client rate
@@ -98,20 +104,20 @@ type rateLimitBody struct {
 // reverse proxies) the right-most untrusted X-Forwarded-For entry.
 func ClientIP(trustedProxies []string) (func(http.Handler) http.Handler, error) {
 	if len(trustedProxies) == 0 {
-		return middleware.ClientIPFromRemoteAddr, nil
+		return chimw.ClientIPFromRemoteAddr, nil
 	}
 	for _, p := range trustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil {
 			return nil, fmt.Errorf("trusted proxy %q is not a CIDR (e.g. 10.0.0.0/8): %w", p, err)
 		}
 	}
-	return middleware.ClientIPFromXFF(trustedProxies...), nil
+	return chimw.ClientIPFromXFF(trustedProxies...), nil
 }
 
 // clientKey is the rate-limit key: the resolved client IP (IPv6 by /64),
 // or the TCP peer when no ClientIP middleware ran.
 func clientKey(r *http.Request) (string, error) {
-	ip := middleware.GetClientIP(r.Context())
+	ip := chimw.GetClientIP(r.Context())
 	if ip == "" {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
@@ -123,9 +129,10 @@ func clientKey(r *http.Request) (string, error) {
 }
 
 // RateLimit limits each client (see ClientIP) to rate; past it the client
-// gets 429 with Retry-After and a JSON body (plain text for pages).
-// onLimit, when not nil, is called for every refused request (metrics).
-func RateLimit(rate Rate, onLimit func(r *http.Request)) func(http.Handler) http.Handler {
+// gets 429 with Retry-After and a JSON body; pages get page's answer (the
+// styled error page) or, with page nil, plain text. onLimit, when not
+// nil, is called for every refused request (metrics).
+func RateLimit(rate Rate, onLimit func(r *http.Request), page func(w http.ResponseWriter, r *http.Request, msg string)) func(http.Handler) http.Handler {
 	if !rate.Enabled() {
 		return func(next http.Handler) http.Handler { return next }
 	}
@@ -139,7 +146,11 @@ func RateLimit(rate Rate, onLimit func(r *http.Request)) func(http.Handler) http
 				retry = v
 			}
 			msg := fmt.Sprintf("rate limit exceeded: at most %d requests per %s per client; retry in %d s", rate.Requests, rate.Window, retry)
-			if !isAPI(r) {
+			if !IsAPI(r) {
+				if page != nil {
+					page(w, r, msg)
+					return
+				}
 				// A page's form post (htmx shows the text in place).
 				http.Error(w, msg, http.StatusTooManyRequests)
 				return
@@ -161,11 +172,11 @@ func MaxBody(limit int64) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if limit > 0 && r.Body != nil && r.Body != http.NoBody {
 				if r.ContentLength > limit {
-					err := features.Errorf(features.ETOOLARGE, "request body is larger than %d bytes", limit)
-					if isAPI(r) {
-						writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: features.ErrorMessage(err)})
+					msg := fmt.Sprintf("request body is larger than %d bytes", limit)
+					if IsAPI(r) {
+						writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": msg})
 					} else {
-						http.Error(w, features.ErrorMessage(err), http.StatusRequestEntityTooLarge)
+						http.Error(w, msg, http.StatusRequestEntityTooLarge)
 					}
 					return
 				}
@@ -286,7 +297,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		b.done()
 	} else if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = &bodyDeadlineError{d: b.d, err: err}
+		err = &BodyDeadlineError{Limit: b.d, Err: err}
 	}
 	return n, err
 }
@@ -298,13 +309,30 @@ func (b *deadlineBody) done() {
 	}
 }
 
-// bodyDeadlineError says the body was too slow, in the client's terms.
-type bodyDeadlineError struct {
-	d   time.Duration
-	err error
+// BodyDeadlineError is what reading a body past its deadline returns: it
+// says so in the client's terms (handlers answer it as a 400).
+type BodyDeadlineError struct {
+	Limit time.Duration
+	Err   error
 }
 
-func (e *bodyDeadlineError) Error() string {
-	return fmt.Sprintf("request body did not arrive within %s", e.d)
+func (e *BodyDeadlineError) Error() string {
+	return fmt.Sprintf("request body did not arrive within %s", e.Limit)
 }
-func (e *bodyDeadlineError) Unwrap() error { return e.err }
+func (e *BodyDeadlineError) Unwrap() error { return e.Err }
+
+// MetricsPath is where the server exports its metrics; errors there are
+// JSON like the API's.
+const MetricsPath = "/metrics"
+
+// IsAPI reports whether the request is for the JSON API (JSON errors).
+func IsAPI(r *http.Request) bool {
+	return r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == MetricsPath
+}
+
+// writeJSON writes v as JSON with the status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing more to do
+}

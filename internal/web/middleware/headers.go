@@ -1,4 +1,4 @@
-package web
+package middleware
 
 import "net/http"
 
