@@ -112,7 +112,7 @@ def main():
             row = res.setdefault((rec["shape"], rec["round"]), {"gemm": {}, "numpy": {}})
             rounds = max(rounds, rec["round"] + 1)
             if rec["what"] == "gemm":
-                row["gemm"][tuple(rec["mkn"])] = rec["gflops"]
+                row["gemm"][tuple(rec["mkn"])] = rec
             elif rec["what"] == "forward":
                 row["saex"] = rec
             else:
@@ -149,7 +149,7 @@ def main():
             for m, k, n in products(cfg, t):
                 g = run_json([saex, "bench", "gemm", "--m", str(m), "--k", str(k), "--n", str(n),
                               "--dtype", "bf16" if bf16 else "f32", "--threads", th])
-                row["gemm"][(m, k, n)] = record(round=r, shape=shape, what="gemm", mkn=[m, k, n], **g)["gflops"]
+                row["gemm"][(m, k, n)] = record(round=r, shape=shape, what="gemm", mkn=[m, k, n], **g)
             hook = f"blocks.{layers - 1}.hook_resid_post"
             f = run_json([saex, "bench", "forward", "--config", path, "--tokens", str(t), "--hook", hook,
                           "--threads", th])
@@ -173,7 +173,7 @@ def summarize(res, rounds):
         bf16 = cfg.get("torch_dtype") in ("bfloat16", "float16")
         prods = products(cfg, t)
         speed, pct, saex_ms, np_ms, fl, eq, best_core = [], [], [], [], [], [], []
-        cpu_speed, saex_cpu, np_cpu = [], [], []
+        cpu_speed, saex_cpu, np_cpu, fl_cpu, eq_cpu, pct_cpu = [], [], [], [], [], []
         rss = 0
         for r in range(rounds):
             row = res.get((shape, r), {})
@@ -184,13 +184,21 @@ def summarize(res, rounds):
             best_core.append(f"{core}={npr['corename']}")
             # Time the products alone would take at bench gemm's rates.
             pflops = [2 * m * k * n for m, k, n in prods]
-            gemm_eq = sum(pflops) / sum(p / (row["gemm"][mkn] * 1e9) for p, mkn in zip(pflops, prods)) / 1e9
+            gemm_eq = sum(pflops) / sum(p / (row["gemm"][mkn]["gflops"] * 1e9) for p, mkn in zip(pflops, prods)) / 1e9
             speed.append(npr["seconds_per_call"] / s)
             sc = row["saex"].get("cpu_seconds_per_call", 0)
             if sc:
+                # numpy's least CPU time of its core types; GFLOP per CPU second for the % of gemm.
+                npc = min(v["cpu_seconds_per_call"] for v in row["numpy"].values())
                 saex_cpu.append(1e3 * sc)
-                np_cpu.append(1e3 * npr["cpu_seconds_per_call"])
-                cpu_speed.append(npr["cpu_seconds_per_call"] / sc)
+                np_cpu.append(1e3 * npc)
+                cpu_speed.append(npc / sc)
+                fwd_flops = row["saex"]["gflops"] * s
+                gemm_cpu_time = sum(p / 1e9 * row["gemm"][mkn]["cpu_seconds_per_call"] / row["gemm"][mkn]["seconds_per_call"]
+                                    / row["gemm"][mkn]["gflops"] for p, mkn in zip(pflops, prods))
+                fl_cpu.append(fwd_flops / sc)
+                eq_cpu.append(sum(pflops) / 1e9 / gemm_cpu_time)
+                pct_cpu.append(100 * fl_cpu[-1] / eq_cpu[-1])
             pct.append(100 * row["saex"]["gflops"] / gemm_eq)
             saex_ms.append(1e3 * s)
             np_ms.append(1e3 * npr["seconds_per_call"])
@@ -210,8 +218,9 @@ def summarize(res, rounds):
               f"{rss / 2**20:.0f} MiB / ({weight_bytes(cfg, layers, bf16) / 2**20:.0f} + "
               f"{activation_bytes(cfg, t) / 2**20:.0f}) MiB = {rss_ratio:.2f} |")
         if cpu_speed:
-            print(f"|   CPU time per call | {med(saex_cpu):.1f} | {med(np_cpu):.1f} | {med(cpu_speed):.2f}x "
-                  f"({min(cpu_speed):.2f}-{max(cpu_speed):.2f}) | | | | |")
+            print(f"|   same, CPU time per call (GFLOP per CPU-second) | {med(saex_cpu):.1f} | {med(np_cpu):.1f} | "
+                  f"{med(cpu_speed):.2f}x ({min(cpu_speed):.2f}-{max(cpu_speed):.2f}) | {med(fl_cpu):.1f} | "
+                  f"{med(eq_cpu):.1f} | {med(pct_cpu):.0f}% ({min(pct_cpu):.0f}-{max(pct_cpu):.0f}) | |")
     print("# all targets met" if ok else "# some targets missed")
 
 
