@@ -67,7 +67,7 @@ func (m *Model) activate(h []float32, n int) {
 	parallelRows(n, 20*inner, func(r0, r1 int) {
 		if m.Cfg.Act == GeluErf {
 			for r := r0; r < r1; r++ {
-				geluErfBias(h[r*inner:(r+1)*inner], h[r*inner:(r+1)*inner], m.zeros)
+				geluErfBiasFast(h[r*inner:(r+1)*inner], h[r*inner:(r+1)*inner], m.zeros)
 			}
 			return
 		}
@@ -113,7 +113,7 @@ func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
 	inner := m.Cfg.NInner
 	act := geluNewBias
 	if m.Cfg.Act == GeluErf {
-		act = geluErfBias
+		act = geluErfBiasFast
 	}
 	bias := l.upB
 	if bias == nil {
