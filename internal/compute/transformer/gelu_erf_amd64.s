@@ -320,7 +320,9 @@ DATA erf16<>+1228(SB)/4, $0x3f3504f3 // invsqrt2 = 0.7071067811865476
 DATA erf16<>+1232(SB)/4, $0x3f000000 // half = 0.5
 DATA erf16<>+1236(SB)/4, $0x41500000 // amax = 13.0
 DATA erf16<>+1240(SB)/4, $0x3fb8aa3b // log2e = 1.4426950408889634
-GLOBL erf16<>(SB), RODATA|NOPTR, $1244
+DATA erf16<>+1244(SB)/4, $0xc2ae0000 // elo = -87.0
+DATA erf16<>+1248(SB)/4, $0x42b00000 // ehi = 88.0
+GLOBL erf16<>(SB), RODATA|NOPTR, $1252
 
 // func geluErfBias512(dst, src, bias *float32, n int)
 // n must be a positive multiple of 16.
@@ -394,5 +396,55 @@ loop:
 	ADDQ         $64, DI
 	SUBQ         $16, CX
 	JNZ          loop
+	VZEROUPPER
+	RET
+
+// func siluMul512(dst, gate, up *float32, n int)
+// dst[i] = silu(g[i])·u[i] = g[i]/(1 + e^-g[i])·u[i] (Llama's and Qwen's gated
+// MLP); n must be a positive multiple of 16. exp as above, the division a
+// reciprocal refined by one Newton step (as in gelu_exp_amd64.s).
+TEXT ·siluMul512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS erf16<>+1220(SB), Z30
+	VBROADCASTSS erf16<>+1224(SB), Z29
+	VBROADCASTSS erf16<>+1240(SB), Z25
+	VBROADCASTSS erf16<>+1244(SB), Z26
+	VBROADCASTSS erf16<>+1248(SB), Z23
+	VPXORD       Z24, Z24, Z24
+
+siluloop:
+	VMOVUPS      (SI), Z0          // g
+	VSUBPS       Z0, Z24, Z1       // y = -g
+	VMAXPS       Z26, Z1, Z1
+	VMINPS       Z23, Z1, Z1       // 2^n stays a normal float
+	VMULPS       Z25, Z1, Z6
+	VRNDSCALEPS  $0, Z6, Z6        // n = round(y·log2 e)
+	VFNMADD231PS erf16<>+704(SB), Z6, Z1
+	VFNMADD231PS erf16<>+768(SB), Z6, Z1 // r = y - n·ln2
+	VMULPS       Z1, Z1, Z7        // r²
+	VMOVUPS      erf16<>+832(SB), Z8
+	VFMADD213PS  erf16<>+896(SB), Z1, Z8
+	VFMADD213PS  erf16<>+960(SB), Z1, Z8
+	VFMADD213PS  erf16<>+1024(SB), Z1, Z8
+	VFMADD213PS  erf16<>+1088(SB), Z1, Z8
+	VFMADD213PS  erf16<>+1152(SB), Z1, Z8
+	VFMADD213PS  Z1, Z7, Z8        // r + r²·P(r)
+	VADDPS       Z30, Z8, Z8       // e^r
+	VSCALEFPS    Z6, Z8, Z8        // e^-g
+	VADDPS       Z30, Z8, Z8       // d = 1 + e^-g
+	VRCP14PS     Z8, Z5
+	VFNMADD213PS Z29, Z5, Z8       // 2 - d·r0
+	VMULPS       Z8, Z5, Z5        // 1/d
+	VMULPS       Z5, Z0, Z0        // silu(g)
+	VMULPS       (DX), Z0, Z0      // ·u
+	VMOVUPS      Z0, (DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DX
+	ADDQ         $64, DI
+	SUBQ         $16, CX
+	JNZ          siluloop
 	VZEROUPPER
 	RET

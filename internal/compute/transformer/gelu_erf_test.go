@@ -57,3 +57,33 @@ func TestGeluErfBiasVectorInPlace(t *testing.T) {
 		}
 	}
 }
+
+// The vector SiLU-times-up must match g/(1+e^-g)·u in float64 on every
+// lane and the tail, from deep negative (e^-g clamped) to large positive g.
+func TestSiluMulVector(t *testing.T) {
+	var g, u []float32
+	for x := float32(-100); x <= 100; x += 0.00731 {
+		g = append(g, x)
+		u = append(u, 1.5-x*0.01)
+	}
+	g = append(g, 0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 3e38, -3e38)
+	u = append(u, 1, 1, 1, 1, 0.5, 0.5)
+	for _, width := range vectorWidths() {
+		for _, n := range []int{len(g), len(g) - 5, 15, 1} {
+			dst := make([]float32, n)
+			siluMulWidth(dst, g[:n], u[:n], width)
+			for i := range n {
+				x := float64(g[i])
+				want := x / (1 + math.Exp(-x)) * float64(u[i])
+				if math.IsInf(want, 0) || math.IsNaN(want) {
+					want = x * float64(u[i]) // 3e38·0.5: exp(-x) = 0
+				}
+				// Below g = -88 the vector loop clamps e^-g at e^88: an error
+				// under 1e-38·|g·u|, where the value itself is below 1e-38.
+				if err := math.Abs(float64(dst[i]) - want); !(err <= 1e-6*math.Abs(want)+1e-38*max(1, math.Abs(x*float64(u[i])))) {
+					t.Fatalf("width %d, n %d: silu(%g)·%g = %g, want %g", width, n, x, u[i], dst[i], want)
+				}
+			}
+		}
+	}
+}
