@@ -29,12 +29,13 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	concurrency := fs.Int("concurrency", 4, "features in flight at once")
 	budget := fs.Int64("budget-tokens", 0, "stop starting features once this many prompt+completion tokens are spent (0: no cap)")
 	var lc llmConfig
-	addLLMFlags(fs, env, &lc)
+	addLLMFlags(fs, &lc)
 	cfg := dbConfig{Migrate: true}
 	addDBFlags(fs, env, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	lc.withEnv(env)
 	if *model == "" || *source == "" {
 		return fmt.Errorf("explain: --model and --source are required")
 	}

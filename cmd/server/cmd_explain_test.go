@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"saex/internal/features"
 	"saex/internal/store"
@@ -165,6 +166,18 @@ func TestExplainKillAndResume(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("first run was not killed: %v\n%s%s", err, out1, err1)
 	}
+	// The killed process may have sent a COMMIT that the server still
+	// carries out: wait until its backends are gone before counting.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var busy int
+		if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')`).Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			break
+		}
+	}
 	stored := explanationCounts(t, db)
 	if len(stored) == 0 || len(stored) >= n {
 		t.Fatalf("the killed run stored %d features, want some but not all", len(stored))
@@ -211,6 +224,15 @@ func TestExplainSaysWhatToConfigure(t *testing.T) {
 	err = run(context.Background(), []string{"explain", "--model", "m", "--source", "0-res", "--llm-base-url", "http://127.0.0.1:1/v1"}, env)
 	if err == nil || !strings.Contains(err.Error(), "SAEX_LLM_MODEL") {
 		t.Errorf("no model: %v", err)
+	}
+	// -h never prints the base URL from the environment (it may hold a secret).
+	var help bytes.Buffer
+	envH := &Env{Stdin: strings.NewReader(""), Stdout: &help, Stderr: &help, Getenv: func(k string) string {
+		return map[string]string{"SAEX_LLM_BASE_URL": "https://gw.example/v1?key=HELPSECRET"}[k]
+	}}
+	_ = run(context.Background(), []string{"explain", "-h"}, envH)
+	if !strings.Contains(help.String(), "llm-base-url") || strings.Contains(help.String(), "HELPSECRET") {
+		t.Errorf("help: %s", help.String())
 	}
 	for _, bad := range [][]string{{"--features", "9-1"}, {"--scorers", "simulation"}, {}} {
 		args := append([]string{"explain"}, bad...)

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -86,5 +88,61 @@ func TestBuildCommandOtherFamily(t *testing.T) {
 	s := srcs[0]
 	if s.Build == nil || s.Build.State != features.BuildDone || s.NumFeatures != 64 {
 		t.Errorf("source after build: %+v (build %+v)", s, s.Build)
+	}
+}
+
+// TestBuildSkipsSpecialTokens builds dashboards over a corpus full of a
+// special token that is not BOS (Llama 3's <|eot_id|>): like BOS, it must
+// never carry an example's activation (dashboards skip every special
+// token, as SAEDashboard and Neuronpedia leave them out).
+func TestBuildSkipsSpecialTokens(t *testing.T) {
+	url := storetest.NewURL(t)
+	dir, _ := transformertest.Model(t, filepath.Join("..", "..", "testdata", "tokenizers", "llama3_1"), "llama")
+	saeDir := transformertest.SAE(t, transformertest.Width, "blocks.1.hook_resid_post")
+	corpus := filepath.Join(t.TempDir(), "corpus.txt")
+	var text strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&text, "turn %d: the quick brown fox<|eot_id|> jumps<|eot_id|>\n", i)
+	}
+	if err := os.WriteFile(corpus, []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"build", "--model", dir, "--model-id", "tiny-llama", "--sae", saeDir,
+		"--corpus", corpus, "--contexts", "8", "--chunk", "4", "--context-size", "32",
+		"--database-url", url, "--work-dir", t.TempDir()}
+	if out, err := runCLI(t, args...); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	sdb, cleanup, err := openDatabase(ctx, &Env{Stderr: io.Discard, Getenv: func(string) string { return "" }}, dbConfig{DatabaseURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	srcs, err := sdb.ListSources(ctx, "tiny-llama")
+	if err != nil || len(srcs) != 1 {
+		t.Fatalf("sources: %v, %v", srcs, err)
+	}
+	specials, examples := 0, 0
+	for i := range srcs[0].NumFeatures {
+		f, err := sdb.GetFeature(ctx, features.FeatureKey{ModelID: "tiny-llama", SourceID: srcs[0].ID, Index: i}, features.FeatureOptions{})
+		if err != nil {
+			continue // a dead feature has no row to read
+		}
+		for _, a := range f.Activations {
+			examples++
+			for p, tok := range a.Tokens {
+				if tok != "<|eot_id|>" && tok != "<|begin_of_text|>" {
+					continue
+				}
+				specials++
+				if a.Values[p] != 0 {
+					t.Fatalf("feature %d: special token %q at %d carries %g", i, tok, p, a.Values[p])
+				}
+			}
+		}
+	}
+	if examples == 0 || specials == 0 {
+		t.Fatalf("nothing checked: %d examples, %d special positions", examples, specials)
 	}
 }

@@ -29,21 +29,39 @@ type llmConfig struct {
 	EmbedDimensions int
 }
 
-func addLLMFlags(fs *flag.FlagSet, env *Env, c *llmConfig) {
-	fs.StringVar(&c.BaseURL, "llm-base-url", env.Getenv("SAEX_LLM_BASE_URL"),
-		"OpenAI-compatible endpoint, e.g. https://api.openai.com/v1, http://localhost:11434/v1 (env SAEX_LLM_BASE_URL)")
-	fs.StringVar(&c.Model, "llm-model", env.Getenv("SAEX_LLM_MODEL"), "explainer model, e.g. gpt-4o-mini (env SAEX_LLM_MODEL)")
-	fs.StringVar(&c.ScorerModel, "llm-scorer-model", env.Getenv("SAEX_LLM_SCORER_MODEL"),
-		"scorer model (env SAEX_LLM_SCORER_MODEL; default: the explainer model)")
+// addLLMFlags defines the LLM flags. Their defaults come from the
+// environment after parsing (withEnv), not as flag defaults, so that -h
+// never prints a base URL that may carry a secret.
+func addLLMFlags(fs *flag.FlagSet, c *llmConfig) {
+	fs.StringVar(&c.BaseURL, "llm-base-url", "",
+		"OpenAI-compatible endpoint, e.g. https://api.openai.com/v1, http://localhost:11434/v1 (default: env SAEX_LLM_BASE_URL)")
+	fs.StringVar(&c.Model, "llm-model", "", "explainer model, e.g. gpt-4o-mini (default: env SAEX_LLM_MODEL)")
+	fs.StringVar(&c.ScorerModel, "llm-scorer-model", "",
+		"scorer model (default: env SAEX_LLM_SCORER_MODEL, else the explainer model)")
 	fs.DurationVar(&c.Timeout, "llm-timeout", 2*time.Minute, "time limit of one LLM request")
 	fs.IntVar(&c.MaxRetries, "llm-retries", 4, "retries of a request on 429, 5xx or a broken connection (honouring Retry-After)")
-	fs.StringVar(&c.EmbedBaseURL, "embed-base-url", env.Getenv("SAEX_EMBED_BASE_URL"),
-		"embeddings endpoint for the embedding scorer (env SAEX_EMBED_BASE_URL; default: --llm-base-url)")
-	fs.StringVar(&c.EmbedModel, "embed-model", env.Getenv("SAEX_EMBED_MODEL"),
-		"embedding model, e.g. text-embedding-3-large (env SAEX_EMBED_MODEL; unset: no embedding scorer)")
-	c.APIKey = env.Getenv("SAEX_LLM_API_KEY")
-	c.EmbedAPIKey = env.Getenv("SAEX_EMBED_API_KEY")
-	c.EmbedDimensions, _ = strconv.Atoi(env.Getenv("SAEX_EMBED_DIMENSIONS"))
+	fs.StringVar(&c.EmbedBaseURL, "embed-base-url", "",
+		"embeddings endpoint for the embedding scorer (default: env SAEX_EMBED_BASE_URL, else the LLM's)")
+	fs.StringVar(&c.EmbedModel, "embed-model", "",
+		"embedding model, e.g. text-embedding-3-large (default: env SAEX_EMBED_MODEL; none: no embedding scorer)")
+}
+
+// withEnv fills what the flags left empty from the environment; keys come
+// only from there (a command line is visible to every user in ps).
+func (c *llmConfig) withEnv(env *Env) {
+	fromEnv := llmConfigFromEnv(env)
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&c.BaseURL, fromEnv.BaseURL}, {&c.Model, fromEnv.Model}, {&c.ScorerModel, fromEnv.ScorerModel},
+		{&c.EmbedBaseURL, fromEnv.EmbedBaseURL}, {&c.EmbedModel, fromEnv.EmbedModel},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.v
+		}
+	}
+	c.APIKey, c.EmbedAPIKey, c.EmbedDimensions = fromEnv.APIKey, fromEnv.EmbedAPIKey, fromEnv.EmbedDimensions
 }
 
 // llmConfigFromEnv is serve's configuration: environment only.

@@ -29,6 +29,10 @@ func wireAutoInterp(_ context.Context, d *serveDeps, s *web.Server) error {
 		return nil
 	}
 	s.AutoInterp = &autointerp.Service{Pipeline: p}
-	d.Log.Info("auto-interp on", "endpoint", llm.Redacted(cfg.BaseURL), "model", p.Explainer.Model, "scorer", p.Scorer.Model)
+	embed := "off"
+	if p.Embedding != nil {
+		embed = p.Embedding.Model
+	}
+	d.Log.Info("auto-interp on", "endpoint", llm.Redacted(cfg.BaseURL), "model", p.Explainer.Model, "scorer", p.Scorer.Model, "embedding", embed)
 	return nil
 }

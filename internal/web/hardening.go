@@ -120,7 +120,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 
 	// One budget per client for all compute: the API's and the pages' form
 	// posts (the prompt tool and the feature test run the model too).
-	limit := mw.RateLimit(h.ComputeRate, onLimit, tooManyRequestsPage)
+	limit := mw.RateLimitPages(h.ComputeRate, onLimit, rateLimitedPage)
 	// Order inside each group: refuse cheaply first (cross-origin, rate,
 	// key), then cap the body and start the clock.
 	// Reads wait for the scheduler after the deadline starts: time in line
@@ -157,7 +157,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if !loginRate.Enabled() {
 		loginRate = DefaultLoginRate
 	}
-	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit, tooManyRequestsPage))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
+	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
 	logout := mw.SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.handleLogout)))
 	var metrics http.Handler
 	if h.Metrics != nil {
@@ -215,9 +215,9 @@ func runsPrompt(r *http.Request) bool {
 		strings.TrimSpace(r.URL.Query().Get("text")) != ""
 }
 
-// tooManyRequestsPage answers a page's refused request with the styled
+// rateLimitedPage answers a page request over its rate limit: the styled
 // error page, or for htmx a message fragment it shows in place.
-func tooManyRequestsPage(w http.ResponseWriter, r *http.Request, msg string) {
+func rateLimitedPage(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusTooManyRequests)

@@ -151,6 +151,10 @@ type builder struct {
 	o       Options
 	log     *slog.Logger
 	bos     int32 // BOS/separator id (-1: none)
+	// special marks the ids dashboards skip as they skip BOS: every special
+	// token of the tokenizer (Gemma's <bos>, Llama's <|begin_of_text|>,
+	// chat markers), indexed by token id.
+	special []bool
 	prepend bool
 	hooks   []string
 	hookOf  []transformer.Hook
@@ -275,6 +279,15 @@ func newBuilder(o Options) (*builder, error) {
 	b.bos = int32(cfg.BOSTokenID)
 	if b.bos < 0 {
 		b.bos = int32(cfg.EOSTokenID)
+	}
+	b.special = make([]bool, cfg.VocabSize)
+	for _, id := range o.Tokenizer.SpecialIDs() {
+		if id >= 0 && id < len(b.special) {
+			b.special[id] = true
+		}
+	}
+	if b.bos >= 0 && int(b.bos) < len(b.special) {
+		b.special[b.bos] = true
 	}
 	seen := map[string]bool{}
 	hookSeen := map[string]bool{}
@@ -549,6 +562,12 @@ func (b *builder) tokenize(emit func([]int32) error) error {
 
 func (b *builder) chunkPath(c int) string {
 	return filepath.Join(b.dir, fmt.Sprintf("chunk-%06d.bin", c))
+}
+
+// skipped reports whether dashboards leave token id out of every statistic
+// and example: BOS and the tokenizer's other special tokens.
+func (b *builder) skipped(id int32) bool {
+	return id >= 0 && int(id) < len(b.special) && b.special[id]
 }
 
 func (b *builder) idxWidth() int {

@@ -253,7 +253,7 @@ func (b *builder) produceChunks(ctx context.Context, jobs chan<- *chunkJob, free
 		for _, t := range ctxTokens {
 			job.lens = append(job.lens, len(t))
 			for _, id := range t {
-				if id != b.bos {
+				if !b.skipped(id) {
 					job.counted++
 				}
 			}
@@ -294,7 +294,7 @@ func (b *builder) computeChunk(job *chunkJob, ctxTokens [][]int32, x *[]float32,
 		batch[i] = make([]int, len(t))
 		for j, id := range t {
 			batch[i][j] = int(id)
-			skip = append(skip, id == b.bos)
+			skip = append(skip, b.skipped(id))
 		}
 		total += len(t)
 	}

@@ -129,10 +129,16 @@ func clientKey(r *http.Request) (string, error) {
 }
 
 // RateLimit limits each client (see ClientIP) to rate; past it the client
-// gets 429 with Retry-After and a JSON body; pages get page's answer (the
-// styled error page) or, with page nil, plain text. onLimit, when not
-// nil, is called for every refused request (metrics).
-func RateLimit(rate Rate, onLimit func(r *http.Request), page func(w http.ResponseWriter, r *http.Request, msg string)) func(http.Handler) http.Handler {
+// gets 429 with Retry-After and a JSON body (plain text for pages).
+// onLimit, when not nil, is called for every refused request (metrics).
+func RateLimit(rate Rate, onLimit func(r *http.Request)) func(http.Handler) http.Handler {
+	return RateLimitPages(rate, onLimit, nil)
+}
+
+// RateLimitPages is RateLimit with page to answer a refused page request
+// (the server's styled error page), given the message; nil answers plain
+// text.
+func RateLimitPages(rate Rate, onLimit func(r *http.Request), page func(w http.ResponseWriter, r *http.Request, msg string)) func(http.Handler) http.Handler {
 	if !rate.Enabled() {
 		return func(next http.Handler) http.Handler { return next }
 	}
@@ -147,11 +153,11 @@ func RateLimit(rate Rate, onLimit func(r *http.Request), page func(w http.Respon
 			}
 			msg := fmt.Sprintf("rate limit exceeded: at most %d requests per %s per client; retry in %d s", rate.Requests, rate.Window, retry)
 			if !IsAPI(r) {
+				// A page's form post (htmx shows the message in place).
 				if page != nil {
 					page(w, r, msg)
 					return
 				}
-				// A page's form post (htmx shows the text in place).
 				http.Error(w, msg, http.StatusTooManyRequests)
 				return
 			}
