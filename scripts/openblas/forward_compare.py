@@ -90,6 +90,14 @@ def blas_env(coretype, threads):
     return env
 
 
+def baseline_rss(saex):
+    """Peak RSS of saex doing next to nothing (a 1x64x64 bench gemm): the
+    binary's own pages and runtime, which no model size changes."""
+    p = subprocess.Popen([saex, "bench", "gemm", "--m", "1", "--k", "64", "--n", "64"], stdout=subprocess.DEVNULL)
+    _, _, ru = os.wait4(p.pid, 0)
+    return ru.ru_maxrss * 1024
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -107,8 +115,12 @@ def main():
     if args.from_log:
         res = {}
         rounds = 0
+        base = 0
         for line in open(args.from_log):
             rec = json.loads(line)
+            if rec["what"] == "baseline":
+                base = rec["peak_rss_bytes"]
+                continue
             row = res.setdefault((rec["shape"], rec["round"]), {"gemm": {}, "numpy": {}})
             rounds = max(rounds, rec["round"] + 1)
             if rec["what"] == "gemm":
@@ -117,7 +129,7 @@ def main():
                 row["saex"] = rec
             else:
                 row["numpy"][rec["coretype"]] = rec
-        summarize(res, rounds)
+        summarize(res, rounds, base)
         return
     saex = args.saex
     if not saex:
@@ -140,6 +152,7 @@ def main():
 
     print(f"# {model}, {args.threads} threads, {args.rounds} rounds, start {time.strftime('%FT%TZ', time.gmtime())}, load {loadavg()}")
     res = {}  # (shape, round) -> dict
+    record(round=0, shape="-", what="baseline", peak_rss_bytes=baseline_rss(saex))
     for r in range(args.rounds):
         for shape, layers, t, _ in CASES:
             path = os.path.join(SHAPES, shape + ".json")
@@ -160,10 +173,12 @@ def main():
                 row["numpy"][ct] = record(round=r, shape=shape, what="numpy", coretype=ct, **np_)
 
     print(f"# end {time.strftime('%FT%TZ', time.gmtime())}, load {loadavg()}")
-    summarize(res, args.rounds)
+    with open(args.log) as f:
+        base = next((json.loads(x)["peak_rss_bytes"] for x in f if '"baseline"' in x), 0)
+    summarize(res, args.rounds, base)
 
 
-def summarize(res, rounds):
+def summarize(res, rounds, base=0):
     print("| shape (hook, tokens) | saex ms | numpy ms (best core) | speed-up (target) | saex GFLOP/s | "
           "bench gemm GFLOP/s, same products | % of gemm (>= 60) | peak RSS / (weights + act.) (<= 1.15) |")
     print("|---|---|---|---|---|---|---|---|")
@@ -216,7 +231,8 @@ def summarize(res, rounds):
               f"({', '.join(sorted(set(best_core)))}) | {med(speed):.2f}x ({min(speed):.2f}-{max(speed):.2f}; "
               f">= {target}) | {med(fl):.1f} | {med(eq):.1f} | {med(pct):.0f}% ({min(pct):.0f}-{max(pct):.0f}) | "
               f"{rss / 2**20:.0f} MiB / ({weight_bytes(cfg, layers, bf16) / 2**20:.0f} + "
-              f"{activation_bytes(cfg, t) / 2**20:.0f}) MiB = {rss_ratio:.2f} |")
+              f"{activation_bytes(cfg, t) / 2**20:.0f}) MiB = {rss_ratio:.2f}"
+              + (f"; {(rss - base) / budget:.2f} without the binary's own {base / 2**20:.0f} MiB |" if base else " |"))
         if cpu_speed:
             print(f"|   same, CPU time per call (GFLOP per CPU-second) | {med(saex_cpu):.1f} | {med(np_cpu):.1f} | "
                   f"{med(cpu_speed):.2f}x ({min(cpu_speed):.2f}-{max(cpu_speed):.2f}) | {med(fl_cpu):.1f} | "
