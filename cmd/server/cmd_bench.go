@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("bench", "time the SAE encode (bench encode ...), the matmul kernel (bench gemm ...) or a model forward pass (bench forward ...) on random data; prints gflops as JSON", runBench)
+	register("bench", "time the SAE encode (bench encode ...), the matmul kernel (bench gemm ...), a model forward pass (bench forward ...) or KV-cached decoding (bench generate ...) on random data; prints JSON", runBench)
 }
 
 // benchOutput is the JSON shape external checks rely on; keep it.
@@ -32,9 +32,12 @@ const maxBenchFloats = 1 << 30
 
 func runBench(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return errors.New("bench: want a target: bench encode --d-in N --d-sae N --tokens N [--k N] [--threads N], bench gemm --m N --k N --n N [--dtype f32|bf16|f16] [--threads N], or bench forward --config FILE --tokens T --hook H [--dtype bf16|f32] [--threads N]")
+		return errors.New("bench: want a target: bench encode --d-in N --d-sae N --tokens N [--k N] [--threads N], bench gemm --m N --k N --n N [--dtype f32|bf16|f16] [--threads N], bench forward --config FILE --tokens T --hook H [--dtype bf16|f32] [--threads N], or bench generate --config FILE --prompt-tokens P --n-tokens N [--dtype bf16|f32] [--threads N]")
 	}
 	target, args := args[0], args[1:]
+	if target == "generate" { // its own output (cmd_bench_generate.go)
+		return runBenchGenerate(ctx, env, args)
+	}
 	fs := newFlagSet(env, "bench "+target)
 	threads := fs.Int("threads", 0, "kernel worker threads (0: GOMAXPROCS)")
 	var call func()
@@ -113,7 +116,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("bench: unknown target %q (want encode, gemm or forward)", target)
+		return fmt.Errorf("bench: unknown target %q (want encode, gemm, forward or generate)", target)
 	}
 	if *threads < 0 {
 		return errors.New("bench: --threads must be >= 0")

@@ -62,6 +62,9 @@ type SourceSet struct {
 	ShowHeadAttribution bool      `json:"showHeadAttribution"`
 	ShowUmap            bool      `json:"showUmap"`
 	CreatedAt           time.Time `json:"createdAt"`
+	// OwnerKeyID, when not empty, is the API key that creates the set: it
+	// owns the set's sources (see Source.OwnerKeyID).
+	OwnerKeyID string `json:"-"`
 }
 
 // Source is one SAE, e.g. "6-res-jb" (Neuronpedia's Source row).

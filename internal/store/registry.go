@@ -41,7 +41,8 @@ func (db *DB) CreateModel(ctx context.Context, m *features.Model) error {
 }
 
 // CreateSourceSet inserts a source set and its sources "{layer}-{name}",
-// layers 0..model.layers-1, in one transaction.
+// layers 0..model.layers-1, in one transaction; s.OwnerKeyID (or the admin,
+// when empty) owns the sources.
 func (db *DB) CreateSourceSet(ctx context.Context, s *features.SourceSet) ([]*features.Source, error) {
 	if !features.ValidID(s.ModelID) || !features.ValidID(s.Name) {
 		return nil, features.Errorf(features.EINVALID, "invalid source set %q of model %q", s.Name, s.ModelID)
@@ -81,8 +82,11 @@ func (db *DB) CreateSourceSet(ctx context.Context, s *features.SourceSet) ([]*fe
 			if !features.ValidID(src.ID) {
 				return features.Errorf(features.EINVALID, "source id %q would be invalid", src.ID)
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO sources (model_id, id, set_name, creator_id, has_dashboards, visibility, created_at)
-				VALUES ($1,$2,$3,$4,$5,$6,$7)`, src.ModelID, src.ID, src.SetName, src.CreatorID, src.HasDashboards, src.Visibility, now)
+			// The creating key owns the sources, so an upload key may fill
+			// them (features.AuthorizeSourceWrite); without one the admin does.
+			src.OwnerKeyID = s.OwnerKeyID
+			_, err := tx.Exec(ctx, `INSERT INTO sources (model_id, id, set_name, creator_id, has_dashboards, visibility, created_at, owner_key)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,NULLIF($8, ''))`, src.ModelID, src.ID, src.SetName, src.CreatorID, src.HasDashboards, src.Visibility, now, src.OwnerKeyID)
 			if err != nil {
 				return err
 			}

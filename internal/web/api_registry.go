@@ -273,7 +273,7 @@ func (req *sourceSetNewRequest) sourceSet(owner, ownerName string) (*features.So
 		urls = []string{*req.URL}
 	}
 	return &features.SourceSet{ModelID: req.ModelID, Name: req.Name, Description: desc, Type: "Custom",
-		CreatorName: ownerName, CreatorID: owner, HasDashboards: true, Visibility: defaultVisibilityUp,
+		CreatorName: ownerName, CreatorID: owner, OwnerKeyID: owner, HasDashboards: true, Visibility: defaultVisibilityUp,
 		URLs: urls, DefaultRange: 1, DefaultShowBreaks: true}, nil
 }
 

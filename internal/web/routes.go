@@ -110,6 +110,8 @@ func (s *Server) routes() chi.Router {
 			r.Post("/activation/source", s.handleAPIActivationSource)
 			r.Post("/search-all", s.handleAPISearchAll)
 			r.Post("/search-topk-by-token", s.handleAPISearchTopkByToken)
+			r.Post("/steer", s.handleAPISteer)          // api_steer.go
+			r.Post("/steer-chat", s.handleAPISteerChat) // api_steer_chat.go
 		})
 
 		// Writes.

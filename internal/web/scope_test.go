@@ -183,3 +183,30 @@ func TestLoginSessions(t *testing.T) {
 		t.Errorf("expired session: %v", err)
 	}
 }
+
+// TestSourceSetBelongsToItsCreator: the sources of a source set made
+// through /api/source-set/new belong to the key that made it, so an upload
+// key can then upload features to them (Neuronpedia's upload_features
+// flow), and another upload key cannot.
+func TestSourceSetBelongsToItsCreator(t *testing.T) {
+	e := newHardened(t, false, nil)
+	e.Server.Registry, e.Server.Lists, e.Server.Vectors = e.DB, e.DB, e.DB
+	alice := scopedKey(t, e, "alice", features.ScopeUpload)
+	bob := scopedKey(t, e, "bob", features.ScopeUpload)
+	post := func(key, path, body string) (int, []byte) {
+		st, _, b := e.call(t, http.MethodPost, path, body, jsonHdr("X-Api-Key", key))
+		return st, b
+	}
+	st, b := post(alice, "/api/model/new", `{"id":"alice-model","layers":2,"displayName":"Alice's model"}`)
+	wantStatus(t, "alice creates a model", st, 200, b)
+	st, b = post(alice, "/api/source-set/new", `{"modelId":"alice-model","name":"res-alice","description":"mine"}`)
+	wantStatus(t, "alice creates a source set", st, 200, b)
+	upload := func(key string) (int, []byte) {
+		return post(key, "/api/feature/upload-batch", strings.Replace(uploadBody("1-res-alice", 3, "tok", "mine"),
+			`"modelId":"`+webtest.TestModel+`"`, `"modelId":"alice-model"`, 1))
+	}
+	st, b = upload(alice)
+	wantStatus(t, "alice uploads to her source set's source", st, 200, b)
+	st, b = upload(bob)
+	wantError(t, "bob uploads to alice's source set's source", st, b, http.StatusForbidden, "")
+}

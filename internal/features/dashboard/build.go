@@ -148,9 +148,9 @@ type Result struct {
 var ErrLocked = errors.New("another build of the same dashboards is running")
 
 type builder struct {
-	o       Options
-	log     *slog.Logger
-	bos     int32 // BOS/separator id (-1: none)
+	o   Options
+	log *slog.Logger
+	bos int32 // BOS/separator id (-1: none)
 	// special marks the ids dashboards skip as they skip BOS: every special
 	// token of the tokenizer (Gemma's <bos>, Llama's <|begin_of_text|>,
 	// chat markers), indexed by token id.
