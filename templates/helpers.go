@@ -305,3 +305,22 @@ func positionTitle(t PromptToken) string {
 	}
 	return "position " + Itoa(t.Pos)
 }
+
+// SteerURL is the steer page of one model.
+func SteerURL(modelID string) string { return "/" + url.PathEscape(modelID) + "/steer" }
+
+// steerFeatureName is a steer feature as the form posts it: "source:index".
+func steerFeatureName(f SteerFeatureView) string {
+	if f.SourceID == "" {
+		return ""
+	}
+	return f.SourceID + ":" + strconv.Itoa(f.Index)
+}
+
+// boolAttr writes a flag as a data attribute's "1" or "".
+func boolAttr(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}

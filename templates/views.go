@@ -95,8 +95,10 @@ type FeatureView struct {
 	SourceURL  string
 	TestURL    string
 	CanTest    bool
-	TestText   string
-	Test       *TestView
+	// SteerURL opens the steer page with this feature (when CanTest).
+	SteerURL string
+	TestText string
+	Test     *TestView
 }
 
 // LogitRow is one token of the logit tables.
@@ -280,4 +282,32 @@ type BuildBannerView struct {
 	// Value of Max is the progress of the step (Max 0: no figure).
 	Value, Max int
 	Figure     string // "1,234 / 5,000 contexts (25%)"
+}
+
+// SteerView is the steer page: a prompt completed with and without
+// steering by SAE features, side by side (static/steer.js runs it through
+// POST /api/steer and streams both completions in).
+type SteerView struct {
+	Meta
+	ModelID string
+	// Sources are the model's runnable sources, for the "source:index" box.
+	Sources  []string
+	Prompt   string
+	Features []SteerFeatureView
+	// Settings, as the form's boxes show them.
+	NTokens, Temperature, Seed, FreqPenalty, Multiplier string
+	Method                                              string // SIMPLE_ADDITIVE or ORTHOGONAL_DECOMP
+	MaxTokens                                           int
+	// AutoRun asks static/steer.js to run the form on load (a shared URL with run=1).
+	AutoRun   bool
+	Error     string
+	Available bool
+}
+
+// SteerFeatureView is one feature to steer with and its strength.
+type SteerFeatureView struct {
+	SourceID string
+	Index    int
+	Strength string
+	URL      string
 }

@@ -122,13 +122,85 @@ func seedDemo(ctx context.Context, d *serveDeps) error {
 		s, _ := d.Engine.SAE(demoModelID, id)
 		sources = append(sources, dashboard.Source{ID: id, SetName: demoSetName, SAE: s})
 	}
-	model, tok, _ := d.Engine.Model(demoModelID)
 	log.Info("demo loaded", "model", demoModelID, "dir", dir, "took", time.Since(start).Round(time.Millisecond))
 
-	corpus := filepath.Join(dir, "corpus", "eval.jsonl.gz")
-	if err := registerDemo(ctx, d, sources); err != nil {
+	// Replicas started together must register and build the demo once:
+	// whoever takes the lock does it and holds the lock until the build
+	// ends; the others wait in the background and take over if the holder
+	// dies (its session ends, PostgreSQL frees the lock), finding the
+	// finished batches done or resuming the rest.
+	release, ok, err := d.DB.TryLock(ctx, demoLockName)
+	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	if ok {
+		if err := registerDemo(ctx, d, sources); err != nil {
+			release()
+			return fmt.Errorf("demo: %w", err)
+		}
+		d.Background.Go(func() {
+			defer release()
+			buildDemo(ctx, d, dir, modelDir, sources)
+		})
+		return nil
+	}
+	log.Info("another replica is seeding the demo; this one serves and waits to take over if it stops")
+	d.Background.Go(func() {
+		release, ok := waitDemoLock(ctx, d)
+		if !ok {
+			return
+		}
+		defer release()
+		if err := registerDemo(ctx, d, sources); err != nil {
+			log.Error("demo", "err", err)
+			return
+		}
+		buildDemo(ctx, d, dir, modelDir, sources)
+	})
+	return nil
+}
+
+// demoLockName is the advisory lock around the demo's registration and
+// build (store.TryLock).
+const demoLockName = "saex demo seeding"
+
+// demoLockPoll is how often a replica waiting for the demo lock asks
+// again; tests shorten it.
+var demoLockPoll = 5 * time.Second
+
+// waitDemoLock polls for the demo lock until it is free or ctx ends.
+func waitDemoLock(ctx context.Context, d *serveDeps) (release func(), ok bool) {
+	t := time.NewTicker(demoLockPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-t.C:
+		}
+		release, ok, err := d.DB.TryLock(ctx, demoLockName)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.Log.Warn("demo lock", "err", err)
+			}
+			continue
+		}
+		if ok {
+			return release, true
+		}
+	}
+}
+
+// runDemoBuild is dashboard.Build; tests count the builds through it.
+var runDemoBuild = dashboard.Build
+
+// buildDemo builds the demo's dashboards (nothing to do when they are
+// done) and records the number of contexts on its sources. The caller
+// holds the demo lock.
+func buildDemo(ctx context.Context, d *serveDeps, dir, modelDir string, sources []dashboard.Source) {
+	log := d.Log
+	model, tok, _ := d.Engine.Model(demoModelID)
+	corpus := filepath.Join(dir, "corpus", "eval.jsonl.gz")
 	statusCtx := context.WithoutCancel(ctx)
 	setStatus := func(source string, st *features.BuildStatus) {
 		sctx, cancel := context.WithTimeout(statusCtx, 5*time.Second)
@@ -142,24 +214,21 @@ func seedDemo(ctx context.Context, d *serveDeps) error {
 		Corpus: corpus, ContextSize: dashboard.DefaultContextSize, MaxContexts: demoMaxContexts, WorkDir: filepath.Join(d.DataDir, "builds"),
 		Writer: d.DB, Log: log, Dataset: demoDataset, Status: setStatus,
 	}
-	d.Background.Go(func() {
-		res, err := dashboard.Build(ctx, opts)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			log.Info("demo build stopped at a checkpoint; it resumes on the next start")
-		case err != nil:
-			log.Error("demo build failed", "err", err)
-		default:
-			logBuildResult(log, demoModelID, res)
-			if !res.UpToDate {
-				// Now the number of contexts is known: record it on the sources.
-				if err := dashboard.Register(statusCtx, d.DB, demoRegistration(sources, d, res.Contexts)); err != nil {
-					log.Warn("demo sources", "err", err)
-				}
+	res, err := runDemoBuild(ctx, opts)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		log.Info("demo build stopped at a checkpoint; it resumes on the next start")
+	case err != nil:
+		log.Error("demo build failed", "err", err)
+	default:
+		logBuildResult(log, demoModelID, res)
+		if !res.UpToDate {
+			// Now the number of contexts is known: record it on the sources.
+			if err := dashboard.Register(statusCtx, d.DB, demoRegistration(sources, d, res.Contexts)); err != nil {
+				log.Warn("demo sources", "err", err)
 			}
 		}
-	})
-	return nil
+	}
 }
 
 // demoRegistration is the demo's catalog rows; contexts is the number of

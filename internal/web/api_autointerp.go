@@ -32,10 +32,6 @@ func (s *Server) handleAPIExplanationGenerate(w http.ResponseWriter, r *http.Req
 		s.apiError(w, r, err)
 		return
 	}
-	if s.AutoInterp == nil {
-		s.apiError(w, r, features.Errorf(features.EUNAVAILABLE, autoInterpUnconfigured))
-		return
-	}
 	var req explanationGenerateRequest
 	if err := decodeJSON(w, r, s.MaxBodyBytes, &req); err != nil {
 		s.apiError(w, r, err)
@@ -57,6 +53,11 @@ func (s *Server) handleAPIExplanationGenerate(w http.ResponseWriter, r *http.Req
 	}
 	if err := checkName("explanationType", req.ExplanationType); err != nil {
 		s.apiError(w, r, err)
+		return
+	}
+	// Bad ids are the client's mistake whatever the server's setup: 400 first.
+	if s.AutoInterp == nil {
+		s.apiError(w, r, features.Errorf(features.EUNAVAILABLE, autoInterpUnconfigured))
 		return
 	}
 	author := apiExplanationAuthor
@@ -88,10 +89,6 @@ func (s *Server) handleAPIExplanationScore(w http.ResponseWriter, r *http.Reques
 		s.apiError(w, r, err)
 		return
 	}
-	if s.AutoInterp == nil {
-		s.apiError(w, r, features.Errorf(features.EUNAVAILABLE, autoInterpUnconfigured))
-		return
-	}
 	var req explanationScoreRequest
 	if err := decodeJSON(w, r, s.MaxBodyBytes, &req); err != nil {
 		s.apiError(w, r, err)
@@ -110,6 +107,11 @@ func (s *Server) handleAPIExplanationScore(w http.ResponseWriter, r *http.Reques
 			s.apiError(w, r, err)
 			return
 		}
+	}
+	// Bad ids are the client's mistake whatever the server's setup: 400 first.
+	if s.AutoInterp == nil {
+		s.apiError(w, r, features.Errorf(features.EUNAVAILABLE, autoInterpUnconfigured))
+		return
 	}
 	by := apiExplanationAuthor
 	if k := APIKeyFrom(r.Context()); k != nil && k.Name != "" {

@@ -133,10 +133,18 @@ func TestAPIExplanationGenerateAndScore(t *testing.T) {
 
 func TestAPIAutoInterpUnconfigured(t *testing.T) {
 	env := webtest.New(t, nil)
-	for _, path := range []string{"/api/explanation/generate", "/api/explanation/score"} {
-		st, b := postJSON(t, env.URL+path, map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 4})
+	for path, body := range map[string]map[string]any{
+		"/api/explanation/generate": {"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": 4},
+		"/api/explanation/score":    {"explanationId": "some-explanation", "scorerType": "eleuther_recall"},
+	} {
+		st, b := postJSON(t, env.URL+path, body)
 		wantError(t, path, st, b, 503, "SAEX_LLM_BASE_URL")
 	}
+	// Bad ids are 400 naming the field even with no endpoint configured.
+	st, b := postJSON(t, env.URL+"/api/explanation/generate", map[string]any{"modelId": webtest.TestModel, "layer": webtest.TestSource, "index": -1})
+	wantError(t, "generate index -1", st, b, 400, "index")
+	st, b = postJSON(t, env.URL+"/api/explanation/score", map[string]any{"scorerType": "eleuther_recall"})
+	wantError(t, "score without explanationId", st, b, 400, "explanationId")
 }
 
 func TestAPIAutoInterpNeedsAWriteKey(t *testing.T) {

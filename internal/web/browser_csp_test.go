@@ -130,6 +130,7 @@ func TestBrowserPagesUnderCSP(t *testing.T) {
 		"/search?q=stegosaurus",
 		"/no/such/page/here",
 		templates.PromptURL(webtest.DemoModel),
+		templates.SteerURL(webtest.DemoModel),
 	} {
 		must(t, "open "+path, chromedp.Do(ctx, chromedp.Navigate(env.URL+path), chromedp.WaitReady(chromedp.CSS("body"))))
 		check(path)
@@ -162,4 +163,15 @@ func TestBrowserPagesUnderCSP(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#token-panel a.token-feature-link")),
 	))
 	check("prompt tool and token panel")
+	// The steer page's script: a shared run that streams from /api/steer.
+	must(t, "steer page", chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+templates.SteerURL(webtest.DemoModel)+"?run=1&prompt=Hello&feature=1-res-topk:5&strength=50&n_tokens=4"),
+		chromedp.WaitVisible(chromedp.ID("steer-steered")),
+	))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](steerDone))
+	must(t, "wait for the steer run", err)
+	if st, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("steer-status"))); err != nil || st != "done" {
+		t.Errorf("steer run under CSP: status %q %v", st, err)
+	}
+	check("steer page run")
 }

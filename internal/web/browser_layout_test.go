@@ -32,6 +32,7 @@ func TestBrowserNarrowLayout(t *testing.T) {
 		templates.FeatureURL(webtest.GemmaModel, webtest.GemmaSource, webtest.GemmaIndex) + "?ctx=full",
 		templates.FeatureURL(webtest.DemoModel, "1-res-topk", 5),
 		templates.PromptURL(webtest.DemoModel),
+		templates.SteerURL(webtest.DemoModel) + "?feature=1-res-topk:5&strength=40&feature=2-res-topk:7&strength=-300",
 		"/search?q=stegosaurus",
 		"/" + strings.Repeat("x", 3000),
 		templates.FeatureURL(webtest.TestModel, webtest.TestSource, 4096),
@@ -70,6 +71,19 @@ func TestBrowserNarrowLayout(t *testing.T) {
 		t.Errorf("prompt result at 420 px: page %v px too wide, token strip %v px", over, strip)
 	}
 	saveScreenshot(t, ctx, "prompt-narrow.png")
+	// The steer page with both completions: they stack, and nothing is wider than the page.
+	must(t, "run steer", chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+templates.SteerURL(webtest.DemoModel)+"?run=1&prompt=The+quick+brown+fox&feature=1-res-topk:5&strength=200&n_tokens=24"),
+		chromedp.WaitVisible(chromedp.ID("steer-steered")),
+	))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](steerDone))
+	must(t, "wait for the steer run", err)
+	steer, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[`+overflowJS+`, document.getElementById('steer-steered').getBoundingClientRect().top - document.getElementById('steer-default').getBoundingClientRect().bottom]`))
+	must(t, "measure steer page", err)
+	if steer[0] > 0 || steer[1] < 0 {
+		t.Errorf("steer page at 420 px: %v px too wide; steered output %v px below the default's bottom (want stacked)", steer[0], steer[1])
+	}
+	saveScreenshot(t, ctx, "steer-narrow.png")
 }
 
 // Issue 11 defect 4: a page of a source being built refreshes itself when

@@ -49,9 +49,9 @@ type Hardening struct {
 	// read or a compute request (default DefaultBodyDeadline).
 	BodyDeadline time.Duration
 	// Metrics, when not nil, records request metrics and is served at /metrics.
-	Metrics *Metrics
+	Metrics *mw.Metrics
 	// DBPool, when set with Metrics, exports the database pool statistics.
-	DBPool func() DBPoolStats
+	DBPool func() mw.DBPoolStats
 	// Logger, when not nil, gets one line per request.
 	Logger *slog.Logger
 }
@@ -82,14 +82,14 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if keys == nil {
 		keys = s.APIKeys
 	}
-	auth, err := NewAuth(keys, h.Private, h.TrustedOrigins)
+	auth, err := mw.NewAuth(keys, h.Private, h.TrustedOrigins)
 	if err != nil {
 		return nil, err
 	}
-	auth.srv = s
+	auth.Logger = s.reqLogger
 	auth.SecureCookies = h.TrustProxyTLS
 	if h.Metrics != nil {
-		auth.onReject = func(status int) { h.Metrics.authFailures.WithLabelValues(statusClassExact(status)).Inc() }
+		auth.OnReject = h.Metrics.AuthFailure
 	}
 	clientIP, err := mw.ClientIP(h.TrustedProxies)
 	if err != nil {
@@ -115,7 +115,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	}
 	var onLimit func(*http.Request)
 	if h.Metrics != nil {
-		onLimit = func(*http.Request) { h.Metrics.rateLimited.Inc() }
+		onLimit = func(*http.Request) { h.Metrics.RateLimited() }
 	}
 
 	// One budget per client for all compute: the API's and the pages' form
@@ -136,7 +136,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	s.ReadMiddleware = append(s.ReadMiddleware, auth.Gate, mw.MaxBody(bodyCap), bodyDL, mw.Deadline(readDL), admitReads(s.Scheduler, s.apiError))
 	compute := []func(http.Handler) http.Handler{limit, auth.Gate, mw.MaxBody(bodyCap), bodyDL}
 	if h.Metrics != nil {
-		compute = append(compute, h.Metrics.computeGauge)
+		compute = append(compute, h.Metrics.ComputeGauge)
 	}
 	// Compute requests may wait for a slot and run for ComputeTimeout, then
 	// still read the database.
@@ -147,7 +147,15 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	router := s.Handler()
 	routes, _ := router.(chi.Routes)
 	if h.Metrics != nil {
-		h.Metrics.ObserveServer(s)
+		h.Metrics.ObserveCompute(func() (busy, size int) {
+			if s.Scheduler == nil {
+				return 0, 0
+			}
+			return s.Scheduler.ComputeSlots()
+		})
+		if s.Catalog != nil {
+			h.Metrics.ObserveBuilds(s.Catalog)
+		}
 		if h.DBPool != nil {
 			h.Metrics.ObserveDBPool(h.DBPool)
 		}
@@ -157,8 +165,8 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 	if !loginRate.Enabled() {
 		loginRate = DefaultLoginRate
 	}
-	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.handleLogin)))))
-	logout := mw.SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.handleLogout)))
+	login := mw.SecurityHeaders(auth.CrossOrigin(postsOnly(mw.RateLimit(loginRate, onLimit))(bodyDL(http.HandlerFunc(auth.HandleLogin)))))
+	logout := mw.SecurityHeaders(auth.CrossOrigin(http.HandlerFunc(auth.HandleLogout)))
 	var metrics http.Handler
 	if h.Metrics != nil {
 		metrics = auth.Gate(h.Metrics.Handler())
@@ -177,7 +185,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 			router.ServeHTTP(w, r)
 		}
 	})
-	return clientIP(Observe(h.Metrics, h.Logger, routes)(outer)), nil
+	return clientIP(mw.Observe(h.Metrics, h.Logger, routes)(outer)), nil
 }
 
 // postsOnly applies mw to POST requests only (the pages' compute forms)
@@ -193,19 +201,6 @@ func postsOnly(mw func(http.Handler) http.Handler) func(http.Handler) http.Handl
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// statusClassExact labels auth failures by their exact status (401, 403, 503).
-func statusClassExact(status int) string {
-	switch status {
-	case http.StatusUnauthorized:
-		return "401"
-	case http.StatusForbidden:
-		return "403"
-	case http.StatusServiceUnavailable:
-		return "503"
-	}
-	return "other"
 }
 
 // runsPrompt reports whether a page request runs the model although it is
@@ -228,3 +223,13 @@ func rateLimitedPage(w http.ResponseWriter, r *http.Request, msg string) {
 	}
 	_ = c.Render(r.Context(), w)
 }
+
+// Metrics, NewMetrics and DBPoolStats live in the middleware package;
+// these names keep cmd/server and the tests' wiring as it was.
+type (
+	Metrics     = mw.Metrics
+	DBPoolStats = mw.DBPoolStats
+)
+
+// NewMetrics returns metrics registered with a fresh registry.
+func NewMetrics() *Metrics { return mw.NewMetrics() }

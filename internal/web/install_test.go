@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	mw "saex/internal/web/middleware"
 )
 
 // TestInstallAfterHandlerFails: installing the hardening on a server whose
@@ -29,7 +31,7 @@ func TestPanicLogHasStackAndRequestID(t *testing.T) {
 	var logs bytes.Buffer
 	s := NewServer()
 	s.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
-	h := Observe(nil, nil, nil)(s.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := mw.Observe(nil, nil, nil)(s.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	})))
 	w := httptest.NewRecorder()

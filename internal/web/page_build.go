@@ -77,8 +77,13 @@ func group(n int) string {
 // HX-Refresh, so htmx reloads the page that polls.
 func (s *Server) handleBuildState(w http.ResponseWriter, r *http.Request) {
 	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
-	if !features.ValidID(modelID) || !features.ValidSourceID(sourceID) {
-		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no source %s of model %s.", clipText(sourceID, maxEchoed), clipText(modelID, maxEchoed)))
+	// Say which of the two cannot be an id (the poller's URL was edited).
+	if !features.ValidID(modelID) {
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no model %s.", clipText(modelID, maxEchoed)))
+		return
+	}
+	if !features.ValidSourceID(sourceID) {
+		s.pageError(w, r, features.Errorf(features.ENOTFOUND, "There is no source %s of model %s: not a source id (letters, digits, '.', '_' or '-'; a layer of at most %d).", clipText(sourceID, maxEchoed), modelID, features.MaxLayer))
 		return
 	}
 	src, err := s.Catalog.GetSource(r.Context(), modelID, sourceID)

@@ -127,6 +127,9 @@ func (s *Server) featureView(ctx context.Context, r *http.Request, t *cacheTicke
 		Build:     buildBanner(src),
 	}
 	v.Meta.Script = "feature.js" // adds explanations through the API
+	if v.CanTest {
+		v.SteerURL = steerLink(key, f.MaxActApprox)
+	}
 	if key.Index > 0 {
 		v.PrevURL = templates.FeatureURL(key.ModelID, key.SourceID, key.Index-1)
 	}

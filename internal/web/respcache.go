@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"sync"
 
-	kgzip "github.com/klauspost/compress/gzip"
-
 	"saex/internal/features"
+	mw "saex/internal/web/middleware"
 )
 
 // The feature page and GET /api/feature are what people and notebooks ask
@@ -138,7 +137,7 @@ type cacheTicket struct {
 // usual (no cache, no Versions, a client that does not take gzip, or the
 // version could not be read: the handler's own read reports that).
 func (s *Server) cached(w http.ResponseWriter, r *http.Request, key respKey) (t *cacheTicket, done bool) {
-	if s.respCache == nil || s.Versions == nil || acceptedEncoding(r.Header.Get("Accept-Encoding")) != "gzip" {
+	if s.respCache == nil || s.Versions == nil || mw.AcceptedEncoding(r.Header.Get("Accept-Encoding")) != "gzip" {
 		return nil, false
 	}
 	v, err := s.Versions.DataVersion(r.Context())
@@ -176,15 +175,15 @@ func writeGzipped(w http.ResponseWriter, kind respKind, gz []byte) {
 
 var gzipBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// gzipBytes compresses b at compressLevel into a slice of its own.
+// gzipBytes compresses b with the compress middleware's pooled encoders
+// (same level) into a slice of its own.
 func gzipBytes(b []byte) []byte {
 	buf := gzipBufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	zw := gzipWriters.Get().(*kgzip.Writer)
-	zw.Reset(buf)
+	zw := mw.GzipEncoder(buf)
 	_, _ = zw.Write(b) // writes to a bytes.Buffer cannot fail
 	_ = zw.Close()
-	gzipWriters.Put(zw)
+	mw.ReleaseGzip(zw)
 	out := slices.Clone(buf.Bytes())
 	if buf.Cap() <= maxPooledBuf {
 		gzipBufs.Put(buf)

@@ -3,13 +3,12 @@ package web
 import (
 	"context"
 	"net/http"
-	"runtime/debug"
-	mw "saex/internal/web/middleware"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	mw "saex/internal/web/middleware"
 )
 
 // Handler returns the router, built on the first call from the Server's
@@ -39,7 +38,7 @@ func (s *Server) routes() chi.Router {
 	// slash: route both forms, never redirect (a redirected POST loses its body).
 	r.Use(middleware.StripSlashes)
 	r.Use(middleware.GetHead) // HEAD of any page or read is its GET without the body
-	r.Use(compress)
+	r.Use(mw.Compress)
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
@@ -67,6 +66,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/{model}/prompt", s.handlePromptPage)
 		r.Post("/{model}/prompt", s.handlePromptRun)
 		r.Post("/{model}/prompt/token", s.handlePromptToken)
+		r.Get("/{model}/steer", s.handleSteerPage) // page_steer.go
 		r.Get("/{model}/{source}", s.handleSourcePage)
 		r.Get("/{model}/{source}/build-state", s.handleBuildState)
 		r.Get("/{model}/{source}/{index}", s.handleFeaturePage)
@@ -195,25 +195,8 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// recoverer turns a panicking handler into a 500 (JSON under /api) and logs it.
+// recoverer turns a panicking handler into a 500 (JSON under /api) and
+// logs it with its stack and request id.
 func (s *Server) recoverer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			rec := recover()
-			if rec == nil {
-				return
-			}
-			if rec == http.ErrAbortHandler {
-				panic(rec)
-			}
-			// The stack says where; the request id ties it to the request log.
-			s.reqLogger(r).Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec, "stack", string(debug.Stack()))
-			if strings.HasPrefix(r.URL.Path, "/api/") {
-				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
-				return
-			}
-			http.Error(w, "internal error", http.StatusInternalServerError)
-		}()
-		next.ServeHTTP(w, r)
-	})
+	return mw.Recoverer(s.reqLogger)(next)
 }

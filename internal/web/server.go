@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"saex/internal/features"
+	mw "saex/internal/web/middleware"
 )
 
 // Defaults for the Server's limits.
@@ -105,11 +106,7 @@ func (s *Server) logger() *slog.Logger {
 // the request id (the one the request log and the client's X-Request-Id
 // show), so an error can be found from either.
 func (s *Server) reqLogger(r *http.Request) *slog.Logger {
-	l := s.logger()
-	if id := RequestID(r.Context()); id != "" {
-		l = l.With("request_id", id)
-	}
-	return l
+	return mw.RequestLogger(s.logger(), r)
 }
 
 // init fills zero limits with defaults and builds the caches.
@@ -165,3 +162,6 @@ func (s *Server) checkRunnable(ctx context.Context, modelID string, sourceIDs []
 	}
 	return nil
 }
+
+// RequestIDHeader carries the request id (set by the middleware's Observe).
+const RequestIDHeader = mw.RequestIDHeader

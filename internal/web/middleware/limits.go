@@ -1,10 +1,12 @@
-// Package middleware holds saex's HTTP middleware that needs nothing of
-// the web server itself: per-client rate limits and the client address
-// they key on, body caps, body and request deadlines, the http.Server
-// timeouts, and the browser security headers. internal/web wires them onto
-// its route groups (Hardening.Install); the pieces that reach into the
-// server (API-key gate and login, metrics, request log, compression with
-// the response cache's encoders) stay there.
+// Package middleware holds saex's HTTP middleware, apart from the handler
+// package: per-client rate limits and the client address they key on,
+// body caps, body and request deadlines, the http.Server timeouts, the
+// browser security headers (headers.go), compression (compress.go), the
+// request log and recoverer (reqlog.go), Prometheus metrics (metrics.go)
+// and the API-key gate with login sessions (auth.go). What they need of
+// the server comes in as features interfaces and funcs; internal/web wires
+// them onto its route groups (Hardening.Install) and this package never
+// imports it.
 package middleware
 
 import (

@@ -1,4 +1,4 @@
-package web
+package middleware
 
 import (
 	"context"
@@ -16,8 +16,9 @@ import (
 
 // Metrics are saex's Prometheus metrics, in a registry of their own (not
 // the global default) so tests and several servers in one process stay
-// isolated. Build it with NewMetrics, attach the server and database with
-// ObserveServer and ObserveDBPool, and serve Handler at /metrics.
+// isolated. Build it with NewMetrics, attach the compute pool, the builds
+// and the database with ObserveCompute, ObserveBuilds and ObserveDBPool,
+// and serve Handler at /metrics. A nil *Metrics records nothing.
 type Metrics struct {
 	Registry *prometheus.Registry
 
@@ -91,18 +92,54 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-// observe records one finished request.
-func (m *Metrics) observe(route, method string, status int, d time.Duration) {
+// BeginRequest counts a request in flight until its EndRequest.
+func (m *Metrics) BeginRequest() {
+	if m != nil {
+		m.inFlight.Inc()
+	}
+}
+
+// EndRequest records one finished request by its chi route pattern.
+func (m *Metrics) EndRequest(route, method string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
+	m.inFlight.Dec()
 	m.requests.WithLabelValues(route, methodLabel(method), statusClass(status)).Observe(d.Seconds())
 }
 
-// computeGauge counts compute requests in flight (for the queue depth)
+// RateLimited counts one request refused by a rate limit.
+func (m *Metrics) RateLimited() {
+	if m != nil {
+		m.rateLimited.Inc()
+	}
+}
+
+// AuthFailure counts one request refused by the API-key check, labelled
+// by its exact status (401, 403, 503).
+func (m *Metrics) AuthFailure(status int) {
+	if m != nil {
+		m.authFailures.WithLabelValues(statusClassExact(status)).Inc()
+	}
+}
+
+// statusClassExact labels auth failures by their exact status.
+func statusClassExact(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "401"
+	case http.StatusForbidden:
+		return "403"
+	case http.StatusServiceUnavailable:
+		return "503"
+	}
+	return "other"
+}
+
+// ComputeGauge counts compute requests in flight (for the queue depth)
 // from the moment their body has been read: a client still sending is not
 // waiting for the model.
-func (m *Metrics) computeGauge(next http.Handler) http.Handler {
+func (m *Metrics) ComputeGauge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		counted := false
 		count := func() {
@@ -139,16 +176,9 @@ func (b *onEOF) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ObserveServer exports the compute pool (slots, busy slots, queue depth)
-// and the dashboard-build progress of every source. Call it after
-// s.Handler() has built the router.
-func (m *Metrics) ObserveServer(s *Server) {
-	slots := func() (busy, size int) {
-		if s.Scheduler == nil {
-			return 0, 0
-		}
-		return s.Scheduler.ComputeSlots()
-	}
+// ObserveCompute exports the compute pool (slots, busy slots, queue
+// depth); slots reports the busy slots and the pool's size at each scrape.
+func (m *Metrics) ObserveCompute(slots func() (busy, size int)) {
 	m.Registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "saex_compute_slots",
@@ -166,9 +196,12 @@ func (m *Metrics) ObserveServer(s *Server) {
 			return float64(max(m.computeN.Load()-int64(b), 0))
 		}),
 	)
-	if s.Catalog != nil {
-		m.Registry.MustRegister(&buildCollector{catalog: s.Catalog, errors: m.scrapeErrors})
-	}
+}
+
+// ObserveBuilds exports the dashboard-build progress of every source in
+// catalog, read at each scrape.
+func (m *Metrics) ObserveBuilds(catalog features.CatalogService) {
+	m.Registry.MustRegister(&buildCollector{catalog: catalog, errors: m.scrapeErrors})
 }
 
 // DBPoolStats is a snapshot of the database connection pool (pgxpool's

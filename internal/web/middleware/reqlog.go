@@ -1,4 +1,4 @@
-package web
+package middleware
 
 import (
 	"context"
@@ -6,10 +6,18 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
+	chimw "github.com/go-chi/chi/v5/middleware"
+)
+
+// Paths served outside the router, by the hardening layer itself.
+const (
+	LoginPath  = "/login"
+	LogoutPath = "/logout"
 )
 
 // RequestIDHeader carries the request id: taken from the client when it
@@ -75,11 +83,8 @@ func Observe(m *Metrics, log *slog.Logger, routes chi.Routes) func(http.Handler)
 			rctx.Routes = routes
 			ctx := context.WithValue(r.Context(), reqIDCtx{}, id)
 			ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			if m != nil {
-				m.inFlight.Inc()
-				defer m.inFlight.Dec()
-			}
+			ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
+			m.BeginRequest()
 			defer func() {
 				// Runs on panics too (http.ErrAbortHandler): the line is still logged.
 				status := ww.Status()
@@ -94,7 +99,7 @@ func Observe(m *Metrics, log *slog.Logger, routes chi.Routes) func(http.Handler)
 					route = "unmatched"
 				}
 				d := time.Since(start)
-				m.observe(route, r.Method, status, d)
+				m.EndRequest(route, r.Method, status, d)
 				if log == nil {
 					return
 				}
@@ -123,8 +128,46 @@ func Observe(m *Metrics, log *slog.Logger, routes chi.Routes) func(http.Handler)
 
 // clientAddr is the resolved client IP when known, else the TCP peer.
 func clientAddr(r *http.Request) string {
-	if ip := middleware.GetClientIP(r.Context()); ip != "" {
+	if ip := chimw.GetClientIP(r.Context()); ip != "" {
 		return ip
 	}
 	return r.RemoteAddr
+}
+
+// RequestLogger is base with the request's id on every line (the id the
+// request log and the client's X-Request-Id show), so that an error can be
+// found from either.
+func RequestLogger(base *slog.Logger, r *http.Request) *slog.Logger {
+	if id := RequestID(r.Context()); id != "" {
+		return base.With("request_id", id)
+	}
+	return base
+}
+
+// Recoverer turns a panicking handler into a 500 (JSON under /api/) and
+// logs the panic with its stack to logger(r) (RequestLogger's, so the
+// request id ties it to the request log).
+func Recoverer(logger func(*http.Request) *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				rec := recover()
+				if rec == nil {
+					return
+				}
+				if rec == http.ErrAbortHandler {
+					panic(rec)
+				}
+				logger(r).Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", rec, "stack", string(debug.Stack()))
+				if strings.HasPrefix(r.URL.Path, "/api/") {
+					writeJSON(w, http.StatusInternalServerError, struct {
+						Error string `json:"error"`
+					}{"internal error"})
+					return
+				}
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -1,4 +1,4 @@
-package web
+package middleware
 
 import (
 	"io"
@@ -29,7 +29,7 @@ var compressibleTypes = map[string]bool{
 	"application/rss+xml": true, "application/xml": true, "image/svg+xml": true,
 }
 
-// compress gzips (or deflates) responses of the compressible types for
+// Compress gzips (or deflates) responses of the compressible types for
 // clients that ask, with klauspost/compress's encoders (at BestSpeed about
 // half the CPU of the standard library's for the same bytes).
 //
@@ -39,9 +39,9 @@ var compressibleTypes = map[string]bool{
 // An encoder is taken from its pool at the first byte of the body, not when
 // the request arrives, so the few encoders in use stay in the CPU's caches
 // while the other requests wait for the database.
-func compress(next http.Handler) http.Handler {
+func Compress(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		enc := acceptedEncoding(r.Header.Get("Accept-Encoding"))
+		enc := AcceptedEncoding(r.Header.Get("Accept-Encoding"))
 		if enc == "" {
 			next.ServeHTTP(w, r)
 			return
@@ -63,9 +63,9 @@ func compress(next http.Handler) http.Handler {
 	})
 }
 
-// acceptedEncoding picks gzip, else deflate, from an Accept-Encoding
+// AcceptedEncoding picks gzip, else deflate, from an Accept-Encoding
 // header ("" when neither is acceptable). A coding listed with q=0 is refused.
-func acceptedEncoding(header string) string {
+func AcceptedEncoding(header string) string {
 	if header == "" {
 		return ""
 	}
@@ -105,6 +105,18 @@ var (
 		return w
 	}}
 )
+
+// GzipEncoder takes a gzip encoder at the middleware's level from the
+// shared pool, writing to dst (the response cache compresses its bodies
+// with the same encoders). Give it back with ReleaseGzip after Close.
+func GzipEncoder(dst io.Writer) *kgzip.Writer {
+	zw := gzipWriters.Get().(*kgzip.Writer)
+	zw.Reset(dst)
+	return zw
+}
+
+// ReleaseGzip returns an encoder from GzipEncoder to the pool.
+func ReleaseGzip(zw *kgzip.Writer) { gzipWriters.Put(zw) }
 
 // encoder is what gzip and flate writers share.
 type encoder interface {

@@ -1,4 +1,4 @@
-package web
+package middleware
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 // benchBody is real feature data (the Gemma fixture's examples, JSON
 // lines) repeated to about 100 KB, the size of a feature's JSON.
 func benchBody(b *testing.B) []byte {
-	f, err := os.Open("../../testdata/neuronpedia-export/gemma-2-2b/20-gemmascope-res-131k/activations/batch-79.jsonl.gz")
+	f, err := os.Open("../../../testdata/neuronpedia-export/gemma-2-2b/20-gemmascope-res-131k/activations/batch-79.jsonl.gz")
 	if err != nil {
 		b.Skip(err)
 	}
@@ -63,7 +63,7 @@ func BenchmarkCompress(b *testing.B) {
 			_, _ = w.Write(body[off:min(off+4096, len(body))])
 		}
 	})
-	b.Run("handwritten", func(b *testing.B) { benchCompress(b, compress(inner), len(body)) })
+	b.Run("handwritten", func(b *testing.B) { benchCompress(b, Compress(inner), len(body)) })
 	gz, err := gzhttp.NewWrapper(gzhttp.CompressionLevel(kgzip.BestSpeed), gzhttp.MinSize(1024))
 	if err != nil {
 		b.Fatal(err)
