@@ -22,6 +22,9 @@ type benchOutput struct {
 	GFLOPS         float64 `json:"gflops"`
 	SecondsPerCall float64 `json:"seconds_per_call"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes,omitempty"` // bench forward only
+	// CPU seconds of the whole process per call (all threads): with
+	// seconds_per_call, how much of the machine the calls really got.
+	CPUSecondsPerCall float64 `json:"cpu_seconds_per_call,omitempty"`
 }
 
 // maxBenchFloats bounds any one random matrix (4 GiB of float32).
@@ -124,7 +127,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 
 	call() // warm up: page in the data, start the workers
 	var calls int
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuSeconds()
 	for calls < 3 || time.Since(start) < 500*time.Millisecond {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -136,7 +139,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("bench %s: %w", target, callErr)
 	}
 	per := time.Since(start).Seconds() / float64(calls)
-	out := benchOutput{GFLOPS: flops / per / 1e9, SecondsPerCall: per}
+	out := benchOutput{GFLOPS: flops / per / 1e9, SecondsPerCall: per, CPUSecondsPerCall: (cpuSeconds() - cpu0) / float64(calls)}
 	if target == "forward" {
 		out.PeakRSSBytes = peakRSS()
 	}

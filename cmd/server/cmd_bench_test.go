@@ -23,7 +23,7 @@ func TestBenchCommand(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("%v: %q: %v", args, out, err)
 		}
-		if len(got) != 2 || got["gflops"] <= 0 || got["seconds_per_call"] <= 0 {
+		if len(got) != 3 || got["gflops"] <= 0 || got["seconds_per_call"] <= 0 || got["cpu_seconds_per_call"] <= 0 {
 			t.Errorf("%v: %v", args, got)
 		}
 	}
@@ -75,7 +75,7 @@ func TestBenchForwardCommand(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("%v: %q: %v", args, out, err)
 		}
-		if len(got) != 3 || got["gflops"] <= 0 || got["seconds_per_call"] <= 0 || got["peak_rss_bytes"] < 1<<20 {
+		if len(got) != 4 || got["gflops"] <= 0 || got["seconds_per_call"] <= 0 || got["cpu_seconds_per_call"] <= 0 || got["peak_rss_bytes"] < 1<<20 {
 			t.Errorf("%v: %v", args, got)
 		}
 	}

@@ -67,7 +67,7 @@ func (m *Model) activate(h []float32, n int) {
 	parallelRows(n, 20*inner, func(r0, r1 int) {
 		if m.Cfg.Act == GeluErf {
 			for r := r0; r < r1; r++ {
-				geluErfBias(h[r*inner:(r+1)*inner], h[r*inner:(r+1)*inner], m.zeros)
+				geluErfBiasFast(h[r*inner:(r+1)*inner], h[r*inner:(r+1)*inner], m.zeros)
 			}
 			return
 		}
@@ -86,11 +86,11 @@ func (m *Model) gate(h, gu []float32, n int) {
 		for r := r0; r < r1; r++ {
 			g, u := gu[r*2*inner:(r*2+1)*inner], gu[(r*2+1)*inner:(r+1)*2*inner]
 			dst := h[r*inner : (r+1)*inner]
-			if tanhGelu {
-				geluNewBias(dst, g, m.zeros)
-			} else {
-				siluRow(dst, g)
+			if !tanhGelu {
+				siluMul(dst, g, u)
+				continue
 			}
+			geluNewBias(dst, g, m.zeros)
 			for i, v := range u {
 				dst[i] *= v
 			}
@@ -98,12 +98,12 @@ func (m *Model) gate(h, gu []float32, n int) {
 	})
 }
 
-// siluRow sets dst[i] = silu(src[i]).
-func siluRow(dst, src []float32) {
-	dst = dst[:len(src)]
-	for i, v := range src {
+// siluMulGo sets dst[i] = silu(g[i])·u[i] in plain Go.
+func siluMulGo(dst, g, u []float32) {
+	dst, u = dst[:len(g)], u[:len(g)]
+	for i, v := range g {
 		x := float64(v)
-		dst[i] = float32(x / (1 + fastExp(-x)))
+		dst[i] = float32(x/(1+fastExp(-x))) * u[i]
 	}
 }
 
@@ -113,7 +113,7 @@ func (m *Model) fcActivate(h, a []float32, n int, l *layer) {
 	inner := m.Cfg.NInner
 	act := geluNewBias
 	if m.Cfg.Act == GeluErf {
-		act = geluErfBias
+		act = geluErfBiasFast
 	}
 	bias := l.upB
 	if bias == nil {
