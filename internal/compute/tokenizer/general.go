@@ -180,17 +180,7 @@ func (t *Tokenizer) trimOffsets(ids []int, spans []span) {
 // charOffsets converts byte ranges of text to character ranges, as
 // Hugging Face does: a range covering part of a character spans it all.
 func charOffsets(text string, spans []span) [][2]int {
-	charAt := make([]int32, len(text)+1)
-	c := int32(0)
-	for i := 0; i < len(text); {
-		_, w := runeAt(text, i)
-		for k := 0; k < w; k++ {
-			charAt[i+k] = c
-		}
-		i += w
-		c++
-	}
-	charAt[len(text)] = c
+	charAt := charIndex(text)
 	out := make([][2]int, len(spans))
 	for i, s := range spans {
 		if s.end <= s.start {

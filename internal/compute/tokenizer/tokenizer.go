@@ -109,18 +109,7 @@ func (t *Tokenizer) Encode(text string) (ids []int, offsets [][2]int) {
 	if text == "" {
 		return []int{}, [][2]int{}
 	}
-	// charAt[i] is the character index of byte i; charAt[len] = #chars.
-	charAt := make([]int32, len(text)+1)
-	c := int32(0)
-	for i := 0; i < len(text); {
-		_, w := runeAt(text, i)
-		for k := 0; k < w; k++ {
-			charAt[i+k] = c
-		}
-		i += w
-		c++
-	}
-	charAt[len(text)] = c
+	charAt := charIndex(text)
 
 	ids = make([]int, 0, len(text)/3+1)
 	offsets = make([][2]int, 0, len(text)/3+1)
@@ -235,4 +224,22 @@ func singleWord(text string, s, e int) bool {
 		}
 	}
 	return true
+}
+
+// charIndex maps each byte of text to the index of the character it is
+// part of; the extra last entry is the number of characters. Offsets are
+// character positions, as Hugging Face reports them.
+func charIndex(text string) []int32 {
+	charAt := make([]int32, len(text)+1)
+	c := int32(0)
+	for i := 0; i < len(text); {
+		_, w := runeAt(text, i)
+		for k := 0; k < w; k++ {
+			charAt[i+k] = c
+		}
+		i += w
+		c++
+	}
+	charAt[len(text)] = c
+	return charAt
 }
