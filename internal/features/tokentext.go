@@ -1,6 +1,9 @@
 package features
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Token strings (Activation.Tokens, PosStr, NegStr, PromptResult.Tokens)
 // are each token's decoded piece: the bytes it stands for. A byte-level
@@ -34,6 +37,26 @@ func TokenText(s string) string {
 		i += illFormedLen(s[i:])
 	}
 	return string(b)
+}
+
+// TokenLabel is a token piece written on one line for people and LLM
+// prompts: TokenText with the whitespace a reader could not see spelled out
+// (newline ↵, tab ⇥) and every other control character as its Unicode
+// control picture (U+2400 + c, DEL U+2421).
+func TokenLabel(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return '↵'
+		case r == '\t':
+			return '⇥'
+		case r < 0x20:
+			return 0x2400 + r
+		case r == 0x7f:
+			return '␡'
+		}
+		return r
+	}, TokenText(s))
 }
 
 // TokenTexts maps TokenText over pieces, sharing the slice when every

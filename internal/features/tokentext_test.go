@@ -50,3 +50,18 @@ func FuzzTokenText(f *testing.F) {
 		}
 	})
 }
+
+func TestTokenLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":        "plain",
+		" a\nb\tc":     " a↵b⇥c",
+		"\r\x00\x1b":   "␍␀␛",
+		"del\x7f":      "del␡",
+		"\xe2\x82":     "\uFFFD",
+		"caf\xc3\xa9!": "café!",
+	} {
+		if got := TokenLabel(in); got != want {
+			t.Errorf("TokenLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -20,7 +20,7 @@ type Context struct {
 func (c Context) Text() string {
 	var b strings.Builder
 	for _, t := range c.Tokens {
-		b.WriteString(tokenString(t))
+		b.WriteString(features.TokenLabel(t))
 	}
 	return b.String()
 }
@@ -209,23 +209,4 @@ func CandidateIndexes(ft *features.Feature, numFeatures, random int) []int {
 		}
 	}
 	return out
-}
-
-// tokenString is a token piece as one line of plain text: U+FFFD for split
-// characters, "↵" and "⇥" for newline and tab (examples are one line each).
-func tokenString(t string) string {
-	t = features.TokenText(t)
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return '↵'
-		case r == '\t':
-			return '⇥'
-		case r == '\r':
-			return -1
-		case r < 0x20:
-			return 0x2400 + r
-		}
-		return r
-	}, t)
 }

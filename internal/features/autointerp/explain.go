@@ -38,7 +38,7 @@ func FormatHighlighted(c Context, threshold float32) string {
 			b.WriteString(">>")
 		}
 		open = on
-		b.WriteString(tokenString(t))
+		b.WriteString(features.TokenLabel(t))
 	}
 	if open {
 		b.WriteString(">>")
@@ -62,7 +62,7 @@ func ExplainPrompt(ft *features.Feature, explain []Context) []Message {
 		for j, t := range c.Tokens {
 			if c.Values[j] > 0 {
 				scaled := int(math.Round(10 * float64(c.Values[j]) / maxAct))
-				acts = append(acts, fmt.Sprintf("(%q, %d)", tokenString(t), scaled))
+				acts = append(acts, fmt.Sprintf("(%q, %d)", features.TokenLabel(t), scaled))
 			}
 		}
 		fmt.Fprintf(&b, "Active: %s\n\n", strings.Join(acts, ", "))
@@ -70,7 +70,7 @@ func ExplainPrompt(ft *features.Feature, explain []Context) []Message {
 	if n := min(10, len(ft.PosStr)); n > 0 {
 		toks := make([]string, n)
 		for i, t := range ft.PosStr[:n] {
-			toks[i] = fmt.Sprintf("%q", tokenString(t))
+			toks[i] = fmt.Sprintf("%q", features.TokenLabel(t))
 		}
 		fmt.Fprintf(&b, "Tokens the feature promotes most: %s\n\n", strings.Join(toks, ", "))
 	}

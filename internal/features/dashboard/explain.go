@@ -50,36 +50,16 @@ func autoExplanation(id string, ft *features.Feature) *features.Explanation {
 	})
 	var parts []string
 	for _, tc := range ranked[:min(3, len(ranked))] {
-		parts = append(parts, fmt.Sprintf("“%s” %d/%d", labelToken(tc.tok), tc.n, top))
+		parts = append(parts, fmt.Sprintf("“%s” %d/%d", features.TokenLabel(tc.tok), tc.n, top))
 	}
 	desc := "peaks on " + strings.Join(parts, ", ")
 	if len(ft.PosStr) > 0 {
 		var boosts []string
 		for _, t := range ft.PosStr[:min(3, len(ft.PosStr))] {
-			boosts = append(boosts, "“"+labelToken(t)+"”")
+			boosts = append(boosts, "“"+features.TokenLabel(t)+"”")
 		}
 		desc += "; promotes " + strings.Join(boosts, ", ")
 	}
 	return &features.Explanation{ID: id, Description: desc, TypeName: AutoExplanationType,
 		ExplanationModelName: AutoExplanationModel, AuthorID: CreatorID}
-}
-
-// labelToken writes a token piece as plain text for a label: U+FFFD for
-// the bytes of a split character, "↵" and "⇥" for newline and tab, control
-// pictures for other control characters (labels are read, not parsed).
-func labelToken(t string) string {
-	t = features.TokenText(t)
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return '↵'
-		case r == '\t':
-			return '⇥'
-		case r < 0x20:
-			return 0x2400 + r
-		case r == 0x7f:
-			return '␡'
-		}
-		return r
-	}, t)
 }
