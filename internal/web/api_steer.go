@@ -217,12 +217,8 @@ func (s *Server) handleAPISteer(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	req, err := parseSteerRequest(&body)
+	req, err := s.steerSetup(r, &body)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	if err := s.checkRunnable(r.Context(), req.ModelID, nil); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
@@ -231,22 +227,40 @@ func (s *Server) handleAPISteer(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, features.Errorf(features.EUNAVAILABLE, "steering is not available for model %q", req.ModelID))
 		return
 	}
-	if err := s.resolveStoredVectors(r, &req); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	if body.Stream {
-		s.streamSteer(w, r, steerer, req)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.ComputeTimeout)
 	defer cancel()
-	out, err := steerer.Steer(ctx, req, nil)
-	if err != nil {
-		s.apiError(w, r, contextualize(err, s.Inference.MaxTokens(req.ModelID)))
+	if !body.Stream {
+		out, err := steerer.Steer(ctx, req, nil)
+		if err != nil {
+			s.apiError(w, r, contextualize(err, s.Inference.MaxTokens(req.ModelID)))
+			return
+		}
+		writeJSON(w, http.StatusOK, newSteerResponse(out))
 		return
 	}
-	writeJSON(w, http.StatusOK, newSteerResponse(out))
+	// Neuronpedia's stream: each event's data is the whole response so far,
+	// the completion being generated growing by a token each time.
+	ev := newEventStream(w)
+	sofar := map[string]string{}
+	out, err := steerer.Steer(ctx, req, func(typ, text string) {
+		sofar[typ] = text
+		ev.send(newSteerResponse(sofar))
+	})
+	s.endStream(w, r, ev, req.ModelID, err, func() any { return newSteerResponse(out) })
+}
+
+// steerSetup is what /api/steer and /api/steer-chat do before steering:
+// validate the request, check its model can run here, and resolve the
+// stored vectors it names.
+func (s *Server) steerSetup(r *http.Request, body *steerRequest) (features.SteerRequest, error) {
+	req, err := parseSteerRequest(body)
+	if err != nil {
+		return req, err
+	}
+	if err := s.checkRunnable(r.Context(), req.ModelID, nil); err != nil {
+		return req, err
+	}
+	return req, s.resolveStoredVectors(r, &req)
 }
 
 func newSteerResponse(out map[string]string) steerResponse {
@@ -300,39 +314,41 @@ func (s *Server) resolveStoredVectors(r *http.Request, req *features.SteerReques
 	return nil
 }
 
-// streamSteer answers with server-sent events as Neuronpedia does for
-// stream: true: each event's data is the whole response so far, the
-// completion being generated growing by a token each time, the last one
-// complete. An error after the stream started ends it with an
-// {"error": ...} event.
-func (s *Server) streamSteer(w http.ResponseWriter, r *http.Request, steerer features.Steerer, req features.SteerRequest) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.ComputeTimeout)
-	defer cancel()
-	rc := http.NewResponseController(w)
-	started := false
-	sofar := map[string]string{}
-	send := func(v any) {
-		if !started {
-			h := w.Header()
-			h.Set("Content-Type", "text/event-stream")
-			h.Set("Cache-Control", "no-cache")
-			w.WriteHeader(http.StatusOK)
-			started = true
-		}
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "data: %s\n\n", b)
-		_ = rc.Flush()
+// eventStream answers with server-sent events (Neuronpedia's stream: true),
+// writing the headers with the first event.
+type eventStream struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
+}
+
+func newEventStream(w http.ResponseWriter) *eventStream {
+	return &eventStream{w: w, rc: http.NewResponseController(w)}
+}
+
+func (e *eventStream) send(v any) {
+	if !e.started {
+		h := e.w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		e.w.WriteHeader(http.StatusOK)
+		e.started = true
 	}
-	out, err := steerer.Steer(ctx, req, func(typ, text string) {
-		sofar[typ] = text
-		send(newSteerResponse(sofar))
-	})
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(e.w, "data: %s\n\n", b)
+	_ = e.rc.Flush()
+}
+
+// endStream ends a streamed computation: an error before the first event
+// is an ordinary API error, one after it an {"error": ...} event (the
+// status is sent already); success sends final's body as the last event.
+func (s *Server) endStream(w http.ResponseWriter, r *http.Request, ev *eventStream, modelID string, err error, final func() any) {
 	switch {
-	case err != nil && !started:
-		s.apiError(w, r, contextualize(err, s.Inference.MaxTokens(req.ModelID)))
+	case err != nil && !ev.started:
+		s.apiError(w, r, contextualize(err, s.Inference.MaxTokens(modelID)))
 	case err != nil:
-		send(errorBody{Error: features.ErrorMessage(contextualize(err, s.Inference.MaxTokens(req.ModelID)))})
+		ev.send(errorBody{Error: features.ErrorMessage(contextualize(err, s.Inference.MaxTokens(modelID)))})
 	default:
-		send(newSteerResponse(out))
+		ev.send(final())
 	}
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"unicode/utf8"
@@ -78,22 +77,14 @@ func (s *Server) handleAPISteerChat(w http.ResponseWriter, r *http.Request) {
 	}
 	placeholder := "chat" // the chats stand in for /api/steer's prompt
 	body.Prompt = &placeholder
-	req, err := parseSteerRequest(&body.steerRequest)
+	req, err := s.steerSetup(r, &body.steerRequest)
 	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	if err := s.checkRunnable(r.Context(), req.ModelID, nil); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	steerer, ok := s.Inference.(features.ChatSteerer)
 	if !ok {
 		s.apiError(w, r, features.Errorf(features.EUNAVAILABLE, "chat steering is not available for model %q", req.ModelID))
-		return
-	}
-	if err := s.resolveStoredVectors(r, &req); err != nil {
-		s.apiError(w, r, err)
 		return
 	}
 	creq := features.SteerChatRequest{SteerRequest: req, DefaultMessages: body.DefaultChatMessages, SteeredMessages: body.SteeredChatMessages}
@@ -108,32 +99,13 @@ func (s *Server) handleAPISteerChat(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, newSteerChatResponse(creq, out))
 		return
 	}
-	rc := http.NewResponseController(w)
-	started := false
-	send := func(v any) {
-		if !started {
-			w.Header().Set("Content-Type", "text/event-stream")
-			w.Header().Set("Cache-Control", "no-cache")
-			w.WriteHeader(http.StatusOK)
-			started = true
-		}
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "data: %s\n\n", b)
-		_ = rc.Flush()
-	}
+	ev := newEventStream(w)
 	sofar := map[string]features.SteerChatCompletion{}
 	out, err := steerer.SteerChat(ctx, creq, func(typ, raw string) {
 		sofar[typ] = features.SteerChatCompletion{Raw: raw}
-		send(newSteerChatResponse(creq, sofar))
+		ev.send(newSteerChatResponse(creq, sofar))
 	})
-	switch {
-	case err != nil && !started:
-		s.apiError(w, r, contextualize(err, s.Inference.MaxTokens(req.ModelID)))
-	case err != nil:
-		send(errorBody{Error: features.ErrorMessage(contextualize(err, s.Inference.MaxTokens(req.ModelID)))})
-	default:
-		send(newSteerChatResponse(creq, out))
-	}
+	s.endStream(w, r, ev, req.ModelID, err, func() any { return newSteerChatResponse(creq, out) })
 }
 
 func newSteerChatResponse(req features.SteerChatRequest, out map[string]features.SteerChatCompletion) steerChatResponse {
