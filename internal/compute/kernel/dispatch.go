@@ -30,15 +30,16 @@ type impl struct {
 	// F16), widened as it is read; nil when the implementation has none,
 	// and then the driver widens B chunks with widen and calls micro.
 	micro16 func(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32)
-	// widen converts len(dst) 16-bit values of type elem to float32
-	// (widenGo when nil).
+	// widen converts whole rows of a 16-bit panel of type elem (len(dst)
+	// a multiple of 64, src in the slot16 order) to float32 rows in column
+	// order (widenPanelGo when nil).
 	widen func(dst []float32, src []uint16, elem Elem)
 	// gather writes every j with v[j]+bias[j] >= thr to idx, in order, and
 	// returns how many; len(bias), len(idx) >= len(v).
 	gather func(v, bias []float32, thr float32, idx []int32) int
 }
 
-var implPurego = &impl{name: "purego", micro: microGo, widen: widenGo,
+var implPurego = &impl{name: "purego", micro: microGo, widen: widenPanelGo,
 	gather: func(v, bias []float32, thr float32, idx []int32) int { return gatherGo(v, bias, thr, idx, 0) }}
 
 // active is the implementation this process dispatches to.

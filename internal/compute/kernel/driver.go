@@ -213,7 +213,7 @@ func (pl *plan) item(w *worker, s span) {
 	}
 	widen := pl.im.widen
 	if widen == nil {
-		widen = widenGo
+		widen = widenPanelGo
 	}
 	widenChunk := func(q0, q1, pc, kc int) {
 		if need := (q1 - q0) * kc * panelWidth; cap(w.wide) < need {

@@ -80,6 +80,10 @@ type shape struct {
 	bcReg  [2]int // broadcast registers, alternated
 	zero   string // zeroing instruction
 	elem   string // B's element type: "" (float32), "bf16" or "f16"
+	// colBase is the first column the kernel computes, relative to the
+	// 32-column half its B pointer starts at: 16 for the AVX2 bf16
+	// strip kernels that read the high words of a half (see loadB).
+	colBase int
 }
 
 // bRow is the byte stride between consecutive k rows of a B panel: 64
@@ -92,18 +96,47 @@ func (s shape) bRow() int {
 }
 
 // loadB emits the load of B's vector j at k step u into register dst,
-// widening 16-bit elements to float32 on the way: bf16 by zero-extending
-// each element to 32 bits and shifting it into the upper half (exact),
-// f16 with the F16C conversion (exact).
+// widening 16-bit elements to float32 on the way (exactly).
+//
+// f16 uses the F16C conversion. bf16 panels are packed in pairs (half.go,
+// slot16): in each 32-column half of a row, 32-bit word q holds column q in
+// its low 16 bits and column q+16 in its high 16 bits. A float32 is a bf16
+// shifted up 16 bits, so columns 0-15 of the half are the words shifted left
+// by 16 and columns 16-31 the words with their low 16 bits cleared: on
+// AVX-512 one VPSLLD or VPANDD with the panel as its memory operand, i.e.
+// one ALU uop per vector (a zero-extension and a shift were two, both on the
+// FMA ports of an Intel core). AVX2 has no memory form of the shift: a load
+// and VPSLLD, or a load and VPAND with the mask in memory.
 func (s shape) loadB(u, j int, dst string) {
 	switch s.elem {
 	case "":
 		p("VMOVUPS %d(BX), %s", u*256+j*s.vbytes, dst)
 	case "bf16":
-		p("VPMOVZXWD %d(BX), %s", u*128+j*s.vbytes/2, dst)
-		p("VPSLLD $16, %s, %s", dst, dst)
+		c0 := s.colBase + j*s.vbytes/4 // first column of the vector
+		off := u*128 + c0/32*64 + c0%16*4
+		hi := c0%32 >= 16
+		switch {
+		case s.pre == "Z" && !hi:
+			p("VPSLLD $16, %d(BX), %s", off, dst)
+		case s.pre == "Z":
+			p("VPANDD %d(BX), Z31, %s", off, dst)
+		case !hi:
+			p("VMOVDQU %d(BX), %s", off, dst)
+			p("VPSLLD $16, %s, %s", dst, dst)
+		default:
+			p("VMOVDQU %d(BX), %s", off, dst)
+			p("VPAND bf16hi<>(SB), %s, %s", dst, dst)
+		}
 	case "f16":
 		p("VCVTPH2PS %d(BX), %s", u*128+j*s.vbytes/2, dst)
+	}
+}
+
+// loadMask loads the bf16 high-word mask into Z31 for the AVX-512 bf16
+// kernels (the AVX2 ones read it from memory: they have no register free).
+func (s shape) loadMask() {
+	if s.elem == "bf16" && s.pre == "Z" {
+		p("VPBROADCASTD bf16hi<>(SB), Z31")
 	}
 }
 
@@ -216,6 +249,7 @@ func loop(name string, mr, bRow int, step func(u int)) {
 
 func genTiled(s shape) {
 	prologue(s.name)
+	s.loadMask()
 	s.initAcc()
 	loop(s.name, s.mr, s.bRow(), s.step)
 	s.store()
@@ -227,6 +261,7 @@ func genTiled(s shape) {
 // FMA latency when w alone is too few), summed at the end.
 func genRow1(s shape, split bool) {
 	prologue(s.name)
+	s.loadMask()
 	s.initAcc()
 	odd := func(j int) string { return s.reg(s.w + j) }
 	bc := s.reg(s.w)
@@ -304,6 +339,7 @@ func genWiden() {
 		p("MOVQ n+16(FP), CX")
 		p("SHRQ $6, CX")
 		p("JEQ %s_done", name)
+		s.loadMask()
 		label(name + "_loop")
 		nv := 256 / v.vbytes // vectors per 64 elements
 		for j := 0; j < nv; j++ {
@@ -486,6 +522,11 @@ func main() {
 		fmt.Sscan(os.Args[1], &pfDist)
 	}
 	out.WriteString(header)
+	out.WriteString("DATA bf16hi<>+0(SB)/4, $0xffff0000\n")
+	for i := 1; i < 8; i++ {
+		fmt.Fprintf(&out, "DATA bf16hi<>+%d(SB)/4, $0xffff0000\n", 4*i)
+	}
+	out.WriteString("GLOBL bf16hi<>(SB), RODATA|NOPTR, $32\n\n")
 	// AVX-512: rows × 64 columns in 4 zmm per row; B in Z24-Z27, broadcasts
 	// in Z28/Z29; up to 24 accumulators Z0-Z23.
 	genRow1(shape{name: "k512r1", mr: 1, w: 4, vbytes: 64, pre: "Z", zero: "VPXORD"}, true)
@@ -510,6 +551,11 @@ func main() {
 		for mr := 2; mr <= 6; mr++ {
 			genTiled(shape{name: fmt.Sprintf("k256r%d%s", mr, elem), mr: mr, w: 2, vbytes: 32, pre: "Y", bReg: 12, bcReg: [2]int{14, 15}, zero: "VXORPS", elem: elem})
 		}
+	}
+	// The AVX2 bf16 strips of columns 16-31 of a 32-column half (the
+	// kernels above, given the half, compute its columns 0-15).
+	for mr := 2; mr <= 6; mr++ {
+		genTiled(shape{name: fmt.Sprintf("k256r%dbf16h", mr), mr: mr, w: 2, vbytes: 32, pre: "Y", bReg: 12, bcReg: [2]int{14, 15}, zero: "VXORPS", elem: "bf16", colBase: 16})
 	}
 	genWiden()
 	genSum()

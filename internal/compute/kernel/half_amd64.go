@@ -12,8 +12,10 @@ import (
 // gen_amd64.go): k512rN{bf16,f16} and k256rN{bf16,f16} are k512rN and k256rN
 // reading a 16-bit panel (row stride 128 bytes) and widening each B vector
 // as it loads it, so the FMA sequence, and with it every result, is the
-// float32 kernel's on the widened values. widen512/256{bf16,f16} widen n
-// values (a multiple of 64) into a float32 buffer.
+// float32 kernel's on the widened values; k256rNbf16h are the AVX2 bf16
+// strips of the high 16 columns of a 32-column half (slot16 in half.go
+// gives the bf16 panel order every one of them reads). widen512/256{bf16,f16}
+// widen n values (whole panel rows, a multiple of 64) into float32 rows.
 
 //go:noescape
 func k512r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
@@ -88,6 +90,21 @@ func k256r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *f
 func k256r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
 
 //go:noescape
+func k256r2bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+
+//go:noescape
+func k256r3bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+
+//go:noescape
+func k256r4bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+
+//go:noescape
+func k256r5bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+
+//go:noescape
+func k256r6bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+
+//go:noescape
 func widen512bf16(dst *float32, src *uint16, n int)
 
 //go:noescape
@@ -105,7 +122,10 @@ var (
 	k512bf16 = [mrBlock + 1]asmKernel16{nil, k512r1bf16, k512r2bf16, k512r3bf16, k512r4bf16, k512r5bf16, k512r6bf16}
 	k512f16  = [mrBlock + 1]asmKernel16{nil, k512r1f16, k512r2f16, k512r3f16, k512r4f16, k512r5f16, k512r6f16}
 	k256bf16 = [mrBlock + 1]asmKernel16{nil, k256r1bf16, k256r2bf16, k256r3bf16, k256r4bf16, k256r5bf16, k256r6bf16}
-	k256f16  = [mrBlock + 1]asmKernel16{nil, k256r1f16, k256r2f16, k256r3f16, k256r4f16, k256r5f16, k256r6f16}
+	// k256bf16h are the strips of columns 16-31 of a 32-column half of a
+	// bf16 panel (k256bf16 computes columns 0-15 given the same half).
+	k256bf16h = [mrBlock + 1]asmKernel16{nil, nil, k256r2bf16h, k256r3bf16h, k256r4bf16h, k256r5bf16h, k256r6bf16h}
+	k256f16   = [mrBlock + 1]asmKernel16{nil, k256r1f16, k256r2f16, k256r3f16, k256r4f16, k256r5f16, k256r6f16}
 )
 
 func init() {
@@ -149,13 +169,21 @@ func microAVX2Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []
 		ks[1](kc, &a[0], &b[0], &c[0], ldc, mode, bp, lda)
 		return
 	}
-	f := ks[mr]
 	for s := 0; s < panelWidth; s += 16 {
 		var bs *float32
 		if bp != nil {
 			bs = &bias[s]
 		}
-		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs, lda)
+		f, bs16 := ks[mr], s
+		if elem == BF16 {
+			// Both 16-column strips of a 32-column half read the
+			// half's words (slot16): its low or its high halves.
+			bs16 = s &^ 31
+			if s&16 != 0 {
+				f = k256bf16h[mr]
+			}
+		}
+		f(kc, &a[0], &b[bs16], &c[s], ldc, mode, bs, lda)
 	}
 }
 
@@ -163,7 +191,7 @@ func microAVX2Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []
 // kernel: for a CPU without the conversion instruction.
 func microWidenGo(im *impl, elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32) {
 	wide := make([]float32, kc*panelWidth)
-	widenGo(wide, b[:kc*panelWidth], elem)
+	widenPanelGo(wide, b[:kc*panelWidth], elem)
 	im.micro(mr, kc, a, lda, wide, c, ldc, mode, bias)
 }
 
@@ -177,7 +205,7 @@ func widenAVX512(dst []float32, src []uint16, elem Elem) {
 			widen512bf16(&dst[0], &src[0], n)
 		}
 	}
-	widenGo(dst[n:], src[n:len(dst)], elem)
+	widenPanelGo(dst[n:], src[n:len(dst)], elem)
 }
 
 func widenAVX2(dst []float32, src []uint16, elem Elem) {
@@ -193,5 +221,5 @@ func widenAVX2(dst []float32, src []uint16, elem Elem) {
 			widen256bf16(&dst[0], &src[0], n)
 		}
 	}
-	widenGo(dst[n:], src[n:len(dst)], elem)
+	widenPanelGo(dst[n:], src[n:len(dst)], elem)
 }

@@ -134,7 +134,7 @@ func checkStrided(fn string, x []float32, ld, rows, cols int) {
 func matMulSerial16(im *impl, c []float32, ldc int, a []float32, lda, m int, b *Packed, tri Triangle) {
 	widen := im.widen
 	if widen == nil {
-		widen = widenGo
+		widen = widenPanelGo
 	}
 	micro16 := im.micro16
 	if m > fuseMaxRows {
