@@ -398,19 +398,23 @@ func genSum() {
 	out.WriteString("\n")
 }
 
-// genClock emits addChain(n int): n iterations of 16 dependent ADDQ, i.e.
-// 16n core cycles, which the benchmarks time to report the real clock.
+// genClock emits mulChain(n int): n iterations of 16 dependent IMULQ, i.e.
+// 48n core cycles (a 64-bit register multiply has a latency of 3 cycles on
+// every Intel core since Nehalem and every Zen), which the benchmarks time
+// to report the real clock. A chain of ADDQ $1 is no probe: a Golden Cove
+// (Sapphire and Emerald Rapids) folds immediate adds at rename, several a
+// cycle, and read 7-13 GHz.
 func genClock() {
-	out.WriteString("// func addChain(n int)\n")
-	out.WriteString("TEXT ·addChain(SB), NOSPLIT, $0-8\n")
+	out.WriteString("// func mulChain(n int)\n")
+	out.WriteString("TEXT ·mulChain(SB), NOSPLIT, $0-8\n")
 	p("MOVQ n+0(FP), CX")
-	p("XORQ AX, AX")
-	label("addChain_loop")
+	p("MOVQ $3, AX")
+	label("mulChain_loop")
 	for i := 0; i < 16; i++ {
-		p("ADDQ $1, AX")
+		p("IMULQ AX, AX")
 	}
 	p("DECQ CX")
-	p("JNZ addChain_loop")
+	p("JNZ mulChain_loop")
 	p("RET")
 	out.WriteString("\n")
 }

@@ -8145,29 +8145,29 @@ sum512_done:
 	MOVSS X0, ret+16(FP)
 	RET
 
-// func addChain(n int)
-TEXT ·addChain(SB), NOSPLIT, $0-8
+// func mulChain(n int)
+TEXT ·mulChain(SB), NOSPLIT, $0-8
 	MOVQ n+0(FP), CX
-	XORQ AX, AX
-addChain_loop:
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
-	ADDQ $1, AX
+	MOVQ $3, AX
+mulChain_loop:
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
+	IMULQ AX, AX
 	DECQ CX
-	JNZ addChain_loop
+	JNZ mulChain_loop
 	RET
 
 DATA iota32<>+0(SB)/4, $0
