@@ -508,6 +508,21 @@ func genGather() {
 	out.WriteString("\n")
 }
 
+// genVendor emits cpuVendor() (ebx, edx, ecx uint32): CPUID leaf 0's
+// vendor string ("GenuineIntel", "AuthenticAMD") in its register order.
+func genVendor() {
+	out.WriteString("// func cpuVendor() (ebx, edx, ecx uint32)\n")
+	out.WriteString("TEXT ·cpuVendor(SB), NOSPLIT, $0-12\n")
+	p("XORL AX, AX")
+	p("XORL CX, CX")
+	p("CPUID")
+	p("MOVL BX, ebx+0(FP)")
+	p("MOVL DX, edx+4(FP)")
+	p("MOVL CX, ecx+8(FP)")
+	p("RET")
+	out.WriteString("\n")
+}
+
 // genPause emits spinPause(), 16 PAUSE instructions: a polite wait
 // between polls of a spinning helper (it frees the core's pipeline and
 // power budget for the sibling work instead of issuing loads).
@@ -566,6 +581,7 @@ func main() {
 	genClock()
 	genGather()
 	genPause()
+	genVendor()
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -44,9 +44,10 @@ func (e Elem) Size() int {
 // uses the implementation's widening micro-kernel (micro16); above it, each
 // kc×64 chunk of B is widened once into a float32 buffer that all row blocks
 // share (the path of implementations without micro16). Measured on AVX-512
-// and AVX2 at 1 to 128 rows (docs/performance.md), the widening kernels were
-// never slower than the shared chunk, so they are used at every size; tests
-// lower it to cover both paths.
+// and AVX2 at 1 to 128 rows on Zen 4 (docs/performance.md), the widening
+// kernels were never slower than the shared chunk, so they are used at every
+// size; an Intel core with AVX-512 lowers it (half_amd64.go,
+// intelFuseMaxRows); tests set it to cover both paths.
 var fuseMaxRows = math.MaxInt
 
 // Elem returns the element type the matrix is stored in.

@@ -128,7 +128,31 @@ var (
 	k256f16   = [mrBlock + 1]asmKernel16{nil, k256r1f16, k256r2f16, k256r3f16, k256r4f16, k256r5f16, k256r6f16}
 )
 
+// cpuVendor returns CPUID leaf 0's vendor string in EBX, EDX, ECX order.
+func cpuVendor() (ebx, edx, ecx uint32)
+
+// intelFuseMaxRows is fuseMaxRows on an Intel core with AVX-512. Its 512-bit
+// FMAs issue on ports 0 and 5, which also execute the widening shift and
+// AND, so the fused bf16 kernel runs at about 6/7 of the float32 one (one
+// ALU uop per B vector against six FMAs) and, measured on an Emerald Rapids
+// Xeon (docs/performance.md §8), 4-13 % below the widened chunk at 64 to 128
+// rows, where a chunk is widened once for ten or more row blocks; at 32 rows
+// and below (B walked in short chunks by at most six row blocks, or read
+// once) the fused kernel is as fast or faster. Zen 4 and 5 run vector
+// integer ops on other pipes than their FMAs and keep the fused kernel at
+// every size.
+const intelFuseMaxRows = 32
+
+// isIntel reports whether the CPU says it is GenuineIntel.
+func isIntel() bool {
+	b, d, c := cpuVendor()
+	return b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e
+}
+
 func init() {
+	if cpu.X86.HasAVX512F && isIntel() {
+		fuseMaxRows = intelFuseMaxRows
+	}
 	implAVX512.micro16, implAVX512.widen = microAVX512Half, widenAVX512
 	// The AVX2 impl needs F16C for f16 (every AVX2 CPU has it; checked
 	// anyway) and falls back to the portable widening without it.

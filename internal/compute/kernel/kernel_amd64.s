@@ -8273,3 +8273,13 @@ TEXT ·spinPause(SB), NOSPLIT, $0-0
 	PAUSE
 	RET
 
+// func cpuVendor() (ebx, edx, ecx uint32)
+TEXT ·cpuVendor(SB), NOSPLIT, $0-12
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	MOVL BX, ebx+0(FP)
+	MOVL DX, edx+4(FP)
+	MOVL CX, ecx+8(FP)
+	RET
+
