@@ -164,10 +164,10 @@ func BenchmarkMicroKernel(b *testing.B) {
 			}
 			for _, mr := range []int{6, 1} {
 				name := fmt.Sprintf("%s/r%d", im.name, mr)
-				run := func() { im.micro(mr, kc, a, kc, bp, c, panelWidth, modeZero, nil) }
+				run := func() { im.micro(mr, kc, a, kc, bp, c, panelWidth, modeZero, nil, pfStream{}) }
 				if elem != F32 {
 					name = fmt.Sprintf("%s/%s/r%d", im.name, strings.ToLower(elem.String()), mr)
-					run = func() { im.micro16(elem, mr, kc, a, kc, halves[elem], c, panelWidth, modeZero, nil) }
+					run = func() { im.micro16(elem, mr, kc, a, kc, halves[elem], c, panelWidth, modeZero, nil, pfStream{}) }
 				}
 				b.Run(name, func(b *testing.B) {
 					prev := runtime.GOMAXPROCS(1)

@@ -18,91 +18,91 @@ import (
 // widen n values (whole panel rows, a multiple of 64) into float32 rows.
 
 //go:noescape
-func k512r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r2bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r2bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r3bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r3bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r4bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r4bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r5bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r5bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r6bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r6bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r2bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r2bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r3bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r3bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r4bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r4bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r5bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r5bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r6bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r6bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r1f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r1f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r2f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r2f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r3f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r3f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r4f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r4f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r1f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r1f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r2f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r2f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r3f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r3f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r4f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r4f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r2bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r2bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r3bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r3bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r4bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r4bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r5bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r5bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r6bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r6bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
 func widen512bf16(dst *float32, src *uint16, n int)
@@ -116,7 +116,7 @@ func widen256bf16(dst *float32, src *uint16, n int)
 //go:noescape
 func widen256f16(dst *float32, src *uint16, n int)
 
-type asmKernel16 func(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+type asmKernel16 func(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 var (
 	k512bf16 = [mrBlock + 1]asmKernel16{nil, k512r1bf16, k512r2bf16, k512r3bf16, k512r4bf16, k512r5bf16, k512r6bf16}
@@ -169,28 +169,30 @@ func checkMicro16(mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc
 	}
 }
 
-func microAVX512Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32) {
+func microAVX512Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32, pf pfStream) {
 	checkMicro16(mr, kc, a, lda, b, c, ldc, mode, bias)
 	f := k512bf16[mr]
 	if elem == F16 {
 		f = k512f16[mr]
 	}
-	f(kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias), lda)
+	pp, ps := pf.args()
+	f(kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias), lda, pp, ps)
 }
 
-func microAVX2Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32) {
+func microAVX2Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32, pf pfStream) {
 	checkMicro16(mr, kc, a, lda, b, c, ldc, mode, bias)
 	ks := &k256bf16
 	if elem == F16 {
 		if !cpu.X86.HasF16C {
-			microWidenGo(implAVX2, elem, mr, kc, a, lda, b, c, ldc, mode, bias)
+			microWidenGo(implAVX2, elem, mr, kc, a, lda, b, c, ldc, mode, bias, pf)
 			return
 		}
 		ks = &k256f16
 	}
 	bp := unsafe.SliceData(bias)
+	pp, ps := pf.args()
 	if mr == 1 {
-		ks[1](kc, &a[0], &b[0], &c[0], ldc, mode, bp, lda)
+		ks[1](kc, &a[0], &b[0], &c[0], ldc, mode, bp, lda, pp, ps)
 		return
 	}
 	for s := 0; s < panelWidth; s += 16 {
@@ -207,16 +209,16 @@ func microAVX2Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []
 				f = k256bf16h[mr]
 			}
 		}
-		f(kc, &a[0], &b[bs16], &c[s], ldc, mode, bs, lda)
+		f(kc, &a[0], &b[bs16], &c[s], ldc, mode, bs, lda, stripPF(pp, ps, kc, s), ps)
 	}
 }
 
 // microWidenGo widens the panel into a temporary and runs im's float32
 // kernel: for a CPU without the conversion instruction.
-func microWidenGo(im *impl, elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32) {
+func microWidenGo(im *impl, elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32, pf pfStream) {
 	wide := make([]float32, kc*panelWidth)
 	widenPanelGo(wide, b[:kc*panelWidth], elem)
-	im.micro(mr, kc, a, lda, wide, c, ldc, mode, bias)
+	im.micro(mr, kc, a, lda, wide, c, ldc, mode, bias, pf)
 }
 
 func widenAVX512(dst []float32, src []uint16, elem Elem) {

@@ -14,8 +14,8 @@ DATA bf16hi<>+24(SB)/4, $0xffff0000
 DATA bf16hi<>+28(SB)/4, $0xffff0000
 GLOBL bf16hi<>(SB), RODATA|NOPTR, $32
 
-// func k512r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r1(SB), NOSPLIT, $0-64
+// func k512r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r1(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -28,6 +28,8 @@ TEXT ·k512r1(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r1_bias
 	JGT k512r1_load
@@ -62,6 +64,8 @@ k512r1_body:
 	CMPQ CX, $4
 	JLT k512r1_tail
 k512r1_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 0(AX), Z8
 	VFMADD231PS 0(BX), Z8, Z0
 	VFMADD231PS 64(BX), Z8, Z1
@@ -72,6 +76,8 @@ k512r1_loop4:
 	VFMADD231PS 320(BX), Z8, Z5
 	VFMADD231PS 384(BX), Z8, Z6
 	VFMADD231PS 448(BX), Z8, Z7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 8(AX), Z8
 	VFMADD231PS 512(BX), Z8, Z0
 	VFMADD231PS 576(BX), Z8, Z1
@@ -112,8 +118,8 @@ k512r1_store:
 	VZEROUPPER
 	RET
 
-// func k512r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r2(SB), NOSPLIT, $0-64
+// func k512r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r2(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -126,6 +132,8 @@ TEXT ·k512r2(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r2_bias
 	JGT k512r2_load
@@ -173,6 +181,8 @@ k512r2_body:
 	CMPQ CX, $4
 	JLT k512r2_tail
 k512r2_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Z24
 	VMOVUPS 64(BX), Z25
 	VMOVUPS 128(BX), Z26
@@ -201,6 +211,8 @@ k512r2_loop4:
 	VFMADD231PS Z29, Z25, Z5
 	VFMADD231PS Z29, Z26, Z6
 	VFMADD231PS Z29, Z27, Z7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Z24
 	VMOVUPS 576(BX), Z25
 	VMOVUPS 640(BX), Z26
@@ -269,8 +281,8 @@ k512r2_store:
 	VZEROUPPER
 	RET
 
-// func k512r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r3(SB), NOSPLIT, $0-64
+// func k512r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r3(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -283,6 +295,8 @@ TEXT ·k512r3(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r3_bias
 	JGT k512r3_load
@@ -347,6 +361,8 @@ k512r3_body:
 	CMPQ CX, $4
 	JLT k512r3_tail
 k512r3_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Z24
 	VMOVUPS 64(BX), Z25
 	VMOVUPS 128(BX), Z26
@@ -385,6 +401,8 @@ k512r3_loop4:
 	VFMADD231PS Z28, Z25, Z9
 	VFMADD231PS Z28, Z26, Z10
 	VFMADD231PS Z28, Z27, Z11
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Z24
 	VMOVUPS 576(BX), Z25
 	VMOVUPS 640(BX), Z26
@@ -473,8 +491,8 @@ k512r3_store:
 	VZEROUPPER
 	RET
 
-// func k512r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r4(SB), NOSPLIT, $0-64
+// func k512r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r4(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -487,6 +505,8 @@ TEXT ·k512r4(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r4_bias
 	JGT k512r4_load
@@ -568,6 +588,8 @@ k512r4_body:
 	CMPQ CX, $4
 	JLT k512r4_tail
 k512r4_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Z24
 	VMOVUPS 64(BX), Z25
 	VMOVUPS 128(BX), Z26
@@ -616,6 +638,8 @@ k512r4_loop4:
 	VFMADD231PS Z29, Z25, Z13
 	VFMADD231PS Z29, Z26, Z14
 	VFMADD231PS Z29, Z27, Z15
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Z24
 	VMOVUPS 576(BX), Z25
 	VMOVUPS 640(BX), Z26
@@ -726,8 +750,8 @@ k512r4_store:
 	VZEROUPPER
 	RET
 
-// func k512r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r5(SB), NOSPLIT, $0-64
+// func k512r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r5(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -740,6 +764,8 @@ TEXT ·k512r5(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r5_bias
 	JGT k512r5_load
@@ -838,6 +864,8 @@ k512r5_body:
 	CMPQ CX, $4
 	JLT k512r5_tail
 k512r5_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Z24
 	VMOVUPS 64(BX), Z25
 	VMOVUPS 128(BX), Z26
@@ -896,6 +924,8 @@ k512r5_loop4:
 	VFMADD231PS Z28, Z25, Z17
 	VFMADD231PS Z28, Z26, Z18
 	VFMADD231PS Z28, Z27, Z19
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Z24
 	VMOVUPS 576(BX), Z25
 	VMOVUPS 640(BX), Z26
@@ -1026,8 +1056,8 @@ k512r5_store:
 	VZEROUPPER
 	RET
 
-// func k512r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r6(SB), NOSPLIT, $0-64
+// func k512r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r6(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1040,6 +1070,8 @@ TEXT ·k512r6(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r6_bias
 	JGT k512r6_load
@@ -1155,6 +1187,8 @@ k512r6_body:
 	CMPQ CX, $4
 	JLT k512r6_tail
 k512r6_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Z24
 	VMOVUPS 64(BX), Z25
 	VMOVUPS 128(BX), Z26
@@ -1223,6 +1257,8 @@ k512r6_loop4:
 	VFMADD231PS Z29, Z25, Z21
 	VFMADD231PS Z29, Z26, Z22
 	VFMADD231PS Z29, Z27, Z23
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Z24
 	VMOVUPS 576(BX), Z25
 	VMOVUPS 640(BX), Z26
@@ -1373,8 +1409,8 @@ k512r6_store:
 	VZEROUPPER
 	RET
 
-// func k256r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r1(SB), NOSPLIT, $0-64
+// func k256r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r1(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1387,6 +1423,8 @@ TEXT ·k256r1(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r1_bias
 	JGT k256r1_load
@@ -1433,6 +1471,8 @@ k256r1_body:
 	CMPQ CX, $4
 	JLT k256r1_tail
 k256r1_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 0(AX), Y8
 	VFMADD231PS 0(BX), Y8, Y0
 	VFMADD231PS 32(BX), Y8, Y1
@@ -1451,6 +1491,8 @@ k256r1_loop4:
 	VFMADD231PS 416(BX), Y8, Y5
 	VFMADD231PS 448(BX), Y8, Y6
 	VFMADD231PS 480(BX), Y8, Y7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 8(AX), Y8
 	VFMADD231PS 512(BX), Y8, Y0
 	VFMADD231PS 544(BX), Y8, Y1
@@ -1503,8 +1545,8 @@ k256r1_store:
 	VZEROUPPER
 	RET
 
-// func k256r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r2(SB), NOSPLIT, $0-64
+// func k256r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r2(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1517,6 +1559,8 @@ TEXT ·k256r2(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r2_bias
 	JGT k256r2_load
@@ -1548,6 +1592,8 @@ k256r2_body:
 	CMPQ CX, $4
 	JLT k256r2_tail
 k256r2_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -1564,6 +1610,8 @@ k256r2_loop4:
 	VBROADCASTSS 4(AX)(R11*1), Y15
 	VFMADD231PS Y15, Y12, Y2
 	VFMADD231PS Y15, Y13, Y3
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Y12
 	VMOVUPS 544(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -1610,8 +1658,8 @@ k256r2_store:
 	VZEROUPPER
 	RET
 
-// func k256r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r3(SB), NOSPLIT, $0-64
+// func k256r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r3(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1624,6 +1672,8 @@ TEXT ·k256r3(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r3_bias
 	JGT k256r3_load
@@ -1664,6 +1714,8 @@ k256r3_body:
 	CMPQ CX, $4
 	JLT k256r3_tail
 k256r3_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -1686,6 +1738,8 @@ k256r3_loop4:
 	VBROADCASTSS 4(AX)(R11*2), Y14
 	VFMADD231PS Y14, Y12, Y4
 	VFMADD231PS Y14, Y13, Y5
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Y12
 	VMOVUPS 544(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -1744,8 +1798,8 @@ k256r3_store:
 	VZEROUPPER
 	RET
 
-// func k256r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r4(SB), NOSPLIT, $0-64
+// func k256r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r4(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1758,6 +1812,8 @@ TEXT ·k256r4(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r4_bias
 	JGT k256r4_load
@@ -1807,6 +1863,8 @@ k256r4_body:
 	CMPQ CX, $4
 	JLT k256r4_tail
 k256r4_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -1835,6 +1893,8 @@ k256r4_loop4:
 	VBROADCASTSS 4(R12), Y15
 	VFMADD231PS Y15, Y12, Y6
 	VFMADD231PS Y15, Y13, Y7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Y12
 	VMOVUPS 544(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -1907,8 +1967,8 @@ k256r4_store:
 	VZEROUPPER
 	RET
 
-// func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r5(SB), NOSPLIT, $0-64
+// func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r5(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1921,6 +1981,8 @@ TEXT ·k256r5(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r5_bias
 	JGT k256r5_load
@@ -1979,6 +2041,8 @@ k256r5_body:
 	CMPQ CX, $4
 	JLT k256r5_tail
 k256r5_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -2013,6 +2077,8 @@ k256r5_loop4:
 	VBROADCASTSS 4(R12)(R11*1), Y14
 	VFMADD231PS Y14, Y12, Y8
 	VFMADD231PS Y14, Y13, Y9
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Y12
 	VMOVUPS 544(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -2097,8 +2163,8 @@ k256r5_store:
 	VZEROUPPER
 	RET
 
-// func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r6(SB), NOSPLIT, $0-64
+// func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r6(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -2111,6 +2177,8 @@ TEXT ·k256r6(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r6_bias
 	JGT k256r6_load
@@ -2178,6 +2246,8 @@ k256r6_body:
 	CMPQ CX, $4
 	JLT k256r6_tail
 k256r6_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -2218,6 +2288,8 @@ k256r6_loop4:
 	VBROADCASTSS 4(R12)(R11*2), Y15
 	VFMADD231PS Y15, Y12, Y10
 	VFMADD231PS Y15, Y13, Y11
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVUPS 512(BX), Y12
 	VMOVUPS 544(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -2314,8 +2386,8 @@ k256r6_store:
 	VZEROUPPER
 	RET
 
-// func k512r1bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r1bf16(SB), NOSPLIT, $0-64
+// func k512r1bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r1bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -2328,6 +2400,8 @@ TEXT ·k512r1bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	VPBROADCASTD bf16hi<>(SB), Z31
 	CMPQ R9, $1
 	JEQ k512r1bf16_bias
@@ -2363,6 +2437,8 @@ k512r1bf16_body:
 	CMPQ CX, $4
 	JLT k512r1bf16_tail
 k512r1bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 0(AX), Z8
 	VPSLLD $16, 0(BX), Z9
 	VFMADD231PS Z9, Z8, Z0
@@ -2381,6 +2457,8 @@ k512r1bf16_loop4:
 	VFMADD231PS Z11, Z8, Z6
 	VPANDD 192(BX), Z31, Z12
 	VFMADD231PS Z12, Z8, Z7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 8(AX), Z8
 	VPSLLD $16, 256(BX), Z9
 	VFMADD231PS Z9, Z8, Z0
@@ -2433,8 +2511,8 @@ k512r1bf16_store:
 	VZEROUPPER
 	RET
 
-// func k512r2bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r2bf16(SB), NOSPLIT, $0-64
+// func k512r2bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r2bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -2447,6 +2525,8 @@ TEXT ·k512r2bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	VPBROADCASTD bf16hi<>(SB), Z31
 	CMPQ R9, $1
 	JEQ k512r2bf16_bias
@@ -2495,6 +2575,8 @@ k512r2bf16_body:
 	CMPQ CX, $4
 	JLT k512r2bf16_tail
 k512r2bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 0(BX), Z24
 	VPANDD 0(BX), Z31, Z25
 	VPSLLD $16, 64(BX), Z26
@@ -2523,6 +2605,8 @@ k512r2bf16_loop4:
 	VFMADD231PS Z29, Z25, Z5
 	VFMADD231PS Z29, Z26, Z6
 	VFMADD231PS Z29, Z27, Z7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 256(BX), Z24
 	VPANDD 256(BX), Z31, Z25
 	VPSLLD $16, 320(BX), Z26
@@ -2591,8 +2675,8 @@ k512r2bf16_store:
 	VZEROUPPER
 	RET
 
-// func k512r3bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r3bf16(SB), NOSPLIT, $0-64
+// func k512r3bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r3bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -2605,6 +2689,8 @@ TEXT ·k512r3bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	VPBROADCASTD bf16hi<>(SB), Z31
 	CMPQ R9, $1
 	JEQ k512r3bf16_bias
@@ -2670,6 +2756,8 @@ k512r3bf16_body:
 	CMPQ CX, $4
 	JLT k512r3bf16_tail
 k512r3bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 0(BX), Z24
 	VPANDD 0(BX), Z31, Z25
 	VPSLLD $16, 64(BX), Z26
@@ -2708,6 +2796,8 @@ k512r3bf16_loop4:
 	VFMADD231PS Z28, Z25, Z9
 	VFMADD231PS Z28, Z26, Z10
 	VFMADD231PS Z28, Z27, Z11
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 256(BX), Z24
 	VPANDD 256(BX), Z31, Z25
 	VPSLLD $16, 320(BX), Z26
@@ -2796,8 +2886,8 @@ k512r3bf16_store:
 	VZEROUPPER
 	RET
 
-// func k512r4bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r4bf16(SB), NOSPLIT, $0-64
+// func k512r4bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r4bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -2810,6 +2900,8 @@ TEXT ·k512r4bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	VPBROADCASTD bf16hi<>(SB), Z31
 	CMPQ R9, $1
 	JEQ k512r4bf16_bias
@@ -2892,6 +2984,8 @@ k512r4bf16_body:
 	CMPQ CX, $4
 	JLT k512r4bf16_tail
 k512r4bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 0(BX), Z24
 	VPANDD 0(BX), Z31, Z25
 	VPSLLD $16, 64(BX), Z26
@@ -2940,6 +3034,8 @@ k512r4bf16_loop4:
 	VFMADD231PS Z29, Z25, Z13
 	VFMADD231PS Z29, Z26, Z14
 	VFMADD231PS Z29, Z27, Z15
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 256(BX), Z24
 	VPANDD 256(BX), Z31, Z25
 	VPSLLD $16, 320(BX), Z26
@@ -3050,8 +3146,8 @@ k512r4bf16_store:
 	VZEROUPPER
 	RET
 
-// func k512r5bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r5bf16(SB), NOSPLIT, $0-64
+// func k512r5bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r5bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -3064,6 +3160,8 @@ TEXT ·k512r5bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	VPBROADCASTD bf16hi<>(SB), Z31
 	CMPQ R9, $1
 	JEQ k512r5bf16_bias
@@ -3163,6 +3261,8 @@ k512r5bf16_body:
 	CMPQ CX, $4
 	JLT k512r5bf16_tail
 k512r5bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 0(BX), Z24
 	VPANDD 0(BX), Z31, Z25
 	VPSLLD $16, 64(BX), Z26
@@ -3221,6 +3321,8 @@ k512r5bf16_loop4:
 	VFMADD231PS Z28, Z25, Z17
 	VFMADD231PS Z28, Z26, Z18
 	VFMADD231PS Z28, Z27, Z19
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 256(BX), Z24
 	VPANDD 256(BX), Z31, Z25
 	VPSLLD $16, 320(BX), Z26
@@ -3351,8 +3453,8 @@ k512r5bf16_store:
 	VZEROUPPER
 	RET
 
-// func k512r6bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r6bf16(SB), NOSPLIT, $0-64
+// func k512r6bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r6bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -3365,6 +3467,8 @@ TEXT ·k512r6bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	VPBROADCASTD bf16hi<>(SB), Z31
 	CMPQ R9, $1
 	JEQ k512r6bf16_bias
@@ -3481,6 +3585,8 @@ k512r6bf16_body:
 	CMPQ CX, $4
 	JLT k512r6bf16_tail
 k512r6bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 0(BX), Z24
 	VPANDD 0(BX), Z31, Z25
 	VPSLLD $16, 64(BX), Z26
@@ -3549,6 +3655,8 @@ k512r6bf16_loop4:
 	VFMADD231PS Z29, Z25, Z21
 	VFMADD231PS Z29, Z26, Z22
 	VFMADD231PS Z29, Z27, Z23
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VPSLLD $16, 256(BX), Z24
 	VPANDD 256(BX), Z31, Z25
 	VPSLLD $16, 320(BX), Z26
@@ -3699,8 +3807,8 @@ k512r6bf16_store:
 	VZEROUPPER
 	RET
 
-// func k256r1bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r1bf16(SB), NOSPLIT, $0-64
+// func k256r1bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r1bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -3713,6 +3821,8 @@ TEXT ·k256r1bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r1bf16_bias
 	JGT k256r1bf16_load
@@ -3759,6 +3869,8 @@ k256r1bf16_body:
 	CMPQ CX, $4
 	JLT k256r1bf16_tail
 k256r1bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 0(AX), Y8
 	VMOVDQU 0(BX), Y9
 	VPSLLD $16, Y9, Y9
@@ -3809,6 +3921,8 @@ k256r1bf16_loop4:
 	VMOVDQU 224(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VFMADD231PS Y12, Y8, Y7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 8(AX), Y8
 	VMOVDQU 256(BX), Y9
 	VPSLLD $16, Y9, Y9
@@ -3909,8 +4023,8 @@ k256r1bf16_store:
 	VZEROUPPER
 	RET
 
-// func k256r2bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r2bf16(SB), NOSPLIT, $0-64
+// func k256r2bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r2bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -3923,6 +4037,8 @@ TEXT ·k256r2bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r2bf16_bias
 	JGT k256r2bf16_load
@@ -3954,6 +4070,8 @@ k256r2bf16_body:
 	CMPQ CX, $4
 	JLT k256r2bf16_tail
 k256r2bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -3974,6 +4092,8 @@ k256r2bf16_loop4:
 	VBROADCASTSS 4(AX)(R11*1), Y15
 	VFMADD231PS Y15, Y12, Y2
 	VFMADD231PS Y15, Y13, Y3
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -4026,8 +4146,8 @@ k256r2bf16_store:
 	VZEROUPPER
 	RET
 
-// func k256r3bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r3bf16(SB), NOSPLIT, $0-64
+// func k256r3bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r3bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -4040,6 +4160,8 @@ TEXT ·k256r3bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r3bf16_bias
 	JGT k256r3bf16_load
@@ -4080,6 +4202,8 @@ k256r3bf16_body:
 	CMPQ CX, $4
 	JLT k256r3bf16_tail
 k256r3bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -4106,6 +4230,8 @@ k256r3bf16_loop4:
 	VBROADCASTSS 4(AX)(R11*2), Y14
 	VFMADD231PS Y14, Y12, Y4
 	VFMADD231PS Y14, Y13, Y5
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -4170,8 +4296,8 @@ k256r3bf16_store:
 	VZEROUPPER
 	RET
 
-// func k256r4bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r4bf16(SB), NOSPLIT, $0-64
+// func k256r4bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r4bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -4184,6 +4310,8 @@ TEXT ·k256r4bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r4bf16_bias
 	JGT k256r4bf16_load
@@ -4233,6 +4361,8 @@ k256r4bf16_body:
 	CMPQ CX, $4
 	JLT k256r4bf16_tail
 k256r4bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -4265,6 +4395,8 @@ k256r4bf16_loop4:
 	VBROADCASTSS 4(R12), Y15
 	VFMADD231PS Y15, Y12, Y6
 	VFMADD231PS Y15, Y13, Y7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -4343,8 +4475,8 @@ k256r4bf16_store:
 	VZEROUPPER
 	RET
 
-// func k256r5bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r5bf16(SB), NOSPLIT, $0-64
+// func k256r5bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r5bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -4357,6 +4489,8 @@ TEXT ·k256r5bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r5bf16_bias
 	JGT k256r5bf16_load
@@ -4415,6 +4549,8 @@ k256r5bf16_body:
 	CMPQ CX, $4
 	JLT k256r5bf16_tail
 k256r5bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -4453,6 +4589,8 @@ k256r5bf16_loop4:
 	VBROADCASTSS 4(R12)(R11*1), Y14
 	VFMADD231PS Y14, Y12, Y8
 	VFMADD231PS Y14, Y13, Y9
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -4543,8 +4681,8 @@ k256r5bf16_store:
 	VZEROUPPER
 	RET
 
-// func k256r6bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r6bf16(SB), NOSPLIT, $0-64
+// func k256r6bf16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r6bf16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -4557,6 +4695,8 @@ TEXT ·k256r6bf16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r6bf16_bias
 	JGT k256r6bf16_load
@@ -4624,6 +4764,8 @@ k256r6bf16_body:
 	CMPQ CX, $4
 	JLT k256r6bf16_tail
 k256r6bf16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -4668,6 +4810,8 @@ k256r6bf16_loop4:
 	VBROADCASTSS 4(R12)(R11*2), Y15
 	VFMADD231PS Y15, Y12, Y10
 	VFMADD231PS Y15, Y13, Y11
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPSLLD $16, Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -4770,8 +4914,8 @@ k256r6bf16_store:
 	VZEROUPPER
 	RET
 
-// func k512r1f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r1f16(SB), NOSPLIT, $0-64
+// func k512r1f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r1f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -4784,6 +4928,8 @@ TEXT ·k512r1f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r1f16_bias
 	JGT k512r1f16_load
@@ -4818,6 +4964,8 @@ k512r1f16_body:
 	CMPQ CX, $4
 	JLT k512r1f16_tail
 k512r1f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 0(AX), Z8
 	VCVTPH2PS 0(BX), Z9
 	VFMADD231PS Z9, Z8, Z0
@@ -4836,6 +4984,8 @@ k512r1f16_loop4:
 	VFMADD231PS Z11, Z8, Z6
 	VCVTPH2PS 224(BX), Z12
 	VFMADD231PS Z12, Z8, Z7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 8(AX), Z8
 	VCVTPH2PS 256(BX), Z9
 	VFMADD231PS Z9, Z8, Z0
@@ -4888,8 +5038,8 @@ k512r1f16_store:
 	VZEROUPPER
 	RET
 
-// func k512r2f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r2f16(SB), NOSPLIT, $0-64
+// func k512r2f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r2f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -4902,6 +5052,8 @@ TEXT ·k512r2f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r2f16_bias
 	JGT k512r2f16_load
@@ -4949,6 +5101,8 @@ k512r2f16_body:
 	CMPQ CX, $4
 	JLT k512r2f16_tail
 k512r2f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Z24
 	VCVTPH2PS 32(BX), Z25
 	VCVTPH2PS 64(BX), Z26
@@ -4977,6 +5131,8 @@ k512r2f16_loop4:
 	VFMADD231PS Z29, Z25, Z5
 	VFMADD231PS Z29, Z26, Z6
 	VFMADD231PS Z29, Z27, Z7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Z24
 	VCVTPH2PS 288(BX), Z25
 	VCVTPH2PS 320(BX), Z26
@@ -5045,8 +5201,8 @@ k512r2f16_store:
 	VZEROUPPER
 	RET
 
-// func k512r3f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r3f16(SB), NOSPLIT, $0-64
+// func k512r3f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r3f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -5059,6 +5215,8 @@ TEXT ·k512r3f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r3f16_bias
 	JGT k512r3f16_load
@@ -5123,6 +5281,8 @@ k512r3f16_body:
 	CMPQ CX, $4
 	JLT k512r3f16_tail
 k512r3f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Z24
 	VCVTPH2PS 32(BX), Z25
 	VCVTPH2PS 64(BX), Z26
@@ -5161,6 +5321,8 @@ k512r3f16_loop4:
 	VFMADD231PS Z28, Z25, Z9
 	VFMADD231PS Z28, Z26, Z10
 	VFMADD231PS Z28, Z27, Z11
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Z24
 	VCVTPH2PS 288(BX), Z25
 	VCVTPH2PS 320(BX), Z26
@@ -5249,8 +5411,8 @@ k512r3f16_store:
 	VZEROUPPER
 	RET
 
-// func k512r4f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r4f16(SB), NOSPLIT, $0-64
+// func k512r4f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r4f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -5263,6 +5425,8 @@ TEXT ·k512r4f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r4f16_bias
 	JGT k512r4f16_load
@@ -5344,6 +5508,8 @@ k512r4f16_body:
 	CMPQ CX, $4
 	JLT k512r4f16_tail
 k512r4f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Z24
 	VCVTPH2PS 32(BX), Z25
 	VCVTPH2PS 64(BX), Z26
@@ -5392,6 +5558,8 @@ k512r4f16_loop4:
 	VFMADD231PS Z29, Z25, Z13
 	VFMADD231PS Z29, Z26, Z14
 	VFMADD231PS Z29, Z27, Z15
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Z24
 	VCVTPH2PS 288(BX), Z25
 	VCVTPH2PS 320(BX), Z26
@@ -5502,8 +5670,8 @@ k512r4f16_store:
 	VZEROUPPER
 	RET
 
-// func k512r5f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r5f16(SB), NOSPLIT, $0-64
+// func k512r5f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r5f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -5516,6 +5684,8 @@ TEXT ·k512r5f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r5f16_bias
 	JGT k512r5f16_load
@@ -5614,6 +5784,8 @@ k512r5f16_body:
 	CMPQ CX, $4
 	JLT k512r5f16_tail
 k512r5f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Z24
 	VCVTPH2PS 32(BX), Z25
 	VCVTPH2PS 64(BX), Z26
@@ -5672,6 +5844,8 @@ k512r5f16_loop4:
 	VFMADD231PS Z28, Z25, Z17
 	VFMADD231PS Z28, Z26, Z18
 	VFMADD231PS Z28, Z27, Z19
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Z24
 	VCVTPH2PS 288(BX), Z25
 	VCVTPH2PS 320(BX), Z26
@@ -5802,8 +5976,8 @@ k512r5f16_store:
 	VZEROUPPER
 	RET
 
-// func k512r6f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k512r6f16(SB), NOSPLIT, $0-64
+// func k512r6f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k512r6f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -5816,6 +5990,8 @@ TEXT ·k512r6f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k512r6f16_bias
 	JGT k512r6f16_load
@@ -5931,6 +6107,8 @@ k512r6f16_body:
 	CMPQ CX, $4
 	JLT k512r6f16_tail
 k512r6f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Z24
 	VCVTPH2PS 32(BX), Z25
 	VCVTPH2PS 64(BX), Z26
@@ -5999,6 +6177,8 @@ k512r6f16_loop4:
 	VFMADD231PS Z29, Z25, Z21
 	VFMADD231PS Z29, Z26, Z22
 	VFMADD231PS Z29, Z27, Z23
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Z24
 	VCVTPH2PS 288(BX), Z25
 	VCVTPH2PS 320(BX), Z26
@@ -6149,8 +6329,8 @@ k512r6f16_store:
 	VZEROUPPER
 	RET
 
-// func k256r1f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r1f16(SB), NOSPLIT, $0-64
+// func k256r1f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r1f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6163,6 +6343,8 @@ TEXT ·k256r1f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r1f16_bias
 	JGT k256r1f16_load
@@ -6209,6 +6391,8 @@ k256r1f16_body:
 	CMPQ CX, $4
 	JLT k256r1f16_tail
 k256r1f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 0(AX), Y8
 	VCVTPH2PS 0(BX), Y9
 	VFMADD231PS Y9, Y8, Y0
@@ -6243,6 +6427,8 @@ k256r1f16_loop4:
 	VFMADD231PS Y11, Y8, Y6
 	VCVTPH2PS 240(BX), Y12
 	VFMADD231PS Y12, Y8, Y7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VBROADCASTSS 8(AX), Y8
 	VCVTPH2PS 256(BX), Y9
 	VFMADD231PS Y9, Y8, Y0
@@ -6319,8 +6505,8 @@ k256r1f16_store:
 	VZEROUPPER
 	RET
 
-// func k256r2f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r2f16(SB), NOSPLIT, $0-64
+// func k256r2f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r2f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6333,6 +6519,8 @@ TEXT ·k256r2f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r2f16_bias
 	JGT k256r2f16_load
@@ -6364,6 +6552,8 @@ k256r2f16_body:
 	CMPQ CX, $4
 	JLT k256r2f16_tail
 k256r2f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Y12
 	VCVTPH2PS 16(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -6380,6 +6570,8 @@ k256r2f16_loop4:
 	VBROADCASTSS 4(AX)(R11*1), Y15
 	VFMADD231PS Y15, Y12, Y2
 	VFMADD231PS Y15, Y13, Y3
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Y12
 	VCVTPH2PS 272(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -6426,8 +6618,8 @@ k256r2f16_store:
 	VZEROUPPER
 	RET
 
-// func k256r3f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r3f16(SB), NOSPLIT, $0-64
+// func k256r3f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r3f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6440,6 +6632,8 @@ TEXT ·k256r3f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r3f16_bias
 	JGT k256r3f16_load
@@ -6480,6 +6674,8 @@ k256r3f16_body:
 	CMPQ CX, $4
 	JLT k256r3f16_tail
 k256r3f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Y12
 	VCVTPH2PS 16(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -6502,6 +6698,8 @@ k256r3f16_loop4:
 	VBROADCASTSS 4(AX)(R11*2), Y14
 	VFMADD231PS Y14, Y12, Y4
 	VFMADD231PS Y14, Y13, Y5
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Y12
 	VCVTPH2PS 272(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -6560,8 +6758,8 @@ k256r3f16_store:
 	VZEROUPPER
 	RET
 
-// func k256r4f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r4f16(SB), NOSPLIT, $0-64
+// func k256r4f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r4f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6574,6 +6772,8 @@ TEXT ·k256r4f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r4f16_bias
 	JGT k256r4f16_load
@@ -6623,6 +6823,8 @@ k256r4f16_body:
 	CMPQ CX, $4
 	JLT k256r4f16_tail
 k256r4f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Y12
 	VCVTPH2PS 16(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -6651,6 +6853,8 @@ k256r4f16_loop4:
 	VBROADCASTSS 4(R12), Y15
 	VFMADD231PS Y15, Y12, Y6
 	VFMADD231PS Y15, Y13, Y7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Y12
 	VCVTPH2PS 272(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -6723,8 +6927,8 @@ k256r4f16_store:
 	VZEROUPPER
 	RET
 
-// func k256r5f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r5f16(SB), NOSPLIT, $0-64
+// func k256r5f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r5f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6737,6 +6941,8 @@ TEXT ·k256r5f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r5f16_bias
 	JGT k256r5f16_load
@@ -6795,6 +7001,8 @@ k256r5f16_body:
 	CMPQ CX, $4
 	JLT k256r5f16_tail
 k256r5f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Y12
 	VCVTPH2PS 16(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -6829,6 +7037,8 @@ k256r5f16_loop4:
 	VBROADCASTSS 4(R12)(R11*1), Y14
 	VFMADD231PS Y14, Y12, Y8
 	VFMADD231PS Y14, Y13, Y9
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Y12
 	VCVTPH2PS 272(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -6913,8 +7123,8 @@ k256r5f16_store:
 	VZEROUPPER
 	RET
 
-// func k256r6f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r6f16(SB), NOSPLIT, $0-64
+// func k256r6f16(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r6f16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6927,6 +7137,8 @@ TEXT ·k256r6f16(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r6f16_bias
 	JGT k256r6f16_load
@@ -6994,6 +7206,8 @@ k256r6f16_body:
 	CMPQ CX, $4
 	JLT k256r6f16_tail
 k256r6f16_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 0(BX), Y12
 	VCVTPH2PS 16(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -7034,6 +7248,8 @@ k256r6f16_loop4:
 	VBROADCASTSS 4(R12)(R11*2), Y15
 	VFMADD231PS Y15, Y12, Y10
 	VFMADD231PS Y15, Y13, Y11
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VCVTPH2PS 256(BX), Y12
 	VCVTPH2PS 272(BX), Y13
 	VBROADCASTSS 8(AX), Y14
@@ -7130,8 +7346,8 @@ k256r6f16_store:
 	VZEROUPPER
 	RET
 
-// func k256r2bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r2bf16h(SB), NOSPLIT, $0-64
+// func k256r2bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r2bf16h(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -7144,6 +7360,8 @@ TEXT ·k256r2bf16h(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r2bf16h_bias
 	JGT k256r2bf16h_load
@@ -7175,6 +7393,8 @@ k256r2bf16h_body:
 	CMPQ CX, $4
 	JLT k256r2bf16h_tail
 k256r2bf16h_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -7195,6 +7415,8 @@ k256r2bf16h_loop4:
 	VBROADCASTSS 4(AX)(R11*1), Y15
 	VFMADD231PS Y15, Y12, Y2
 	VFMADD231PS Y15, Y13, Y3
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -7247,8 +7469,8 @@ k256r2bf16h_store:
 	VZEROUPPER
 	RET
 
-// func k256r3bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r3bf16h(SB), NOSPLIT, $0-64
+// func k256r3bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r3bf16h(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -7261,6 +7483,8 @@ TEXT ·k256r3bf16h(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r3bf16h_bias
 	JGT k256r3bf16h_load
@@ -7301,6 +7525,8 @@ k256r3bf16h_body:
 	CMPQ CX, $4
 	JLT k256r3bf16h_tail
 k256r3bf16h_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -7327,6 +7553,8 @@ k256r3bf16h_loop4:
 	VBROADCASTSS 4(AX)(R11*2), Y14
 	VFMADD231PS Y14, Y12, Y4
 	VFMADD231PS Y14, Y13, Y5
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -7391,8 +7619,8 @@ k256r3bf16h_store:
 	VZEROUPPER
 	RET
 
-// func k256r4bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r4bf16h(SB), NOSPLIT, $0-64
+// func k256r4bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r4bf16h(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -7405,6 +7633,8 @@ TEXT ·k256r4bf16h(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r4bf16h_bias
 	JGT k256r4bf16h_load
@@ -7454,6 +7684,8 @@ k256r4bf16h_body:
 	CMPQ CX, $4
 	JLT k256r4bf16h_tail
 k256r4bf16h_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -7486,6 +7718,8 @@ k256r4bf16h_loop4:
 	VBROADCASTSS 4(R12), Y15
 	VFMADD231PS Y15, Y12, Y6
 	VFMADD231PS Y15, Y13, Y7
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -7564,8 +7798,8 @@ k256r4bf16h_store:
 	VZEROUPPER
 	RET
 
-// func k256r5bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r5bf16h(SB), NOSPLIT, $0-64
+// func k256r5bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r5bf16h(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -7578,6 +7812,8 @@ TEXT ·k256r5bf16h(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r5bf16h_bias
 	JGT k256r5bf16h_load
@@ -7636,6 +7872,8 @@ k256r5bf16h_body:
 	CMPQ CX, $4
 	JLT k256r5bf16h_tail
 k256r5bf16h_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -7674,6 +7912,8 @@ k256r5bf16h_loop4:
 	VBROADCASTSS 4(R12)(R11*1), Y14
 	VFMADD231PS Y14, Y12, Y8
 	VFMADD231PS Y14, Y13, Y9
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 288(BX), Y13
@@ -7764,8 +8004,8 @@ k256r5bf16h_store:
 	VZEROUPPER
 	RET
 
-// func k256r6bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
-TEXT ·k256r6bf16h(SB), NOSPLIT, $0-64
+// func k256r6bf16h(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+TEXT ·k256r6bf16h(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -7778,6 +8018,8 @@ TEXT ·k256r6bf16h(SB), NOSPLIT, $0-64
 	SHLQ $2, R11
 	LEAQ (AX)(R11*2), R12
 	ADDQ R11, R12
+	MOVQ pf+64(FP), R13
+	MOVQ pfStep+72(FP), DX
 	CMPQ R9, $1
 	JEQ k256r6bf16h_bias
 	JGT k256r6bf16h_load
@@ -7845,6 +8087,8 @@ k256r6bf16h_body:
 	CMPQ CX, $4
 	JLT k256r6bf16h_tail
 k256r6bf16h_loop4:
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 0(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 32(BX), Y13
@@ -7889,6 +8133,8 @@ k256r6bf16h_loop4:
 	VBROADCASTSS 4(R12)(R11*2), Y15
 	VFMADD231PS Y15, Y12, Y10
 	VFMADD231PS Y15, Y13, Y11
+	PREFETCHT1 (R13)
+	ADDQ DX, R13
 	VMOVDQU 256(BX), Y12
 	VPAND bf16hi<>(SB), Y12, Y12
 	VMOVDQU 288(BX), Y13

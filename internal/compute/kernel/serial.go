@@ -109,13 +109,13 @@ func MatMulSerial(c []float32, ldc int, a []float32, lda, m int, b *Packed, tri 
 				if tile == nil {
 					tile = make([]float32, mrBlock*panelWidth)
 				}
-				im.micro(mr, kc, ar, lda, bp, tile, panelWidth, modeZero, nil)
+				im.micro(mr, kc, ar, lda, bp, tile, panelWidth, modeZero, nil, pfStream{})
 				for i := range mr {
 					copy(c[(rb+i)*ldc+c0:(rb+i)*ldc+c0+w], tile[i*panelWidth:i*panelWidth+w])
 				}
 				continue
 			}
-			im.micro(mr, kc, ar, lda, bp, c[rb*ldc+c0:(rb+mr-1)*ldc+c0+panelWidth], ldc, modeZero, nil)
+			im.micro(mr, kc, ar, lda, bp, c[rb*ldc+c0:(rb+mr-1)*ldc+c0+panelWidth], ldc, modeZero, nil, pfStream{})
 		}
 	}
 }
@@ -173,9 +173,9 @@ func matMulSerial16(im *impl, c []float32, ldc int, a []float32, lda, m int, b *
 			}
 			cs = cs[:(mr-1)*ld+panelWidth]
 			if micro16 != nil {
-				micro16(b.elem, mr, kc, ar, lda, b.panel16(p)[:kc*panelWidth], cs, ld, modeZero, nil)
+				micro16(b.elem, mr, kc, ar, lda, b.panel16(p)[:kc*panelWidth], cs, ld, modeZero, nil, pfStream{})
 			} else {
-				im.micro(mr, kc, ar, lda, wide[:kc*panelWidth], cs, ld, modeZero, nil)
+				im.micro(mr, kc, ar, lda, wide[:kc*panelWidth], cs, ld, modeZero, nil, pfStream{})
 			}
 			if w < panelWidth {
 				for i := range mr {
