@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -139,43 +140,63 @@ func BenchmarkStreamRead(b *testing.B) {
 
 var sink float32
 
-// BenchmarkMicroKernel runs one implementation's 6-row micro-kernel on an
-// L1-resident panel slice (kc=96: 24 KiB of B) on one thread, so GFLOP/s and
-// FLOP/cycle show the kernel's own efficiency against the FMA peak without
-// memory effects.
+// BenchmarkMicroKernel runs one implementation's 6-row and 1-row
+// micro-kernels on an L1-resident panel slice (kc=96: 24 KiB of float32 B,
+// 12 KiB of 16-bit B) on one thread, so GFLOP/s and FLOP/cycle show the
+// kernel's own efficiency against the FMA peak without memory effects. The
+// float32 kernel (avx512/r6) and the widening bf16 and f16 ones
+// (avx512/bf16/r6) run on the same values in the same run, for a ratio.
 func BenchmarkMicroKernel(b *testing.B) {
 	const kc, reps = 96, 1000
 	r := rand.New(rand.NewPCG(3, 3))
 	a, bp := randMat(r, mrBlock*kc), alignedFloats(kc*panelWidth)
-	copy(bp, randMat(r, kc*panelWidth))
+	raw := make([]uint16, kc*panelWidth)
+	for i, v := range randMat(r, kc*panelWidth) {
+		raw[i] = uint16(math.Float32bits(v) >> 16)
+	}
+	copy(bp, widened(BF16, raw))
+	halves := map[Elem][]uint16{BF16: PackBF16(raw, kc, panelWidth).panel16(0), F16: PackF16(raw, kc, panelWidth).panel16(0)}
 	c := alignedFloats(mrBlock * panelWidth)
 	for _, im := range supportedImpls() {
-		for _, mr := range []int{6, 1} {
-			b.Run(fmt.Sprintf("%s/r%d", im.name, mr), func(b *testing.B) {
-				prev := runtime.GOMAXPROCS(1)
-				defer runtime.GOMAXPROCS(prev)
-				ghz := clockGHz()
-				cpu0 := cpuSeconds()
-				n := 0
-				for b.Loop() {
-					for range reps {
-						im.micro(mr, kc, a, kc, bp, c, panelWidth, modeZero, nil)
+		for _, elem := range []Elem{F32, BF16, F16} {
+			if elem != F32 && im.micro16 == nil {
+				continue
+			}
+			for _, mr := range []int{6, 1} {
+				name := fmt.Sprintf("%s/r%d", im.name, mr)
+				run := func() { im.micro(mr, kc, a, kc, bp, c, panelWidth, modeZero, nil, pfStream{}) }
+				if elem != F32 {
+					name = fmt.Sprintf("%s/%s/r%d", im.name, strings.ToLower(elem.String()), mr)
+					run = func() { im.micro16(elem, mr, kc, a, kc, halves[elem], c, panelWidth, modeZero, nil, pfStream{}) }
+				}
+				b.Run(name, func(b *testing.B) {
+					prev := runtime.GOMAXPROCS(1)
+					defer runtime.GOMAXPROCS(prev)
+					ghz := clockGHz()
+					cpu0 := cpuSeconds()
+					n := 0
+					for b.Loop() {
+						for range reps {
+							run()
+						}
+						n++
 					}
-					n++
-				}
-				cpuSec := cpuSeconds() - cpu0
-				ghz = (ghz + clockGHz()) / 2
-				flop := 2 * float64(mr*kc*panelWidth*reps*n)
-				gf := flop / b.Elapsed().Seconds() / 1e9
-				b.ReportMetric(gf, "GFLOP/s")
-				if cpuSec > 0 {
-					b.ReportMetric(flop/cpuSec/1e9, "GFLOP/cpu-s")
-				}
-				b.ReportMetric(ghz, "GHz")
-				if ghz > 0 {
-					b.ReportMetric(gf/ghz, "FLOP/cycle")
-				}
-			})
+					cpuSec := cpuSeconds() - cpu0
+					ghz = (ghz + clockGHz()) / 2
+					flop := 2 * float64(mr*kc*panelWidth*reps*n)
+					gf := flop / b.Elapsed().Seconds() / 1e9
+					b.ReportMetric(gf, "GFLOP/s")
+					b.ReportMetric(ghz, "GHz")
+					if cpuSec > 0 {
+						// Per CPU second and per cycle of it: time
+						// spent descheduled dilutes neither.
+						b.ReportMetric(flop/cpuSec/1e9, "GFLOP/cpu-s")
+						if ghz > 0 {
+							b.ReportMetric(flop/cpuSec/1e9/ghz, "FLOP/cycle")
+						}
+					}
+				})
+			}
 		}
 	}
 }

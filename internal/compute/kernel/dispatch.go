@@ -25,20 +25,44 @@ type impl struct {
 	// init depends on mode (zero, bias[j], c itself, or c+bias[j]). a is read
 	// in place (row-major with leading dimension lda: A is never packed), b
 	// is a panel slice with row stride 64.
-	micro func(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32)
+	// pf is a stream of lines to prefetch meanwhile (pfStream).
+	micro func(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32, pf pfStream)
 	// micro16 is micro for a 16-bit panel of element type elem (BF16 or
 	// F16), widened as it is read; nil when the implementation has none,
 	// and then the driver widens B chunks with widen and calls micro.
-	micro16 func(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32)
-	// widen converts len(dst) 16-bit values of type elem to float32
-	// (widenGo when nil).
+	micro16 func(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32, pf pfStream)
+	// widen converts whole rows of a 16-bit panel of type elem (len(dst)
+	// a multiple of 64, src in the slot16 order) to float32 rows in column
+	// order (widenPanelGo when nil).
 	widen func(dst []float32, src []uint16, elem Elem)
 	// gather writes every j with v[j]+bias[j] >= thr to idx, in order, and
 	// returns how many; len(bias), len(idx) >= len(v).
 	gather func(v, bias []float32, thr float32, idx []int32) int
 }
 
-var implPurego = &impl{name: "purego", micro: microGo, widen: widenGo,
+// pfStream asks a micro-kernel to prefetch, into L2, kc/2 lines (every
+// other k step of its unrolled loop; none for kc < 4) starting at p and step
+// bytes apart: the B the caller will read next, streamed from DRAM while the
+// kernel computes. The zero value prefetches nothing (the kernel then
+// touches one idle line, always cached). A prefetch never faults, so the
+// addresses need not be valid; the portable kernel ignores the stream.
+type pfStream struct {
+	p    *byte
+	step int
+}
+
+// pfIdle is the line a kernel with nothing to prefetch touches.
+var pfIdle [64]byte
+
+// args returns the stream's start and step for the assembly kernels.
+func (s pfStream) args() (*byte, int) {
+	if s.p == nil {
+		return &pfIdle[0], 0
+	}
+	return s.p, s.step
+}
+
+var implPurego = &impl{name: "purego", micro: microGo, widen: widenPanelGo,
 	gather: func(v, bias []float32, thr float32, idx []int32) int { return gatherGo(v, bias, thr, idx, 0) }}
 
 // active is the implementation this process dispatches to.

@@ -44,9 +44,10 @@ func (e Elem) Size() int {
 // uses the implementation's widening micro-kernel (micro16); above it, each
 // kc×64 chunk of B is widened once into a float32 buffer that all row blocks
 // share (the path of implementations without micro16). Measured on AVX-512
-// and AVX2 at 1 to 128 rows (docs/performance.md), the widening kernels were
-// never slower than the shared chunk, so they are used at every size; tests
-// lower it to cover both paths.
+// and AVX2 at 1 to 128 rows on Zen 4 (docs/performance.md), the widening
+// kernels were never slower than the shared chunk, so they are used at every
+// size; an Intel core with AVX-512 lowers it (half_amd64.go,
+// intelFuseMaxRows); tests set it to cover both paths.
 var fuseMaxRows = math.MaxInt
 
 // Elem returns the element type the matrix is stored in.
@@ -71,6 +72,7 @@ func (p *Packed) Column(dst []float32, j int) {
 		}
 		return
 	}
+	off += slot16(p.elem, j%panelWidth) - j%panelWidth
 	var h [1]uint16
 	var f [1]float32
 	for r := range dst {
@@ -80,7 +82,8 @@ func (p *Packed) Column(dst []float32, j int) {
 	}
 }
 
-// panel16 returns the k×64 16-bit panel holding columns [64j, 64j+64).
+// panel16 returns the k×64 16-bit panel holding columns [64j, 64j+64),
+// each row's columns in the order slot16 gives.
 func (p *Packed) panel16(j int) []uint16 {
 	sz := p.k * panelWidth
 	return p.half[j*sz : (j+1)*sz : (j+1)*sz]
@@ -125,8 +128,24 @@ func pack16(elem Elem, fn string, src []uint16, k, n int, transposed bool) *Pack
 	return pack16Parts(elem, fn, [][]uint16{src}, k, n, transposed)
 }
 
-// pack16Parts packs 16-bit data into panels of the same layout as Pack's (k
-// rows of 64 columns per panel, zero-padded past n), 2 bytes per element.
+// slot16 is where column c (< 64) of a panel row is stored in a 16-bit
+// panel of element type elem. F16 rows are in column order. BF16 rows are
+// packed in pairs for the AVX-512 kernels: in each 32-column half, 32-bit
+// word q (q < 16) holds column q in its low 16 bits and column q+16 in its
+// high 16 bits (little-endian: slots 2q and 2q+1), so that 16 columns widen
+// with one shift of 64 bytes of the panel and the next 16 with one AND of
+// the same bytes (gen_amd64.go, loadB). Every reader of a 16-bit panel
+// (the assembly kernels, widenPanelGo, Column) follows this map.
+func slot16(elem Elem, c int) int {
+	if elem != BF16 {
+		return c
+	}
+	return c&^31 | (c&15)<<1 | (c>>4)&1
+}
+
+// pack16Parts packs 16-bit data into panels of the same shape as Pack's (k
+// rows of 64 columns per panel, zero-padded past n), 2 bytes per element,
+// each row's columns placed as slot16 says.
 // The source is the concatenation of parts (one part unless transposed).
 // Panels are packed in parallel: a transposed pack scatters every element,
 // and a Llama-sized checkpoint has billions of them.
@@ -167,14 +186,21 @@ func pack16Parts(elem Elem, fn string, parts [][]uint16, k, n int, transposed bo
 		dst := p.panel16(j)
 		if !transposed {
 			for r := 0; r < k; r++ {
-				copy(dst[r*panelWidth:r*panelWidth+w], src[r*n+c0:r*n+c0+w])
+				d, s := dst[r*panelWidth:(r+1)*panelWidth], src[r*n+c0:r*n+c0+w]
+				if elem != BF16 {
+					copy(d, s)
+					continue
+				}
+				for c, v := range s {
+					d[slot16(elem, c)] = v
+				}
 			}
 			return
 		}
 		for c := 0; c < w; c++ {
-			col := row(c0 + c)
+			col, s := row(c0+c), slot16(elem, c)
 			for r, v := range col {
-				dst[r*panelWidth+c] = v
+				dst[r*panelWidth+s] = v
 			}
 		}
 	})
@@ -190,6 +216,26 @@ func alignedHalves(n int) []uint16 {
 		off = int((64 - r) / 2)
 	}
 	return buf[off : off+n : off+n]
+}
+
+// widenPanelGo converts whole rows of a 16-bit panel (len(dst) a multiple
+// of 64, src in the slot16 order) to float32 rows in column order: the
+// portable impl.widen.
+func widenPanelGo(dst []float32, src []uint16, elem Elem) {
+	src = src[:len(dst)]
+	if elem != BF16 {
+		widenGo(dst, src, elem)
+		return
+	}
+	for r := 0; r+panelWidth <= len(dst); r += panelWidth {
+		for h := r; h < r+panelWidth; h += 32 {
+			d, s := dst[h:h+32], src[h:h+32]
+			for q := range 16 {
+				d[q] = math.Float32frombits(uint32(s[2*q]) << 16)
+				d[q+16] = math.Float32frombits(uint32(s[2*q+1]) << 16)
+			}
+		}
+	}
 }
 
 // widenGo converts 16-bit elements of type elem to float32 (exactly).

@@ -12,80 +12,97 @@ import (
 // gen_amd64.go): k512rN{bf16,f16} and k256rN{bf16,f16} are k512rN and k256rN
 // reading a 16-bit panel (row stride 128 bytes) and widening each B vector
 // as it loads it, so the FMA sequence, and with it every result, is the
-// float32 kernel's on the widened values. widen512/256{bf16,f16} widen n
-// values (a multiple of 64) into a float32 buffer.
+// float32 kernel's on the widened values; k256rNbf16h are the AVX2 bf16
+// strips of the high 16 columns of a 32-column half (slot16 in half.go
+// gives the bf16 panel order every one of them reads). widen512/256{bf16,f16}
+// widen n values (whole panel rows, a multiple of 64) into float32 rows.
 
 //go:noescape
-func k512r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r2bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r2bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r3bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r3bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r4bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r4bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r5bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r5bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r6bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r6bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r1bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r2bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r2bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r3bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r3bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r4bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r4bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r5bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r5bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r6bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r6bf16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r1f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r1f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r2f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r2f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r3f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r3f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r4f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r4f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r1f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r1f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r2f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r2f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r3f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r3f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r4f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r4f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r5f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r6f16(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+
+//go:noescape
+func k256r2bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+
+//go:noescape
+func k256r3bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+
+//go:noescape
+func k256r4bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+
+//go:noescape
+func k256r5bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
+
+//go:noescape
+func k256r6bf16h(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
 func widen512bf16(dst *float32, src *uint16, n int)
@@ -99,16 +116,43 @@ func widen256bf16(dst *float32, src *uint16, n int)
 //go:noescape
 func widen256f16(dst *float32, src *uint16, n int)
 
-type asmKernel16 func(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int)
+type asmKernel16 func(kc int, a *float32, b *uint16, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 var (
 	k512bf16 = [mrBlock + 1]asmKernel16{nil, k512r1bf16, k512r2bf16, k512r3bf16, k512r4bf16, k512r5bf16, k512r6bf16}
 	k512f16  = [mrBlock + 1]asmKernel16{nil, k512r1f16, k512r2f16, k512r3f16, k512r4f16, k512r5f16, k512r6f16}
 	k256bf16 = [mrBlock + 1]asmKernel16{nil, k256r1bf16, k256r2bf16, k256r3bf16, k256r4bf16, k256r5bf16, k256r6bf16}
-	k256f16  = [mrBlock + 1]asmKernel16{nil, k256r1f16, k256r2f16, k256r3f16, k256r4f16, k256r5f16, k256r6f16}
+	// k256bf16h are the strips of columns 16-31 of a 32-column half of a
+	// bf16 panel (k256bf16 computes columns 0-15 given the same half).
+	k256bf16h = [mrBlock + 1]asmKernel16{nil, nil, k256r2bf16h, k256r3bf16h, k256r4bf16h, k256r5bf16h, k256r6bf16h}
+	k256f16   = [mrBlock + 1]asmKernel16{nil, k256r1f16, k256r2f16, k256r3f16, k256r4f16, k256r5f16, k256r6f16}
 )
 
+// cpuVendor returns CPUID leaf 0's vendor string in EBX, EDX, ECX order.
+func cpuVendor() (ebx, edx, ecx uint32)
+
+// intelFuseMaxRows is fuseMaxRows on an Intel core with AVX-512. Its 512-bit
+// FMAs issue on ports 0 and 5, which also execute the widening shift and
+// AND, so the fused bf16 kernel runs at about 6/7 of the float32 one (one
+// ALU uop per B vector against six FMAs) and, measured on an Emerald Rapids
+// Xeon (docs/performance.md §8), 4-13 % below the widened chunk at 64 to 128
+// rows, where a chunk is widened once for ten or more row blocks; at 32 rows
+// and below (B walked in short chunks by at most six row blocks, or read
+// once) the fused kernel is as fast or faster. Zen 4 and 5 run vector
+// integer ops on other pipes than their FMAs and keep the fused kernel at
+// every size.
+const intelFuseMaxRows = 32
+
+// isIntel reports whether the CPU says it is GenuineIntel.
+func isIntel() bool {
+	b, d, c := cpuVendor()
+	return b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e
+}
+
 func init() {
+	if cpu.X86.HasAVX512F && isIntel() {
+		fuseMaxRows = intelFuseMaxRows
+	}
 	implAVX512.micro16, implAVX512.widen = microAVX512Half, widenAVX512
 	// The AVX2 impl needs F16C for f16 (every AVX2 CPU has it; checked
 	// anyway) and falls back to the portable widening without it.
@@ -125,46 +169,56 @@ func checkMicro16(mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc
 	}
 }
 
-func microAVX512Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32) {
+func microAVX512Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32, pf pfStream) {
 	checkMicro16(mr, kc, a, lda, b, c, ldc, mode, bias)
 	f := k512bf16[mr]
 	if elem == F16 {
 		f = k512f16[mr]
 	}
-	f(kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias), lda)
+	pp, ps := pf.args()
+	f(kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias), lda, pp, ps)
 }
 
-func microAVX2Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32) {
+func microAVX2Half(elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32, pf pfStream) {
 	checkMicro16(mr, kc, a, lda, b, c, ldc, mode, bias)
 	ks := &k256bf16
 	if elem == F16 {
 		if !cpu.X86.HasF16C {
-			microWidenGo(implAVX2, elem, mr, kc, a, lda, b, c, ldc, mode, bias)
+			microWidenGo(implAVX2, elem, mr, kc, a, lda, b, c, ldc, mode, bias, pf)
 			return
 		}
 		ks = &k256f16
 	}
 	bp := unsafe.SliceData(bias)
+	pp, ps := pf.args()
 	if mr == 1 {
-		ks[1](kc, &a[0], &b[0], &c[0], ldc, mode, bp, lda)
+		ks[1](kc, &a[0], &b[0], &c[0], ldc, mode, bp, lda, pp, ps)
 		return
 	}
-	f := ks[mr]
 	for s := 0; s < panelWidth; s += 16 {
 		var bs *float32
 		if bp != nil {
 			bs = &bias[s]
 		}
-		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs, lda)
+		f, bs16 := ks[mr], s
+		if elem == BF16 {
+			// Both 16-column strips of a 32-column half read the
+			// half's words (slot16): its low or its high halves.
+			bs16 = s &^ 31
+			if s&16 != 0 {
+				f = k256bf16h[mr]
+			}
+		}
+		f(kc, &a[0], &b[bs16], &c[s], ldc, mode, bs, lda, stripPF(pp, ps, kc, s), ps)
 	}
 }
 
 // microWidenGo widens the panel into a temporary and runs im's float32
 // kernel: for a CPU without the conversion instruction.
-func microWidenGo(im *impl, elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32) {
+func microWidenGo(im *impl, elem Elem, mr, kc int, a []float32, lda int, b []uint16, c []float32, ldc, mode int, bias []float32, pf pfStream) {
 	wide := make([]float32, kc*panelWidth)
-	widenGo(wide, b[:kc*panelWidth], elem)
-	im.micro(mr, kc, a, lda, wide, c, ldc, mode, bias)
+	widenPanelGo(wide, b[:kc*panelWidth], elem)
+	im.micro(mr, kc, a, lda, wide, c, ldc, mode, bias, pf)
 }
 
 func widenAVX512(dst []float32, src []uint16, elem Elem) {
@@ -177,7 +231,7 @@ func widenAVX512(dst []float32, src []uint16, elem Elem) {
 			widen512bf16(&dst[0], &src[0], n)
 		}
 	}
-	widenGo(dst[n:], src[n:len(dst)], elem)
+	widenPanelGo(dst[n:], src[n:len(dst)], elem)
 }
 
 func widenAVX2(dst []float32, src []uint16, elem Elem) {
@@ -193,5 +247,5 @@ func widenAVX2(dst []float32, src []uint16, elem Elem) {
 			widen256bf16(&dst[0], &src[0], n)
 		}
 	}
-	widenGo(dst[n:], src[n:len(dst)], elem)
+	widenPanelGo(dst[n:], src[n:len(dst)], elem)
 }

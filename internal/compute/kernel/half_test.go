@@ -175,21 +175,26 @@ func TestHalfSerial(t *testing.T) {
 	}
 }
 
-// TestWiden checks every implementation's widening of all 65536 patterns of
-// both types against the scalar definitions (NaNs need only stay NaNs).
+// TestWiden checks every implementation's widening of panel rows holding
+// all 65536 patterns of both types, stored in the slot16 order, against the
+// scalar definitions (NaNs need only stay NaNs).
 func TestWiden(t *testing.T) {
-	src := make([]uint16, 1<<16+5) // a ragged tail too
+	src := make([]uint16, 1<<16) // column order: pattern i in column i%64 of row i/64
 	for i := range src {
 		src[i] = uint16(i)
 	}
 	for _, im := range supportedImpls() {
 		widen := im.widen
 		if widen == nil {
-			widen = widenGo
+			widen = widenPanelGo
 		}
 		for _, elem := range []Elem{BF16, F16} {
+			stored := make([]uint16, len(src))
+			for i, h := range src {
+				stored[i&^63+slot16(elem, i&63)] = h
+			}
 			dst := make([]float32, len(src))
-			widen(dst, src, elem)
+			widen(dst, stored, elem)
 			for i, h := range src {
 				var want float32
 				if elem == BF16 {
@@ -205,6 +210,21 @@ func TestWiden(t *testing.T) {
 					t.Fatalf("%s %s: widen(%#04x) = %g (%#08x), want %g (%#08x)", im.name, elem, h, g, math.Float32bits(g), want, math.Float32bits(want))
 				}
 			}
+		}
+	}
+}
+
+// TestSlot16 checks that slot16 is a permutation of each 64-column row that
+// keeps the columns of each 32-column half in that half.
+func TestSlot16(t *testing.T) {
+	for _, elem := range []Elem{BF16, F16} {
+		seen := make([]bool, panelWidth)
+		for c := range panelWidth {
+			s := slot16(elem, c)
+			if s < 0 || s >= panelWidth || seen[s] || s/32 != c/32 {
+				t.Fatalf("%s: slot16(%d) = %d", elem, c, s)
+			}
+			seen[s] = true
 		}
 	}
 }

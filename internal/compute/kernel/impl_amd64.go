@@ -15,40 +15,40 @@ import (
 // except k256r1, which covers a whole 64-column panel for the GEMV path.
 //
 //go:noescape
-func k512r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k512r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k512r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r1(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r2(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r3(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r4(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r5(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 //go:noescape
-func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+func k256r6(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 // gather512 and gather256 write every j < n with v[j]+bias[j] >= thr to
 // idx (which needs n entries) and return how many; n is a multiple of 16 (8).
@@ -62,7 +62,7 @@ func gather256(v, bias *float32, n int, thr float32, idx *int32) int
 // spinPause executes a few PAUSE instructions.
 func spinPause()
 
-type asmKernel func(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int)
+type asmKernel func(kc int, a, b, c *float32, ldc, mode int, bias *float32, lda int, pf *byte, pfStep int)
 
 var (
 	k512 = [mrBlock + 1]asmKernel{nil, k512r1, k512r2, k512r3, k512r4, k512r5, k512r6}
@@ -94,16 +94,18 @@ func checkMicro(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int,
 	}
 }
 
-func microAVX512(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32) {
+func microAVX512(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32, pf pfStream) {
 	checkMicro(mr, kc, a, lda, b, c, ldc, mode, bias)
-	k512[mr](kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias), lda)
+	pp, ps := pf.args()
+	k512[mr](kc, &a[0], &b[0], &c[0], ldc, mode, unsafe.SliceData(bias), lda, pp, ps)
 }
 
-func microAVX2(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32) {
+func microAVX2(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32, pf pfStream) {
 	checkMicro(mr, kc, a, lda, b, c, ldc, mode, bias)
 	bp := unsafe.SliceData(bias)
+	pp, ps := pf.args()
 	if mr == 1 {
-		k256r1(kc, &a[0], &b[0], &c[0], ldc, mode, bp, lda)
+		k256r1(kc, &a[0], &b[0], &c[0], ldc, mode, bp, lda, pp, ps)
 		return
 	}
 	f := k256[mr]
@@ -112,8 +114,15 @@ func microAVX2(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, 
 		if bp != nil {
 			bs = &bias[s]
 		}
-		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs, lda)
+		// Each of the four strips prefetches its quarter of the stream.
+		f(kc, &a[0], &b[s], &c[s], ldc, mode, bs, lda, stripPF(pp, ps, kc, s), ps)
 	}
+}
+
+// stripPF is where the AVX2 strip of columns [s, s+16) starts its part of a
+// prefetch stream: after the kc/2 lines of each strip before it.
+func stripPF(p *byte, step, kc, s int) *byte {
+	return (*byte)(unsafe.Add(unsafe.Pointer(p), s/16*(kc&^3)/2*step))
 }
 
 func gatherAVX512(v, bias []float32, thr float32, idx []int32) int {

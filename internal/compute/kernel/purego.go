@@ -5,7 +5,7 @@ package kernel
 // Go compiler keeps at most ~14 float values in registers, so larger tiles
 // spill). The slicing of one a segment and one b row per step lets the
 // compiler drop the per-element bounds checks.
-func microGo(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32) {
+func microGo(mr, kc int, a []float32, lda int, b, c []float32, ldc, mode int, bias []float32, _ pfStream) {
 	_ = a[(mr-1)*lda+kc-1]
 	_ = b[kc*panelWidth-1]
 	for j := 0; j < panelWidth; j += 4 {

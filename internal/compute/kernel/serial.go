@@ -109,13 +109,13 @@ func MatMulSerial(c []float32, ldc int, a []float32, lda, m int, b *Packed, tri 
 				if tile == nil {
 					tile = make([]float32, mrBlock*panelWidth)
 				}
-				im.micro(mr, kc, ar, lda, bp, tile, panelWidth, modeZero, nil)
+				im.micro(mr, kc, ar, lda, bp, tile, panelWidth, modeZero, nil, pfStream{})
 				for i := range mr {
 					copy(c[(rb+i)*ldc+c0:(rb+i)*ldc+c0+w], tile[i*panelWidth:i*panelWidth+w])
 				}
 				continue
 			}
-			im.micro(mr, kc, ar, lda, bp, c[rb*ldc+c0:(rb+mr-1)*ldc+c0+panelWidth], ldc, modeZero, nil)
+			im.micro(mr, kc, ar, lda, bp, c[rb*ldc+c0:(rb+mr-1)*ldc+c0+panelWidth], ldc, modeZero, nil, pfStream{})
 		}
 	}
 }
@@ -134,7 +134,7 @@ func checkStrided(fn string, x []float32, ld, rows, cols int) {
 func matMulSerial16(im *impl, c []float32, ldc int, a []float32, lda, m int, b *Packed, tri Triangle) {
 	widen := im.widen
 	if widen == nil {
-		widen = widenGo
+		widen = widenPanelGo
 	}
 	micro16 := im.micro16
 	if m > fuseMaxRows {
@@ -173,9 +173,9 @@ func matMulSerial16(im *impl, c []float32, ldc int, a []float32, lda, m int, b *
 			}
 			cs = cs[:(mr-1)*ld+panelWidth]
 			if micro16 != nil {
-				micro16(b.elem, mr, kc, ar, lda, b.panel16(p)[:kc*panelWidth], cs, ld, modeZero, nil)
+				micro16(b.elem, mr, kc, ar, lda, b.panel16(p)[:kc*panelWidth], cs, ld, modeZero, nil, pfStream{})
 			} else {
-				im.micro(mr, kc, ar, lda, wide[:kc*panelWidth], cs, ld, modeZero, nil)
+				im.micro(mr, kc, ar, lda, wide[:kc*panelWidth], cs, ld, modeZero, nil, pfStream{})
 			}
 			if w < panelWidth {
 				for i := range mr {
