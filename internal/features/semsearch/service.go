@@ -251,3 +251,13 @@ func (s *Service) ChooseBackend(ctx context.Context, db VectorBackend) string {
 	s.Vectors = db
 	return "pgvector: the database server has the vector extension"
 }
+
+// Warm loads the in-memory index of Dims-long embeddings ahead of the
+// first search (a no-op without Dims or with pgvector).
+func (s *Service) Warm(ctx context.Context) error {
+	if s.Dims <= 0 || s.Vectors != nil {
+		return nil
+	}
+	_, err := s.index(ctx, s.Dims)
+	return err
+}
