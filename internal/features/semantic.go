@@ -24,10 +24,12 @@ type ExplanationEmbedding struct {
 	Vector        []float32
 }
 
-// EmbeddingsVersion identifies the stored embeddings of one model and size:
-// any insert, update or delete changes it.
+// EmbeddingsVersion identifies the stored embeddings of one model and size.
+// Every insert and update gives its row a new, higher seq, so any committed
+// change moves Count or SeqSum, whatever order writers commit in.
 type EmbeddingsVersion struct {
 	Count  int64
+	SeqSum int64
 	MaxSeq int64
 }
 
@@ -70,10 +72,12 @@ type EmbeddingStore interface {
 	// EmbeddingsVersion reads the version of model's dims-long embeddings.
 	EmbeddingsVersion(ctx context.Context, model string, dims int) (EmbeddingsVersion, error)
 	// ScanExplanationEmbeddings calls fn with every embedding of model with
-	// dims values, grouped by source (each source's in one run of calls),
-	// and returns the version of what it read. vec is reused between calls.
-	ScanExplanationEmbeddings(ctx context.Context, model string, dims int,
-		fn func(src *EmbeddedSource, explanationID string, vec []float32) error) (EmbeddingsVersion, error)
+	// dims values whose seq is above afterSeq (0: all), in no particular
+	// order (src is one pointer per source), and returns the version of all
+	// of the model's embeddings in the same snapshot. vec is reused between
+	// calls.
+	ScanExplanationEmbeddings(ctx context.Context, model string, dims int, afterSeq int64,
+		fn func(src *EmbeddedSource, explanationID string, seq int64, vec []float32) error) (EmbeddingsVersion, error)
 	// ExplanationsByID returns the explanations with these IDs, with their
 	// model and source, in no particular order; missing IDs are left out.
 	ExplanationsByID(ctx context.Context, ids []string) ([]*Explanation, error)

@@ -135,8 +135,8 @@ func (db *DB) ExplanationsToEmbed(ctx context.Context, model string, dims int, a
 	return out, dbErr(err, "list explanations to embed")
 }
 
-// EmbeddingsVersion reads (count, max(seq)) of model's dims-long embeddings
-// from the (model, dims, seq) index.
+// EmbeddingsVersion reads count, sum and max of seq of model's dims-long
+// embeddings from the (model, dims, seq) index.
 func (db *DB) EmbeddingsVersion(ctx context.Context, model string, dims int) (features.EmbeddingsVersion, error) {
 	return embeddingsVersion(ctx, db.Pool, model, dims)
 }
@@ -145,17 +145,19 @@ func embeddingsVersion(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, model string, dims int) (features.EmbeddingsVersion, error) {
 	var v features.EmbeddingsVersion
-	err := q.QueryRow(ctx, `SELECT count(*), coalesce(max(seq), 0) FROM explanation_embeddings WHERE model = $1 AND dims = $2`,
-		model, int32(dims)).Scan(&v.Count, &v.MaxSeq)
+	err := q.QueryRow(ctx, `SELECT count(*), coalesce(sum(seq), 0)::int8, coalesce(max(seq), 0)
+		FROM explanation_embeddings WHERE model = $1 AND dims = $2`,
+		model, int32(dims)).Scan(&v.Count, &v.SeqSum, &v.MaxSeq)
 	return v, dbErr(err, "read the embeddings version")
 }
 
-// ScanExplanationEmbeddings streams model's dims-long embeddings ordered by
-// source from one snapshot (a repeatable-read transaction), so the version
-// it returns is exactly that of what fn saw. Vectors are decoded from
+// ScanExplanationEmbeddings streams model's dims-long embeddings with seq
+// above afterSeq, in no particular order, from one snapshot (a
+// repeatable-read transaction), so the version it returns is exactly that
+// of the rows fn saw. Vectors are decoded from
 // PostgreSQL's binary float4[] straight into one reused slice.
-func (db *DB) ScanExplanationEmbeddings(ctx context.Context, model string, dims int,
-	fn func(src *features.EmbeddedSource, explanationID string, vec []float32) error) (features.EmbeddingsVersion, error) {
+func (db *DB) ScanExplanationEmbeddings(ctx context.Context, model string, dims int, afterSeq int64,
+	fn func(src *features.EmbeddedSource, explanationID string, seq int64, vec []float32) error) (features.EmbeddingsVersion, error) {
 	if model == "" || dims <= 0 || dims > maxEmbeddingDims {
 		return features.EmbeddingsVersion{}, features.Errorf(features.EINVALID, "scan embeddings: model %q, dims %d", model, dims)
 	}
@@ -184,9 +186,11 @@ func (db *DB) ScanExplanationEmbeddings(ctx context.Context, model string, dims 
 			return err
 		}
 		// One binary format code applies to every column (int4, text, real[]).
-		rows, err := tx.Query(ctx, `SELECT e.sid, ee.explanation_id, ee.vec FROM explanation_embeddings ee
+		// No ORDER BY: sorting a million 1 KiB rows spills to disk and took
+		// most of the load time; the index groups rows by source itself.
+		rows, err := tx.Query(ctx, `SELECT e.sid, ee.explanation_id, ee.seq, ee.vec FROM explanation_embeddings ee
 			JOIN explanations e ON e.id = ee.explanation_id
-			WHERE ee.model = $1 AND ee.dims = $2 ORDER BY e.sid`, pgx.QueryResultFormats{pgx.BinaryFormatCode}, model, int32(dims))
+			WHERE ee.model = $1 AND ee.dims = $2 AND ee.seq > $3`, pgx.QueryResultFormats{pgx.BinaryFormatCode}, model, int32(dims), afterSeq)
 		if err != nil {
 			return err
 		}
@@ -194,7 +198,7 @@ func (db *DB) ScanExplanationEmbeddings(ctx context.Context, model string, dims 
 		vec := make([]float32, dims)
 		for rows.Next() {
 			raw := rows.RawValues()
-			if len(raw) != 3 || len(raw[0]) != 4 {
+			if len(raw) != 4 || len(raw[0]) != 4 || len(raw[2]) != 8 {
 				return fmt.Errorf("scan embeddings: unexpected row shape")
 			}
 			sid := int32(binary.BigEndian.Uint32(raw[0]))
@@ -202,11 +206,11 @@ func (db *DB) ScanExplanationEmbeddings(ctx context.Context, model string, dims 
 			if src == nil {
 				return fmt.Errorf("scan embeddings: source %d appeared during the scan", sid)
 			}
-			id := string(raw[1])
-			if err := decodeFloat4Array(raw[2], vec); err != nil {
+			id, seq := string(raw[1]), int64(binary.BigEndian.Uint64(raw[2]))
+			if err := decodeFloat4Array(raw[3], vec); err != nil {
 				return fmt.Errorf("scan embeddings: explanation %q: %w", id, err)
 			}
-			if err := fn(src, id, vec); err != nil {
+			if err := fn(src, id, seq, vec); err != nil {
 				return err
 			}
 		}

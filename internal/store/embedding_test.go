@@ -48,7 +48,7 @@ type scanned struct {
 func scanAll(t *testing.T, db *store.DB, model string, dims int) (map[string]scanned, features.EmbeddingsVersion) {
 	t.Helper()
 	out := map[string]scanned{}
-	ver, err := db.ScanExplanationEmbeddings(ctx, model, dims, func(src *features.EmbeddedSource, id string, vec []float32) error {
+	ver, err := db.ScanExplanationEmbeddings(ctx, model, dims, 0, func(src *features.EmbeddedSource, id string, _ int64, vec []float32) error {
 		out[id] = scanned{*src, append([]float32(nil), vec...)}
 		return nil
 	})

@@ -34,8 +34,8 @@ func benchIndex(n, dims int) *Index {
 			}
 			raw = appendUnit(raw, vec)
 		}
-		ix.blocks = append(ix.blocks, &block{src: src, ids: ids, packed: kernel.PackTransposed(raw, dims, rows)})
-		ix.rows += rows
+		ix.blocks = append(ix.blocks, &block{src: src, ids: ids, seqs: make([]int64, rows), packed: kernel.PackTransposed(raw, dims, rows)})
+		ix.live += rows
 		done += rows
 	}
 	return ix

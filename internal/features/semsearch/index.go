@@ -13,61 +13,190 @@ import (
 	"saex/internal/features"
 )
 
-// blockRows caps the rows packed at once, so that loading needs one block
-// of unpacked vectors beside the index, not a second copy of it.
-const blockRows = 1 << 16
+// blockRows caps the rows of one block, and pendingBytes the unpacked
+// vectors a load holds while it groups rows by source, so that loading
+// needs little beside the index itself whatever order the rows come in.
+const (
+	blockRows    = 1 << 16
+	pendingBytes = 256 << 20
+)
 
 // Index holds one embedding model's unit-length explanation vectors in
-// memory, packed for the kernel in blocks of one source each. It is
-// immutable once loaded and safe for concurrent searches.
+// memory, packed for the kernel in blocks of one source each. A loaded
+// Index is never changed: Update returns a new one sharing its blocks, so
+// searches on the old one may run on.
 type Index struct {
 	Model   string
 	Dims    int
-	Version features.EmbeddingsVersion
+	Version features.EmbeddingsVersion // of the store when last read
 	blocks  []*block
-	rows    int
+	live    int   // rows not dead
+	dead    int   // rows replaced or dropped since the last full load
+	seqSum  int64 // of live rows
+	maxSeq  int64
+	// pos finds a row by explanation ID; built by the first Update and
+	// shared with (and changed for) the indexes Update derives.
+	pos map[string]rowRef
 }
 
+// rowRef is where a row lives: block and column.
+type rowRef struct{ block, col int32 }
+
 // block is up to blockRows vectors of one source: column j of packed is the
-// embedding of explanation ids[j].
+// embedding of explanation ids[j], stored with seq seqs[j]. dead marks the
+// columns replaced since (nil when none).
 type block struct {
 	src    *features.EmbeddedSource
 	ids    []string
+	seqs   []int64
 	packed *kernel.Packed
+	dead   []bool
+	nDead  int
 }
 
-// Len returns the number of vectors in the index.
-func (ix *Index) Len() int { return ix.rows }
+// Len returns the number of live vectors in the index.
+func (ix *Index) Len() int { return ix.live }
+
+// consistent reports whether the index holds exactly the rows of the
+// store version it last read (a writer that committed out of seq order,
+// or a deletion, leaves it short).
+func (ix *Index) consistent() bool {
+	return int64(ix.live) == ix.Version.Count && ix.seqSum == ix.Version.SeqSum
+}
+
+// fragmented reports whether so much was replaced, or added in small
+// blocks, that a full load would search faster.
+func (ix *Index) fragmented() bool {
+	return ix.dead*4 > ix.live || len(ix.blocks) > 2*(ix.live/blockRows)+64
+}
+
+// pending is a source's rows not yet packed.
+type pending struct {
+	ids  []string
+	seqs []int64
+	raw  []float32
+}
+
+// builder groups scanned rows by source into packed blocks.
+type builder struct {
+	ix   *Index
+	open map[*features.EmbeddedSource]*pending
+	held int // bytes of unpacked vectors in open
+}
+
+func (b *builder) flush(src *features.EmbeddedSource) {
+	p := b.open[src]
+	ix := b.ix
+	bl := &block{src: src, ids: p.ids, seqs: p.seqs, packed: kernel.PackTransposed(p.raw, ix.Dims, len(p.ids))}
+	if ix.pos != nil {
+		for j, id := range p.ids {
+			ix.pos[id] = rowRef{int32(len(ix.blocks)), int32(j)}
+		}
+	}
+	ix.blocks = append(ix.blocks, bl)
+	for _, q := range p.seqs {
+		ix.seqSum += q
+		ix.maxSeq = max(ix.maxSeq, q)
+	}
+	ix.live += len(p.ids)
+	b.held -= 4 * len(p.raw)
+	delete(b.open, src)
+}
+
+func (b *builder) add(src *features.EmbeddedSource, id string, seq int64, vec []float32) {
+	p := b.open[src]
+	if p == nil {
+		p = &pending{}
+		b.open[src] = p
+	}
+	p.ids = append(p.ids, id)
+	p.seqs = append(p.seqs, seq)
+	p.raw = appendUnit(p.raw, vec)
+	b.held += 4 * len(vec)
+	if len(p.ids) == blockRows {
+		b.flush(src)
+	}
+	for b.held > pendingBytes { // rows of many sources interleaved: pack the biggest
+		var big *features.EmbeddedSource
+		for s, q := range b.open {
+			if big == nil || len(q.ids) > len(b.open[big].ids) {
+				big = s
+			}
+		}
+		b.flush(big)
+	}
+}
+
+func (b *builder) finish() {
+	for src := range b.open {
+		b.flush(src)
+	}
+}
 
 // Load reads model's dims-long embeddings from st into a new index.
 func Load(ctx context.Context, st features.EmbeddingStore, model string, dims int) (*Index, error) {
 	ix := &Index{Model: model, Dims: dims}
-	var cur *features.EmbeddedSource
-	var ids []string
-	raw := make([]float32, 0, dims*256)
-	flush := func() {
-		if len(ids) == 0 {
-			return
-		}
-		ix.blocks = append(ix.blocks, &block{src: cur, ids: ids, packed: kernel.PackTransposed(raw, dims, len(ids))})
-		ix.rows += len(ids)
-		ids, raw = nil, raw[:0]
-	}
-	ver, err := st.ScanExplanationEmbeddings(ctx, model, dims, func(src *features.EmbeddedSource, id string, vec []float32) error {
-		if src != cur || len(ids) == blockRows {
-			flush()
-			cur = src
-		}
-		ids = append(ids, id)
-		raw = appendUnit(raw, vec)
+	b := &builder{ix: ix, open: map[*features.EmbeddedSource]*pending{}}
+	ver, err := st.ScanExplanationEmbeddings(ctx, model, dims, 0, func(src *features.EmbeddedSource, id string, seq int64, vec []float32) error {
+		b.add(src, id, seq, vec)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	flush()
+	b.finish()
 	ix.Version = ver
 	return ix, nil
+}
+
+// Update reads the rows written since ix was read (seq above the highest
+// it holds) and returns a new index with them: a replaced row is marked
+// dead in its old block and added anew. ix stays valid for searches
+// running on it but must not be updated again (its position map now
+// belongs to the new index). The result may be inconsistent (see
+// consistent); then a full Load is due.
+func (ix *Index) Update(ctx context.Context, st features.EmbeddingStore) (*Index, error) {
+	if ix.pos == nil {
+		ix.pos = make(map[string]rowRef, ix.live)
+		for bi, bl := range ix.blocks {
+			for j, id := range bl.ids {
+				if bl.dead == nil || !bl.dead[j] {
+					ix.pos[id] = rowRef{int32(bi), int32(j)}
+				}
+			}
+		}
+	}
+	nx := *ix
+	nx.blocks = slices.Clone(ix.blocks)
+	cloned := map[int32]bool{}
+	b := &builder{ix: &nx, open: map[*features.EmbeddedSource]*pending{}}
+	ver, err := st.ScanExplanationEmbeddings(ctx, ix.Model, ix.Dims, ix.maxSeq, func(src *features.EmbeddedSource, id string, seq int64, vec []float32) error {
+		if ref, ok := nx.pos[id]; ok {
+			bl := nx.blocks[ref.block]
+			if !cloned[ref.block] {
+				c := *bl
+				c.dead = make([]bool, len(bl.ids))
+				copy(c.dead, bl.dead)
+				bl, nx.blocks[ref.block], cloned[ref.block] = &c, &c, true
+			}
+			if !bl.dead[ref.col] {
+				bl.dead[ref.col] = true
+				bl.nDead++
+				nx.live--
+				nx.dead++
+				nx.seqSum -= bl.seqs[ref.col]
+			}
+			delete(nx.pos, id)
+		}
+		b.add(src, id, seq, vec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.finish()
+	nx.Version = ver
+	return &nx, nil
 }
 
 // appendUnit appends v scaled to unit length (a zero vector stays zero and
@@ -116,7 +245,7 @@ func (ix *Index) Search(q features.ExplanationQuery, query []float32) ([]Scored,
 		if !b.src.Matches(q) {
 			continue
 		}
-		total += len(b.ids)
+		total += len(b.ids) - b.nDead
 		if k <= 0 {
 			continue
 		}
@@ -126,7 +255,9 @@ func (ix *Index) Search(q features.ExplanationQuery, query []float32) ([]Scored,
 		scores = scores[:len(b.ids)]
 		kernel.MatMul(scores, unit, 1, b.packed, nil)
 		for j, c := range scores {
-			top.offer(Scored{ExplanationID: b.ids[j], Cosine: c})
+			if b.dead == nil || !b.dead[j] {
+				top.offer(Scored{ExplanationID: b.ids[j], Cosine: c})
+			}
 		}
 	}
 	hits := top.sorted()

@@ -1,7 +1,9 @@
 package semsearch_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -234,5 +236,118 @@ func TestChooseBackend(t *testing.T) {
 			t.Fatalf("enable failure: chose %s: %s", s2.Backend(), why)
 		}
 		var _ semsearch.VectorBackend = otherExtension{}
+	}
+}
+
+// The index follows writes by reading only the new rows, and falls back to
+// a full load when that cannot be exact (a deletion; a writer committing
+// out of seq order); either way it ranks as a fresh load does.
+func TestIndexUpdatesIncrementally(t *testing.T) {
+	f := newFixture(t)
+	s := f.service(t, features.ImportedEmbeddingModel, dims)
+	var logs bytes.Buffer
+	s.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	loads := func() int { return strings.Count(logs.String(), "index loaded") }
+	ctx := context.Background()
+	search := func(q features.ExplanationQuery) ([]*features.ExplanationHit, int) {
+		t.Helper()
+		hits, total, err := s.SearchExplanations(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hits, total
+	}
+	q := features.ExplanationQuery{Query: "quoted strings", Limit: 20}
+	search(q)
+	if loads() != 1 {
+		t.Fatalf("%d loads, want 1", loads())
+	}
+	// A new explanation and a move: read incrementally.
+	e := &features.Explanation{ModelID: "ma", SourceID: "0-att", Index: 7, Description: "quoted strings"}
+	if err := s.CreateExplanation(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	hits, total := search(q)
+	if hits[0].Explanation.ID != e.ID || total != len(f.vecs)+1 {
+		t.Fatalf("after create: first %s, total %d", hits[0].Explanation.ID, total)
+	}
+	ex, _ := f.db.ExplanationsByID(ctx, []string{"x-ma-1-res-03"})
+	ex[0].ModelID, ex[0].SourceID = "mb", "0-res"
+	if err := f.db.WriteExplanations(ctx, ex, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := search(features.ExplanationQuery{Query: "q", ModelID: "mb", Limit: 1}); n != perSource+1 {
+		t.Fatalf("mb has %d after the move, want %d", n, perSource+1)
+	}
+	if loads() != 1 {
+		t.Fatalf("%d loads after create and move, want 1 (incremental)", loads())
+	}
+	// A writer that takes its seq first and commits last: the version
+	// moves, the rows above the last seq seen miss it, the counts say so.
+	late := &features.Explanation{ModelID: "ma", SourceID: "0-res", Index: 9, Description: "late writer"}
+	early := &features.Explanation{ModelID: "ma", SourceID: "0-res", Index: 8, Description: "early writer"}
+	for _, x := range []*features.Explanation{late, early} {
+		if err := f.db.CreateExplanation(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := f.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	ins := `INSERT INTO explanation_embeddings (explanation_id, model, dims, vec) VALUES ($1, $2, $3, $4)`
+	if _, err := tx.Exec(ctx, ins, late.ID, features.ImportedEmbeddingModel, dims, vectorOf(late.Description, dims)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Pool.Exec(ctx, ins, early.ID, features.ImportedEmbeddingModel, dims, vectorOf(early.Description, dims)); err != nil {
+		t.Fatal(err)
+	}
+	if hits, _ := search(features.ExplanationQuery{Query: "early writer", Limit: 1}); hits[0].Explanation.ID != early.ID || loads() != 1 {
+		t.Fatalf("early writer: %s, %d loads", hits[0].Explanation.ID, loads())
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if hits, _ := search(features.ExplanationQuery{Query: "late writer", Limit: 1}); hits[0].Explanation.ID != late.ID || loads() != 2 {
+		t.Fatalf("late writer: %s, %d loads (want a second, full one)", hits[0].Explanation.ID, loads())
+	}
+	// A deletion (re-described explanation) reloads too.
+	e.Description = "now about something else"
+	if err := f.db.WriteExplanations(ctx, []*features.Explanation{e}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := search(q); n != len(f.vecs)+2 || loads() != 3 {
+		t.Fatalf("after the deletion: total %d, %d loads", n, loads())
+	}
+	// More incremental changes, then the same answers as a fresh load.
+	ex, _ = f.db.ExplanationsByID(ctx, []string{"x-mb-0-res-11", "x-ma-0-res-12"})
+	for _, x := range ex {
+		x.ModelID, x.SourceID = "ma", "0-att"
+	}
+	if err := f.db.WriteExplanations(ctx, ex, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateExplanation(ctx, &features.Explanation{ModelID: "mb", SourceID: "0-res", Index: 1, Description: "incremental again"}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := f.service(t, features.ImportedEmbeddingModel, dims)
+	for _, q := range []features.ExplanationQuery{
+		{Query: "incremental again", Limit: 50}, {Query: "dots", ModelID: "ma", SourceIDs: []string{"0-att"}, Limit: 50},
+		{Query: "dots", ModelID: "mb", Limit: 30, Offset: 10},
+	} {
+		got, gotTotal := search(q)
+		want, wantTotal, err := fresh.SearchExplanations(ctx, q)
+		if err != nil || gotTotal != wantTotal || len(got) != len(want) {
+			t.Fatalf("%+v: %d of %d, fresh %d of %d (%v)", q, len(got), gotTotal, len(want), wantTotal, err)
+		}
+		for i := range got {
+			if got[i].Explanation.ID != want[i].Explanation.ID || *got[i].CosineSimilarity != *want[i].CosineSimilarity {
+				t.Fatalf("%+v: hit %d %s, fresh %s", q, i, got[i].Explanation.ID, want[i].Explanation.ID)
+			}
+		}
+	}
+	if loads() != 3 {
+		t.Fatalf("%d loads, want 3", loads())
 	}
 }

@@ -127,9 +127,12 @@ func (s *Service) SearchExplanations(ctx context.Context, q features.Explanation
 	return out, total, nil
 }
 
-// index returns the in-memory index of dims-long embeddings, reloading it
-// when the stored embeddings changed since it was read (one small query
-// per search: the count and latest sequence number of the model's rows).
+// index returns the in-memory index of dims-long embeddings, brought up to
+// date when the stored embeddings changed since it was read (one small
+// query per search: count and sums of the model's seq index). New and
+// changed rows are read alone (seq above the last seen); a deletion or a
+// writer that committed out of seq order shows as a mismatch, and then
+// the whole index is read again.
 func (s *Service) index(ctx context.Context, dims int) (*Index, error) {
 	ver, err := s.Store.EmbeddingsVersion(ctx, s.Model, dims)
 	if err != nil {
@@ -139,6 +142,17 @@ func (s *Service) index(ctx context.Context, dims int) (*Index, error) {
 	defer s.mu.Unlock()
 	if s.ix != nil && s.ix.Dims == dims && s.ix.Version == ver {
 		return s.ix, nil
+	}
+	if s.ix != nil && s.ix.Dims == dims {
+		nx, err := s.ix.Update(ctx, s.Store)
+		s.ix = nil // its position map now belongs to nx
+		if err != nil {
+			return nil, err
+		}
+		if nx.consistent() && !nx.fragmented() {
+			s.ix = nx
+			return nx, nil
+		}
 	}
 	ix, err := Load(ctx, s.Store, s.Model, dims)
 	if err != nil {
