@@ -3,9 +3,11 @@ package semsearch_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 
 	"saex/internal/features"
@@ -349,5 +351,40 @@ func TestIndexUpdatesIncrementally(t *testing.T) {
 	}
 	if loads() != 3 {
 		t.Fatalf("%d loads, want 3", loads())
+	}
+}
+
+// Searches run while writes move the index on (go test -race).
+func TestConcurrentSearchesAndWrites(t *testing.T) {
+	f := newFixture(t)
+	s := f.service(t, features.ImportedEmbeddingModel, dims)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 3 {
+		wg.Go(func() {
+			for i := range 8 {
+				q := features.ExplanationQuery{Query: fmt.Sprintf("query %d %d", g, i), Limit: 10}
+				if _, total, err := s.SearchExplanations(ctx, q); err != nil || total < len(f.vecs) {
+					errs <- fmt.Errorf("search: total %d, %v", total, err)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 8 {
+			e := &features.Explanation{ModelID: "ma", SourceID: "1-res", Index: i, Description: fmt.Sprintf("written %d", i)}
+			if err := s.CreateExplanation(ctx, e); err != nil {
+				errs <- err
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if _, total, err := s.SearchExplanations(ctx, features.ExplanationQuery{Query: "after", Limit: 1}); err != nil || total != len(f.vecs)+8 {
+		t.Fatalf("after the writes: %d, %v", total, err)
 	}
 }
