@@ -86,8 +86,15 @@ func TestEmbedExplanationsAndSemanticSearch(t *testing.T) {
 	ep := &hashEmbedder{}
 	srv := httptest.NewServer(ep)
 	defer srv.Close()
+	chat := httptest.NewServer(&wordEndpoint{})
+	defer chat.Close()
+	apiKey, _, err := db.CreateAPIKey(ctx, "semantic test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	vars := map[string]string{"SAEX_EMBED_BASE_URL": srv.URL + "/v1?api-key=ESECRET777", "SAEX_EMBED_MODEL": "emb-h",
-		"SAEX_EMBED_API_KEY": embedSecret, "SAEX_EMBED_DIMENSIONS": "64", "DATABASE_URL": url}
+		"SAEX_EMBED_API_KEY": embedSecret, "SAEX_EMBED_DIMENSIONS": "64", "DATABASE_URL": url,
+		"SAEX_LLM_BASE_URL": chat.URL + "/v1", "SAEX_LLM_MODEL": "explainer-w", "SAEX_LLM_API_KEY": explainSecret}
 	var logs bytes.Buffer
 	mkEnv := func(vars map[string]string) *Env {
 		return &Env{Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return vars[k] }}
@@ -122,6 +129,7 @@ func TestEmbedExplanationsAndSemanticSearch(t *testing.T) {
 	call := func(ts *httptest.Server, method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Api-Key", apiKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -155,6 +163,13 @@ func TestEmbedExplanationsAndSemanticSearch(t *testing.T) {
 		r.Results[0].TextRank != *r.Results[0].Cosine {
 		t.Fatalf("semantic search: %+v", r)
 	}
+	// Auto-interp's explanations are embedded as they are written.
+	if st, b := call(ts, "POST", "/api/explanation/generate", `{"modelId":"m","layer":"0-res","index":3}`); st != 200 || !strings.Contains(b, "the word w3") {
+		t.Fatalf("generate: %d %s", st, b)
+	}
+	if r := search(ts, "the word w3"); r.TotalCount != len(descs)+1 || r.Results[0].Description != "the word w3" || *r.Results[0].Cosine < 0.9999 {
+		t.Fatalf("generated explanation not found first: %+v", r)
+	}
 	st, page := call(ts, "GET", "/search?q=names+of+rivers", "")
 	if st != 200 || !strings.Contains(page, `data-ranking="semantic"`) || !strings.Contains(page, "cosine 1.000") {
 		t.Errorf("search page: %d, semantic ranking not shown", st)
@@ -170,7 +185,7 @@ func TestEmbedExplanationsAndSemanticSearch(t *testing.T) {
 	_, metrics := call(ts, "GET", "/metrics", "")
 	for what, s := range map[string]string{"command error": errText, "response": failed, "page": page + failedPage,
 		"logs": logs.String(), "metrics": metrics} {
-		for _, secret := range []string{embedSecret, "ESECRET777"} {
+		for _, secret := range []string{embedSecret, "ESECRET777", explainSecret} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s contain a secret: %s", what, s)
 			}
@@ -181,7 +196,7 @@ func TestEmbedExplanationsAndSemanticSearch(t *testing.T) {
 	}
 	// Without an endpoint: full text, as before.
 	off := serve(map[string]string{})
-	r = search(off, "rivers")
+	r = search(off, "names of rivers")
 	if len(r.Results) != 1 || r.Results[0].Description != "names of rivers" || r.Results[0].Cosine != nil {
 		t.Errorf("full-text search: %+v", r)
 	}

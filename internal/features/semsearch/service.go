@@ -172,14 +172,37 @@ func (s *Service) CreateExplanation(ctx context.Context, e *features.Explanation
 	if err := s.Store.CreateExplanation(ctx, e); err != nil {
 		return err
 	}
-	vecs, err := s.embed(ctx, []string{e.Description})
+	s.EmbedStored(ctx, []*features.Explanation{e})
+	return nil
+}
+
+// EmbedStored embeds explanations just stored (blank descriptions are
+// skipped). It only logs a failure: the explanations stay, and `saex
+// embed-explanations` embeds what is missing later.
+func (s *Service) EmbedStored(ctx context.Context, exps []*features.Explanation) {
+	var texts []string
+	var todo []*features.Explanation
+	for _, e := range exps {
+		if e != nil && strings.TrimSpace(e.Description) != "" {
+			texts = append(texts, e.Description)
+			todo = append(todo, e)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	vecs, err := s.embed(ctx, texts)
 	if err == nil {
-		err = s.Store.WriteExplanationEmbeddings(ctx, []features.ExplanationEmbedding{{ExplanationID: e.ID, Model: s.Model, Vector: vecs[0]}})
+		embs := make([]features.ExplanationEmbedding, len(todo))
+		for i, e := range todo {
+			embs[i] = features.ExplanationEmbedding{ExplanationID: e.ID, Model: s.Model, Vector: vecs[i]}
+		}
+		err = s.Store.WriteExplanationEmbeddings(ctx, embs)
 	}
 	if err != nil && s.Log != nil {
-		s.Log.Warn("new explanation not embedded; run saex embed-explanations", "explanation", e.ID, "err", features.ErrorMessage(err))
+		s.Log.Warn("new explanations not embedded; run saex embed-explanations", "explanations", len(todo), "first", todo[0].ID,
+			"err", features.ErrorMessage(err))
 	}
-	return nil
 }
 
 // BackfillProgress is called after each batch with the explanations
