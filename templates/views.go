@@ -246,6 +246,9 @@ type SearchView struct {
 	PrevURL  string
 	NextURL  string
 	Error    string
+	// Semantic is true when hits are ranked by the cosine similarity of
+	// embeddings (an embeddings endpoint is configured), false for full text.
+	Semantic bool
 }
 
 // SearchHit is one explanation found.
@@ -257,6 +260,7 @@ type SearchHit struct {
 	Description string
 	TypeName    string
 	ExplModel   string
+	Similarity  string // cosine similarity to the query, "" under full-text ranking
 }
 
 // ErrorView is an error page.

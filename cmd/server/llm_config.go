@@ -86,20 +86,39 @@ func (c llmConfig) pipeline(db *store.DB) (*autointerp.Pipeline, error) {
 	}
 	p := &autointerp.Pipeline{Store: db, Explainer: &autointerp.Explainer{LLM: client, Model: c.Model},
 		Scorer: &autointerp.Scorer{LLM: client, Model: scorer}}
-	if c.EmbedModel != "" {
-		base, key := c.EmbedBaseURL, c.EmbedAPIKey
-		if base == "" {
-			base = c.BaseURL
-			if key == "" {
-				key = c.APIKey
-			}
-		}
-		e, err := llm.NewEmbedder(llm.Config{BaseURL: base, APIKey: key, Model: c.EmbedModel, MaxRetries: c.MaxRetries, Timeout: c.Timeout})
-		if err != nil {
-			return nil, err
-		}
-		e.Dimensions = c.EmbedDimensions
+	e, err := c.embedder()
+	if err != nil {
+		return nil, err
+	}
+	if e != nil {
 		p.Embedding = &autointerp.EmbeddingScorer{Embedder: e, Model: c.EmbedModel}
 	}
 	return p, nil
+}
+
+// embedBaseURL is the embeddings endpoint: EmbedBaseURL, else the LLM's.
+func (c llmConfig) embedBaseURL() string {
+	if c.EmbedBaseURL != "" {
+		return c.EmbedBaseURL
+	}
+	return c.BaseURL
+}
+
+// embedder is the embeddings endpoint (embedding scorer, semantic
+// explanation search); nil without EmbedModel. The LLM's key goes only to
+// the LLM's own base URL.
+func (c llmConfig) embedder() (*llm.Embedder, error) {
+	if c.EmbedModel == "" {
+		return nil, nil
+	}
+	key := c.EmbedAPIKey
+	if c.EmbedBaseURL == "" && key == "" {
+		key = c.APIKey
+	}
+	e, err := llm.NewEmbedder(llm.Config{BaseURL: c.embedBaseURL(), APIKey: key, Model: c.EmbedModel, MaxRetries: c.MaxRetries, Timeout: c.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	e.Dimensions = c.EmbedDimensions
+	return e, nil
 }

@@ -80,7 +80,7 @@ type FeatureService interface {
 	FeatureSummaries(ctx context.Context, modelID, sourceID string, indexes []int) (map[int]*FeatureSummary, error)
 }
 
-// ExplanationQuery is a full-text search over explanations.
+// ExplanationQuery is a search over explanations (full text or semantic).
 type ExplanationQuery struct {
 	Query     string
 	ModelID   string   // optional filter
@@ -94,7 +94,10 @@ type ExplanationQuery struct {
 // ExplanationHit is one search result.
 type ExplanationHit struct {
 	Explanation *Explanation
-	Rank        float64
+	Rank        float64 // the score hits are ordered by
+	// CosineSimilarity is the query's similarity to the explanation under
+	// semantic ranking; nil under full-text ranking.
+	CosineSimilarity *float64
 }
 
 // ExplanationService searches and adds explanations.
@@ -103,6 +106,8 @@ type ExplanationService interface {
 	// CreateExplanation stores a new explanation of an existing feature
 	// (ENOTFOUND if the feature is missing) and fills in ID and CreatedAt.
 	CreateExplanation(ctx context.Context, e *Explanation) error
+	// SearchRanking says how SearchExplanations orders its hits.
+	SearchRanking() SearchRanking
 }
 
 // FeatureBatch is a unit of bulk writing: features of one source with their

@@ -57,6 +57,9 @@ func (db *DB) upsertExplanations(ctx context.Context, tx pgx.Tx, sids map[string
 			e.ID = newID("x")
 		}
 		ids = append(ids, e.ID)
+	}
+	queueEmbeddingUpkeep(batch, sids, exps)
+	for _, e := range exps {
 		sid := sids[e.ModelID+"\x00"+e.SourceID]
 		batch.Queue(`INSERT INTO explanations (`+explanationCols+`)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
@@ -71,6 +74,7 @@ func (db *DB) upsertExplanations(ctx context.Context, tx pgx.Tx, sids map[string
 			e.Notes, nilIfEmpty(e.Embedding), e.ScoreV1, e.ScoreV2, e.UmapX, e.UmapY, e.UmapCluster,
 			e.UmapLogFeatureSparsity, orNow(e.CreatedAt, now))
 	}
+	queueImportedEmbeddings(batch, exps)
 	batch.Queue(`DELETE FROM explanation_scores WHERE explanation_id = ANY($1)`, ids)
 	for _, e := range exps {
 		for _, sc := range e.Scores {

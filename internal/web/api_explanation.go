@@ -26,9 +26,11 @@ type explanationSearchRequest struct {
 }
 
 // explanationSearchResult is one hit in Neuronpedia's shape. Neuronpedia
-// ranks by the cosine similarity of OpenAI embeddings; saex ranks by
-// PostgreSQL full-text search and says so: cosine_similarity is null and
-// textRank holds ts_rank, the score the hits are ordered by.
+// ranks by the cosine similarity of OpenAI embeddings; so does saex when an
+// embeddings endpoint is configured (cosine_similarity filled, textRank
+// the same score). Without one it ranks by PostgreSQL full-text search and
+// says so: cosine_similarity is null and textRank holds the full-text
+// score. textRank is always the score the hits are ordered by.
 type explanationSearchResult struct {
 	ModelID              string      `json:"modelId"`
 	Layer                string      `json:"layer"`
@@ -76,7 +78,7 @@ const (
 )
 
 // handleAPIExplanationSearch handles "POST /api/explanation/search":
-// full-text search over explanations, optionally within a model and some
+// semantic or full-text search over explanations, optionally within a model and some
 // of its sources, 20 a page from offset.
 func (s *Server) handleAPIExplanationSearch(w http.ResponseWriter, r *http.Request) {
 	s.explanationSearch(w, r, searchScopeAny)
@@ -176,7 +178,7 @@ func (s *Server) explanationSearch(w http.ResponseWriter, r *http.Request, scope
 		res := explanationSearchResult{
 			ModelID: e.ModelID, Layer: e.SourceID, Index: itoa(e.Index),
 			Description: e.Description, ExplanationModelName: e.ExplanationModelName, TypeName: e.TypeName,
-			TextRank: h.Rank,
+			TextRank: h.Rank, CosineSimilarity: h.CosineSimilarity,
 		}
 		if f, ok := neurons[features.FeatureKey{ModelID: e.ModelID, SourceID: e.SourceID, Index: e.Index}]; ok {
 			af := newAPIFeature(f)

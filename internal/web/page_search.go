@@ -12,7 +12,8 @@ import (
 )
 
 // handleSearchPage handles "GET /search?q=...&model=...&source=...&page=N":
-// full-text search over explanations, 20 a page.
+// explanation search (semantic with an embeddings endpoint, else full
+// text; the page says which), 20 a page.
 func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	v := templates.SearchView{
@@ -20,6 +21,7 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 		Query:    strings.TrimSpace(q.Get("q")),
 		ModelID:  strings.TrimSpace(q.Get("model")),
 		SourceID: strings.TrimSpace(q.Get("source")),
+		Semantic: s.Explanations.SearchRanking() == features.RankSemantic,
 	}
 	models, err := s.Catalog.ListModels(r.Context())
 	if err != nil {
@@ -61,11 +63,15 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 		v.Total = total
 		for _, h := range hits {
 			e := h.Explanation
-			v.Hits = append(v.Hits, templates.SearchHit{
+			hit := templates.SearchHit{
 				ModelID: e.ModelID, SourceID: e.SourceID, Index: e.Index,
 				URL:         templates.FeatureURL(e.ModelID, e.SourceID, e.Index),
 				Description: e.Description, TypeName: e.TypeName, ExplModel: e.ExplanationModelName,
-			})
+			}
+			if h.CosineSimilarity != nil {
+				hit.Similarity = strconv.FormatFloat(*h.CosineSimilarity, 'f', 3, 64)
+			}
+			v.Hits = append(v.Hits, hit)
 		}
 		link := func(p int) string {
 			vals := url.Values{"q": {v.Query}}

@@ -59,6 +59,13 @@ func New(tb testing.TB, configure func(*web.Server)) *Env {
 	tb.Helper()
 	db := storetest.NewDB(tb)
 	Seed(tb, db)
+	return NewOver(tb, db, configure)
+}
+
+// NewOver starts a server over db, which the caller has seeded (and may
+// have wrapped in configure, e.g. with a semantic explanation search).
+func NewOver(tb testing.TB, db *store.DB, configure func(*web.Server)) *Env {
+	tb.Helper()
 	srv := web.NewServer()
 	srv.Catalog, srv.Features, srv.Explanations = db, db, db
 	srv.Writer, srv.APIKeys, srv.Ready = db, db, db
