@@ -11,6 +11,9 @@
 -- 2. Browser indexes that end in idx (the tie-breaker of every sort) and
 --    carry max_act_approx (the hide-dead filter), so a page deep in any sort
 --    is an index-only scan.
+-- 3. Indexes for the substring and top-logit arms of the browser's filter
+--    and of explanation search, which scanned every row (pg_trgm is a
+--    trusted contrib extension: the database owner may create it).
 
 -- +goose Up
 CREATE FUNCTION feature_tally_bin(max_act float8, frac float8) RETURNS smallint
@@ -74,7 +77,14 @@ CREATE INDEX features_maxact ON features (sid, max_act_approx, idx);
 CREATE INDEX features_density ON features (sid, frac_nonzero, idx) INCLUDE (max_act_approx);
 CREATE INDEX features_live ON features (sid, idx) WHERE max_act_approx > 0;
 
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX explanations_description_trgm ON explanations USING gin (lower(description) gin_trgm_ops);
+CREATE INDEX features_top_logits ON features USING gin ((pos_str[1:10]));
+
 -- +goose Down
+-- (pg_trgm stays: something else may use it.)
+DROP INDEX features_top_logits;
+DROP INDEX explanations_description_trgm;
 DROP INDEX features_live;
 DROP INDEX features_density;
 DROP INDEX features_maxact;

@@ -512,10 +512,13 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 		// Explanations by full text or substring (short and symbol
 		// queries), or a top logit token equal to the query (with or
 		// without its leading space).
+		// Each arm has an index (migration 00009): explanations_tsv,
+		// explanations_description_trgm, features_top_logits.
 		args = append(args, flt.Query)
-		where += ` AND (EXISTS (SELECT 1 FROM explanations e WHERE e.sid = f.sid AND e.idx = f.idx
-			AND (e.tsv @@ websearch_to_tsquery('english', $2) OR strpos(lower(e.description), lower($2)) > 0))
-			OR convert_to($2, 'UTF8') = ANY(f.pos_str[1:10]) OR convert_to(' ' || $2, 'UTF8') = ANY(f.pos_str[1:10]))`
+		where += ` AND f.idx IN (SELECT e.idx FROM explanations e WHERE e.sid = $1
+			  AND (e.tsv @@ websearch_to_tsquery('english', $2) OR lower(e.description) LIKE ` + containsLike("$2") + `)
+			UNION ALL SELECT t.idx FROM features t WHERE t.sid = $1
+			  AND t.pos_str[1:10] && ARRAY[convert_to($2, 'UTF8'), convert_to(' ' || $2, 'UTF8')])`
 		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features f`+where, args...).Scan(&total); err != nil {
 			return nil, 0, dbErr(err, "list features")
 		}

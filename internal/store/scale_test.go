@@ -227,3 +227,48 @@ func TestFeatureTallies(t *testing.T) {
 	}
 	check("after a delete")
 }
+
+// TestSubstringFilterWildcards pins the substring arm of the browser's
+// filter and of explanation search (now a LIKE a trigram index serves) to
+// what strpos did: %, _ and \ in a query are plain characters, case is
+// folded, and a top logit token equal to the query matches too.
+func TestSubstringFilterWildcards(t *testing.T) {
+	db, _ := scaleSourceDB(t, 12)
+	descs := map[int]string{0: "100% of the time", 3: "A_B pairs", 6: "axb pairs", 9: `back\slash`, 12: "plain words"}
+	for idx, d := range descs {
+		if err := db.CreateExplanation(ctx, &features.Explanation{ModelID: scaleModel, SourceID: scaleSource, Index: idx, Description: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logit := &features.Feature{Index: 15, MaxActApprox: 1, PosStr: []string{" zebra", "x"}, PosValues: []float64{1, 0.5}}
+	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: scaleModel, SourceID: scaleSource, Features: []*features.Feature{logit}}); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string][]int{"0%": {0}, "a_b": {3}, `k\s`: {9}, "%": {0}, "_": {3}, "zebra": {15}, "PLAIN": {12}} {
+		page, total, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource, Query: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, s := range page {
+			got = append(got, s.Key.Index)
+		}
+		if total != len(want) || !slices.Equal(got, want) {
+			t.Errorf("browser filter %q: %v (total %d), want %v", q, got, total, want)
+		}
+		if q == "zebra" {
+			continue // a logit, not an explanation
+		}
+		hits, total, err := db.SearchExplanations(ctx, features.ExplanationQuery{Query: q, ModelID: scaleModel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		for _, h := range hits {
+			got = append(got, h.Explanation.Index)
+		}
+		if total != len(want) || !slices.Equal(got, want) {
+			t.Errorf("search %q: %v (total %d), want %v", q, got, total, want)
+		}
+	}
+}
