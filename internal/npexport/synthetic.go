@@ -19,6 +19,9 @@ type SynthOptions struct {
 	Tokens            int // per example, default 128
 	Vocab             int // default 50,257 (GPT-2)
 	Seed              uint64
+	// Profile "" is a dashboard like gpt2-small/6-res-jb's (every feature
+	// with Examples examples); ProfileWide is a wide SAE's mix (WideMix).
+	Profile string
 }
 
 func (o *SynthOptions) defaults() {
@@ -55,6 +58,13 @@ var synthWords = strings.Fields(`the of code angular brigade python numbers date
 // number of example rows written.
 func GenerateSynthetic(root string, o SynthOptions) (int, error) {
 	o.defaults()
+	switch o.Profile {
+	case "":
+	case ProfileWide:
+		return generateWide(root, o)
+	default:
+		return 0, fmt.Errorf("unknown synthetic profile %q", o.Profile)
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5ae))
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(o.Seed, 1)), 1.07, 2, uint64(o.Vocab-1))
 	vocab := make([]string, o.Vocab)

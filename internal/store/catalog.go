@@ -351,18 +351,35 @@ func (db *DB) SourceStats(ctx context.Context, modelID, sourceID string) (*featu
 	if err != nil {
 		return nil, err
 	}
-	st := &features.SourceStats{}
-	var median *float64
-	err = db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE max_act_approx <= 0),
-		  percentile_cont(0.5) WITHIN GROUP (ORDER BY frac_nonzero) FILTER (WHERE max_act_approx > 0),
-		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name <> $2),
-		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name = $2)
-		FROM features WHERE sid = $1`, sid, features.AutoLabelType).Scan(&st.NumFeatures, &st.NumDead, &median, &st.NumExplained, &st.NumAutoLabelled)
+	t, err := db.tally(ctx, db.Pool, sid)
 	if err != nil {
 		return nil, dbErr(err, "source stats of %s/%s", modelID, sourceID)
 	}
-	if median != nil {
-		st.MedianDensity = *median
+	st := &features.SourceStats{NumFeatures: int(t.total()), NumDead: int(t.bins[tallyDead])}
+	if live := t.live(); live > 0 {
+		// percentile_cont(0.5) of the live densities: the middle one, or
+		// the two middle ones interpolated, read from features_density.
+		rows, err := db.Pool.Query(ctx, `SELECT frac_nonzero FROM features WHERE sid = $1 AND max_act_approx > 0
+			ORDER BY frac_nonzero, idx OFFSET $2 LIMIT $3`, sid, (live-1)/2, 2-live%2)
+		if err != nil {
+			return nil, dbErr(err, "source stats of %s/%s", modelID, sourceID)
+		}
+		mid, err := pgx.CollectRows(rows, pgx.RowTo[float64])
+		if err != nil {
+			return nil, dbErr(err, "source stats of %s/%s", modelID, sourceID)
+		}
+		switch len(mid) {
+		case 1:
+			st.MedianDensity = mid[0]
+		case 2:
+			st.MedianDensity = mid[0] + (mid[1]-mid[0])*0.5
+		}
+	}
+	err = db.Pool.QueryRow(ctx, `SELECT (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name <> $2),
+		  (SELECT count(DISTINCT idx) FROM explanations WHERE sid = $1 AND type_name = $2)`,
+		sid, features.AutoLabelType).Scan(&st.NumExplained, &st.NumAutoLabelled)
+	if err != nil {
+		return nil, dbErr(err, "source stats of %s/%s", modelID, sourceID)
 	}
 	return st, nil
 }

@@ -61,6 +61,12 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}
+	// No JIT: its compile step costs 50-700 ms on any query the planner
+	// prices above jit_above_cost, which a scan of a large source is, and
+	// saex's queries are short. A URL's own options=-c jit=on still wins.
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, dbErr(err, "connect to database")

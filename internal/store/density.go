@@ -16,33 +16,27 @@ const (
 )
 
 // SourceDensityHistogram bins the log10 activation densities of a source's
-// live features and counts its dead ones, in one pass over the source.
+// live features and counts its dead ones (dead or without a density). It
+// reads the source's feature tallies (migration 00009), kept in the same
+// bins, not its features: a source of a million features costs what one of
+// a hundred does.
 func (db *DB) SourceDensityHistogram(ctx context.Context, modelID, sourceID string) (*features.DensityHistogram, error) {
 	sid, err := db.sourceID(ctx, modelID, sourceID)
 	if err != nil {
 		return nil, err
 	}
-	h := &features.DensityHistogram{MinLog10: densityMinLog10, Step: densityStep, Counts: make([]int, densityBins)}
-	rows, err := db.Pool.Query(ctx, `SELECT CASE WHEN max_act_approx <= 0 OR frac_nonzero <= 0 THEN -1
-		  ELSE least(greatest(floor((log(frac_nonzero) - $2) / $3), 0), $4 - 1)::int END AS bin, count(*)
-		FROM features WHERE sid = $1 GROUP BY 1`, sid, densityMinLog10, densityStep, densityBins)
+	t, err := db.tally(ctx, db.Pool, sid)
 	if err != nil {
 		return nil, dbErr(err, "density histogram of %s/%s", modelID, sourceID)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var bin, n int
-		if err := rows.Scan(&bin, &n); err != nil {
-			return nil, dbErr(err, "density histogram of %s/%s", modelID, sourceID)
+	h := &features.DensityHistogram{MinLog10: densityMinLog10, Step: densityStep, Counts: make([]int, densityBins)}
+	for bin, n := range t.bins {
+		switch {
+		case bin < 0:
+			h.Dead += int(n)
+		case bin < densityBins:
+			h.Counts[bin] += int(n)
 		}
-		if bin < 0 {
-			h.Dead += n
-		} else {
-			h.Counts[bin] += n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err, "density histogram of %s/%s", modelID, sourceID)
 	}
 	return h, nil
 }

@@ -232,12 +232,13 @@ func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuer
 	if srcs == nil {
 		srcs = []string{}
 	}
-	const where = ` FROM explanations e JOIN sources src ON src.sid = e.sid,
+	// sub.p > 0 is the LIKE, which explanations_description_trgm serves.
+	where := ` FROM explanations e JOIN sources src ON src.sid = e.sid,
 		  websearch_to_tsquery('english', $1) query,
 		  LATERAL (SELECT coalesce(least(nullif(strpos(e.description, '“' || $1 || '”'), 0),
 		    nullif(strpos(e.description, '“ ' || $1 || '”'), 0)), 0) AS p) tok,
 		  LATERAL (SELECT strpos(lower(e.description), lower($1)) AS p) sub
-		WHERE (e.tsv @@ query OR sub.p > 0)
+		WHERE (e.tsv @@ query OR lower(e.description) LIKE ` + containsLike("$1") + `)
 		  AND ($2 = '' OR src.model_id = $2) AND (cardinality($3::text[]) = 0 OR src.id = ANY($3))
 		  AND ($4 = '' OR EXISTS (SELECT 1 FROM source_sets ss
 		    WHERE ss.model_id = src.model_id AND ss.name = src.set_name AND ss.release_name = $4))`
@@ -298,4 +299,12 @@ func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuer
 		out = append(out, &features.ExplanationHit{Explanation: e, Rank: float64(h.rank)})
 	}
 	return out, total, nil
+}
+
+// containsLike is a LIKE pattern, in SQL, matching what
+// strpos(lower(text), lower(param)) > 0 does: the parameter lowered by
+// PostgreSQL, its wildcards and the escape character escaped. Unlike
+// strpos, LIKE can use a trigram index (migration 00009).
+func containsLike(param string) string {
+	return `('%' || replace(replace(replace(lower(` + param + `), '\', '\\'), '%', '\%'), '_', '\_') || '%')`
 }

@@ -451,7 +451,12 @@ func scanSummaries(rows pgx.Rows, modelID, sourceID string) ([]*features.Feature
 }
 
 // ListFeatures returns one page of a source's features and the number of
-// matches.
+// matches. Ties in a sort are broken by index in the sort's direction, so
+// each sort is one order of an index ending in idx (migration 00009): a page
+// is an index-only scan that skips Offset entries, from the far end when
+// that is shorter, and only its rows are read whole. Without a text query
+// the number of matches comes from the source's feature tallies, not a
+// count.
 func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*features.FeatureSummary, int, error) {
 	if flt.Limit <= 0 {
 		flt.Limit = 25
@@ -459,19 +464,26 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 	if flt.Limit > 1000 || flt.Offset < 0 {
 		return nil, 0, features.Errorf(features.EINVALID, "invalid offset %d or limit %d", flt.Offset, flt.Limit)
 	}
-	var order string
+	var col string
 	switch flt.Sort {
 	case features.SortByIndex, "":
-		order = "f.idx"
+		col = ""
 	case features.SortByMaxAct:
-		order = "f.max_act_approx"
+		col = "f.max_act_approx"
 	case features.SortByDensity:
-		order = "f.frac_nonzero"
+		col = "f.frac_nonzero"
 	default:
 		return nil, 0, features.Errorf(features.EINVALID, "unknown sort %q", flt.Sort)
 	}
-	if flt.Desc {
-		order += " DESC"
+	orderBy := func(desc bool) string {
+		dir := ""
+		if desc {
+			dir = " DESC"
+		}
+		if col == "" {
+			return "f.idx" + dir
+		}
+		return col + dir + ", f.idx" + dir
 	}
 	sid, err := db.sourceID(ctx, flt.ModelID, flt.SourceID)
 	if err != nil {
@@ -482,28 +494,46 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 	if flt.HideDead {
 		where += ` AND f.max_act_approx > 0`
 	}
-	if flt.Query != "" {
+	var total int
+	if flt.Query == "" {
+		t, err := db.tally(ctx, db.Pool, sid)
+		if err != nil {
+			return nil, 0, dbErr(err, "list features")
+		}
+		if flt.HideDead {
+			total = int(t.live())
+		} else {
+			total = int(t.total())
+		}
+	} else {
 		if err := checkText("query", flt.Query); err != nil {
 			return nil, 0, err
 		}
 		// Explanations by full text or substring (short and symbol
 		// queries), or a top logit token equal to the query (with or
 		// without its leading space).
+		// Each arm has an index (migration 00009): explanations_tsv,
+		// explanations_description_trgm, features_top_logits.
 		args = append(args, flt.Query)
-		where += ` AND (EXISTS (SELECT 1 FROM explanations e WHERE e.sid = f.sid AND e.idx = f.idx
-			AND (e.tsv @@ websearch_to_tsquery('english', $2) OR strpos(lower(e.description), lower($2)) > 0))
-			OR convert_to($2, 'UTF8') = ANY(f.pos_str[1:10]) OR convert_to(' ' || $2, 'UTF8') = ANY(f.pos_str[1:10]))`
-	}
-	var total int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features f`+where, args...).Scan(&total); err != nil {
-		return nil, 0, dbErr(err, "list features")
+		where += ` AND f.idx IN (SELECT e.idx FROM explanations e WHERE e.sid = $1
+			  AND (e.tsv @@ websearch_to_tsquery('english', $2) OR lower(e.description) LIKE ` + containsLike("$2") + `)
+			UNION ALL SELECT t.idx FROM features t WHERE t.sid = $1
+			  AND t.pos_str[1:10] && ARRAY[convert_to($2, 'UTF8'), convert_to(' ' || $2, 'UTF8')])`
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features f`+where, args...).Scan(&total); err != nil {
+			return nil, 0, dbErr(err, "list features")
+		}
 	}
 	if total == 0 || flt.Offset >= total {
 		return nil, total, nil
 	}
-	args = append(args, flt.Limit, flt.Offset)
-	rows, err := db.Pool.Query(ctx, summarySelect+where+fmt.Sprintf(` ORDER BY %s, f.idx LIMIT $%d OFFSET $%d`,
-		order, len(args)-1, len(args)), args...)
+	offset, limit, inner := flt.Offset, min(flt.Limit, total-flt.Offset), orderBy(flt.Desc)
+	if flt.Query == "" && offset > total/2 {
+		// The same rows counted from the end, in the reverse order.
+		offset, inner = total-offset-limit, orderBy(!flt.Desc)
+	}
+	args = append(args, limit, offset)
+	rows, err := db.Pool.Query(ctx, summarySelect+fmt.Sprintf(` WHERE f.sid = $1 AND f.idx IN (SELECT f.idx FROM features f%s
+		ORDER BY %s LIMIT $%d OFFSET $%d) ORDER BY %s`, where, inner, len(args)-1, len(args), orderBy(flt.Desc)), args...)
 	if err != nil {
 		return nil, 0, dbErr(err, "list features")
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"saex/internal/features"
 )
@@ -20,6 +22,9 @@ const featureCols = `source_set_name, creator_id, created_at, max_act_approx, fr
 	neg_str, neg_values, pos_str, pos_values, freq_hist_heights, freq_hist_values,
 	logits_hist_heights, logits_hist_values, decoder_weights_dist,
 	umap_cluster, umap_log_feature_sparsity, umap_x, umap_y`
+
+// featureCopyCols are the columns of featureArgs, for COPY.
+var featureCopyCols = append([]string{"sid", "idx"}, strings.Split(strings.Join(strings.Fields(featureCols), ""), ",")...)
 
 var upsertFeatureSQL = func() string {
 	cols := strings.Split(strings.Join(strings.Fields(featureCols), ""), ",")
@@ -123,13 +128,31 @@ func (db *DB) WriteFeatures(ctx context.Context, b *features.FeatureBatch) error
 		return err
 	}
 	now := db.now()
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		batch := &pgx.Batch{}
-		for _, f := range b.Features {
-			batch.Queue(upsertFeatureSQL, featureArgs(sid, f, orNow(f.CreatedAt, now))...)
-		}
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
+	// New features (an import, a first build) go in with one COPY; a
+	// batch holding any stored feature is upserted row by row. A writer
+	// racing ours to the same new features makes the COPY fail on the
+	// primary key: then the batch is written again as upserts.
+	have, err := db.existingIndexes(ctx, sid, idxs)
+	if err != nil {
+		return err
+	}
+	fresh := len(have) == 0
+	write := func(tx pgx.Tx) error {
+		if fresh {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"features"}, featureCopyCols,
+				pgx.CopyFromSlice(len(b.Features), func(i int) ([]any, error) {
+					return featureArgs(sid, b.Features[i], orNow(b.Features[i].CreatedAt, now)), nil
+				})); err != nil {
+				return err
+			}
+		} else {
+			batch := &pgx.Batch{}
+			for _, f := range b.Features {
+				batch.Queue(upsertFeatureSQL, featureArgs(sid, f, orNow(f.CreatedAt, now))...)
+			}
+			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+				return err
+			}
 		}
 		if b.ReplaceExamples {
 			if _, err := tx.Exec(ctx, `DELETE FROM activations WHERE sid = $1 AND idx = ANY($2)`, sid, idxs); err != nil {
@@ -146,10 +169,18 @@ func (db *DB) WriteFeatures(ctx context.Context, b *features.FeatureBatch) error
 			return err
 		}
 		return writeCheckpoint(ctx, tx, b.Checkpoint)
-	})
+	}
+	err = pgx.BeginFunc(ctx, db.Pool, write)
+	if pgErr := (*pgconn.PgError)(nil); fresh && errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "features_pkey" {
+		fresh = false
+		err = pgx.BeginFunc(ctx, db.Pool, write)
+	}
 	if err != nil {
 		return dbErr(err, "write %d features of %s/%s", len(b.Features), b.ModelID, b.SourceID)
 	}
+	// Best effort: the batch is written and the tallies are right either
+	// way; a failed fold only leaves more rows for the next writer to fold.
+	_ = db.compactTallies(ctx, sid)
 	return nil
 }
 

@@ -4,6 +4,10 @@
 //
 //	go run ./scripts/gen-synthetic-export --out /tmp/synth
 //	go run ./cmd/server import --from /tmp/synth
+//
+// --profile wide writes a wide SAE's mix instead (npexport.WideMix: dead,
+// rare and live features), as scripts/bench-1m.sh does for 1,048,576
+// features.
 package main
 
 import (
@@ -24,6 +28,8 @@ func main() {
 	flag.IntVar(&o.Examples, "examples", 50, "examples per feature")
 	flag.IntVar(&o.Tokens, "tokens", 128, "tokens per example")
 	flag.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	flag.IntVar(&o.Vocab, "vocab", 0, "vocabulary size (0: GPT-2's 50,257)")
+	flag.StringVar(&o.Profile, "profile", "", `"" (every feature with --examples examples) or "wide" (dead, rare and live features)`)
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "gen-synthetic-export: --out is required")

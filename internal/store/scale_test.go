@@ -1,0 +1,274 @@
+package store_test
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"saex/internal/features"
+	"saex/internal/npexport"
+	"saex/internal/store"
+	"saex/internal/store/storetest"
+)
+
+const scaleModel, scaleSource = "gemma-2-2b", "12-gemmascope-res-1m"
+
+// scaleSourceDB makes a source of n features whose sort keys tie often:
+// a quarter dead (max 0, density 0), some live with density 0, and max
+// activations and densities drawn from a few values.
+func scaleSourceDB(t *testing.T, n int) (*store.DB, []*features.Feature) {
+	t.Helper()
+	db := storetest.NewDB(t)
+	loadMeta(t, db, &npexport.Meta{
+		Model:     &features.Model{ID: scaleModel},
+		SourceSet: &features.SourceSet{ModelID: scaleModel, Name: "gemmascope-res-1m"},
+		Source:    &features.Source{ModelID: scaleModel, ID: scaleSource, SetName: "gemmascope-res-1m"},
+	})
+	rng := rand.New(rand.NewPCG(7, 9))
+	var fs []*features.Feature
+	for i := 0; i < n; i++ {
+		f := &features.Feature{Index: i * 3} // gaps in the indexes
+		switch rng.IntN(8) {
+		case 0, 1: // dead
+		case 2:
+			f.MaxActApprox = float64(1 + rng.IntN(4))
+		default:
+			f.MaxActApprox = float64(1 + rng.IntN(4))
+			f.FracNonzero = math.Pow(10, -float64(rng.IntN(9)))
+		}
+		fs = append(fs, f)
+	}
+	for start := 0; start < len(fs); start += 100 {
+		batch := fs[start:min(start+100, len(fs))]
+		if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: scaleModel, SourceID: scaleSource, Features: batch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, fs
+}
+
+// browserOrder is the source browser's order, worked out in Go: by the
+// sort key, ties by index, both in the sort's direction.
+func browserOrder(fs []*features.Feature, sort features.FeatureSort, desc, hideDead bool) []int {
+	var keep []*features.Feature
+	for _, f := range fs {
+		if !hideDead || f.MaxActApprox > 0 {
+			keep = append(keep, f)
+		}
+	}
+	key := func(f *features.Feature) float64 {
+		switch sort {
+		case features.SortByMaxAct:
+			return f.MaxActApprox
+		case features.SortByDensity:
+			return f.FracNonzero
+		}
+		return 0
+	}
+	slices.SortFunc(keep, func(a, b *features.Feature) int {
+		c := cmp.Or(cmp.Compare(key(a), key(b)), cmp.Compare(a.Index, b.Index))
+		if desc {
+			return -c
+		}
+		return c
+	})
+	out := make([]int, len(keep))
+	for i, f := range keep {
+		out[i] = f.Index
+	}
+	return out
+}
+
+// TestListFeaturesEveryPage pages through every sort, direction and
+// hide-dead choice and checks each page, the deep ones read from the far
+// end included, against the order worked out in Go, and the total against
+// a count.
+func TestListFeaturesEveryPage(t *testing.T) {
+	db, fs := scaleSourceDB(t, 301)
+	const limit = 7
+	for _, sort := range []features.FeatureSort{features.SortByIndex, features.SortByMaxAct, features.SortByDensity} {
+		for _, desc := range []bool{false, true} {
+			for _, hideDead := range []bool{false, true} {
+				want := browserOrder(fs, sort, desc, hideDead)
+				name := fmt.Sprintf("%s desc=%v hidedead=%v", sort, desc, hideDead)
+				for off := 0; off < len(want)+limit; off += limit {
+					page, total, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource,
+						Sort: sort, Desc: desc, HideDead: hideDead, Offset: off, Limit: limit})
+					if err != nil {
+						t.Fatalf("%s offset %d: %v", name, off, err)
+					}
+					if total != len(want) {
+						t.Fatalf("%s: total %d, want %d", name, total, len(want))
+					}
+					var got []int
+					for _, s := range page {
+						got = append(got, s.Key.Index)
+					}
+					w := want[min(off, len(want)):min(off+limit, len(want))]
+					if !slices.Equal(got, w) && !(len(got) == 0 && len(w) == 0) {
+						t.Fatalf("%s offset %d: %v, want %v", name, off, got, w)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFeatureTallies checks the stored counts behind the browser's totals,
+// the density histogram and the source stats against the scans they
+// replace, after every kind of write: COPY of new features, upserts that
+// move features between bins, a mixed batch, vectors created and deleted,
+// and enough small writes to make the writer fold the tally rows.
+func TestFeatureTallies(t *testing.T) {
+	db, fs := scaleSourceDB(t, 240)
+	check := func(when string) {
+		t.Helper()
+		var sid int32
+		if err := db.Pool.QueryRow(ctx, `SELECT sid FROM sources WHERE id = $1`, scaleSource).Scan(&sid); err != nil {
+			t.Fatal(err)
+		}
+		var total, live, dead int
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE max_act_approx > 0),
+			count(*) FILTER (WHERE max_act_approx <= 0) FROM features WHERE sid = $1`, sid).Scan(&total, &live, &dead); err != nil {
+			t.Fatal(err)
+		}
+		// The histogram as store/density.go computed it before the tallies.
+		want := &features.DensityHistogram{MinLog10: -7, Step: 0.2, Counts: make([]int, 35)}
+		rows, err := db.Pool.Query(ctx, `SELECT CASE WHEN max_act_approx <= 0 OR frac_nonzero <= 0 THEN -1
+			  ELSE least(greatest(floor((log(frac_nonzero) - $2) / $3), 0), $4 - 1)::int END AS bin, count(*)
+			FROM features WHERE sid = $1 GROUP BY 1`, sid, -7.0, 0.2, 35)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var bin, n int
+			if err := rows.Scan(&bin, &n); err != nil {
+				t.Fatal(err)
+			}
+			if bin < 0 {
+				want.Dead += n
+			} else {
+				want.Counts[bin] += n
+			}
+		}
+		rows.Close()
+		got, err := db.SourceDensityHistogram(ctx, scaleModel, scaleSource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Dead != want.Dead || !slices.Equal(got.Counts, want.Counts) {
+			t.Errorf("%s: histogram %+v, want %+v", when, got, want)
+		}
+		for _, hide := range []bool{false, true} {
+			_, n, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource, HideDead: hide})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := map[bool]int{false: total, true: live}[hide]; n != w {
+				t.Errorf("%s: hidedead=%v total %d, want %d", when, hide, n, w)
+			}
+		}
+		st, err := db.SourceStats(ctx, scaleModel, scaleSource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var median *float64
+		if err := db.Pool.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY frac_nonzero)
+			FILTER (WHERE max_act_approx > 0) FROM features WHERE sid = $1`, sid).Scan(&median); err != nil {
+			t.Fatal(err)
+		}
+		if st.NumFeatures != total || st.NumDead != dead || (median != nil && st.MedianDensity != *median) || (median == nil && st.MedianDensity != 0) {
+			t.Errorf("%s: stats %+v, want %d features, %d dead, median %v", when, st, total, dead, median)
+		}
+	}
+	check("after COPY")
+
+	// Upserts: revive the dead, kill the live, move densities.
+	for _, f := range fs[:50] {
+		if f.MaxActApprox > 0 {
+			f.MaxActApprox, f.FracNonzero = 0, 0
+		} else {
+			f.MaxActApprox, f.FracNonzero = 2, 0.001
+		}
+	}
+	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: scaleModel, SourceID: scaleSource, Features: fs[:50]}); err != nil {
+		t.Fatal(err)
+	}
+	check("after upserts")
+
+	// A batch of stored and new features.
+	mixed := []*features.Feature{fs[60], {Index: 10_000, MaxActApprox: 3, FracNonzero: 0.5}, {Index: 10_001}}
+	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: scaleModel, SourceID: scaleSource, Features: mixed}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a mixed batch")
+
+	// Single new features, one statement each, until the writer folds.
+	for i := 0; i < 600; i++ {
+		f := &features.Feature{Index: 20_000 + i, MaxActApprox: float64(i % 3), FracNonzero: math.Pow(10, -float64(i%8))}
+		if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: scaleModel, SourceID: scaleSource, Features: []*features.Feature{f}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM feature_tallies`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows >= 512 {
+		t.Errorf("%d tally rows after 600 writes: never folded", rows)
+	}
+	check("after 600 single writes")
+
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM features WHERE idx % 5 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	check("after a delete")
+}
+
+// TestSubstringFilterWildcards pins the substring arm of the browser's
+// filter and of explanation search (now a LIKE a trigram index serves) to
+// what strpos did: %, _ and \ in a query are plain characters, case is
+// folded, and a top logit token equal to the query matches too.
+func TestSubstringFilterWildcards(t *testing.T) {
+	db, _ := scaleSourceDB(t, 12)
+	descs := map[int]string{0: "100% of the time", 3: "A_B pairs", 6: "axb pairs", 9: `back\slash`, 12: "plain words"}
+	for idx, d := range descs {
+		if err := db.CreateExplanation(ctx, &features.Explanation{ModelID: scaleModel, SourceID: scaleSource, Index: idx, Description: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logit := &features.Feature{Index: 15, MaxActApprox: 1, PosStr: []string{" zebra", "x"}, PosValues: []float64{1, 0.5}}
+	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: scaleModel, SourceID: scaleSource, Features: []*features.Feature{logit}}); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string][]int{"0%": {0}, "a_b": {3}, `k\s`: {9}, "%": {0}, "_": {3}, "zebra": {15}, "PLAIN": {12}} {
+		page, total, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource, Query: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, s := range page {
+			got = append(got, s.Key.Index)
+		}
+		if total != len(want) || !slices.Equal(got, want) {
+			t.Errorf("browser filter %q: %v (total %d), want %v", q, got, total, want)
+		}
+		if q == "zebra" {
+			continue // a logit, not an explanation
+		}
+		hits, total, err := db.SearchExplanations(ctx, features.ExplanationQuery{Query: q, ModelID: scaleModel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		for _, h := range hits {
+			got = append(got, h.Explanation.Index)
+		}
+		if total != len(want) || !slices.Equal(got, want) {
+			t.Errorf("search %q: %v (total %d), want %v", q, got, total, want)
+		}
+	}
+}
