@@ -20,11 +20,12 @@ func init() {
 
 // workerConfig is the worker's flags (also serve --worker's).
 type workerConfig struct {
-	Queues      string
-	Concurrency int
-	RescueAfter time.Duration
-	WorkDir     string
-	ID          string
+	Queues       string
+	Concurrency  int
+	ShardTimeout time.Duration
+	MergeTimeout time.Duration
+	WorkDir      string
+	ID           string
 }
 
 // addWorkerFlags registers the worker's flags, their names prefixed with
@@ -32,8 +33,9 @@ type workerConfig struct {
 func addWorkerFlags(fs *flag.FlagSet, c *workerConfig, prefix string) {
 	fs.StringVar(&c.Queues, prefix+"queues", jobs.QueueBuild, "comma-separated queues to work (build)")
 	fs.IntVar(&c.Concurrency, prefix+"concurrency", 1, "jobs run at once")
-	fs.DurationVar(&c.RescueAfter, prefix+"rescue-after", time.Hour,
-		"rerun a job still running after this long (a killed worker's job waits this long); longer than any shard or merge")
+	fs.DurationVar(&c.ShardTimeout, prefix+"shard-timeout", 30*time.Minute,
+		"cancel a shard job after this long and retry it; a killed worker's shard is rerun after about this long")
+	fs.DurationVar(&c.MergeTimeout, prefix+"merge-timeout", 4*time.Hour, "cancel a merge job after this long and retry it")
 	fs.StringVar(&c.WorkDir, prefix+"work-dir", "", "local scratch of the merges (default: <data-dir>/builds)")
 	fs.StringVar(&c.ID, prefix+"id", "", "name of this worker in the job table (default: host-pid)")
 }
@@ -73,8 +75,8 @@ func startWorker(ctx context.Context, db *store.DB, log *slog.Logger, dataDir st
 	if wc.Concurrency < 1 {
 		return nil, fmt.Errorf("worker: --concurrency %d: want 1 or more", wc.Concurrency)
 	}
-	if wc.RescueAfter < time.Second {
-		return nil, fmt.Errorf("worker: --rescue-after %v: want at least 1s", wc.RescueAfter)
+	if wc.ShardTimeout < time.Second || wc.MergeTimeout < time.Second {
+		return nil, fmt.Errorf("worker: --shard-timeout %v, --merge-timeout %v: want at least 1s", wc.ShardTimeout, wc.MergeTimeout)
 	}
 	if wc.WorkDir == "" {
 		wc.WorkDir = filepath.Join(dataDir, "builds")
@@ -88,7 +90,7 @@ func startWorker(ctx context.Context, db *store.DB, log *slog.Logger, dataDir st
 	client, err := jobs.NewWorker(jobs.Deps{Pool: db.Pool, Writer: db, WorkDir: wc.WorkDir, Log: log, ID: wc.ID,
 		Status: func(ctx context.Context, model, source string, st *features.BuildStatus) error {
 			return db.SetBuildStatus(ctx, model, source, st)
-		}}, jobs.WorkerConfig{Queues: queues, Concurrency: wc.Concurrency, RescueAfter: wc.RescueAfter})
+		}}, jobs.WorkerConfig{Queues: queues, Concurrency: wc.Concurrency, ShardTimeout: wc.ShardTimeout, MergeTimeout: wc.MergeTimeout})
 	if err != nil {
 		return nil, err
 	}

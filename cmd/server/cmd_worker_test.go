@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"saex/internal/features"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
 )
@@ -62,7 +64,7 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 	logs := map[string]*syncBuffer{}
 	start := func(id string) *exec.Cmd {
 		cmd := exec.Command(bin, "worker", "--database-url", distURL, "--data-dir", t.TempDir(), "--id", id,
-			"--rescue-after", "10s")
+			"--shard-timeout", "6s")
 		buf := &syncBuffer{}
 		cmd.Stdout, cmd.Stderr = buf, buf
 		if err := cmd.Start(); err != nil {
@@ -166,9 +168,26 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 // (timestamps and build-progress times aside).
 func compareStores(t *testing.T, want, got *store.DB) {
 	t.Helper()
+	for _, src := range []string{"1-res-topk", "2-res-topk", "3-res-topk"} {
+		w, g := readDashboards(t, want, src), readDashboards(t, got, src)
+		diffs := 0
+		for i := range w {
+			if w[i] != g[i] {
+				if diffs < 2 {
+					t.Errorf("%s feature %d differs as read back:\nsingle:  %.400s\nworkers: %.400s", src, i, w[i], g[i])
+				}
+				diffs++
+			}
+		}
+		if diffs > 0 {
+			t.Errorf("%s: %d features differ as read back", src, diffs)
+		}
+	}
 	for _, q := range []struct{ table, query string }{
 		{"features", `SELECT to_jsonb(f) - 'created_at' FROM features f ORDER BY sid, idx`},
-		{"activations", `SELECT to_jsonb(a) - 'created_at' FROM activations a ORDER BY id`},
+		// tokens holds ids into each database's token dictionary, which
+		// concurrent merges fill in another order: compared decoded below.
+		{"activations", `SELECT to_jsonb(a) - 'created_at' - 'tokens' FROM activations a ORDER BY id`},
 		{"explanations", `SELECT to_jsonb(e) - 'created_at' FROM explanations e ORDER BY id`},
 		{"sources", `SELECT to_jsonb(s) - 'created_at' - 'build' || jsonb_build_object('state', s.build->'state', 'featuresDone', s.build->'featuresDone')
 			FROM sources s ORDER BY model_id, id`},
@@ -197,6 +216,41 @@ func compareStores(t *testing.T, want, got *store.DB) {
 			t.Logf("%s: %d rows identical", q.table, len(w))
 		}
 	}
+}
+
+// readDashboards reads every feature of a demo source as the store
+// returns it (tokens decoded), as JSON with timestamps cleared.
+func readDashboards(t *testing.T, db *store.DB, source string) []string {
+	t.Helper()
+	var out []string
+	for f0 := 0; f0 < 4096; f0 += 512 {
+		var keys []features.FeatureKey
+		for f := f0; f < f0+512; f++ {
+			keys = append(keys, features.FeatureKey{ModelID: "demo-gpt2-4l", SourceID: source, Index: f})
+		}
+		fs, err := db.GetFeatures(context.Background(), keys, features.FeatureOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			f.CreatedAt = time.Time{}
+			for _, a := range f.Activations {
+				a.CreatedAt = time.Time{}
+			}
+			for _, e := range f.Explanations {
+				e.CreatedAt = time.Time{}
+			}
+			data, err := json.Marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(data))
+		}
+	}
+	if len(out) != 4096 {
+		t.Fatalf("%s: %d features stored, want 4096", source, len(out))
+	}
+	return out
 }
 
 func tableRows(t *testing.T, db *store.DB, query string) []string {

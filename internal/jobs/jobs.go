@@ -15,6 +15,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,25 +46,26 @@ const (
 
 // Migrate applies River's schema migrations (its own versioning, in
 // river_migration) under an advisory lock, so that processes starting
-// together do not race.
+// together do not race. River's versions run one transaction each (one
+// adds an enum value, which PostgreSQL cannot use in the same
+// transaction), so the lock is a session lock on a connection of its own.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('saex river migrate'))`); err != nil {
+	defer conn.Release()
+	const lock = `hashtext('saex river migrate')`
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
 		return fmt.Errorf("river migrations: lock: %w", err)
 	}
-	res, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`)
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	if err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
 	if log != nil {
@@ -252,9 +254,12 @@ type Deps struct {
 type WorkerConfig struct {
 	Queues      []string
 	Concurrency int // jobs at once per queue (default 1)
-	// RescueAfter is how long a job may run before River reruns it
-	// elsewhere (a killed worker's job waits this long). Default 1 hour.
-	RescueAfter time.Duration
+	// ShardTimeout bounds a shard job (default 30 minutes). It is also
+	// how long a killed worker's shard waits: River's rescuer reruns a job
+	// still marked running once its timeout has passed.
+	ShardTimeout time.Duration
+	// MergeTimeout bounds a merge job likewise (default 4 hours).
+	MergeTimeout time.Duration
 }
 
 // NewWorker returns a River client that works the given queues; Start it,
@@ -276,10 +281,12 @@ func NewWorker(d Deps, cfg WorkerConfig) (*river.Client[pgx.Tx], error) {
 	if len(cfg.Queues) == 0 {
 		cfg.Queues = []string{QueueBuild}
 	}
+	cfg.ShardTimeout = cmp.Or(cfg.ShardTimeout, 30*time.Minute)
+	cfg.MergeTimeout = cmp.Or(cfg.MergeTimeout, 4*time.Hour)
 	w := &workers{d: d, cache: map[string]*loaded{}}
 	ws := river.NewWorkers()
-	river.AddWorker(ws, &shardWorker{w: w})
-	river.AddWorker(ws, &mergeWorker{w: w})
+	river.AddWorker(ws, &shardWorker{w: w, timeout: cfg.ShardTimeout})
+	river.AddWorker(ws, &mergeWorker{w: w, timeout: cfg.MergeTimeout})
 	queues := map[string]river.QueueConfig{}
 	for _, q := range cfg.Queues {
 		switch q {
@@ -292,11 +299,13 @@ func NewWorker(d Deps, cfg WorkerConfig) (*river.Client[pgx.Tx], error) {
 		}
 	}
 	return river.NewClient(riverpgxv5.New(d.Pool), &river.Config{
-		ID:                   d.ID,
-		Queues:               queues,
-		Workers:              ws,
-		JobTimeout:           -1, // a shard of a large model runs for minutes; RescueAfter bounds a dead worker's job
-		RescueStuckJobsAfter: cfg.RescueAfter,
+		ID:         d.ID,
+		Queues:     queues,
+		Workers:    ws,
+		JobTimeout: cfg.ShardTimeout,
+		// The rescuer looks at jobs running for longer than this, then
+		// reruns those past their own kind's timeout.
+		RescueStuckJobsAfter: cfg.ShardTimeout + max(time.Second, cfg.ShardTimeout/10),
 		Logger:               d.Log,
 	})
 }
@@ -379,8 +388,12 @@ func (w *workers) status(ctx context.Context, model, source string, st *features
 
 type shardWorker struct {
 	river.WorkerDefaults[ShardArgs]
-	w *workers
+	w       *workers
+	timeout time.Duration
 }
+
+// Timeout bounds a shard job.
+func (sw *shardWorker) Timeout(*river.Job[ShardArgs]) time.Duration { return sw.timeout }
 
 // Work computes one shard and stores its codes.
 func (sw *shardWorker) Work(ctx context.Context, job *river.Job[ShardArgs]) error {
@@ -475,8 +488,12 @@ func (sw *shardWorker) Work(ctx context.Context, job *river.Job[ShardArgs]) erro
 
 type mergeWorker struct {
 	river.WorkerDefaults[MergeArgs]
-	w *workers
+	w       *workers
+	timeout time.Duration
 }
+
+// Timeout bounds a merge job.
+func (mw *mergeWorker) Timeout(*river.Job[MergeArgs]) time.Duration { return mw.timeout }
 
 // Work writes one source's dashboards from the stored codes.
 func (mw *mergeWorker) Work(ctx context.Context, job *river.Job[MergeArgs]) error {
