@@ -197,6 +197,7 @@ func enqueueBuild(ctx context.Context, env *Env, db *store.DB, o dashboard.Optio
 		if p.ShardsDone < p.Shards {
 			show.update(dashboard.Progress{Phase: "shards", ContextsDone: p.ContextsDone, ContextsTotal: p.Contexts})
 		} else {
+			// merge: ContextsDone counts merged sources (buildProgress.update)
 			show.update(dashboard.Progress{Phase: "merge", ContextsDone: p.SourcesMerged, ContextsTotal: p.Sources})
 		}
 		if p.SourcesMerged == p.Sources {
@@ -356,6 +357,9 @@ func (p *buildProgress) update(pr dashboard.Progress) {
 	case "write":
 		cur, total = int64(pr.FeaturesDone), int64(pr.FeaturesTotal)
 		rate = fmt.Sprintf("%d/%d features", pr.FeaturesDone, pr.FeaturesTotal)
+	case "merge":
+		cur, total = int64(pr.ContextsDone), int64(pr.ContextsTotal)
+		rate = fmt.Sprintf("%d/%d sources merged", pr.ContextsDone, pr.ContextsTotal)
 	default:
 		cur, total = int64(pr.ContextsDone), int64(pr.ContextsTotal)
 		rate = fmt.Sprintf("%d/%d contexts, %.0f contexts/s, %.0f tokens/s", pr.ContextsDone, pr.ContextsTotal,
