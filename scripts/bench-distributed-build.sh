@@ -51,8 +51,10 @@ for r in $(seq 1 "$REPEATS"); do
 	/usr/bin/time -f '%U %S' -o "$TMP/enqueue.time" \
 		"$TMP/saex" build --enqueue --wait --database-url "$url" --work-dir "$TMP/w-enq" "${ARGS[@]}" >"$TMP/enqueue.log" 2>&1
 	end=$(date +%s.%N)
-	# The workers' CPU is read when they exit; they are idle by now.
-	for p in "${pids[@]}"; do kill -TERM "$p"; done
+	# The workers' CPU is read when they exit; they are idle by now. Signal
+	# each worker itself (the child of its time process): time would die
+	# of a SIGTERM without reporting.
+	for p in "${pids[@]}"; do kill -TERM "$(pgrep -P "$p")"; done
 	wait "${pids[@]}" || true
 	printf '%-8s %-6s %8.2f %8.2f\n' 2workers "$r" "$(echo "$end - $start" | bc)" "$(cpu "$TMP/enqueue.time" "$TMP/worker1.time" "$TMP/worker2.time")"
 done
