@@ -169,13 +169,14 @@ func enqueueBuild(ctx context.Context, env *Env, db *store.DB, o dashboard.Optio
 		NumPrompts: prep.Plan.Contexts, ContextSize: o.ContextSize, Dataset: o.Dataset}); err != nil {
 		return fmt.Errorf("build: register: %w", err)
 	}
-	todo, err := jobs.Enqueue(ctx, db.Pool, spec, prep)
-	if err != nil {
-		return err
-	}
+	// Pending first: the workers' progress, once they start, overwrites it.
 	for _, s := range o.Sources {
 		o.Status(s.ID, &features.BuildStatus{State: features.BuildPending, FeaturesTotal: s.SAE.Cfg.DSAE,
 			ContextsTotal: prep.Plan.Contexts, UpdatedAt: time.Now()})
+	}
+	todo, err := jobs.Enqueue(ctx, db.Pool, spec, prep)
+	if err != nil {
+		return err
 	}
 	log.Info("build enqueued; `saex worker` processes run it", "model", o.ModelID, "hash", prep.Plan.Hash[:16],
 		"contexts", prep.Plan.Contexts, "shards", prep.Plan.Shards(), "shards_to_run", todo, "sources", len(o.Sources))
