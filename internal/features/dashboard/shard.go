@@ -366,7 +366,6 @@ func (b *builder) merge(ctx context.Context, plan Plan, r PartialReader, todo []
 	b.startProgress(todo, features.BuildPhaseStats)
 	t := time.Now()
 	ctxPath := filepath.Join(b.dir, "contexts.bin")
-	var lens []int
 	if !fileExists(ctxPath) {
 		_, err := writeContexts(ctxPath, o.ContextSize, func(emit func([]int32) error) error {
 			for s := 0; s < plan.Shards(); s++ {
@@ -400,13 +399,6 @@ func (b *builder) merge(ctx context.Context, plan Plan, r PartialReader, todo []
 		return fmt.Errorf("build: %d contexts stored, the plan has %d", cf.count, plan.Contexts)
 	}
 	b.res.Contexts = cf.count
-	all, err := cf.read(0, cf.count)
-	if err != nil {
-		return fmt.Errorf("build: %w", err)
-	}
-	for _, c := range all {
-		lens = append(lens, len(c))
-	}
 
 	width := b.idxWidth()
 	cs := make([]*codes, len(o.Sources))
@@ -431,9 +423,13 @@ func (b *builder) merge(ctx context.Context, plan Plan, r PartialReader, todo []
 			c := c0 + i
 			first := c * plan.ChunkContexts
 			cnt := min(plan.ChunkContexts, plan.Contexts-first)
+			chunkCtxs, err := cf.read(first, cnt)
+			if err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
 			tokens := 0
-			for _, l := range lens[first : first+cnt] {
-				tokens += l
+			for _, c := range chunkCtxs {
+				tokens += len(c)
 			}
 			for si := range cs {
 				if si == b.only {
