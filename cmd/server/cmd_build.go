@@ -22,6 +22,8 @@ import (
 	"saex/internal/features"
 	"saex/internal/features/dashboard"
 	"saex/internal/inference"
+	"saex/internal/jobs"
+	"saex/internal/store"
 )
 
 func init() {
@@ -49,6 +51,9 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	batch := fs.Int("batch", dashboard.DefaultBatchFeatures, "features per database transaction and checkpoint")
 	workDir := fs.String("work-dir", "", "where the resumable spill lives (default: <data-dir>/builds)")
 	keep := fs.Bool("keep-spill", false, "keep the spill after a successful build")
+	enqueue := fs.Bool("enqueue", false, "queue the build as jobs for `saex worker` processes instead of running it here")
+	shardChunks := fs.Int("shard-chunks", dashboard.DefaultShardChunks, "with --enqueue: chunks (of --chunk contexts) per shard job")
+	wait := fs.Bool("wait", false, "with --enqueue: show the queued build's progress until it is done")
 	cfg := dbConfig{Migrate: true}
 	addDBFlags(fs, env, &cfg)
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +70,10 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("build: unexpected argument %q", fs.Arg(0))
 	case *contexts < 0:
 		return fmt.Errorf("build: --contexts %d: want 0 (all) or more", *contexts)
+	case *shardChunks < 1:
+		return fmt.Errorf("build: --shard-chunks %d: want 1 or more", *shardChunks)
+	case (*wait || *shardChunks != dashboard.DefaultShardChunks) && !*enqueue:
+		return errors.New("build: --wait and --shard-chunks go with --enqueue")
 	}
 	if _, err := os.Stat(*corpus); err != nil {
 		return fmt.Errorf("build: corpus: %w", err)
@@ -96,18 +105,22 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		NumPrompts: *contexts, ContextSize: *contextSize, Dataset: *dataset}); err != nil {
 		return fmt.Errorf("build: register: %w", err)
 	}
-	show := newBuildProgress(env.Stderr, log)
-	res, err := dashboard.Build(ctx, dashboard.Options{
+	opts := dashboard.Options{
 		ModelID: id, Model: set.model, Tokenizer: set.tok, ModelDir: *modelDir, Sources: set.sources,
 		Corpus: *corpus, ContextSize: *contextSize, MaxContexts: *contexts, ChunkContexts: *chunk,
 		BatchFeatures: *batch, WorkDir: *workDir, KeepSpill: *keep, Writer: db, Log: log, Dataset: *dataset,
-		Progress: show.update,
 		Status: func(source string, st *features.BuildStatus) {
 			if err := db.SetBuildStatus(ctx, id, source, st); err != nil && ctx.Err() == nil {
 				log.Warn("build status", "source", source, "err", err)
 			}
 		},
-	})
+	}
+	if *enqueue {
+		return enqueueBuild(ctx, env, db, opts, saeDirs, *shardChunks, *wait)
+	}
+	show := newBuildProgress(env.Stderr, log)
+	opts.Progress = show.update
+	res, err := dashboard.Build(ctx, opts)
 	show.finish()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -124,6 +137,81 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// enqueueBuild plans the build, stores it and queues its jobs; with wait
+// it shows the progress the workers record until the build is done.
+func enqueueBuild(ctx context.Context, env *Env, db *store.DB, o dashboard.Options, saeDirs []string, shardChunks int, wait bool) error {
+	log := env.Logger()
+	prep, err := dashboard.Prepare(ctx, o, shardChunks)
+	if err != nil {
+		return err
+	}
+	defer prep.Close()
+	if prep.UpToDate {
+		log.Info("dashboards already built", "model", o.ModelID, "hash", prep.Plan.Hash[:16])
+		return nil
+	}
+	spec := jobs.Spec{ModelID: o.ModelID, Corpus: o.Corpus, Dataset: o.Dataset, ContextSize: o.ContextSize,
+		MaxContexts: o.MaxContexts, ChunkContexts: o.ChunkContexts, BatchFeatures: o.BatchFeatures}
+	// Workers find the files at the same absolute paths (the same image).
+	if spec.ModelDir, err = filepath.Abs(o.ModelDir); err != nil {
+		return err
+	}
+	for i, s := range o.Sources {
+		dir, err := filepath.Abs(saeDirs[i])
+		if err != nil {
+			return err
+		}
+		spec.Sources = append(spec.Sources, jobs.SourceSpec{ID: s.ID, SetName: s.SetName, Dir: dir})
+	}
+	if err := dashboard.Register(ctx, db, dashboard.Registration{ModelID: o.ModelID, Model: o.Model, Sources: o.Sources,
+		NumPrompts: prep.Plan.Contexts, ContextSize: o.ContextSize, Dataset: o.Dataset}); err != nil {
+		return fmt.Errorf("build: register: %w", err)
+	}
+	// Pending first: the workers' progress, once they start, overwrites it.
+	for _, s := range o.Sources {
+		o.Status(s.ID, &features.BuildStatus{State: features.BuildPending, FeaturesTotal: s.SAE.Cfg.DSAE,
+			ContextsTotal: prep.Plan.Contexts, UpdatedAt: time.Now()})
+	}
+	todo, err := jobs.Enqueue(ctx, db.Pool, spec, prep)
+	if err != nil {
+		return err
+	}
+	log.Info("build enqueued; `saex worker` processes run it", "model", o.ModelID, "hash", prep.Plan.Hash[:16],
+		"contexts", prep.Plan.Contexts, "shards", prep.Plan.Shards(), "shards_to_run", todo, "sources", len(o.Sources))
+	if !wait {
+		return nil
+	}
+	show := newBuildProgress(env.Stderr, log)
+	defer show.finish()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p, err := jobs.BuildProgress(ctx, db.Pool, prep.Plan.Hash)
+		if err != nil {
+			return err
+		}
+		if p.Failed != "" {
+			return fmt.Errorf("build: a job gave up: %s", p.Failed)
+		}
+		if p.ShardsDone < p.Shards {
+			show.update(dashboard.Progress{Phase: "shards", ContextsDone: p.ContextsDone, ContextsTotal: p.Contexts})
+		} else {
+			// merge: ContextsDone counts merged sources (buildProgress.update)
+			show.update(dashboard.Progress{Phase: "merge", ContextsDone: p.SourcesMerged, ContextsTotal: p.Sources})
+		}
+		if p.SourcesMerged == p.Sources {
+			show.finish()
+			log.Info("dashboards built by the workers", "model", o.ModelID, "contexts", p.Contexts, "shards", p.Shards, "sources", p.Sources)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped waiting; the workers carry on: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // defaultModelID names a model after its directory (its parent's when the
@@ -270,6 +358,9 @@ func (p *buildProgress) update(pr dashboard.Progress) {
 	case "write":
 		cur, total = int64(pr.FeaturesDone), int64(pr.FeaturesTotal)
 		rate = fmt.Sprintf("%d/%d features", pr.FeaturesDone, pr.FeaturesTotal)
+	case "merge":
+		cur, total = int64(pr.ContextsDone), int64(pr.ContextsTotal)
+		rate = fmt.Sprintf("%d/%d sources merged", pr.ContextsDone, pr.ContextsTotal)
 	default:
 		cur, total = int64(pr.ContextsDone), int64(pr.ContextsTotal)
 		rate = fmt.Sprintf("%d/%d contexts, %.0f contexts/s, %.0f tokens/s", pr.ContextsDone, pr.ContextsTotal,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"saex/internal/inference"
+	"saex/internal/jobs"
 	"saex/internal/pgcluster"
 	"saex/internal/store"
 	mw "saex/internal/web/middleware"
@@ -71,7 +72,12 @@ func openDatabase(ctx context.Context, env *Env, cfg dbConfig) (db *store.DB, cl
 		return nil, nil, err
 	}
 	if cfg.Migrate {
-		if err := db.Migrate(ctx); err != nil {
+		err := db.Migrate(ctx)
+		if err == nil {
+			// River's tables, for dashboard builds run as jobs.
+			err = jobs.Migrate(ctx, db.Pool, log)
+		}
+		if err != nil {
 			db.Close()
 			stop()
 			return nil, nil, err
@@ -125,6 +131,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	demo := addDemoFlags(fs, env)
+	runJobs := fs.Bool("worker", false, "also run a job worker (as `saex worker`) in this process")
+	var wc workerConfig
+	addWorkerFlags(fs, &wc, "worker-")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,6 +156,16 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		if err := hook(ctx, deps); err != nil {
 			return err
 		}
+	}
+	if *runJobs {
+		stopWorker, err := startWorker(ctx, db, log, cfg.DataDir, wc)
+		if err != nil {
+			return err
+		}
+		deps.Background.Go(func() {
+			<-ctx.Done()
+			stopWorker()
+		})
 	}
 	handler, err := buildHandler(ctx, deps)
 	if err != nil {

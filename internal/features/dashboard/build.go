@@ -171,12 +171,24 @@ type builder struct {
 	lastRep time.Time
 	// lastStatus throttles Status calls (database writes in serve).
 	lastStatus time.Time
+	// only, when >= 0, restricts the passes and the writes to one source
+	// (a distributed build's merge); -1: every source.
+	only int
+	// fromSpillOnly makes a missing spill chunk an error instead of a
+	// reason to run the model (a merge has the codes already).
+	fromSpillOnly bool
 }
+
+// on reports whether source si takes part in this run.
+func (b *builder) on(si int) bool { return b.only < 0 || b.only == si }
 
 // Build computes the dashboards of every feature of o.Sources and writes
 // them through o.Writer.
 func Build(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
+	if o.Corpus == "" {
+		return nil, errors.New("build: no corpus given")
+	}
 	b, err := newBuilder(o)
 	if err != nil {
 		return nil, err
@@ -212,13 +224,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	defer unlock()
 
 	if err := b.run(ctx, todo); err != nil {
-		for _, s := range o.Sources {
-			state, msg := features.BuildFailed, err.Error()
-			if ctx.Err() != nil {
-				state, msg = features.BuildPending, "interrupted; resumes on the next start"
-			}
-			b.status(s.ID, state, b.prog.FeaturesDone, s.SAE.Cfg.DSAE, b.prog.ContextsDone, b.prog.ContextsTotal, msg)
-		}
+		b.failed(ctx, err)
 		return res, err
 	}
 	if b.ctxs != nil {
@@ -247,8 +253,6 @@ func newBuilder(o Options) (*builder, error) {
 		return nil, fmt.Errorf("build: invalid model id %q", o.ModelID)
 	case len(o.Sources) == 0:
 		return nil, errors.New("build: no SAE given")
-	case o.Corpus == "":
-		return nil, errors.New("build: no corpus given")
 	case o.Writer == nil:
 		return nil, errors.New("build: no writer")
 	case o.WorkDir == "":
@@ -275,7 +279,7 @@ func newBuilder(o Options) (*builder, error) {
 	if tv := o.Tokenizer.VocabSize(); tv > cfg.VocabSize {
 		return nil, fmt.Errorf("build: the tokenizer has %d tokens but the model's vocabulary is %d", tv, cfg.VocabSize)
 	}
-	b := &builder{o: o, log: o.Log, res: &Result{}}
+	b := &builder{o: o, log: o.Log, res: &Result{}, only: -1}
 	b.bos = int32(cfg.BOSTokenID)
 	if b.bos < 0 {
 		b.bos = int32(cfg.EOSTokenID)
@@ -337,16 +341,40 @@ func (b *builder) configHash() (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\nmodel %s\ncontext %d\nmax %d\nchunk %d\nbatch %d\ndataset %q\n", formatVersion, b.o.ModelID,
 		b.o.ContextSize, b.o.MaxContexts, b.o.ChunkContexts, b.o.BatchFeatures, b.o.Dataset)
-	hashFile := func(path string) error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fmt.Fprintf(h, "file %s\n", filepath.Base(path))
-		_, err = io.Copy(h, f)
+	if err := b.hashInputs(h); err != nil {
+		return "", err
+	}
+	if err := hashFile(h, b.o.Corpus); err != nil {
+		return "", fmt.Errorf("build: corpus: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// inputsHash identifies the model's and SAEs' files alone: a worker of a
+// distributed build checks that its copies are the ones the build was
+// planned with.
+func (b *builder) inputsHash() (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\nmodel %s\n", formatVersion, b.o.ModelID)
+	if err := b.hashInputs(h); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashFile(h io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
 		return err
 	}
+	defer f.Close()
+	fmt.Fprintf(h, "file %s\n", filepath.Base(path))
+	_, err = io.Copy(h, f)
+	return err
+}
+
+// hashInputs hashes the model's and the SAEs' files into h.
+func (b *builder) hashInputs(h io.Writer) error {
 	modelFiles, _ := filepath.Glob(filepath.Join(b.o.ModelDir, "*.safetensors"))
 	modelFiles = append([]string{filepath.Join(b.o.ModelDir, "config.json")}, modelFiles...)
 	for _, name := range []string{"tokenizer.json", "vocab.json", "merges.txt"} {
@@ -355,8 +383,8 @@ func (b *builder) configHash() (string, error) {
 		}
 	}
 	for _, p := range modelFiles {
-		if err := hashFile(p); err != nil {
-			return "", fmt.Errorf("build: hash model: %w", err)
+		if err := hashFile(h, p); err != nil {
+			return fmt.Errorf("build: hash model: %w", err)
 		}
 	}
 	for _, s := range b.o.Sources {
@@ -367,15 +395,12 @@ func (b *builder) configHash() (string, error) {
 			if !fileExists(p) || filepath.Base(p) == "sparsity.safetensors" {
 				continue
 			}
-			if err := hashFile(p); err != nil {
-				return "", fmt.Errorf("build: hash SAE %s: %w", s.ID, err)
+			if err := hashFile(h, p); err != nil {
+				return fmt.Errorf("build: hash SAE %s: %w", s.ID, err)
 			}
 		}
 	}
-	if err := hashFile(b.o.Corpus); err != nil {
-		return "", fmt.Errorf("build: corpus: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return nil
 }
 
 func fileExists(p string) bool {
@@ -401,6 +426,9 @@ func (b *builder) checkpoint(u batchUnit) features.Checkpoint {
 func (b *builder) pendingBatches(ctx context.Context) ([]batchUnit, error) {
 	var todo []batchUnit
 	for si, s := range b.o.Sources {
+		if !b.on(si) {
+			continue
+		}
 		d := s.SAE.Cfg.DSAE
 		for f0 := 0; f0 < d; f0 += b.o.BatchFeatures {
 			u := batchUnit{src: si, first: f0, last: min(f0+b.o.BatchFeatures, d) - 1}
@@ -416,6 +444,15 @@ func (b *builder) pendingBatches(ctx context.Context) ([]batchUnit, error) {
 		}
 	}
 	return todo, nil
+}
+
+// failed reports a run that stopped with err.
+func (b *builder) failed(ctx context.Context, err error) {
+	state, msg := features.BuildFailed, err.Error()
+	if ctx.Err() != nil {
+		state, msg = features.BuildPending, "interrupted; resumes on the next start"
+	}
+	b.statusAll(state, b.prog.FeaturesDone, b.prog.ContextsDone, b.prog.ContextsTotal, msg)
 }
 
 // lockDir creates the spill directory, removes spills of other
@@ -468,19 +505,7 @@ type manifest struct {
 
 func (b *builder) run(ctx context.Context, todo []batchUnit) error {
 	o := b.o
-	total := 0
-	for _, s := range o.Sources {
-		total += s.SAE.Cfg.DSAE
-	}
-	b.prog.FeaturesTotal = total
-	b.prog.FeaturesDone = total
-	for _, u := range todo {
-		b.prog.FeaturesDone -= u.last - u.first + 1
-	}
-	b.prog.Phase = features.BuildPhaseTokenize
-	for _, s := range o.Sources {
-		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, 0, "")
-	}
+	b.startProgress(todo, features.BuildPhaseTokenize)
 
 	// Contexts: tokenized once per spill directory.
 	t := time.Now()
@@ -511,8 +536,38 @@ func (b *builder) run(ctx context.Context, todo []batchUnit) error {
 	b.prog.ContextsTotal = cf.count
 	b.log.Info("dashboard build", "model", o.ModelID, "sources", len(o.Sources), "contexts", cf.count,
 		"batches to write", len(todo), "spill", b.dir)
+	return b.passes(ctx, todo)
+}
 
-	t = time.Now()
+// startProgress sets the overall progress of a run that writes todo.
+func (b *builder) startProgress(todo []batchUnit, phase string) {
+	total := 0
+	for si, s := range b.o.Sources {
+		if b.on(si) {
+			total += s.SAE.Cfg.DSAE
+		}
+	}
+	b.prog.FeaturesTotal = total
+	b.prog.FeaturesDone = total
+	for _, u := range todo {
+		b.prog.FeaturesDone -= u.last - u.first + 1
+	}
+	b.prog.Phase = phase
+	b.statusAll(features.BuildRunning, 0, 0, 0, "")
+}
+
+// statusAll reports the same progress for every source of the run.
+func (b *builder) statusAll(state string, featDone, ctxDone, ctxTotal int, msg string) {
+	for si, s := range b.o.Sources {
+		if b.on(si) {
+			b.status(s.ID, state, featDone, s.SAE.Cfg.DSAE, ctxDone, ctxTotal, msg)
+		}
+	}
+}
+
+// passes runs pass 1, pass 2 and the writes over the open contexts.
+func (b *builder) passes(ctx context.Context, todo []batchUnit) error {
+	t := time.Now()
 	cpu := processCPU()
 	if err := b.pass1(ctx); err != nil {
 		return err

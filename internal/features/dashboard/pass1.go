@@ -166,7 +166,9 @@ func (b *builder) pass1(ctx context.Context) error {
 	n := b.ctxs.count
 	b.p1 = make([]*pass1, len(o.Sources))
 	for i, s := range o.Sources {
-		b.p1[i] = newPass1(s.SAE.Cfg.DSAE, TopExamples)
+		if b.on(i) {
+			b.p1[i] = newPass1(s.SAE.Cfg.DSAE, TopExamples)
+		}
 	}
 	jobs := make(chan *chunkJob, 1)
 	free := make(chan []*codes, 3)
@@ -213,9 +215,7 @@ func (b *builder) pass1(ctx context.Context) error {
 		b.prog.TokensDone = b.tokens
 		if b.progress(b.prog, false) && time.Since(b.lastStatus) >= time.Second {
 			b.lastStatus = time.Now()
-			for _, s := range o.Sources {
-				b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, b.prog.ContextsDone, n, "")
-			}
+			b.statusAll(features.BuildRunning, 0, b.prog.ContextsDone, n, "")
 		}
 	}
 	// jobs is closed: the producer is done with times.
@@ -266,6 +266,11 @@ func (b *builder) produceChunks(ctx context.Context, jobs chan<- *chunkJob, free
 			} else {
 				b.log.Warn("spill chunk unreadable; recomputing", "err", err)
 			}
+		}
+		if b.fromSpillOnly {
+			job.err = fmt.Errorf("build: spill chunk %d is missing or unreadable", c)
+			jobs <- job
+			return
 		}
 		if o.stopAfterChunks > 0 && computed >= o.stopAfterChunks {
 			job.err = fmt.Errorf("build: stopped after %d chunks (test)", computed)
@@ -343,7 +348,9 @@ func (b *builder) accumulateChunk(job *chunkJob, writeBuf *[]byte) error {
 	errs := make([]error, len(o.Sources))
 	var wg sync.WaitGroup
 	for si := range o.Sources {
-		wg.Go(func() { errs[si] = b.p1[si].addChunk(job.codes[si], job.first, job.lens) })
+		if b.on(si) {
+			wg.Go(func() { errs[si] = b.p1[si].addChunk(job.codes[si], job.first, job.lens) })
+		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

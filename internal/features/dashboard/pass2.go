@@ -251,14 +251,14 @@ func (b *builder) pass2(ctx context.Context) error {
 	nchunks := (n + o.ChunkContexts - 1) / o.ChunkContexts
 	b.p2 = make([]*pass2, len(o.Sources))
 	for i := range o.Sources {
-		b.p2[i] = newPass2(b.p1[i], seedFor(b.hash, o.Sources[i].ID))
+		if b.on(i) {
+			b.p2[i] = newPass2(b.p1[i], seedFor(b.hash, o.Sources[i].ID))
+		}
 	}
 	b.progress(Progress{Phase: "stats", ContextsDone: n, ContextsTotal: n, TokensDone: b.tokens,
 		FeaturesDone: b.prog.FeaturesDone, FeaturesTotal: b.prog.FeaturesTotal}, true)
 	b.prog.Phase = features.BuildPhaseStats
-	for _, s := range o.Sources {
-		b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, 0, n, "")
-	}
+	b.statusAll(features.BuildRunning, 0, 0, n, "")
 	lens := make([]int, n)
 	for c0 := 0; c0 < n; c0 += 4096 {
 		cnt := min(4096, n-c0)
@@ -273,7 +273,14 @@ func (b *builder) pass2(ctx context.Context) error {
 	errs := make([]error, len(o.Sources))
 	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	var wg sync.WaitGroup
+	reporter := -1
 	for si := range o.Sources {
+		if !b.on(si) {
+			continue
+		}
+		if reporter < 0 {
+			reporter = si
+		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -299,13 +306,11 @@ func (b *builder) pass2(ctx context.Context) error {
 					return
 				}
 				b.p2[si].addChunk(dst[si], first, lens[first:first+cnt])
-				// The first SAE's goroutine reports pass 2's progress for
+				// The first SAE's goroutine (of this run) reports pass 2's progress for
 				// all (they stream the same chunks at about the same pace).
-				if si == 0 && time.Since(b.lastStatus) >= time.Second {
+				if si == reporter && time.Since(b.lastStatus) >= time.Second {
 					b.lastStatus = time.Now()
-					for _, s := range o.Sources {
-						b.status(s.ID, features.BuildRunning, 0, s.SAE.Cfg.DSAE, first+cnt, n, "")
-					}
+					b.statusAll(features.BuildRunning, 0, first+cnt, n, "")
 				}
 			}
 		})

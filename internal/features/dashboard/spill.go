@@ -115,22 +115,7 @@ func writeChunk(path string, h chunkHeader, cs []*codes, scratch *[]byte) error 
 	buf := (*scratch)[:0]
 	defer func() { *scratch = buf }()
 	for _, c := range cs {
-		buf = buf[:0]
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(c.idx)))
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(c.tokens()))
-		for t := 0; t < c.tokens(); t++ {
-			buf = binary.LittleEndian.AppendUint32(buf, uint32(c.off[t+1]-c.off[t]))
-		}
-		for _, ix := range c.idx {
-			if h.idxWidth == 2 {
-				buf = binary.LittleEndian.AppendUint16(buf, uint16(ix))
-			} else {
-				buf = binary.LittleEndian.AppendUint32(buf, uint32(ix))
-			}
-		}
-		for _, v := range c.val {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		}
+		buf = appendSection(buf[:0], c, h.idxWidth)
 		if _, err := body.Write(buf); err != nil {
 			f.Close()
 			return err
@@ -150,6 +135,27 @@ func writeChunk(path string, h chunkHeader, cs []*codes, scratch *[]byte) error 
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// appendSection appends one SAE's codes in the spill's section encoding
+// (also a distributed build's stored partial).
+func appendSection(buf []byte, c *codes, width int) []byte {
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(c.idx)))
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(c.tokens()))
+	for t := 0; t < c.tokens(); t++ {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(c.off[t+1]-c.off[t]))
+	}
+	for _, ix := range c.idx {
+		if width == 2 {
+			buf = binary.LittleEndian.AppendUint16(buf, uint16(ix))
+		} else {
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(ix))
+		}
+	}
+	for _, v := range c.val {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	}
+	return buf
 }
 
 // readChunk reads a chunk file whole (into *scratch, reused), checks it

@@ -42,7 +42,7 @@ func (b *builder) write(ctx context.Context, todo []batchUnit) error {
 	t := time.Now()
 	var wu *kernel.Packed
 	for si := range o.Sources {
-		if b.logitsApply(si) {
+		if b.on(si) && b.logitsApply(si) {
 			wu = processedUnembedPacked(o.Model)
 			break
 		}
@@ -120,7 +120,7 @@ func (b *builder) write(ctx context.Context, todo []batchUnit) error {
 	}
 	b.res.Timing.Write = time.Since(t)
 	for si, s := range o.Sources {
-		if done[si] == s.SAE.Cfg.DSAE {
+		if b.on(si) && done[si] == s.SAE.Cfg.DSAE {
 			b.status(s.ID, features.BuildDone, done[si], s.SAE.Cfg.DSAE, b.res.Contexts, b.res.Contexts, "")
 		}
 	}
