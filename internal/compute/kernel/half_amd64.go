@@ -133,15 +133,15 @@ func cpuVendor() (ebx, edx, ecx uint32)
 
 // intelFuseMaxRows is fuseMaxRows on an Intel core with AVX-512. Its 512-bit
 // FMAs issue on ports 0 and 5, which also execute the widening shift and
-// AND, so the fused bf16 kernel runs at about 6/7 of the float32 one (one
-// ALU uop per B vector against six FMAs) and, measured on an Emerald Rapids
-// Xeon (docs/performance.md §8), 4-13 % below the widened chunk at 64 to 128
-// rows, where a chunk is widened once for ten or more row blocks; at 32 rows
-// and below (B walked in short chunks by at most six row blocks, or read
-// once) the fused kernel is as fast or faster. Zen 4 and 5 run vector
-// integer ops on other pipes than their FMAs and keep the fused kernel at
-// every size.
-const intelFuseMaxRows = 32
+// AND, so the fused bf16 kernel runs at about 3/4 of the float32 one in L1
+// (docs/performance.md §8.3). Where a widened chunk serves many row blocks
+// it is as fast or faster: measured on an Emerald Rapids Xeon (GFLOP per
+// CPU second, one thread, medians) chunk/fused 1.02 at 128×2304×9216, 1.08 at
+// 64×2304×9216, 0.96 at 64×4096×14336, 0.89 at 48×2304×9216; at 32 rows and
+// below (B walked in short chunks by at most six row blocks, or read once)
+// the fused kernel wins. Zen 4 and 5 run vector integer ops on other pipes
+// than their FMAs and keep the fused kernel at every size.
+const intelFuseMaxRows = 48
 
 // isIntel reports whether the CPU says it is GenuineIntel.
 func isIntel() bool {

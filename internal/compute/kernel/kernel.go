@@ -33,8 +33,9 @@ const panelWidth = 64
 // immutable after packing and safe for concurrent use.
 //
 // A matrix packed from 16-bit data (PackBF16, PackF16 and their Transposed
-// forms) keeps the same layout in 16-bit elements (half instead of data) and
-// is widened to float32 by the kernel as it is read; see Elem.
+// forms) keeps the same layout in 16-bit elements (half instead of data),
+// except that a bf16 row's columns are paired up for the kernels (slot16),
+// and is widened to float32 by the kernel as it is read; see Elem.
 type Packed struct {
 	k, n   int
 	panels int
