@@ -65,9 +65,10 @@ func (ix *Index) consistent() bool {
 }
 
 // fragmented reports whether so much was replaced, or added in small
-// blocks, that a full load would search faster.
+// blocks (each update adds at least one per source it touches; a GEMV call
+// costs a few microseconds however small), that a full load is due.
 func (ix *Index) fragmented() bool {
-	return ix.dead*4 > ix.live || len(ix.blocks) > 2*(ix.live/blockRows)+64
+	return ix.dead*4 > ix.live || len(ix.blocks) > 2*(ix.live/blockRows)+1024
 }
 
 // pending is a source's rows not yet packed.
