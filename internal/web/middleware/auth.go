@@ -146,6 +146,28 @@ func (a *Auth) authenticate(r *http.Request) (*features.APIKey, error) {
 	return k, nil
 }
 
+// Identify returns the key a request carries (header or login cookie)
+// when it is valid, nil otherwise: public pages use it to show what the
+// logged-in user may do, never to refuse anyone.
+func (a *Auth) Identify(r *http.Request) *features.APIKey {
+	if k := APIKeyFrom(r.Context()); k != nil {
+		return k
+	}
+	if secret, _ := keyFrom(r); secret == "" {
+		return nil
+	}
+	k, err := a.authenticate(r)
+	if err != nil {
+		return nil
+	}
+	return k
+}
+
+// WithAPIKey returns ctx carrying k as the request's key.
+func WithAPIKey(ctx context.Context, k *features.APIKey) context.Context {
+	return context.WithValue(ctx, keyCtx{}, k)
+}
+
 // RequireKey lets a request through only with a valid, unrevoked key:
 // 401 JSON without one, 403 for a cross-origin cookie request, 503 when
 // keys cannot be checked. It guards the write API.
