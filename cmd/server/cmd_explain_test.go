@@ -251,7 +251,10 @@ func TestExplainSaysWhatToConfigure(t *testing.T) {
 func TestServeAutoInterpWiring(t *testing.T) {
 	db := storetest.NewDB(t)
 	seedWords(t, db, 3)
-	ctx := context.Background()
+	// serve's context: it ends the job runners before the database goes.
+	ctx, cancel := context.WithCancel(context.Background())
+	jobs := &sync.WaitGroup{}
+	t.Cleanup(func() { cancel(); jobs.Wait() })
 	apiKey, _, err := db.CreateAPIKey(ctx, "wiring test")
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +267,7 @@ func TestServeAutoInterpWiring(t *testing.T) {
 	serve := func(vars map[string]string) *httptest.Server {
 		env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
 		d := &serveDeps{DB: db, Env: env, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Harden: &hardenConfig{Metrics: true}, Background: &sync.WaitGroup{}}
+			Harden: &hardenConfig{Metrics: true}, Background: jobs}
 		h, err := buildWebHandler(ctx, d)
 		if err != nil {
 			t.Fatal(err)
@@ -296,19 +299,69 @@ func TestServeAutoInterpWiring(t *testing.T) {
 	if st != 200 || !strings.Contains(b, "the word w1") || !strings.Contains(b, "wiring test") {
 		t.Errorf("generate: %d %s", st, b)
 	}
+	// A job from the source page (the key in the header, as a logged-in
+	// browser's session would be).
+	startJob := func(features string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ts.URL+"/m/0-res/autointerp", strings.NewReader("features="+features))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Api-Key", apiKey)
+		resp, err := http.DefaultClient.Do(req) // follows the redirect to the source page
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "autointerp-job") {
+			t.Fatalf("start a job over %s: %d %.300s", features, resp.StatusCode, b)
+		}
+	}
+	jobPanel := func() string {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			resp, err := http.Get(ts.URL + "/m/0-res/autointerp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(b), "hx-trigger") {
+				return string(b)
+			}
+		}
+		t.Fatal("the job never ended")
+		return ""
+	}
+	startJob("0-1")
+	if p := jobPanel(); !strings.Contains(p, "is done") {
+		t.Errorf("job panel: %.500s", p)
+	}
 	// The endpoint fails: 503 without the secrets.
 	srv.Close()
 	st, b = post(ts, "/api/explanation/generate", apiKey, `{"modelId":"m","layer":"0-res","index":2}`)
 	if st != 503 {
 		t.Errorf("endpoint down: %d %s", st, b)
 	}
+	// A job on the failing endpoint: its failures show on the page, without the secrets.
+	startJob("2")
+	failedPanel := jobPanel()
+	if !strings.Contains(failedPanel, "failed") || !strings.Contains(failedPanel, "autointerp-failed") {
+		t.Errorf("failed job's panel: %.800s", failedPanel)
+	}
+	resp0, err := http.Get(ts.URL + "/m/0-res")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sourcePage, _ := io.ReadAll(resp0.Body)
+	resp0.Body.Close()
 	resp, err := http.Get(ts.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for what, s := range map[string]string{"response": b, "logs": logs.String(), "metrics": string(metrics)} {
+	for what, s := range map[string]string{"response": b, "logs": logs.String(), "metrics": string(metrics),
+		"job panel": failedPanel, "source page": string(sourcePage)} {
 		for _, secret := range []string{explainSecret, "QSECRET555"} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s contain a secret: %s", what, s)
