@@ -163,6 +163,10 @@ func (r *Runner) StartJob(ctx context.Context, req features.AutoInterpJobRequest
 	if err != nil {
 		return nil, err
 	}
+	if src.Build != nil && src.Build.State != features.BuildDone {
+		// Half-built dashboards would be explained from what exists so far.
+		return nil, features.Errorf(features.ECONFLICT, "the dashboards of %s/%s are not built yet (%s): start the job once they are", src.ModelID, src.ID, src.Build.State)
+	}
 	idx, err := jobIndexes(req.Features, src.NumFeatures)
 	if err != nil {
 		return nil, err

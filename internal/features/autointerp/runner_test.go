@@ -77,6 +77,16 @@ func TestRunnerJobOnePerSourceAndSummary(t *testing.T) {
 	if _, err := r.StartJob(ctx, features.AutoInterpJobRequest{ModelID: "m", SourceID: "nope"}); features.ErrorCode(err) != features.ENOTFOUND {
 		t.Errorf("missing source: %v", err)
 	}
+	// A source whose dashboards are being built waits for them.
+	if err := db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "1-res", SetName: "res"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetBuildStatus(ctx, "m", "1-res", &features.BuildStatus{State: features.BuildRunning}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.StartJob(ctx, features.AutoInterpJobRequest{ModelID: "m", SourceID: "1-res"}); features.ErrorCode(err) != features.ECONFLICT {
+		t.Errorf("source being built: %v, want ECONFLICT", err)
+	}
 	close(release)
 	done := waitJob(t, db)
 	if done.State != features.JobDone || done.Done != numTestFeatures || done.Explained != numTestFeatures-1 || done.Dead != 1 ||
