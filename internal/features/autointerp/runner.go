@@ -249,9 +249,10 @@ func (p *progress) snapshot() features.AutoInterpJob {
 func (r *Runner) run(ctx context.Context, j *features.AutoInterpJob) {
 	log := r.logger().With("job", j.ID, "model", j.ModelID, "source", j.SourceID)
 	p := &progress{base: *j, cur: *j}
-	// Writes after ctx ends (the release at shutdown) still get a moment.
-	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	finish := func(state, why string, alive bool) {
+		// The last write still gets a moment after ctx ends (the release
+		// at shutdown).
+		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancelSave()
 		c := p.snapshot()
 		c.State, c.Error = state, why
