@@ -79,7 +79,7 @@ func TestBrowserAutoInterpJob(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.filter button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("th.score-col")),
 	))
-	scores, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('td.score')).map(td => td.textContent.trim())`))
+	scores, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('td.sortscore')).map(td => td.textContent.trim())`))
 	must(t, "read scores", err)
 	if len(scores) != jobSourceFeatures {
 		t.Fatalf("%d score cells, want %d: %v", len(scores), jobSourceFeatures, scores)
@@ -114,4 +114,5 @@ func TestBrowserAutoInterpUnconfigured(t *testing.T) {
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form.autointerp-form').length`)); err != nil || n != 0 {
 		t.Errorf("a job form without an endpoint (%d, %v)", n, err)
 	}
+	saveScreenshot(t, ctx, "autointerp-unconfigured.png")
 }

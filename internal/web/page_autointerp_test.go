@@ -224,8 +224,8 @@ func TestAutoInterpJobFromTheSourcePage(t *testing.T) {
 		t.Errorf("no sort by detection score offered")
 	}
 	st, b = get(t, e.URL+src+"?sort=score:eleuther_recall&desc=1")
-	if st != 200 || !strings.Contains(string(b), "score-col") || strings.Count(string(b), `<td class="num score">0.`)+strings.Count(string(b), `<td class="num score">1.`) != 4 {
-		t.Errorf("sorted page: %d, %d scored rows", st, strings.Count(string(b), `<td class="num score">0.`)+strings.Count(string(b), `<td class="num score">1.`))
+	if st != 200 || !strings.Contains(string(b), "score-col") || strings.Count(string(b), `<td class="num sortscore">0.`)+strings.Count(string(b), `<td class="num sortscore">1.`) != 4 {
+		t.Errorf("sorted page: %d, %d scored rows", st, strings.Count(string(b), `<td class="num sortscore">0.`)+strings.Count(string(b), `<td class="num sortscore">1.`))
 	}
 	st, b = get(t, e.URL+src+"?sort=score:a%00b")
 	if st != 400 || !strings.Contains(string(b), "sort") {
