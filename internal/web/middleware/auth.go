@@ -20,6 +20,9 @@ import (
 //   - Reads and compute stay public unless the instance is private; on public
 //     routes an X-Api-Key header is ignored, valid or not, because
 //     Neuronpedia's Python client sends its own key with every request.
+//     A public page may still ask who is logged in (Identify) to offer what
+//     that key may do (the source page's auto-interp form); an invalid key
+//     there makes an anonymous visitor, never a refusal.
 //   - A key is read from the X-Api-Key header, else a session from the
 //     login cookie.
 //   - The cookie holds an opaque session token, never the key: the server
