@@ -18,7 +18,8 @@ import (
 // the panel's progress reach the summary, finds the scores on a feature
 // page and sorts the browser by them.
 func TestBrowserAutoInterpJob(t *testing.T) {
-	e := newAutoInterpEnv(t, nil)
+	gate := make(chan struct{}) // holds the LLM's replies until the running job has been seen
+	e := newAutoInterpEnv(t, gate)
 	seedJobSource(t, e.DB)
 	src := templates.SourceURL(webtest.TestModel, jobSource)
 	ctx := newBrowser(t)
@@ -32,8 +33,14 @@ func TestBrowserAutoInterpJob(t *testing.T) {
 	must(t, "start the job", chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`form.autointerp-form input[name="features"]`), "0-"+strconv.Itoa(jobSourceFeatures-1)),
 		chromedp.Click(chromedp.CSS(`form.autointerp-form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("section.autointerp .autointerp-job")),
+		chromedp.WaitVisible(chromedp.CSS("section.autointerp[hx-get] .autointerp-job.running progress")),
 	))
+	running, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("section.autointerp")))
+	must(t, "read the running job", err)
+	if !strings.Contains(running, "is explaining "+strconv.Itoa(jobSourceFeatures)+" features") || !strings.Contains(running, "0 / "+strconv.Itoa(jobSourceFeatures)+" features") {
+		t.Errorf("running job's panel: %q", running)
+	}
+	close(gate)
 	// htmx polls the panel while the job runs and reloads the page when it ends.
 	// The reload interrupts a poll: ask again until the summary shows.
 	deadline := time.Now().Add(60 * time.Second)
