@@ -36,5 +36,38 @@ CREATE TABLE autointerp_jobs (
 CREATE UNIQUE INDEX autointerp_jobs_running ON autointerp_jobs (sid) WHERE state = 'running';
 CREATE INDEX autointerp_jobs_source ON autointerp_jobs (sid, id);
 
+-- The score types each source's explanations have (the source browser
+-- offers a sort by each): kept by a statement trigger on explanation_scores,
+-- so the page reads a handful of rows instead of joining every score of the
+-- source. Deleted scores leave their type listed; sorting by it then shows
+-- the unscored features last, as for any scorer.
+CREATE TABLE source_score_types (
+    sid  integer NOT NULL REFERENCES sources (sid) ON DELETE CASCADE,
+    type text    NOT NULL,
+    PRIMARY KEY (sid, type)
+);
+INSERT INTO source_score_types (sid, type)
+SELECT DISTINCT e.sid, s.explanation_score_type_name
+FROM explanation_scores s JOIN explanations e ON e.id = s.explanation_id;
+
+-- +goose StatementBegin
+CREATE FUNCTION note_source_score_types() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- In key order, so that concurrent writers queue rather than deadlock.
+    INSERT INTO source_score_types (sid, type)
+    SELECT DISTINCT e.sid, n.explanation_score_type_name
+    FROM new_scores n JOIN explanations e ON e.id = n.explanation_id
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER explanation_scores_note_types AFTER INSERT ON explanation_scores
+    REFERENCING NEW TABLE AS new_scores FOR EACH STATEMENT EXECUTE FUNCTION note_source_score_types();
+
 -- +goose Down
+DROP TRIGGER explanation_scores_note_types ON explanation_scores;
+DROP FUNCTION note_source_score_types();
+DROP TABLE source_score_types;
 DROP TABLE autointerp_jobs;

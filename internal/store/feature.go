@@ -544,14 +544,13 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 }
 
 // SourceScoreTypes lists the score types stored for the explanations of
-// a source, in name order.
+// a source, in name order (kept by a trigger: migration 00008).
 func (db *DB) SourceScoreTypes(ctx context.Context, modelID, sourceID string) ([]string, error) {
 	sid, err := db.sourceID(ctx, modelID, sourceID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT DISTINCT s.explanation_score_type_name FROM explanation_scores s
-		JOIN explanations e ON e.id = s.explanation_id WHERE e.sid = $1 ORDER BY 1`, sid)
+	rows, err := db.Pool.Query(ctx, `SELECT type FROM source_score_types WHERE sid = $1 ORDER BY 1`, sid)
 	if err != nil {
 		return nil, dbErr(err, "list score types")
 	}
