@@ -227,6 +227,11 @@ func TestAutoInterpJobFromTheSourcePage(t *testing.T) {
 	if st != 200 || !strings.Contains(string(b), "score-col") || strings.Count(string(b), `<td class="num sortscore">0.`)+strings.Count(string(b), `<td class="num sortscore">1.`) != 4 {
 		t.Errorf("sorted page: %d, %d scored rows", st, strings.Count(string(b), `<td class="num sortscore">0.`)+strings.Count(string(b), `<td class="num sortscore">1.`))
 	}
+	// A scorer without scores here sorts by index and stays selected.
+	st, b = get(t, e.URL+src+"?sort=score:eleuther_embedding")
+	if st != 200 || !strings.Contains(string(b), `<option value="score:eleuther_embedding" selected>`) {
+		t.Errorf("sort by a scorer the source lacks: %d", st)
+	}
 	st, b = get(t, e.URL+src+"?sort=score:a%00b")
 	if st != 400 || !strings.Contains(string(b), "sort") {
 		t.Errorf("bad score sort: %d", st)

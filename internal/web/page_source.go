@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -176,6 +177,10 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	if byScore {
 		v.ScoreLabel = scoreLabel(scoreType)
 		cols = append(cols, v.Sort)
+		// A scorer the source has no scores of (an old link) stays selected.
+		if !slices.ContainsFunc(v.ScoreSorts, func(o templates.SortOption) bool { return o.Value == v.Sort }) {
+			v.ScoreSorts = append(v.ScoreSorts, templates.SortOption{Value: v.Sort, Label: v.ScoreLabel})
+		}
 	}
 	v.SortLinks = make(map[string]string, len(cols))
 	for _, col := range cols {
