@@ -55,6 +55,67 @@ type SourceView struct {
 	DensityHist *Histogram
 	// DeadCount is the number of features that never fired.
 	DeadCount int
+	// ScoreSorts are the sorts by a scorer that the source's explanations
+	// have; ScoreLabel heads the score column while sorting by one.
+	ScoreSorts []SortOption
+	ScoreLabel string
+	// AutoInterp is the auto-interp panel.
+	AutoInterp *AutoInterpView
+}
+
+// SortOption is one choice of the browser's sort menu.
+type SortOption struct {
+	Value, Label string
+}
+
+// AutoInterpView is the source page's auto-interp panel: the latest job's
+// progress and, for a user who may write the source, the form that starts
+// one; without an LLM endpoint, what to configure.
+type AutoInterpView struct {
+	// StateURL is the panel's own URL (htmx polls it while a job runs);
+	// StartURL the form's action.
+	StateURL, StartURL string
+	// Setup, when set, says which settings the server needs (names only).
+	Setup string
+	// CanStart shows the form; Hint says why it is not shown.
+	CanStart bool
+	Hint     string
+	// Scorers are the form's scorer choices.
+	Scorers     []ScorerChoice
+	NumFeatures int
+	Job         *AutoInterpJobView
+}
+
+// ScorerChoice is one scorer checkbox of the job form.
+type ScorerChoice struct {
+	Value, Label string
+	Checked      bool
+}
+
+// AutoInterpJobView is an auto-interp job's progress or summary.
+type AutoInterpJobView struct {
+	Running  bool
+	Headline string
+	// Value of Max features are done; Figure says it in words.
+	Value, Max int
+	Figure     string
+	// Facts are the summary's lines ("explained: 120", "tokens used: ...").
+	Facts      []JobFact
+	Failed     []JobFailureView
+	FailedMore int
+	Error      string
+}
+
+// JobFact is one labelled number of a job's summary.
+type JobFact struct {
+	Label, Value string
+}
+
+// JobFailureView is a feature a job could not explain or score.
+type JobFailureView struct {
+	Index  int
+	URL    string
+	Reason string
 }
 
 // PageLink is one numbered page of a pager; Gap marks an elision (…).
@@ -74,6 +135,8 @@ type SourceRow struct {
 	Explanation string
 	TopTokens   string
 	Dead        bool
+	// Score is the row's score when sorting by a scorer ("–" without one).
+	Score string
 }
 
 // FeatureView is the feature dashboard.

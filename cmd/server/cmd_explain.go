@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"saex/internal/features/autointerp"
 	"saex/internal/llm"
+	"saex/internal/store"
 )
 
 func init() {
@@ -23,7 +25,7 @@ func init() {
 func runExplain(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "explain")
 	model := fs.String("model", "", "saex model id, e.g. demo-gpt2-4l")
-	source := fs.String("source", "", "source id, e.g. 1-res-topk")
+	source := fs.String("source", "", "source id, e.g. 1-res-topk; a comma list, or all for every source of the model (one after another)")
 	feats := fs.String("features", "", "feature indexes: N, N-M or a comma list (default: all)")
 	scorers := fs.String("scorers", "", "scorers to run after explaining: detection, fuzzing, embedding (comma-separated; embedding needs --embed-model)")
 	concurrency := fs.Int("concurrency", 4, "features in flight at once")
@@ -65,27 +67,73 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}
+	sources, err := explainSources(ctx, db, *model, *source)
+	if err != nil {
+		return fmt.Errorf("explain: --source: %w", err)
+	}
 	log := env.Logger()
-	log.Info("explain", "model", *model, "source", *source, "endpoint", llm.Redacted(lc.BaseURL), "explainer", p.Explainer.Model,
-		"scorers", opts.Scorers, "concurrency", opts.Concurrency, "budget_tokens", opts.BudgetTokens)
-	stop := explainProgress(ctx, env.Stderr, &opts)
-	start := time.Now()
-	sum, runErr := p.RunJob(ctx, opts)
-	stop()
-	if sum != nil {
-		log.Info("explain done", "explained", sum.Explained, "already_done", sum.AlreadyDone, "dead", sum.Dead,
-			"scored", sum.Scored, "failed", len(sum.Failed), "not_started", sum.NotStarted, "budget_exhausted", sum.BudgetExhausted,
-			"tokens", sum.PromptTokens+sum.CompletionTokens, "took", time.Since(start).Round(time.Millisecond))
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
-			return err
+	// One source after another, one summary each; the budget is shared.
+	var spent int64
+	for _, src := range sources {
+		o := opts
+		o.SourceID = src
+		if opts.BudgetTokens > 0 {
+			if o.BudgetTokens = opts.BudgetTokens - spent; o.BudgetTokens <= 0 {
+				log.Info("explain: the token budget is spent", "skipped_source", src)
+				continue
+			}
+		}
+		log.Info("explain", "model", *model, "source", src, "endpoint", llm.Redacted(lc.BaseURL), "explainer", p.Explainer.Model,
+			"scorers", o.Scorers, "concurrency", o.Concurrency, "budget_tokens", o.BudgetTokens)
+		stop := explainProgress(ctx, env.Stderr, &o)
+		start := time.Now()
+		sum, runErr := p.RunJob(ctx, o)
+		stop()
+		if sum != nil {
+			spent += sum.PromptTokens + sum.CompletionTokens
+			log.Info("explain done", "source", src, "explained", sum.Explained, "already_done", sum.AlreadyDone, "dead", sum.Dead,
+				"scored", sum.Scored, "failed", len(sum.Failed), "not_started", sum.NotStarted, "budget_exhausted", sum.BudgetExhausted,
+				"tokens", sum.PromptTokens+sum.CompletionTokens, "took", time.Since(start).Round(time.Millisecond))
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(sum); err != nil {
+				return err
+			}
+		}
+		if runErr != nil {
+			return fmt.Errorf("explain %s: %w (rerun the same command to resume)", src, runErr)
 		}
 	}
-	if runErr != nil {
-		return fmt.Errorf("explain: %w (rerun the same command to resume)", runErr)
-	}
 	return nil
+}
+
+// explainSources reads --source: one id, a comma list, or "all" (every
+// source of the model, in layer order).
+func explainSources(ctx context.Context, db *store.DB, model, flag string) ([]string, error) {
+	if strings.TrimSpace(flag) != "all" {
+		var out []string
+		for _, s := range strings.Split(flag, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no source named")
+		}
+		return out, nil
+	}
+	list, err := db.ListSources(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("model %q has no sources", model)
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = s.ID
+	}
+	return out, nil
 }
 
 // explainProgress shows a bar on a terminal, or logs a line every 10 s.

@@ -29,11 +29,17 @@ const explainSecret = "sk-cmd-SECRET-777777"
 // seedWords writes n features; feature i fires on the word " w<i>".
 func seedWords(t *testing.T, db *store.DB, n int) {
 	t.Helper()
+	seedWordsSource(t, db, "0-res", n)
+}
+
+// seedWordsSource writes source sourceID of model m: feature i fires on " w<i>".
+func seedWordsSource(t *testing.T, db *store.DB, sourceID string, n int) {
+	t.Helper()
 	ctx := context.Background()
 	for _, err := range []error{
 		db.UpsertModel(ctx, &features.Model{ID: "m"}),
 		db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}),
-		db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"}),
+		db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: sourceID, SetName: "res"}),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -42,15 +48,68 @@ func seedWords(t *testing.T, db *store.DB, n int) {
 	top := float64(features.TopBin)
 	var fs []*features.Feature
 	for i := range n {
-		ft := &features.Feature{ModelID: "m", SourceID: "0-res", Index: i, MaxActApprox: 3}
+		ft := &features.Feature{ModelID: "m", SourceID: sourceID, Index: i, MaxActApprox: 3}
 		for k := range 4 {
 			ft.Activations = append(ft.Activations, &features.Activation{Tokens: []string{"Doc", fmt.Sprintf(" %d", k), fmt.Sprintf(" w%d", i), "."},
 				Values: []float32{0, 0, 3, 0}, MaxValue: 3, MaxValueTokenIndex: 2, BinMin: &top})
 		}
 		fs = append(fs, ft)
 	}
-	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: "m", SourceID: "0-res", Features: fs}); err != nil {
+	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: "m", SourceID: sourceID, Features: fs}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExplainAllSources: one command explains every source of a model
+// (--source all), one summary each, the budget shared among them.
+func TestExplainAllSources(t *testing.T) {
+	url := storetest.NewURL(t)
+	db := openTestDB(t, url)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	seedWordsSource(t, db, "0-res", 3)
+	seedWordsSource(t, db, "1-res", 4)
+	srv := httptest.NewServer(&wordEndpoint{})
+	defer srv.Close()
+	vars := map[string]string{"SAEX_LLM_BASE_URL": srv.URL + "/v1", "SAEX_LLM_MODEL": "explainer-a", "SAEX_LLM_API_KEY": explainSecret}
+	explain := func(args ...string) ([]map[string]any, string, error) {
+		var stdout, stderr bytes.Buffer
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] }}
+		err := run(context.Background(), append([]string{"explain", "--model", "m", "--database-url", url}, args...), env)
+		var sums []map[string]any
+		dec := json.NewDecoder(&stdout)
+		for dec.More() {
+			var m map[string]any
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("summary: %v", err)
+			}
+			sums = append(sums, m)
+		}
+		return sums, stderr.String(), err
+	}
+	sums, logs, err := explain("--source", "all")
+	if err != nil || len(sums) != 2 {
+		t.Fatalf("--source all: %v, %d summaries\n%s", err, len(sums), logs)
+	}
+	for i, want := range []struct {
+		job       string
+		explained float64
+	}{{"0-res", 3}, {"1-res", 4}} {
+		if !strings.Contains(sums[i]["job"].(string), "/"+want.job+"/") || sums[i]["explained"] != want.explained {
+			t.Errorf("summary %d: %v, want %s with %v explained", i, sums[i], want.job, want.explained)
+		}
+	}
+	if strings.Contains(logs, explainSecret) {
+		t.Errorf("the key was logged")
+	}
+	// A comma list, all done already: nothing is asked again.
+	sums, _, err = explain("--source", "1-res, 0-res")
+	if err != nil || len(sums) != 2 || sums[0]["alreadyDone"] != 4.0 || sums[1]["alreadyDone"] != 3.0 {
+		t.Errorf("rerun: %v %v", err, sums)
+	}
+	if _, _, err := explain("--source", " , "); err == nil || !strings.Contains(err.Error(), "--source") {
+		t.Errorf("empty --source list: %v", err)
 	}
 }
 
@@ -251,7 +310,10 @@ func TestExplainSaysWhatToConfigure(t *testing.T) {
 func TestServeAutoInterpWiring(t *testing.T) {
 	db := storetest.NewDB(t)
 	seedWords(t, db, 3)
-	ctx := context.Background()
+	// serve's context: it ends the job runners before the database goes.
+	ctx, cancel := context.WithCancel(context.Background())
+	jobs := &sync.WaitGroup{}
+	t.Cleanup(func() { cancel(); jobs.Wait() })
 	apiKey, _, err := db.CreateAPIKey(ctx, "wiring test")
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +326,7 @@ func TestServeAutoInterpWiring(t *testing.T) {
 	serve := func(vars map[string]string) *httptest.Server {
 		env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
 		d := &serveDeps{DB: db, Env: env, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Harden: &hardenConfig{Metrics: true}, Background: &sync.WaitGroup{}}
+			Harden: &hardenConfig{Metrics: true}, Background: jobs}
 		h, err := buildWebHandler(ctx, d)
 		if err != nil {
 			t.Fatal(err)
@@ -296,19 +358,69 @@ func TestServeAutoInterpWiring(t *testing.T) {
 	if st != 200 || !strings.Contains(b, "the word w1") || !strings.Contains(b, "wiring test") {
 		t.Errorf("generate: %d %s", st, b)
 	}
+	// A job from the source page (the key in the header, as a logged-in
+	// browser's session would be).
+	startJob := func(features string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ts.URL+"/m/0-res/autointerp", strings.NewReader("features="+features))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Api-Key", apiKey)
+		resp, err := http.DefaultClient.Do(req) // follows the redirect to the source page
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "autointerp-job") {
+			t.Fatalf("start a job over %s: %d %.300s", features, resp.StatusCode, b)
+		}
+	}
+	jobPanel := func() string {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			resp, err := http.Get(ts.URL + "/m/0-res/autointerp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(b), "hx-trigger") {
+				return string(b)
+			}
+		}
+		t.Fatal("the job never ended")
+		return ""
+	}
+	startJob("0-1")
+	if p := jobPanel(); !strings.Contains(p, "is done") {
+		t.Errorf("job panel: %.500s", p)
+	}
 	// The endpoint fails: 503 without the secrets.
 	srv.Close()
 	st, b = post(ts, "/api/explanation/generate", apiKey, `{"modelId":"m","layer":"0-res","index":2}`)
 	if st != 503 {
 		t.Errorf("endpoint down: %d %s", st, b)
 	}
+	// A job on the failing endpoint: its failures show on the page, without the secrets.
+	startJob("2")
+	failedPanel := jobPanel()
+	if !strings.Contains(failedPanel, "failed") || !strings.Contains(failedPanel, "autointerp-failed") {
+		t.Errorf("failed job's panel: %.800s", failedPanel)
+	}
+	resp0, err := http.Get(ts.URL + "/m/0-res")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sourcePage, _ := io.ReadAll(resp0.Body)
+	resp0.Body.Close()
 	resp, err := http.Get(ts.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for what, s := range map[string]string{"response": b, "logs": logs.String(), "metrics": string(metrics)} {
+	for what, s := range map[string]string{"response": b, "logs": logs.String(), "metrics": string(metrics),
+		"job panel": failedPanel, "source page": string(sourcePage)} {
 		for _, secret := range []string{explainSecret, "QSECRET555"} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s contain a secret: %s", what, s)

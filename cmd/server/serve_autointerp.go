@@ -10,11 +10,11 @@ import (
 
 func init() { webServerHooks = append(webServerHooks, wireAutoInterp) }
 
-// wireAutoInterp gives the web server an auto-interp service when
-// SAEX_LLM_BASE_URL and SAEX_LLM_MODEL are set; without them its routes
-// answer 503 naming what to set. A bad setting is logged (without the key)
+// wireAutoInterp gives the web server an auto-interp service and a job
+// runner when SAEX_LLM_BASE_URL and SAEX_LLM_MODEL are set; without them
+// its routes answer 503 and the source page names what to set. A bad setting is logged (without the key)
 // and does not stop the server.
-func wireAutoInterp(_ context.Context, d *serveDeps, s *web.Server) error {
+func wireAutoInterp(ctx context.Context, d *serveDeps, s *web.Server) error {
 	if d.Env == nil {
 		return nil
 	}
@@ -29,6 +29,14 @@ func wireAutoInterp(_ context.Context, d *serveDeps, s *web.Server) error {
 		return nil
 	}
 	s.AutoInterp = &autointerp.Service{Pipeline: p}
+	// Jobs started from the source page run here, in the background
+	// group that serve drains on shutdown; a job this process leaves
+	// running is resumed by the next one.
+	runner := &autointerp.Runner{Pipeline: p, Jobs: d.DB, Logger: d.Log}
+	if d.Background != nil {
+		runner.Start(ctx, d.Background)
+		s.AutoInterpJobs = runner
+	}
 	embed := "off"
 	if p.Embedding != nil {
 		embed = p.Embedding.Model

@@ -37,6 +37,9 @@ type hardenConfig struct {
 	// ResponseCacheBytes is the budget of the web server's cache of feature
 	// pages and feature JSON (0: off).
 	ResponseCacheBytes int64
+	// ComputeTimeout bounds one compute request (a prompt, a steered
+	// generation): waiting for a compute slot and running.
+	ComputeTimeout time.Duration
 }
 
 // envBool reads a boolean environment variable ("true", "1", "yes", "on").
@@ -139,6 +142,12 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 			return fmt.Errorf("SAEX_RESPONSE_CACHE: %w", err)
 		}
 	}
+	cfg.ComputeTimeout = web.DefaultComputeTimeout
+	if v := env.Getenv("SAEX_COMPUTE_TIMEOUT"); v != "" {
+		if cfg.ComputeTimeout, err = parseTimeout(v); err != nil {
+			return fmt.Errorf("SAEX_COMPUTE_TIMEOUT: %w", err)
+		}
+	}
 	fs.BoolVar(&cfg.Private, "private", cfg.Private, "require an API key for every page and API route (env SAEX_PRIVATE)")
 	fs.BoolVar(&cfg.Metrics, "metrics", cfg.Metrics, "serve Prometheus metrics at /metrics (env SAEX_METRICS)")
 	fs.Var(rateFlag{&cfg.ComputeRate}, "compute-rate", "per-client limit on running the model (compute API and the pages' prompt and test forms), e.g. 120/min, 10/s, off (env SAEX_COMPUTE_RATE)")
@@ -148,6 +157,7 @@ func addHardenFlags(fs *flag.FlagSet, env *Env, cfg *hardenConfig) error {
 	fs.DurationVar(&cfg.ReadDeadline, "read-deadline", cfg.ReadDeadline, "longest a page or API read may take, database included, before it answers 503")
 	fs.DurationVar(&cfg.WriteDeadline, "write-deadline", cfg.WriteDeadline, "longest a write (upload) may take")
 	fs.IntVar(&cfg.ReadConcurrency, "read-concurrency", cfg.ReadConcurrency, "page and API reads served at once, the rest queued in arrival order; 0: two per core, -1: no bound (env SAEX_READ_CONCURRENCY)")
+	fs.Var(timeoutFlag{&cfg.ComputeTimeout}, "compute-timeout", "longest one compute request (a prompt, a steered generation) may wait for the model and run before it answers 503, e.g. 10s, 2m (env SAEX_COMPUTE_TIMEOUT)")
 	fs.Var(bytesFlag{&cfg.ResponseCacheBytes}, "response-cache", "memory for the cache of gzipped feature pages and feature JSON, emptied by any write, e.g. 64MiB, 0 or off to disable (env SAEX_RESPONSE_CACHE)")
 	return nil
 }
@@ -196,6 +206,34 @@ func (f bytesFlag) Set(s string) error {
 	return nil
 }
 
+// parseTimeout reads a positive duration ("45s", "2m").
+func parseTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid duration %q: want a positive duration, e.g. 10s or 2m", s)
+	}
+	return d, nil
+}
+
+// timeoutFlag is a flag.Value for a duration read by parseTimeout.
+type timeoutFlag struct{ d *time.Duration }
+
+func (f timeoutFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f timeoutFlag) Set(s string) error {
+	d, err := parseTimeout(s)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
 // webServerHooks adjust the web server before its router is built: the
 // inference-engine wiring sets s.Inference here.
 var webServerHooks []func(ctx context.Context, d *serveDeps, s *web.Server) error
@@ -214,6 +252,9 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 		cfg = &hardenConfig{Metrics: true, ResponseCacheBytes: web.DefaultResponseCacheBytes}
 	}
 	s.ResponseCacheBytes = cfg.ResponseCacheBytes
+	if cfg.ComputeTimeout > 0 {
+		s.ComputeTimeout = cfg.ComputeTimeout
+	}
 	// One scheduler paces prompts against reads: the engine's.
 	if d.Engine != nil {
 		s.Scheduler = d.Engine.Scheduler()
@@ -254,6 +295,6 @@ func buildWebHandler(ctx context.Context, d *serveDeps) (http.Handler, error) {
 		return nil, err
 	}
 	d.Log.Info("web server", "private", cfg.Private, "compute_rate", cfg.ComputeRate.String(), "metrics", cfg.Metrics,
-		"inference", s.Inference != nil, "response_cache_bytes", cfg.ResponseCacheBytes)
+		"inference", s.Inference != nil, "response_cache_bytes", cfg.ResponseCacheBytes, "compute_timeout", s.ComputeTimeout.String())
 	return handler, nil
 }

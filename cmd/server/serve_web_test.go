@@ -145,3 +145,58 @@ func TestServeHandlerIsHardened(t *testing.T) {
 		t.Errorf("/metrics served with metrics off")
 	}
 }
+
+// TestComputeTimeoutFlag: --compute-timeout (env SAEX_COMPUTE_TIMEOUT)
+// defaults to 10 s, refuses what is not a positive duration, and reaches
+// the web server that serve builds.
+func TestComputeTimeoutFlag(t *testing.T) {
+	parse := func(env map[string]string, args ...string) (hardenConfig, error) {
+		e := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
+		fs := newFlagSet(e, "serve")
+		var cfg hardenConfig
+		if err := addHardenFlags(fs, e, &cfg); err != nil {
+			return cfg, err
+		}
+		return cfg, fs.Parse(args)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want time.Duration
+	}{
+		{nil, nil, 10 * time.Second},
+		{map[string]string{"SAEX_COMPUTE_TIMEOUT": "90s"}, nil, 90 * time.Second},
+		{map[string]string{"SAEX_COMPUTE_TIMEOUT": "90s"}, []string{"--compute-timeout", "2m"}, 2 * time.Minute},
+	} {
+		if cfg, err := parse(c.env, c.args...); err != nil || cfg.ComputeTimeout != c.want {
+			t.Errorf("%v %v: %v %v, want %v", c.env, c.args, cfg.ComputeTimeout, err, c.want)
+		}
+	}
+	for _, bad := range []string{"0s", "-5s", "soon", "10"} {
+		if _, err := parse(nil, "--compute-timeout", bad); err == nil || !strings.Contains(err.Error(), "compute-timeout") {
+			t.Errorf("--compute-timeout %s: %v, want an error naming the flag", bad, err)
+		}
+		if _, err := parse(map[string]string{"SAEX_COMPUTE_TIMEOUT": bad}); err == nil || !strings.Contains(err.Error(), "SAEX_COMPUTE_TIMEOUT") {
+			t.Errorf("SAEX_COMPUTE_TIMEOUT=%s: %v, want an error naming the variable", bad, err)
+		}
+	}
+
+	// The parsed value is what the web server runs with.
+	cfg, err := parse(nil, "--compute-timeout", "45s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got time.Duration
+	saved := webServerHooks
+	webServerHooks = append(append([]func(context.Context, *serveDeps, *web.Server) error{}, saved...),
+		func(_ context.Context, _ *serveDeps, s *web.Server) error { got = s.ComputeTimeout; return nil })
+	t.Cleanup(func() { webServerHooks = saved })
+	db := storetest.NewDB(t)
+	d := &serveDeps{DB: db, Log: slog.New(slog.DiscardHandler), Harden: &cfg, Background: &sync.WaitGroup{}}
+	if _, err := buildWebHandler(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if got != 45*time.Second {
+		t.Errorf("web server's compute timeout %v, want 45s", got)
+	}
+}

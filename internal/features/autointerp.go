@@ -1,6 +1,9 @@
 package features
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ExplanationRun records how an auto-interp explanation was made: the job,
 // the prompt version and the tokens its calls used.
@@ -48,4 +51,90 @@ type ScoreRequest struct {
 type AutoInterpService interface {
 	Generate(ctx context.Context, req GenerateRequest) (*Explanation, error)
 	Score(ctx context.Context, req ScoreRequest) (*ExplanationScore, error)
+}
+
+// States of an auto-interp job.
+const (
+	JobRunning = "running"
+	JobDone    = "done"
+	JobFailed  = "failed"
+)
+
+// JobFailure is a feature a job could not explain or score, with the reason.
+type JobFailure struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// AutoInterpJobRequest asks for an auto-interp job over one source.
+type AutoInterpJobRequest struct {
+	ModelID  string
+	SourceID string
+	// Features is the indexes to explain ("0-999", "5,7,10-12"); "" means all.
+	Features string
+	// Scorers are stored score type names (eleuther_recall, ...).
+	Scorers []string
+	// BudgetTokens caps the job's prompt + completion tokens; 0: no cap.
+	BudgetTokens int64
+	// StartedBy is the id of the key that started it.
+	StartedBy string
+}
+
+// AutoInterpJob is an auto-interp job's request, state, progress and, once
+// it ends, summary. Counts add up over the runs of a resumed job.
+type AutoInterpJob struct {
+	ID int64
+	AutoInterpJobRequest
+	State string // JobRunning, JobDone or JobFailed
+	// Done of Total features are finished (explained, dead, failed or found
+	// already done by an earlier run).
+	Total, Done      int
+	Explained        int
+	AlreadyDone      int
+	Dead             int
+	Scored           int
+	NotStarted       int
+	Failed           []JobFailure
+	ScoreFailed      []JobFailure
+	BudgetExhausted  bool
+	PromptTokens     int64
+	CompletionTokens int64
+	// Error says why a failed job stopped; it never holds endpoint secrets.
+	Error      string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	FinishedAt *time.Time
+}
+
+// Tokens is the job's prompt + completion tokens so far.
+func (j *AutoInterpJob) Tokens() int64 { return j.PromptTokens + j.CompletionTokens }
+
+// AutoInterpJobs starts auto-interp jobs and reports their progress. The
+// serve process runs them itself (autointerp.Runner); a job queue can take
+// its place behind the same interface.
+type AutoInterpJobs interface {
+	// StartJob checks and records the job and starts it in the background:
+	// EINVALID for a bad range or scorer, ENOTFOUND for a missing source,
+	// ECONFLICT while another job runs on the source.
+	StartJob(ctx context.Context, req AutoInterpJobRequest) (*AutoInterpJob, error)
+	// LatestJob returns the source's most recent job, nil when it has none.
+	LatestJob(ctx context.Context, modelID, sourceID string) (*AutoInterpJob, error)
+	// Scorers lists the score types this server can run, in order.
+	Scorers() []string
+}
+
+// AutoInterpJobStore keeps auto-interp jobs.
+type AutoInterpJobStore interface {
+	// CreateAutoInterpJob stores a running job and fills its ID and times;
+	// ECONFLICT while another job runs on the source.
+	CreateAutoInterpJob(ctx context.Context, j *AutoInterpJob) error
+	// SaveAutoInterpJob stores the job's state and progress. alive
+	// refreshes its heartbeat (the process runs it); !alive releases it so
+	// that the next process resumes it at once.
+	SaveAutoInterpJob(ctx context.Context, j *AutoInterpJob, alive bool) error
+	// LatestAutoInterpJob returns the source's most recent job, nil when none.
+	LatestAutoInterpJob(ctx context.Context, modelID, sourceID string) (*AutoInterpJob, error)
+	// ClaimAutoInterpJobs claims the running jobs that no process runs (a
+	// released heartbeat or one older than staleAfter) for the caller.
+	ClaimAutoInterpJobs(ctx context.Context, staleAfter time.Duration) ([]*AutoInterpJob, error)
 }

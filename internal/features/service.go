@@ -2,6 +2,7 @@ package features
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,25 @@ const (
 	SortByDensity FeatureSort = "density"
 )
 
+// scoreSortPrefix starts a sort by an explanation score type.
+const scoreSortPrefix = "score:"
+
+// SortByScore orders the browser by the feature's best score of one
+// scorer ("eleuther_recall", ...); features without one come last in
+// either direction.
+func SortByScore(scoreType string) FeatureSort { return FeatureSort(scoreSortPrefix + scoreType) }
+
+// ScoreType returns the scorer of a sort by score, and whether it is one.
+func (s FeatureSort) ScoreType() (string, bool) {
+	return strings.CutPrefix(string(s), scoreSortPrefix)
+}
+
+// ScoreTypeLister is implemented by a store that can list the score types
+// stored for a source's explanations (the browser offers each as a sort).
+type ScoreTypeLister interface {
+	SourceScoreTypes(ctx context.Context, modelID, sourceID string) ([]string, error)
+}
+
 // FeatureFilter selects a page of a source's features for the browser.
 type FeatureFilter struct {
 	ModelID  string
@@ -56,6 +76,9 @@ type FeatureSummary struct {
 	Explanation  string // best explanation, "" when none
 	// TopTokens are the first few pos_str tokens, for a hint without an explanation.
 	TopTokens []string
+	// Score is the feature's best score of the sort's scorer when the list
+	// is sorted by one (nil without a score or another sort).
+	Score *float64
 }
 
 // FeatureOptions limits what GetFeature loads with a feature.

@@ -427,18 +427,32 @@ func (db *DB) resolveActivations(ctx context.Context, modelID string, raws *rawA
 	return nil
 }
 
-const summarySelect = `SELECT f.idx, f.max_act_approx, f.frac_nonzero, f.pos_str[1:5],
+const summaryColumns = `SELECT f.idx, f.max_act_approx, f.frac_nonzero, f.pos_str[1:5],
 	  (SELECT e.description FROM explanations e WHERE e.sid = f.sid AND e.idx = f.idx
-	    ORDER BY e.score_v2 DESC NULLS LAST, e.score_v1 DESC, e.created_at, e.id LIMIT 1)
-	FROM features f`
+	    ORDER BY e.score_v2 DESC NULLS LAST, e.score_v1 DESC, e.created_at, e.id LIMIT 1)`
 
-func scanSummaries(rows pgx.Rows, modelID, sourceID string) ([]*features.FeatureSummary, error) {
+const summarySelect = summaryColumns + ` FROM features f`
+
+// scoreJoin (after summaryColumns + ", sc.v FROM features f") adds each
+// feature's best score of one scorer ($1: the sid, $%d: the score type),
+// NULL without one.
+const scoreJoin = ` LEFT JOIN (SELECT e.idx, max(s.value) AS v FROM explanations e
+	  JOIN explanation_scores s ON s.explanation_id = e.id
+	  WHERE e.sid = $1 AND s.explanation_score_type_name = $%d GROUP BY e.idx) sc ON sc.idx = f.idx`
+
+// scanSummaries reads summaryColumns, and the score column after them
+// when withScore.
+func scanSummaries(rows pgx.Rows, modelID, sourceID string, withScore bool) ([]*features.FeatureSummary, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*features.FeatureSummary, error) {
 		s := &features.FeatureSummary{Key: features.FeatureKey{ModelID: modelID, SourceID: sourceID}}
 		var idx int32
 		var top [][]byte
 		var expl *string
-		if err := r.Scan(&idx, &s.MaxActApprox, &s.FracNonzero, &top, &expl); err != nil {
+		dst := []any{&idx, &s.MaxActApprox, &s.FracNonzero, &top, &expl}
+		if withScore {
+			dst = append(dst, &s.Score)
+		}
+		if err := r.Scan(dst...); err != nil {
 			return nil, err
 		}
 		s.Key.Index = int(idx)
@@ -465,15 +479,23 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 		return nil, 0, features.Errorf(features.EINVALID, "invalid offset %d or limit %d", flt.Offset, flt.Limit)
 	}
 	var col string
-	switch flt.Sort {
-	case features.SortByIndex, "":
+	scoreType, byScore := flt.Sort.ScoreType()
+	switch {
+	case byScore:
+		if strings.TrimSpace(scoreType) == "" || len(scoreType) > 128 {
+			return nil, 0, features.Errorf(features.EINVALID, "unknown sort %.60q: want score:<scorer>", string(flt.Sort))
+		}
+		if err := checkText("sort", scoreType); err != nil {
+			return nil, 0, err
+		}
+	case flt.Sort == features.SortByIndex || flt.Sort == "":
 		col = ""
-	case features.SortByMaxAct:
+	case flt.Sort == features.SortByMaxAct:
 		col = "f.max_act_approx"
-	case features.SortByDensity:
+	case flt.Sort == features.SortByDensity:
 		col = "f.frac_nonzero"
 	default:
-		return nil, 0, features.Errorf(features.EINVALID, "unknown sort %q", flt.Sort)
+		return nil, 0, features.Errorf(features.EINVALID, "unknown sort %.60q", string(flt.Sort))
 	}
 	orderBy := func(desc bool) string {
 		dir := ""
@@ -526,6 +548,23 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 	if total == 0 || flt.Offset >= total {
 		return nil, total, nil
 	}
+	if byScore {
+		// Features without a score come last whichever the direction.
+		order := "sc.v ASC NULLS LAST"
+		if flt.Desc {
+			order = "sc.v DESC NULLS LAST"
+		}
+		args = append(args, scoreType)
+		sel := summaryColumns + `, sc.v FROM features f` + fmt.Sprintf(scoreJoin, len(args))
+		args = append(args, flt.Limit, flt.Offset)
+		rows, err := db.Pool.Query(ctx, sel+where+fmt.Sprintf(` ORDER BY %s, f.idx LIMIT $%d OFFSET $%d`,
+			order, len(args)-1, len(args)), args...)
+		if err != nil {
+			return nil, 0, dbErr(err, "list features")
+		}
+		out, err := scanSummaries(rows, flt.ModelID, flt.SourceID, true)
+		return out, total, dbErr(err, "list features")
+	}
 	offset, limit, inner := flt.Offset, min(flt.Limit, total-flt.Offset), orderBy(flt.Desc)
 	if flt.Query == "" && offset > total/2 {
 		// The same rows counted from the end, in the reverse order.
@@ -537,8 +576,23 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 	if err != nil {
 		return nil, 0, dbErr(err, "list features")
 	}
-	out, err := scanSummaries(rows, flt.ModelID, flt.SourceID)
+	out, err := scanSummaries(rows, flt.ModelID, flt.SourceID, false)
 	return out, total, dbErr(err, "list features")
+}
+
+// SourceScoreTypes lists the score types stored for the explanations of
+// a source, in name order (kept by a trigger: migration 00008).
+func (db *DB) SourceScoreTypes(ctx context.Context, modelID, sourceID string) ([]string, error) {
+	sid, err := db.sourceID(ctx, modelID, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT type FROM source_score_types WHERE sid = $1 ORDER BY 1`, sid)
+	if err != nil {
+		return nil, dbErr(err, "list score types")
+	}
+	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return types, dbErr(err, "list score types")
 }
 
 // MaxSummaryIndexes caps one FeatureSummaries call.
@@ -564,7 +618,7 @@ func (db *DB) FeatureSummaries(ctx context.Context, modelID, sourceID string, in
 	if err != nil {
 		return nil, dbErr(err, "feature summaries")
 	}
-	list, err := scanSummaries(rows, modelID, sourceID)
+	list, err := scanSummaries(rows, modelID, sourceID, false)
 	if err != nil {
 		return nil, dbErr(err, "feature summaries")
 	}

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"saex/internal/web"
 	"saex/internal/web/webtest"
 )
 
@@ -338,4 +340,14 @@ func atoi(t *testing.T, v any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestComputeTimeoutBoundsARequest: the server's ComputeTimeout (serve's
+// --compute-timeout) is what bounds a compute request: past it the
+// request gets 503, not a result.
+func TestComputeTimeoutBoundsARequest(t *testing.T) {
+	env := webtest.NewDemo(t, func(s *web.Server) { s.ComputeTimeout = time.Nanosecond })
+	st, b := postJSON(t, env.URL+"/api/search-all", map[string]any{"modelId": webtest.DemoModel, "text": demoText + " once more",
+		"selectedLayers": []string{"2-res-topk"}, "numResults": 1})
+	wantStatus(t, "search-all past the compute timeout", st, 503, b)
 }

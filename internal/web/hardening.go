@@ -87,6 +87,7 @@ func (h *Hardening) Install(s *Server) (http.Handler, error) {
 		return nil, err
 	}
 	auth.Logger = s.reqLogger
+	s.identify = auth.Identify
 	auth.SecureCookies = h.TrustProxyTLS
 	if h.Metrics != nil {
 		auth.OnReject = h.Metrics.AuthFailure

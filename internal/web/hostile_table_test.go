@@ -167,6 +167,16 @@ func hostileRoutes(fx hostileFixture) []hostileRoute {
 			m, s, _ := stored(v)
 			return get("/" + esc(m) + "/" + esc(s) + "/build-state")
 		}, false, nil, 0, nil},
+		{"GET /{model}/{source}/autointerp", []string{"model", "source"}, func(v map[string]string) (string, string, string, []byte) {
+			m, s, _ := stored(v)
+			return get("/" + esc(m) + "/" + esc(s) + "/autointerp")
+		}, false, nil, 0, nil},
+		// No LLM endpoint here: the valid start is a 503 naming the settings;
+		// bad ids are still 4xx naming them.
+		{"POST /{model}/{source}/autointerp", []string{"model", "source"}, func(v map[string]string) (string, string, string, []byte) {
+			m, s, _ := stored(v)
+			return form("/"+esc(m)+"/"+esc(s)+"/autointerp", url.Values{"features": {"0-3"}, "scorers": {"eleuther_recall"}})
+		}, true, nil, http.StatusServiceUnavailable, nil},
 		{"GET /list/{id}", []string{"listId"}, func(v map[string]string) (string, string, string, []byte) {
 			return get("/list/" + esc(or(v["listId"], fx.listID)))
 		}, false, nil, 0, nil},

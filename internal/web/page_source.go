@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,7 +18,7 @@ import (
 const browserPageSize = 25
 
 // handleSourcePage handles "GET /{model}/{source}": the paged feature
-// browser (?sort=index|maxact|density&desc=1&hidedead=1&q=...&page=N), and
+// browser (?sort=index|maxact|density|score:<scorer>&desc=1&hidedead=1&q=...&page=N), and
 // jump-to (?jump=N redirects to the feature).
 func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 	modelID, sourceID := chi.URLParam(r, "model"), chi.URLParam(r, "source")
@@ -52,14 +53,19 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f := features.FeatureFilter{ModelID: modelID, SourceID: sourceID, Limit: browserPageSize}
-	switch q.Get("sort") {
-	case "maxact":
+	sortParam := q.Get("sort")
+	switch {
+	case sortParam == "maxact":
 		f.Sort = features.SortByMaxAct
-	case "density":
+	case sortParam == "density":
 		f.Sort = features.SortByDensity
+	case strings.HasPrefix(sortParam, "score:"):
+		// The store refuses a scorer name that cannot be one (400, naming the sort).
+		f.Sort = features.FeatureSort(sortParam)
 	default:
 		f.Sort = features.SortByIndex
 	}
+	scoreType, byScore := f.Sort.ScoreType()
 	f.Desc = q.Get("desc") == "1"
 	f.HideDead = q.Get("hidedead") == "1"
 	query, err := filterText("q", q.Get("q"))
@@ -95,6 +101,12 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 			Density:     templates.Percent(fs.FracNonzero),
 			Explanation: fs.Explanation,
 			Dead:        fs.MaxActApprox <= 0,
+		}
+		if byScore {
+			row.Score = "–"
+			if fs.Score != nil {
+				row.Score = strconv.FormatFloat(*fs.Score, 'f', 3, 64)
+			}
 		}
 		toks := make([]string, 0, len(fs.TopTokens))
 		for _, t := range fs.TopTokens {
@@ -151,8 +163,27 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.DensityHist, v.DeadCount = densityChart(h), h.Dead
 	}
-	v.SortLinks = make(map[string]string, 3)
-	for _, col := range []string{"index", "maxact", "density"} {
+	cols := []string{"index", "maxact", "density"}
+	if tl, ok := s.Features.(features.ScoreTypeLister); ok {
+		types, err := tl.SourceScoreTypes(r.Context(), modelID, sourceID)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		for _, typ := range types {
+			v.ScoreSorts = append(v.ScoreSorts, templates.SortOption{Value: string(features.SortByScore(typ)), Label: scoreLabel(typ)})
+		}
+	}
+	if byScore {
+		v.ScoreLabel = scoreLabel(scoreType)
+		cols = append(cols, v.Sort)
+		// A scorer the source has no scores of (an old link) stays selected.
+		if !slices.ContainsFunc(v.ScoreSorts, func(o templates.SortOption) bool { return o.Value == v.Sort }) {
+			v.ScoreSorts = append(v.ScoreSorts, templates.SortOption{Value: v.Sort, Label: v.ScoreLabel})
+		}
+	}
+	v.SortLinks = make(map[string]string, len(cols))
+	for _, col := range cols {
 		// Clicking the current column flips the order; a new column starts
 		// descending, except index which reads naturally ascending.
 		desc := col != "index"
@@ -160,6 +191,10 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 			desc = !v.Desc
 		}
 		v.SortLinks[col] = link(col, desc, 1)
+	}
+	if v.AutoInterp, err = s.autoInterpPanel(r, src); err != nil {
+		s.pageError(w, r, err)
+		return
 	}
 	s.render(w, r, status, templates.SourcePage(v))
 }

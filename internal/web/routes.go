@@ -69,6 +69,8 @@ func (s *Server) routes() chi.Router {
 		r.Get("/{model}/steer", s.handleSteerPage) // page_steer.go
 		r.Get("/{model}/{source}", s.handleSourcePage)
 		r.Get("/{model}/{source}/build-state", s.handleBuildState)
+		r.Get("/{model}/{source}/autointerp", s.handleAutoInterpState)  // page_autointerp.go
+		r.Post("/{model}/{source}/autointerp", s.handleAutoInterpStart) // needs a logged-in key that may write the source
 		r.Get("/{model}/{source}/{index}", s.handleFeaturePage)
 		r.Get("/{model}/{source}/{index}/activations", s.handleFeatureActivations)
 		r.Post("/{model}/{source}/{index}/test", s.handleFeatureTest)

@@ -59,6 +59,13 @@ func (s *syncBuffer) String() string {
 // adjust, when not nil, changes the Hardening before Install.
 func newHardened(t *testing.T, private bool, adjust func(*web.Hardening)) *hardEnv {
 	t.Helper()
+	return newHardenedWith(t, private, adjust, nil)
+}
+
+// newHardenedWith is newHardened with configure, when not nil, adjusting
+// the server (e.g. its auto-interp jobs) before the hardening is installed.
+func newHardenedWith(t *testing.T, private bool, adjust func(*web.Hardening), configure func(*web.Server)) *hardEnv {
+	t.Helper()
 	db := storetest.NewDB(t)
 	webtest.Seed(t, db)
 	ctx := context.Background()
@@ -101,6 +108,9 @@ func newHardened(t *testing.T, private bool, adjust func(*web.Hardening)) *hardE
 	}
 	if adjust != nil {
 		adjust(h)
+	}
+	if configure != nil {
+		configure(srv)
 	}
 	handler, err := h.Install(srv)
 	if err != nil {

@@ -44,6 +44,9 @@ type Server struct {
 	// AutoInterp generates and scores explanations with an LLM; nil turns
 	// its routes into 503s that say what to configure.
 	AutoInterp features.AutoInterpService
+	// AutoInterpJobs starts auto-interp jobs from the source page and
+	// reports their progress; nil: the page says what to configure.
+	AutoInterpJobs features.AutoInterpJobs
 	// Scheduler admits page and API reads under Hardening, paced against
 	// the prompts Inference runs (cmd/server hands both the same one).
 	Scheduler features.Scheduler
@@ -74,6 +77,10 @@ type Server struct {
 	ReadMiddleware    []func(http.Handler) http.Handler
 	ComputeMiddleware []func(http.Handler) http.Handler
 	WriteMiddleware   []func(http.Handler) http.Handler
+
+	// identify finds the logged-in user of a public page (set by
+	// Hardening.Install); nil: nobody is logged in.
+	identify func(*http.Request) *features.APIKey
 
 	buildOnce sync.Once
 	built     atomic.Bool
@@ -122,6 +129,19 @@ func (s *Server) init() {
 	}
 	s.sources = newSourceCache(sourceCacheTTL)
 	s.respCache = newResponseCache(s.ResponseCacheBytes)
+}
+
+// viewer returns the key of the user a request comes from: the one the
+// hardening checked, or on a public page the logged-in one; nil for an
+// anonymous visitor.
+func (s *Server) viewer(r *http.Request) *features.APIKey {
+	if k := APIKeyFrom(r.Context()); k != nil {
+		return k
+	}
+	if s.identify != nil {
+		return s.identify(r)
+	}
+	return nil
 }
 
 // sourceCacheTTL is how long a source read for its width is reused.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,10 @@ type JobOptions struct {
 	BudgetTokens int64
 	// Progress, when set, is called after each feature (done of total).
 	Progress func(done, total int)
+	// Snapshot, when set, is called after each feature with a copy of the
+	// summary so far and the number of features done, under the job's lock
+	// (keep it short: the runner copies it for its next progress write).
+	Snapshot func(s Summary, done int)
 }
 
 // Failure is a feature that failed, with the reason.
@@ -128,6 +133,11 @@ func (p *Pipeline) RunJob(ctx context.Context, o JobOptions) (*Summary, error) {
 		done++
 		if o.Progress != nil {
 			o.Progress(done, len(idx))
+		}
+		if o.Snapshot != nil {
+			c := *sum
+			c.Failed, c.ScoreFailed = slices.Clone(sum.Failed), slices.Clone(sum.ScoreFailed)
+			o.Snapshot(c, done)
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)

@@ -20,6 +20,9 @@ import (
 //   - Reads and compute stay public unless the instance is private; on public
 //     routes an X-Api-Key header is ignored, valid or not, because
 //     Neuronpedia's Python client sends its own key with every request.
+//     A public page may still ask who is logged in (Identify) to offer what
+//     that key may do (the source page's auto-interp form); an invalid key
+//     there makes an anonymous visitor, never a refusal.
 //   - A key is read from the X-Api-Key header, else a session from the
 //     login cookie.
 //   - The cookie holds an opaque session token, never the key: the server
@@ -144,6 +147,28 @@ func (a *Auth) authenticate(r *http.Request) (*features.APIKey, error) {
 		return nil, features.Wrap(features.EUNAVAILABLE, err, "cannot check the API key right now")
 	}
 	return k, nil
+}
+
+// Identify returns the key a request carries (header or login cookie)
+// when it is valid, nil otherwise: public pages use it to show what the
+// logged-in user may do, never to refuse anyone.
+func (a *Auth) Identify(r *http.Request) *features.APIKey {
+	if k := APIKeyFrom(r.Context()); k != nil {
+		return k
+	}
+	if secret, _ := keyFrom(r); secret == "" {
+		return nil
+	}
+	k, err := a.authenticate(r)
+	if err != nil {
+		return nil
+	}
+	return k
+}
+
+// WithAPIKey returns ctx carrying k as the request's key.
+func WithAPIKey(ctx context.Context, k *features.APIKey) context.Context {
+	return context.WithValue(ctx, keyCtx{}, k)
 }
 
 // RequireKey lets a request through only with a valid, unrevoked key:
