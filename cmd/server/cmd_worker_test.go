@@ -49,9 +49,9 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 	common := []string{"--model", demoRoot + "/model",
 		"--sae", demoRoot + "/saes/blocks.1.hook_resid_pre", "--sae", demoRoot + "/saes/blocks.2.hook_resid_pre",
 		"--sae", demoRoot + "/saes/blocks.3.hook_resid_pre",
-		"--corpus", demoRoot + "/corpus/eval.jsonl.gz", "--contexts", "128", "--chunk", "8", "--batch", "1024"}
-	// 16 chunks in shards of 2: 8 shard jobs, then 3 merges.
-	out, err := runCLI(t, append([]string{"build", "--enqueue", "--shard-chunks", "2", "--database-url", distURL,
+		"--corpus", demoRoot + "/corpus/eval.jsonl.gz", "--contexts", "64", "--chunk", "8", "--batch", "1024"}
+	// 8 chunks in shards of 1: 8 shard jobs, then 3 merges.
+	out, err := runCLI(t, append([]string{"build", "--enqueue", "--shard-chunks", "1", "--database-url", distURL,
 		"--work-dir", t.TempDir()}, common...)...)
 	if err != nil || !strings.Contains(out, "shards=8") {
 		t.Fatalf("enqueue: %v\n%s", err, out)
