@@ -293,3 +293,40 @@ func TestWorkerFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRunsWorker checks that serve --worker works queued builds: a
+// one-source build enqueued with --wait finishes with only serve running.
+func TestServeRunsWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	bin := serverBinary(t)
+	url := storetest.NewURL(t)
+	serve := exec.Command(bin, "serve", "--addr", freeAddr(t), "--database-url", url, "--no-demo", "--data-dir", t.TempDir(),
+		"--worker", "--worker-concurrency", "2")
+	var slog syncBuffer
+	serve.Stdout, serve.Stderr = &slog, &slog
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		_ = serve.Wait()
+		if t.Failed() {
+			t.Logf("serve:\n%s", slog.String())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	enq := exec.CommandContext(ctx, bin, "build", "--enqueue", "--wait", "--shard-chunks", "1", "--database-url", url,
+		"--work-dir", t.TempDir(), "--model", demoRoot+"/model", "--sae", demoRoot+"/saes/blocks.2.hook_resid_pre",
+		"--corpus", demoRoot+"/corpus/eval.jsonl.gz", "--contexts", "16", "--chunk", "8")
+	out, err := enq.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dashboards built by the workers") || !strings.Contains(string(out), "shards=2") {
+		t.Fatalf("build --enqueue --wait with serve --worker: %v\n%s", err, out)
+	}
+	src, err := openTestDB(t, url).GetSource(context.Background(), "demo-gpt2-4l", "2-res-topk")
+	if err != nil || src.Build == nil || src.Build.State != features.BuildDone || src.Build.FeaturesDone != 4096 {
+		t.Errorf("source after the build: %+v, %v", src, err)
+	}
+}
