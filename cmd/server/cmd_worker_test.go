@@ -49,9 +49,9 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 	common := []string{"--model", demoRoot + "/model",
 		"--sae", demoRoot + "/saes/blocks.1.hook_resid_pre", "--sae", demoRoot + "/saes/blocks.2.hook_resid_pre",
 		"--sae", demoRoot + "/saes/blocks.3.hook_resid_pre",
-		"--corpus", demoRoot + "/corpus/eval.jsonl.gz", "--contexts", "128", "--chunk", "8", "--batch", "1024"}
-	// 16 chunks in shards of 2: 8 shard jobs, then 3 merges.
-	out, err := runCLI(t, append([]string{"build", "--enqueue", "--shard-chunks", "2", "--database-url", distURL,
+		"--corpus", demoRoot + "/corpus/eval.jsonl.gz", "--contexts", "64", "--chunk", "8", "--batch", "1024"}
+	// 8 chunks in shards of 1: 8 shard jobs, then 3 merges.
+	out, err := runCLI(t, append([]string{"build", "--enqueue", "--shard-chunks", "1", "--database-url", distURL,
 		"--work-dir", t.TempDir()}, common...)...)
 	if err != nil || !strings.Contains(out, "shards=8") {
 		t.Fatalf("enqueue: %v\n%s", err, out)
@@ -291,5 +291,42 @@ func TestWorkerFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want an error with %q\n%s", c.args, err, c.want, out)
 		}
+	}
+}
+
+// TestServeRunsWorker checks that serve --worker works queued builds: a
+// one-source build enqueued with --wait finishes with only serve running.
+func TestServeRunsWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	bin := serverBinary(t)
+	url := storetest.NewURL(t)
+	serve := exec.Command(bin, "serve", "--addr", freeAddr(t), "--database-url", url, "--no-demo", "--data-dir", t.TempDir(),
+		"--worker", "--worker-concurrency", "2")
+	var slog syncBuffer
+	serve.Stdout, serve.Stderr = &slog, &slog
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		_ = serve.Wait()
+		if t.Failed() {
+			t.Logf("serve:\n%s", slog.String())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	enq := exec.CommandContext(ctx, bin, "build", "--enqueue", "--wait", "--shard-chunks", "1", "--database-url", url,
+		"--work-dir", t.TempDir(), "--model", demoRoot+"/model", "--sae", demoRoot+"/saes/blocks.2.hook_resid_pre",
+		"--corpus", demoRoot+"/corpus/eval.jsonl.gz", "--contexts", "16", "--chunk", "8")
+	out, err := enq.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dashboards built by the workers") || !strings.Contains(string(out), "shards=2") {
+		t.Fatalf("build --enqueue --wait with serve --worker: %v\n%s", err, out)
+	}
+	src, err := openTestDB(t, url).GetSource(context.Background(), "demo-gpt2-4l", "2-res-topk")
+	if err != nil || src.Build == nil || src.Build.State != features.BuildDone || src.Build.FeaturesDone != 4096 {
+		t.Errorf("source after the build: %+v, %v", src, err)
 	}
 }

@@ -306,8 +306,27 @@ func NewWorker(d Deps, cfg WorkerConfig) (*river.Client[pgx.Tx], error) {
 		// The rescuer looks at jobs running for longer than this, then
 		// reruns those past their own kind's timeout.
 		RescueStuckJobsAfter: cfg.ShardTimeout + max(time.Second, cfg.ShardTimeout/10),
-		Logger:               d.Log,
+		// River reports its routine (job counts every few seconds) at
+		// info; ours says what each job did.
+		Logger: slog.New(atLeast{d.Log.Handler(), slog.LevelWarn}),
 	})
+}
+
+// atLeast drops records below a level.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(as []slog.Attr) slog.Handler {
+	return atLeast{h.Handler.WithAttrs(as), h.min}
+}
+func (h atLeast) WithGroup(name string) slog.Handler {
+	return atLeast{h.Handler.WithGroup(name), h.min}
 }
 
 // loaded is a build's model and SAEs, loaded once per worker process.

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -161,4 +162,23 @@ func TestShardBadInput(t *testing.T) {
 	if _, _, err := Merge(ctx, o, p2, "no-such-source", parts); err == nil || !strings.Contains(err.Error(), "no-such-source") {
 		t.Errorf("unknown source: %v", err)
 	}
+}
+
+// FuzzDecodeContexts feeds arbitrary bytes to the decoder of stored
+// contexts: an error or contexts that re-encode to the input, never a
+// panic.
+func FuzzDecodeContexts(f *testing.F) {
+	f.Add(EncodeContexts([][]int32{{0, 1, 2}, {0, 5}}), 2)
+	f.Add(EncodeContexts([][]int32{{0}}), 1)
+	f.Add([]byte{1, 0, 0}, 1)
+	f.Add([]byte{}, 0)
+	f.Fuzz(func(t *testing.T, data []byte, want int) {
+		cs, err := DecodeContexts(data, want, 8, 100)
+		if err != nil {
+			return
+		}
+		if len(cs) != want || !bytes.Equal(EncodeContexts(cs), data) {
+			t.Fatalf("decoded %d contexts that do not re-encode to the input", len(cs))
+		}
+	})
 }
