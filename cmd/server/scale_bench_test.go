@@ -176,18 +176,19 @@ func TestScaleProof(t *testing.T) {
 	t.Logf("|---|---|---|---|---|---|---|---|---|---|")
 	run := func(name string, targets []webtest.Request, conc int) {
 		t.Helper()
-		cpu0, pg0 := cpuSeconds(), pgCPU(dbName)
+		cpu0, pgStop := cpuSeconds(), pgCPUSampler(dbName)
 		warm := min(50, len(targets))
 		out, err := webtest.Load(ctx, webtest.LoadConfig{Duration: dur, Gzip: true, Warmup: warm,
 			Routes: []webtest.Route{{Name: name, Workers: conc, Next: func(_, i int) webtest.Request { return targets[i%len(targets)] }}}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+		pg := pgStop()
 		r := out.Routes[0]
 		reqs := float64(r.Count() + warm)
 		t.Logf("| %s | %d | %d | %s | %s | %s | %s | %.0f | %d | %.2f + %.2f |", name, conc, r.Count(), webtest.Millis(r.P50),
 			webtest.Millis(r.P90), webtest.Millis(r.P99), webtest.Millis(r.Max), r.RPS, r.Errors(),
-			(cpuSeconds()-cpu0)*1000/reqs, (pgCPU(dbName)-pg0)*1000/reqs)
+			(cpuSeconds()-cpu0)*1000/reqs, pg*1000/reqs)
 		if r.Errors() > 0 {
 			t.Errorf("%s: %d errors, first: %s", name, r.Errors(), r.FirstError)
 		}
@@ -220,20 +221,6 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q: not a positive number", name, v)
 	}
 	return n
-}
-
-// pgCPU is the user+system CPU seconds of the PostgreSQL backends now
-// serving database dbName (Linux /proc; 0 elsewhere). Backends that ended
-// in between are not counted: the import's and the load's pools stay open.
-func pgCPU(dbName string) float64 {
-	var sum float64
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		if v, ok := backendCPU(d, dbName); ok {
-			sum += v
-		}
-	}
-	return sum
 }
 
 // backendCPU is the user+system CPU seconds of /proc/{pid} if it is a
