@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +44,8 @@ const scaleModel, scaleSource = "gemma-2-2b", "12-gemmascope-res-1m"
 // database is made and dropped), SAEX_SCALE_DURATION is each load
 // scenario's length (default 1s), SAEX_SCALE_CONNS the connections (16),
 // SAEX_SCALE_WORKERS import's --workers (2), SAEX_SCALE_SKIP_IMPORT (any
-// value) serves what SAEX_SCALE_DB holds. Timings are reported, not
+// value) serves what SAEX_SCALE_DB holds, SAEX_SCALE_ONLY (comma-separated
+// substrings of scenario names) runs only those scenarios. Timings are reported, not
 // asserted.
 func TestScaleProof(t *testing.T) {
 	ctx := context.Background()
@@ -174,8 +176,12 @@ func TestScaleProof(t *testing.T) {
 	dbName := dbNameFromURL(dbURL)
 	t.Logf("| scenario | connections | requests | p50 ms | p90 ms | p99 ms | max ms | req/s | errors | CPU ms/req (saex + PostgreSQL) |")
 	t.Logf("|---|---|---|---|---|---|---|---|---|---|")
+	only := os.Getenv("SAEX_SCALE_ONLY")
 	run := func(name string, targets []webtest.Request, conc int) {
 		t.Helper()
+		if only != "" && !slices.ContainsFunc(strings.Split(only, ","), func(s string) bool { return strings.Contains(name, s) }) {
+			return
+		}
 		cpu0, pgStop := cpuSeconds(), pgCPUSampler(dbName)
 		warm := min(50, len(targets))
 		out, err := webtest.Load(ctx, webtest.LoadConfig{Duration: dur, Gzip: true, Warmup: warm,
