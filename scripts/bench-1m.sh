@@ -15,7 +15,8 @@
 # present, ~3 GB), PGURL (postgres://postgres@127.0.0.1:5432, a server where
 # the user may create databases), DB (saex_scale1m), DURATION (20s per load
 # scenario), CONNS (16), WORKERS (import --workers, 2), KEEP_DB (keep the
-# database afterwards), SKIP_IMPORT (serve an existing DB; implies KEEP_DB).
+# database afterwards), SKIP_IMPORT (serve an existing DB; implies KEEP_DB),
+# ONLY (comma-separated substrings of the load scenarios to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,5 +38,5 @@ fi
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (modified)'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 SAEX_SCALE_FEATURES="$FEATURES" SAEX_SCALE_EXPORT="$EXPORT" SAEX_SCALE_DB="$PGURL/$DB" \
 SAEX_SCALE_DURATION="${DURATION:-20s}" SAEX_SCALE_CONNS="${CONNS:-16}" SAEX_SCALE_WORKERS="${WORKERS:-2}" \
-SAEX_SCALE_SKIP_IMPORT="$SKIP_IMPORT" \
+SAEX_SCALE_SKIP_IMPORT="$SKIP_IMPORT" SAEX_SCALE_ONLY="${ONLY:-}" \
   go test ./cmd/server -run '^TestScaleProof$' -count=1 -v -timeout 4h

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +44,8 @@ const scaleModel, scaleSource = "gemma-2-2b", "12-gemmascope-res-1m"
 // database is made and dropped), SAEX_SCALE_DURATION is each load
 // scenario's length (default 1s), SAEX_SCALE_CONNS the connections (16),
 // SAEX_SCALE_WORKERS import's --workers (2), SAEX_SCALE_SKIP_IMPORT (any
-// value) serves what SAEX_SCALE_DB holds. Timings are reported, not
+// value) serves what SAEX_SCALE_DB holds, SAEX_SCALE_ONLY (comma-separated
+// substrings of scenario names) runs only those scenarios. Timings are reported, not
 // asserted.
 func TestScaleProof(t *testing.T) {
 	ctx := context.Background()
@@ -174,20 +176,25 @@ func TestScaleProof(t *testing.T) {
 	dbName := dbNameFromURL(dbURL)
 	t.Logf("| scenario | connections | requests | p50 ms | p90 ms | p99 ms | max ms | req/s | errors | CPU ms/req (saex + PostgreSQL) |")
 	t.Logf("|---|---|---|---|---|---|---|---|---|---|")
+	only := os.Getenv("SAEX_SCALE_ONLY")
 	run := func(name string, targets []webtest.Request, conc int) {
 		t.Helper()
-		cpu0, pg0 := cpuSeconds(), pgCPU(dbName)
+		if only != "" && !slices.ContainsFunc(strings.Split(only, ","), func(s string) bool { return strings.Contains(name, s) }) {
+			return
+		}
+		cpu0, pgStop := cpuSeconds(), pgCPUSampler(dbName)
 		warm := min(50, len(targets))
 		out, err := webtest.Load(ctx, webtest.LoadConfig{Duration: dur, Gzip: true, Warmup: warm,
 			Routes: []webtest.Route{{Name: name, Workers: conc, Next: func(_, i int) webtest.Request { return targets[i%len(targets)] }}}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+		pg := pgStop()
 		r := out.Routes[0]
 		reqs := float64(r.Count() + warm)
 		t.Logf("| %s | %d | %d | %s | %s | %s | %s | %.0f | %d | %.2f + %.2f |", name, conc, r.Count(), webtest.Millis(r.P50),
 			webtest.Millis(r.P90), webtest.Millis(r.P99), webtest.Millis(r.Max), r.RPS, r.Errors(),
-			(cpuSeconds()-cpu0)*1000/reqs, (pgCPU(dbName)-pg0)*1000/reqs)
+			(cpuSeconds()-cpu0)*1000/reqs, pg*1000/reqs)
 		if r.Errors() > 0 {
 			t.Errorf("%s: %d errors, first: %s", name, r.Errors(), r.FirstError)
 		}
@@ -220,20 +227,6 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q: not a positive number", name, v)
 	}
 	return n
-}
-
-// pgCPU is the user+system CPU seconds of the PostgreSQL backends now
-// serving database dbName (Linux /proc; 0 elsewhere). Backends that ended
-// in between are not counted: the import's and the load's pools stay open.
-func pgCPU(dbName string) float64 {
-	var sum float64
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		if v, ok := backendCPU(d, dbName); ok {
-			sum += v
-		}
-	}
-	return sum
 }
 
 // backendCPU is the user+system CPU seconds of /proc/{pid} if it is a

@@ -566,6 +566,27 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 		return out, total, dbErr(err, "list features")
 	}
 	offset, limit, inner := flt.Offset, min(flt.Limit, total-flt.Offset), orderBy(flt.Desc)
+	if flt.Query == "" && col == "" && !flt.HideDead {
+		// A source holding every index from 0 to total-1 (a full SAE):
+		// the page in index order is a range of indexes, at any depth.
+		var maxIdx *int32
+		if err := db.Pool.QueryRow(ctx, `SELECT max(idx) FROM features WHERE sid = $1`, sid).Scan(&maxIdx); err != nil {
+			return nil, 0, dbErr(err, "list features")
+		}
+		if maxIdx != nil && int(*maxIdx) == total-1 {
+			lo := offset
+			if flt.Desc {
+				lo = total - offset - limit
+			}
+			rows, err := db.Pool.Query(ctx, summarySelect+` WHERE f.sid = $1 AND f.idx >= $2 AND f.idx < $3 ORDER BY `+orderBy(flt.Desc),
+				sid, lo, lo+limit)
+			if err != nil {
+				return nil, 0, dbErr(err, "list features")
+			}
+			out, err := scanSummaries(rows, flt.ModelID, flt.SourceID, false)
+			return out, total, dbErr(err, "list features")
+		}
+	}
 	if flt.Query == "" && offset > total/2 {
 		// The same rows counted from the end, in the reverse order.
 		offset, inner = total-offset-limit, orderBy(!flt.Desc)

@@ -20,6 +20,12 @@ const scaleModel, scaleSource = "gemma-2-2b", "12-gemmascope-res-1m"
 // a quarter dead (max 0, density 0), some live with density 0, and max
 // activations and densities drawn from a few values.
 func scaleSourceDB(t *testing.T, n int) (*store.DB, []*features.Feature) {
+	return scaleSourceDBStride(t, n, 3)
+}
+
+// scaleSourceDBStride is scaleSourceDB with indexes 0, stride, 2*stride...
+// (stride 1: every index, as a full SAE has).
+func scaleSourceDBStride(t *testing.T, n, stride int) (*store.DB, []*features.Feature) {
 	t.Helper()
 	db := storetest.NewDB(t)
 	loadMeta(t, db, &npexport.Meta{
@@ -30,7 +36,7 @@ func scaleSourceDB(t *testing.T, n int) (*store.DB, []*features.Feature) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	var fs []*features.Feature
 	for i := 0; i < n; i++ {
-		f := &features.Feature{Index: i * 3} // gaps in the indexes
+		f := &features.Feature{Index: i * stride}
 		switch rng.IntN(8) {
 		case 0, 1: // dead
 		case 2:
@@ -87,7 +93,13 @@ func browserOrder(fs []*features.Feature, sort features.FeatureSort, desc, hideD
 // end included, against the order worked out in Go, and the total against
 // a count.
 func TestListFeaturesEveryPage(t *testing.T) {
-	db, fs := scaleSourceDB(t, 301)
+	for _, stride := range []int{1, 3} {
+		t.Run(fmt.Sprintf("stride %d", stride), func(t *testing.T) { testListFeaturesEveryPage(t, stride) })
+	}
+}
+
+func testListFeaturesEveryPage(t *testing.T, stride int) {
+	db, fs := scaleSourceDBStride(t, 301, stride)
 	const limit = 7
 	for _, sort := range []features.FeatureSort{features.SortByIndex, features.SortByMaxAct, features.SortByDensity} {
 		for _, desc := range []bool{false, true} {
