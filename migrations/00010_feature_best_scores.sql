@@ -16,6 +16,13 @@
 --   concurrent writers queue rather than deadlock), then inserts the
 --   recomputed values with greatest() on conflict: a row that reappears in
 --   between was written by a concurrent insert of a live score.
+-- The number of rows per (sid, score_type), which places a page in the
+-- scored or the unscored part of the order, is kept as append-only deltas
+-- in feature_best_score_tallies (as migration 00009's feature_tallies: no
+-- row is updated, so parallel writers never wait on each other); a writer
+-- that finds 256 or more delta rows of one (sid, score_type) folds them into
+-- one, one writer at a time (a transaction-scoped advisory lock, skipped
+-- when taken).
 -- Two orders, because the browser breaks ties by ascending idx in both
 -- directions: (best, idx) serves ascending (and, scanned backward, its
 -- reverse), (best DESC, idx) descending.
@@ -154,6 +161,45 @@ SELECT e.sid, s.explanation_score_type_name, e.idx, max(s.value)
 FROM explanation_scores s JOIN explanations e ON e.id = s.explanation_id
 GROUP BY 1, 2, 3;
 
+CREATE TABLE feature_best_score_tallies (
+    sid        integer NOT NULL,
+    score_type text    NOT NULL,
+    n          bigint  NOT NULL
+);
+CREATE INDEX feature_best_score_tallies_key ON feature_best_score_tallies (sid, score_type) INCLUDE (n);
+INSERT INTO feature_best_score_tallies (sid, score_type, n)
+SELECT sid, score_type, count(*) FROM feature_best_scores GROUP BY 1, 2;
+
+-- +goose StatementBegin
+CREATE FUNCTION feature_best_score_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    k record;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO feature_best_score_tallies (sid, score_type, n)
+        SELECT sid, score_type, count(*) FROM changed_rows GROUP BY 1, 2;
+    ELSE
+        INSERT INTO feature_best_score_tallies (sid, score_type, n)
+        SELECT sid, score_type, -count(*) FROM changed_rows GROUP BY 1, 2;
+    END IF;
+    FOR k IN SELECT DISTINCT sid, score_type FROM changed_rows LOOP
+        IF (SELECT count(*) FROM feature_best_score_tallies t WHERE t.sid = k.sid AND t.score_type = k.score_type) >= 256
+           AND pg_try_advisory_xact_lock(hashtextextended('saex best score tallies ' || k.score_type, k.sid)) THEN
+            WITH d AS (DELETE FROM feature_best_score_tallies t WHERE t.sid = k.sid AND t.score_type = k.score_type RETURNING t.n)
+            INSERT INTO feature_best_score_tallies (sid, score_type, n)
+            SELECT k.sid, k.score_type, sum(n) FROM d HAVING sum(n) <> 0;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER feature_best_scores_tally_insert AFTER INSERT ON feature_best_scores
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION feature_best_score_tally();
+CREATE TRIGGER feature_best_scores_tally_delete AFTER DELETE ON feature_best_scores
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION feature_best_score_tally();
+
 CREATE INDEX feature_best_scores_asc ON feature_best_scores (sid, score_type, best, idx);
 CREATE INDEX feature_best_scores_desc ON feature_best_scores (sid, score_type, best DESC, idx);
 
@@ -163,6 +209,10 @@ DROP TRIGGER explanations_best_delete ON explanations;
 DROP TRIGGER explanation_scores_best_update ON explanation_scores;
 DROP TRIGGER explanation_scores_best_delete ON explanation_scores;
 DROP TRIGGER explanation_scores_best_insert ON explanation_scores;
+DROP TRIGGER feature_best_scores_tally_delete ON feature_best_scores;
+DROP TRIGGER feature_best_scores_tally_insert ON feature_best_scores;
+DROP FUNCTION feature_best_score_tally();
+DROP TABLE feature_best_score_tallies;
 DROP FUNCTION feature_best_scores_explanations_changed();
 DROP FUNCTION feature_best_scores_change();
 DROP FUNCTION feature_best_scores_remove();

@@ -585,8 +585,9 @@ func (db *DB) listByScore(ctx context.Context, flt features.FeatureFilter, score
 			return nil, err
 		}
 	default:
-		// Rows name only features that exist (explanations reference them).
-		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM feature_best_scores b WHERE b.sid = $1 AND b.score_type = $2`,
+		// Rows name only features that exist (explanations reference
+		// them); their number is tallied (migration 00010).
+		if err := db.Pool.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM feature_best_score_tallies WHERE sid = $1 AND score_type = $2`,
 			args[0], scoreType).Scan(&scored); err != nil {
 			return nil, err
 		}
