@@ -568,6 +568,10 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 // the ones without a score by index. where and args (the sid, then the text
 // query if any) select the matching features f, total of them; dead is the
 // number of dead features of the source when there is no text query.
+// Scored pages of a text query or of hide-dead on a source with dead
+// features look up each passed feature in features_live (a nested loop);
+// pages of the unscored tail pass the scored features on their way
+// (an anti-join on features).
 //
 // With the number of scored matches known, a page is a slice of the scored
 // features' index order, or of the unscored features' index order
@@ -617,7 +621,7 @@ func (db *DB) listByScore(ctx context.Context, flt features.FeatureFilter, score
 			idx = " DESC"
 		}
 		from := ` FROM feature_best_scores b WHERE b.sid = $1 AND b.score_type = ` + tp
-		if flt.Query != "" || flt.HideDead {
+		if flt.Query != "" || flt.HideDead && dead > 0 {
 			from = ` FROM feature_best_scores b JOIN features f ON f.sid = b.sid AND f.idx = b.idx` + where +
 				` AND b.sid = $1 AND b.score_type = ` + tp
 		}
