@@ -6,7 +6,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"saex/internal/features"
 	"saex/internal/store"
@@ -231,4 +234,74 @@ func aggregateOrder(t *testing.T, db *store.DB, sid int32, typ string, desc, hid
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestFeatureBestScoresConcurrentWriters scores one feature from several
+// transactions at once, and deletes one of its scores meanwhile: the best
+// score and the tally end exact (a plain INSERT would fail on the key, a
+// blind overwrite would keep whichever committed last).
+func TestFeatureBestScoresConcurrentWriters(t *testing.T) {
+	db := storetest.NewDB(t)
+	for _, err := range []error{
+		db.UpsertModel(ctx, &features.Model{ID: "m"}),
+		db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}),
+		db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res", NumFeatures: 2}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO features (sid, idx, max_act_approx) SELECT sid, g, 1 FROM sources, generate_series(0, 1) g;
+		INSERT INTO explanations (id, sid, idx, description) SELECT 'first', sid, 0, 'x' FROM sources;
+		INSERT INTO explanation_scores (id, explanation_id, value, explanation_score_type_name) VALUES ('first', 'first', 2, 'recall')`); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 6 // and a deleter: all within the pool's 8 connections
+	var ready, done sync.WaitGroup
+	ready.Add(writers + 1)
+	errs := make(chan error, writers+1)
+	for w := range writers + 1 {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			errs <- pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+				id := fmt.Sprintf("w%d", w)
+				var err error
+				if w == writers {
+					_, err = tx.Exec(ctx, `SELECT 1`)
+				} else {
+					_, err = tx.Exec(ctx, `INSERT INTO explanations (id, sid, idx, description) SELECT $1, sid, 0, 'x' FROM sources`, id)
+				}
+				ready.Done()
+				ready.Wait() // every transaction open before any scores
+				if err != nil {
+					return err
+				}
+				if w == writers {
+					_, err = tx.Exec(ctx, `DELETE FROM explanation_scores WHERE id = 'first'`)
+					return err
+				}
+				_, err = tx.Exec(ctx, `INSERT INTO explanation_scores (id, explanation_id, value, explanation_score_type_name) VALUES ($1, $1, $2, 'recall')`,
+					id, float64(w)/10)
+				return err
+			})
+		}()
+	}
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var best float64
+	var tally, rows int
+	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT best FROM feature_best_scores WHERE idx = 0 AND score_type = 'recall'),
+		(SELECT sum(n) FROM feature_best_score_tallies WHERE score_type = 'recall'),
+		(SELECT count(*) FROM feature_best_scores)`).Scan(&best, &tally, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(writers-1) / 10; best != want || tally != 1 || rows != 1 {
+		t.Errorf("best %v, want %v; tally %d, rows %d, want 1", best, want, tally, rows)
+	}
 }
