@@ -433,13 +433,6 @@ const summaryColumns = `SELECT f.idx, f.max_act_approx, f.frac_nonzero, f.pos_st
 
 const summarySelect = summaryColumns + ` FROM features f`
 
-// scoreJoin (after summaryColumns + ", sc.v FROM features f") adds each
-// feature's best score of one scorer ($1: the sid, $%d: the score type),
-// NULL without one.
-const scoreJoin = ` LEFT JOIN (SELECT e.idx, max(s.value) AS v FROM explanations e
-	  JOIN explanation_scores s ON s.explanation_id = e.id
-	  WHERE e.sid = $1 AND s.explanation_score_type_name = $%d GROUP BY e.idx) sc ON sc.idx = f.idx`
-
 // scanSummaries reads summaryColumns, and the score column after them
 // when withScore.
 func scanSummaries(rows pgx.Rows, modelID, sourceID string, withScore bool) ([]*features.FeatureSummary, error) {
@@ -517,11 +510,13 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 		where += ` AND f.max_act_approx > 0`
 	}
 	var total int
+	var dead int64 // without a text query: the source's dead features
 	if flt.Query == "" {
 		t, err := db.tally(ctx, db.Pool, sid)
 		if err != nil {
 			return nil, 0, dbErr(err, "list features")
 		}
+		dead = t.bins[tallyDead]
 		if flt.HideDead {
 			total = int(t.live())
 		} else {
@@ -549,20 +544,7 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 		return nil, total, nil
 	}
 	if byScore {
-		// Features without a score come last whichever the direction.
-		order := "sc.v ASC NULLS LAST"
-		if flt.Desc {
-			order = "sc.v DESC NULLS LAST"
-		}
-		args = append(args, scoreType)
-		sel := summaryColumns + `, sc.v FROM features f` + fmt.Sprintf(scoreJoin, len(args))
-		args = append(args, flt.Limit, flt.Offset)
-		rows, err := db.Pool.Query(ctx, sel+where+fmt.Sprintf(` ORDER BY %s, f.idx LIMIT $%d OFFSET $%d`,
-			order, len(args)-1, len(args)), args...)
-		if err != nil {
-			return nil, 0, dbErr(err, "list features")
-		}
-		out, err := scanSummaries(rows, flt.ModelID, flt.SourceID, true)
+		out, err := db.listByScore(ctx, flt, scoreType, where, args, total, dead)
 		return out, total, dbErr(err, "list features")
 	}
 	offset, limit, inner := flt.Offset, min(flt.Limit, total-flt.Offset), orderBy(flt.Desc)
@@ -599,6 +581,97 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 	}
 	out, err := scanSummaries(rows, flt.ModelID, flt.SourceID, false)
 	return out, total, dbErr(err, "list features")
+}
+
+// listByScore returns a page of the sort by a scorer: the matching
+// features with a score of that type by their best one (migration 00010's
+// feature_best_scores), ties by ascending index in both directions, then
+// the ones without a score by index. where and args (the sid, then the text
+// query if any) select the matching features f, total of them; dead is the
+// number of dead features of the source when there is no text query.
+// Scored pages of a text query or of hide-dead on a source with dead
+// features look up each passed feature in features_live (a nested loop);
+// pages of the unscored tail pass the scored features on their way
+// (an anti-join on features).
+//
+// With the number of scored matches known, a page is a slice of the scored
+// features' index order, or of the unscored features' index order
+// (features without a row in feature_best_scores), or of both, each read
+// from the nearer end of its order.
+func (db *DB) listByScore(ctx context.Context, flt features.FeatureFilter, scoreType, where string, args []any,
+	total int, dead int64) ([]*features.FeatureSummary, error) {
+	args = append(args, scoreType)
+	tp := fmt.Sprintf("$%d", len(args))
+	hasScore := `EXISTS (SELECT FROM feature_best_scores b WHERE b.sid = $1 AND b.score_type = ` + tp + ` AND b.idx = f.idx)`
+	var scored int
+	switch {
+	case flt.Query != "":
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features f`+where+` AND `+hasScore, args...).Scan(&scored); err != nil {
+			return nil, err
+		}
+	default:
+		// Rows name only features that exist (explanations reference
+		// them); their number is tallied (migration 00010).
+		if err := db.Pool.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM feature_best_score_tallies WHERE sid = $1 AND score_type = $2`,
+			args[0], scoreType).Scan(&scored); err != nil {
+			return nil, err
+		}
+		if flt.HideDead && dead > 0 {
+			var scoredDead int
+			if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features f WHERE f.sid = $1 AND f.max_act_approx <= 0 AND `+
+				strings.ReplaceAll(hasScore, tp, "$2"), args[0], scoreType).Scan(&scoredDead); err != nil {
+				return nil, err
+			}
+			scored -= scoredDead
+		}
+	}
+	scored = min(scored, total) // a write between the counts
+	start, end := flt.Offset, min(flt.Offset+flt.Limit, total)
+	var parts []string
+	if n := min(end, scored) - start; n > 0 {
+		// Scored positions [start, start+n) of scored.
+		offset, reverse := start, false
+		if start > scored/2 {
+			offset, reverse = scored-start-n, true
+		}
+		best, idx := "", ""
+		if flt.Desc != reverse {
+			best = " DESC"
+		}
+		if reverse {
+			idx = " DESC"
+		}
+		from := ` FROM feature_best_scores b WHERE b.sid = $1 AND b.score_type = ` + tp
+		if flt.Query != "" || flt.HideDead && dead > 0 {
+			from = ` FROM feature_best_scores b JOIN features f ON f.sid = b.sid AND f.idx = b.idx` + where +
+				` AND b.sid = $1 AND b.score_type = ` + tp
+		}
+		parts = append(parts, fmt.Sprintf(`(SELECT b.idx%s ORDER BY b.best%s, b.idx%s LIMIT %d OFFSET %d)`, from, best, idx, n, offset))
+	}
+	if from := max(start, scored); end > from {
+		// Unscored positions [from, end), of total-scored.
+		n, offset, unscored, idx := end-from, from-scored, total-scored, ""
+		if offset > unscored/2 {
+			offset, idx = unscored-offset-n, " DESC"
+		}
+		parts = append(parts, fmt.Sprintf(`(SELECT f.idx FROM features f%s AND NOT %s ORDER BY f.idx%s LIMIT %d OFFSET %d)`,
+			where, hasScore, idx, n, offset))
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	dir := "ASC"
+	if flt.Desc {
+		dir = "DESC"
+	}
+	rows, err := db.Pool.Query(ctx, summaryColumns+`, b.best FROM features f
+		LEFT JOIN feature_best_scores b ON b.sid = f.sid AND b.score_type = `+tp+` AND b.idx = f.idx
+		WHERE f.sid = $1 AND f.idx IN (`+strings.Join(parts, " UNION ALL ")+`)
+		ORDER BY b.best `+dir+` NULLS LAST, f.idx`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanSummaries(rows, flt.ModelID, flt.SourceID, true)
 }
 
 // SourceScoreTypes lists the score types stored for the explanations of

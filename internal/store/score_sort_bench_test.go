@@ -55,6 +55,8 @@ func BenchmarkListFeaturesByScore(b *testing.B) {
 		{"maxact", features.FeatureFilter{Sort: features.SortByMaxAct, Desc: true}},
 		{"score-page1", features.FeatureFilter{Sort: features.SortByScore("eleuther_recall"), Desc: true}},
 		{"score-page2001", features.FeatureFilter{Sort: features.SortByScore("eleuther_recall"), Desc: true, Offset: 50_000}},
+		{"score-page2001-hide-dead", features.FeatureFilter{Sort: features.SortByScore("eleuther_recall"), Desc: true, Offset: 50_000, HideDead: true}},
+		{"score-page3601-unscored", features.FeatureFilter{Sort: features.SortByScore("eleuther_recall"), Desc: true, Offset: 90_000}},
 	} {
 		c.f.ModelID, c.f.SourceID, c.f.Limit = "bench", "0-res", 25
 		b.Run(c.name, func(b *testing.B) {
