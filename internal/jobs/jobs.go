@@ -320,7 +320,9 @@ func NewWorker(d Deps, cfg WorkerConfig) (*river.Client[pgx.Tx], error) {
 		ID:         d.ID,
 		Queues:     queues,
 		Workers:    ws,
-		JobTimeout: cfg.ShardTimeout,
+		// Every kind has its own Timeout; River wants this no longer than
+		// the rescuer's period.
+		JobTimeout: shortest,
 		// The rescuer looks at jobs running for longer than this, then
 		// reruns those past their own kind's timeout.
 		RescueStuckJobsAfter: shortest + max(time.Second, shortest/10),
