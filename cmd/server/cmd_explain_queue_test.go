@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"saex/internal/features"
+	"saex/internal/jobs"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
 )
@@ -270,4 +272,113 @@ func explanationTexts(t *testing.T, db *store.DB) map[int]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestServeAutoInterpQueue: with --autointerp-jobs queue a job started
+// from the source page is recorded as queued and put on the explain queue
+// (serve runs nothing itself), and a worker started as serve --worker
+// starts one runs it to the end, each feature asked once.
+func TestServeAutoInterpQueue(t *testing.T) {
+	db := storetest.NewDB(t)
+	seedWords(t, db, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	bg := &sync.WaitGroup{}
+	t.Cleanup(func() { cancel(); bg.Wait() })
+	if err := jobs.Migrate(ctx, db.Pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	apiKey, _, err := db.CreateAPIKey(ctx, "queue test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := &wordEndpoint{}
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	vars := map[string]string{"SAEX_LLM_BASE_URL": srv.URL + "/v1", "SAEX_LLM_MODEL": "explainer-q", "SAEX_LLM_API_KEY": explainSecret}
+	env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
+	log := slog.New(slog.DiscardHandler)
+	h, err := buildWebHandler(ctx, &serveDeps{DB: db, Env: env, Log: log, Harden: &hardenConfig{}, Background: bg,
+		AutoInterpJobs: autoInterpQueue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	req, _ := http.NewRequest("POST", ts.URL+"/m/0-res/autointerp", strings.NewReader("features=0-2"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Api-Key", apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "autointerp-job") {
+		t.Fatalf("start a job: %d %.300s", resp.StatusCode, b)
+	}
+	j, err := db.LatestAutoInterpJob(ctx, "m", "0-res")
+	if err != nil || j == nil || !j.Queued || j.State != features.JobRunning || j.Total != 3 {
+		t.Fatalf("job: %+v, %v", j, err)
+	}
+	var queued int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'autointerp_job' AND queue = 'explain'
+		AND (args->>'job')::bigint = $1 AND state = 'available'`, j.ID).Scan(&queued); err != nil || queued != 1 {
+		t.Fatalf("river jobs for job %d: %d (%v)", j.ID, queued, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := ep.snapshot(); len(got) != 0 {
+		t.Fatalf("serve explained by itself: %v", got)
+	}
+
+	stop, err := startWorker(ctx, env, db, log, t.TempDir(), workerConfig{Queues: "explain", Concurrency: 1,
+		ShardTimeout: time.Minute, MergeTimeout: time.Minute, ExplainTimeout: time.Minute, ExplainFeatures: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if j, err = db.AutoInterpJobByID(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		if j.State != features.JobRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not finish the job: %+v", j)
+		}
+	}
+	if j.State != features.JobDone || j.Explained != 3 {
+		t.Errorf("job: %+v", j)
+	}
+	for i, n := range ep.snapshot() {
+		if n != 1 {
+			t.Errorf("feature %d asked %d times", i, n)
+		}
+	}
+}
+
+// TestExplainQueueFlags checks the flag errors of the explain queue's
+// commands.
+func TestExplainQueueFlags(t *testing.T) {
+	url := storetest.NewURL(t)
+	vars := map[string]string{"SAEX_LLM_BASE_URL": "http://127.0.0.1:1/v1", "SAEX_LLM_MODEL": "x"}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"worker", "--database-url", url, "--queues", "explain"}, nil, "SAEX_LLM_BASE_URL"},
+		{[]string{"worker", "--database-url", url, "--queues", "build,explain", "--explain-features", "0"}, vars, "--explain-features 0"},
+		{[]string{"worker", "--database-url", url, "--queues", "explain", "--explain-timeout", "10ms"}, vars, "--explain-timeout 10ms"},
+		{[]string{"explain", "--model", "m", "--source", "s", "--wait"}, vars, "--wait goes with --enqueue"},
+		{[]string{"explain", "--model", "m", "--source", "s", "--enqueue", "--concurrency", "2"}, vars, "--explain-features"},
+		{[]string{"serve", "--autointerp-jobs", "river", "--database-url", url}, nil, `--autointerp-jobs "river"`},
+	} {
+		var out bytes.Buffer
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, Getenv: func(k string) string { return c.env[k] }}
+		err := run(context.Background(), c.args, env)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error with %q\n%s", c.args, err, c.want, out.String())
+		}
+	}
 }
