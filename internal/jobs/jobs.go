@@ -317,9 +317,9 @@ func NewWorker(d Deps, cfg WorkerConfig) (*river.Client[pgx.Tx], error) {
 		river.AddWorker(ws, &explainWorker{runner: d.Explain, timeout: cfg.ExplainTimeout})
 	}
 	return river.NewClient(riverpgxv5.New(d.Pool), &river.Config{
-		ID:         d.ID,
-		Queues:     queues,
-		Workers:    ws,
+		ID:      d.ID,
+		Queues:  queues,
+		Workers: ws,
 		// Every kind has its own Timeout; River wants this no longer than
 		// the rescuer's period.
 		JobTimeout: shortest,
