@@ -304,17 +304,24 @@ func TestServeAutoInterpQueue(t *testing.T) {
 	}
 	ts := httptest.NewServer(h)
 	defer ts.Close()
-	req, _ := http.NewRequest("POST", ts.URL+"/m/0-res/autointerp", strings.NewReader("features=0-2"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Api-Key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	start := func(features string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ts.URL+"/m/0-res/autointerp", strings.NewReader("features="+features))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Api-Key", apiKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && !strings.Contains(string(b), "autointerp-job") {
+			t.Fatalf("start a job: %d %.300s", resp.StatusCode, b)
+		}
+		return resp.StatusCode
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "autointerp-job") {
-		t.Fatalf("start a job: %d %.300s", resp.StatusCode, b)
+	if st := start("0-2"); st != 200 {
+		t.Fatalf("start a job: %d", st)
 	}
 	j, err := db.LatestAutoInterpJob(ctx, "m", "0-res")
 	if err != nil || j == nil || !j.Queued || j.State != features.JobRunning || j.Total != 3 {
@@ -354,6 +361,25 @@ func TestServeAutoInterpQueue(t *testing.T) {
 		if n != 1 {
 			t.Errorf("feature %d asked %d times", i, n)
 		}
+	}
+
+	// A queued job whose River job is gone (River gave up on it) does not
+	// hold the source for good: the next start fails it and goes ahead.
+	orphan := &features.AutoInterpJob{AutoInterpJobRequest: features.AutoInterpJobRequest{ModelID: "m", SourceID: "0-res"}, Total: 3, Queued: true}
+	if err := db.CreateAutoInterpJob(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	if st := start("0"); st != 409 {
+		t.Errorf("a start while a queued job runs: %d, want 409", st)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE autointerp_jobs SET created_at = now() - interval '2 minutes' WHERE id = $1`, orphan.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st := start("0"); st != 200 {
+		t.Errorf("a start after River gave up on the running job: %d", st)
+	}
+	if o, err := db.AutoInterpJobByID(ctx, orphan.ID); err != nil || o.State != features.JobFailed || !strings.Contains(o.Error, "River gave up") {
+		t.Errorf("orphaned job: %+v %v", o, err)
 	}
 }
 

@@ -74,6 +74,9 @@ func (q *ExplainQueue) Scorers() []string { return q.Runner.Scorers() }
 // the insert fails the row is marked failed (saying why), so that the
 // source is not left with a running job nobody runs.
 func EnqueueExplain(ctx context.Context, pool *pgxpool.Pool, store ExplainStore, j *features.AutoInterpJob) error {
+	if err := failOrphans(ctx, pool); err != nil {
+		return err
+	}
 	j.Queued = true
 	if err := store.CreateAutoInterpJob(ctx, j); err != nil {
 		return err
@@ -122,4 +125,21 @@ func (ew *explainWorker) Work(ctx context.Context, job *river.Job[ExplainArgs]) 
 	default:
 		return fmt.Errorf("auto-interp job %d: %w", job.Args.Job, err)
 	}
+}
+
+// failOrphans marks failed the queued jobs still running whose River job
+// is gone or ended (River gave up: a worker was killed on the last attempt,
+// or the job was cancelled or deleted), so that they do not hold their
+// source (one running job per source) for good. A row younger than a
+// minute may be between its insert and its River job's.
+func failOrphans(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := pool.Exec(ctx, `UPDATE autointerp_jobs a SET state = 'failed', finished_at = now(), updated_at = now(),
+		  error = 'its queue job ended without finishing it (River gave up on it); start it again to resume'
+		WHERE a.state = 'running' AND a.heartbeat = 'infinity' AND a.created_at < now() - interval '1 minute'
+		  AND NOT EXISTS (SELECT 1 FROM river_job r WHERE r.kind = $1 AND (r.args->>'job')::bigint = a.id
+		    AND r.state NOT IN ('completed', 'discarded', 'cancelled'))`, ExplainArgs{}.Kind())
+	if err != nil {
+		return features.Wrap(features.EUNAVAILABLE, err, "enqueue auto-interp job: check for orphaned jobs")
+	}
+	return nil
 }
