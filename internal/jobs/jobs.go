@@ -1,5 +1,6 @@
-// Package jobs runs dashboard builds as River jobs (riverqueue/river) on
-// any number of worker processes whose only shared state is PostgreSQL.
+// Package jobs runs dashboard builds and auto-interp jobs as River jobs
+// (riverqueue/river) on any number of worker processes whose only shared
+// state is PostgreSQL.
 //
 // Enqueue stores a build's plan and its shards' contexts and inserts one
 // shard job per shard in one transaction. A shard job runs the model and
@@ -12,6 +13,10 @@
 // rescues it (Config.RescueStuckJobsAfter) and retries it with backoff,
 // and the rerun replaces nothing twice, since a shard's codes are written
 // with its done mark and a merge resumes from the feature checkpoints.
+//
+// Auto-interp jobs run on the explain queue (explain.go): one River job
+// per autointerp_jobs row, run by the worker's autointerp.Runner, which
+// resumes from the explanation checkpoints after a retry or a rescue.
 package jobs
 
 import (
