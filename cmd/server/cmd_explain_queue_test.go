@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"saex/internal/features"
+	"saex/internal/features/autointerp"
 	"saex/internal/jobs"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
@@ -405,6 +406,75 @@ func TestExplainQueueFlags(t *testing.T) {
 		err := run(context.Background(), c.args, env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want an error with %q\n%s", c.args, err, c.want, out.String())
+		}
+	}
+}
+
+// TestExplainQueueLongJobGoesOn: a job longer than --explain-timeout is
+// not a failure: each try that made progress is snoozed and the next goes
+// on from the checkpoints, on the same River attempt, until it is done.
+func TestExplainQueueLongJobGoesOn(t *testing.T) {
+	const n = 16
+	db := storetest.NewDB(t)
+	seedWords(t, db, n)
+	ctx := context.Background()
+	if err := jobs.Migrate(ctx, db.Pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	ep := &wordEndpoint{onExplain: func(int) { time.Sleep(250 * time.Millisecond) }}
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	vars := map[string]string{"SAEX_LLM_BASE_URL": srv.URL + "/v1", "SAEX_LLM_MODEL": "explainer-l"}
+	env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
+	p, err := llmConfigFromEnv(env).pipeline(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := (&autointerp.Runner{Pipeline: p, Jobs: db}).Prepare(ctx, features.AutoInterpJobRequest{ModelID: "m", SourceID: "0-res"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.EnqueueExplain(ctx, db.Pool, db, j); err != nil {
+		t.Fatal(err)
+	}
+	// 16 features, 2 at a time, 250 ms each: 2 s of work in tries of 1 s.
+	stop, err := startWorker(ctx, env, db, slog.New(slog.DiscardHandler), t.TempDir(), workerConfig{Queues: "explain", Concurrency: 1,
+		ShardTimeout: time.Minute, MergeTimeout: time.Minute, ExplainTimeout: time.Second, ExplainFeatures: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if j, err = db.AutoInterpJobByID(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		if j.State != features.JobRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not finish: %+v", j)
+		}
+	}
+	if j.State != features.JobDone || j.Done != n {
+		t.Errorf("job: %+v", j)
+	}
+	var state string
+	var attempt, tries int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := db.Pool.QueryRow(ctx, `SELECT state, attempt, coalesce(array_length(attempted_by, 1), 0) FROM river_job
+			WHERE kind = 'autointerp_job'`).Scan(&state, &attempt, &tries); err != nil {
+			t.Fatal(err)
+		}
+		if state != "running" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if state != "completed" || attempt != 1 || tries < 2 {
+		t.Errorf("river job: %s, attempt %d after %d tries; want completed on attempt 1 after several tries", state, attempt, tries)
+	}
+	for i, c := range explanationCounts(t, db) {
+		if c != 1 {
+			t.Errorf("feature %d has %d explanations", i, c)
 		}
 	}
 }

@@ -120,8 +120,9 @@ func (ew *explainWorker) Work(ctx context.Context, job *river.Job[ExplainArgs]) 
 		return river.JobCancel(err)
 	case ctx.Err() != nil && n > 0:
 		// A slice of a long job, or a worker stopping: go on from the
-		// checkpoints without spending an attempt.
-		return river.JobSnooze(time.Second)
+		// checkpoints at once (here or on another worker) without
+		// spending an attempt.
+		return river.JobSnooze(0)
 	default:
 		return fmt.Errorf("auto-interp job %d: %w", job.Args.Job, err)
 	}
