@@ -280,7 +280,11 @@ func explanationTexts(t *testing.T, db *store.DB) map[int]string {
 // (serve runs nothing itself), and a worker started as serve --worker
 // starts one runs it to the end, each feature asked once.
 func TestServeAutoInterpQueue(t *testing.T) {
-	db := storetest.NewDB(t)
+	url := storetest.NewURL(t)
+	db := openTestDB(t, url)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	seedWords(t, db, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	bg := &sync.WaitGroup{}
@@ -362,6 +366,15 @@ func TestServeAutoInterpQueue(t *testing.T) {
 		if n != 1 {
 			t.Errorf("feature %d asked %d times", i, n)
 		}
+	}
+
+	// explain --enqueue --wait: the worker runs it (all done already) and
+	// the command shows its progress until it ends.
+	var out, errOut bytes.Buffer
+	cliEnv := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return vars[k] }}
+	if err := run(ctx, []string{"explain", "--enqueue", "--wait", "--model", "m", "--source", "0-res", "--features", "0-2",
+		"--database-url", url}, cliEnv); err != nil || !strings.Contains(out.String(), `"job": `) || !strings.Contains(errOut.String(), "3/3 features") {
+		t.Errorf("explain --enqueue --wait: %v\n%s%s", err, out.String(), errOut.String())
 	}
 
 	// A queued job whose River job is gone (River gave up on it) does not
