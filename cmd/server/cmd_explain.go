@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,9 @@ import (
 	"github.com/cheggaaa/pb/v3"
 	"github.com/mattn/go-isatty"
 
+	"saex/internal/features"
 	"saex/internal/features/autointerp"
+	"saex/internal/jobs"
 	"saex/internal/llm"
 	"saex/internal/store"
 )
@@ -29,7 +32,9 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	feats := fs.String("features", "", "feature indexes: N, N-M or a comma list (default: all)")
 	scorers := fs.String("scorers", "", "scorers to run after explaining: detection, fuzzing, embedding (comma-separated; embedding needs --embed-model)")
 	concurrency := fs.Int("concurrency", 4, "features in flight at once")
-	budget := fs.Int64("budget-tokens", 0, "stop starting features once this many prompt+completion tokens are spent (0: no cap)")
+	budget := fs.Int64("budget-tokens", 0, "stop starting features once this many prompt+completion tokens are spent (0: no cap; with --enqueue: per source)")
+	enqueue := fs.Bool("enqueue", false, "record the job and queue it for `saex worker --queues explain` instead of running it here (prints the job ids)")
+	wait := fs.Bool("wait", false, "with --enqueue: show the queued jobs' progress until they end")
 	var lc llmConfig
 	addLLMFlags(fs, &lc)
 	cfg := dbConfig{Migrate: true}
@@ -54,6 +59,12 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	if *concurrency < 1 || *budget < 0 {
 		return fmt.Errorf("explain: --concurrency must be at least 1 and --budget-tokens not negative")
 	}
+	if *wait && !*enqueue {
+		return fmt.Errorf("explain: --wait goes with --enqueue")
+	}
+	if *enqueue && flagSet(fs, "concurrency") {
+		return fmt.Errorf("explain: --concurrency does not go with --enqueue: the worker sets it (saex worker --explain-features)")
+	}
 	// Check the endpoint settings before touching the database.
 	if _, err := llm.New(llm.Config{BaseURL: lc.BaseURL, Model: lc.Model}); err != nil {
 		return fmt.Errorf("explain: %w", err)
@@ -72,6 +83,10 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("explain: --source: %w", err)
 	}
 	log := env.Logger()
+	if *enqueue {
+		return enqueueExplain(ctx, env, db, p, sources, features.AutoInterpJobRequest{ModelID: *model, Features: *feats,
+			Scorers: opts.Scorers, BudgetTokens: *budget, StartedBy: "cli"}, *wait)
+	}
 	// One source after another, one summary each; the budget is shared.
 	var spent int64
 	for _, src := range sources {
@@ -102,6 +117,72 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 		}
 		if runErr != nil {
 			return fmt.Errorf("explain %s: %w (rerun the same command to resume)", src, runErr)
+		}
+	}
+	return nil
+}
+
+// flagSet reports whether the command line set flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// enqueueExplain records one queued job per source and prints each
+// ({"job": id, ...}, one JSON line); with wait it shows their progress
+// until they end and fails when one fails. The worker explains with its
+// own LLM settings; p only checks the request here.
+func enqueueExplain(ctx context.Context, env *Env, db *store.DB, p *autointerp.Pipeline, sources []string,
+	req features.AutoInterpJobRequest, wait bool) error {
+	log := env.Logger()
+	check := &autointerp.Runner{Pipeline: p, Jobs: db}
+	var ids []int64
+	for _, src := range sources {
+		r := req
+		r.SourceID = src
+		j, err := check.Prepare(ctx, r)
+		if err != nil {
+			return fmt.Errorf("explain %s: %w", src, err)
+		}
+		if err := jobs.EnqueueExplain(ctx, db.Pool, db, j); err != nil {
+			return fmt.Errorf("explain %s: %w", src, err)
+		}
+		ids = append(ids, j.ID)
+		log.Info("auto-interp job enqueued; `saex worker --queues explain` runs it", "job", j.ID, "model", j.ModelID,
+			"source", src, "features", j.Total, "scorers", j.Scorers, "budget_tokens", j.BudgetTokens)
+		fmt.Fprintf(env.Stdout, `{"job": %d, "model": %q, "source": %q, "total": %d}`+"\n", j.ID, j.ModelID, src, j.Total)
+	}
+	if !wait {
+		return nil
+	}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	last := map[int64]int{}
+	for _, id := range ids {
+		for {
+			j, err := db.AutoInterpJobByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			if d, ok := last[id]; !ok || d != j.Done {
+				last[id] = j.Done
+				fmt.Fprintf(env.Stderr, "explain: job %d (%s): %d/%d features\n", id, j.SourceID, j.Done, j.Total)
+			}
+			if j.State == features.JobFailed {
+				return fmt.Errorf("explain: job %d (%s) failed: %s", id, j.SourceID, j.Error)
+			}
+			if j.State == features.JobDone {
+				log.Info("explain done", "job", id, "source", j.SourceID, "explained", j.Explained, "already_done", j.AlreadyDone,
+					"dead", j.Dead, "scored", j.Scored, "failed", len(j.Failed), "not_started", j.NotStarted,
+					"budget_exhausted", j.BudgetExhausted, "tokens", j.Tokens())
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("stopped waiting; the workers carry on: %w", ctx.Err())
+			case <-tick.C:
+			}
 		}
 	}
 	return nil

@@ -107,7 +107,16 @@ type serveDeps struct {
 	DataDir string
 	// Demo is the demo-seeding configuration (--no-demo, --demo-dir).
 	Demo *demoConfig
+	// AutoInterpJobs is where page-started auto-interp jobs run:
+	// autoInterpInProcess or autoInterpQueue (--autointerp-jobs).
+	AutoInterpJobs string
 }
+
+// Values of serve's --autointerp-jobs.
+const (
+	autoInterpInProcess = "process"
+	autoInterpQueue     = "queue"
+)
 
 // buildHandler makes the server's handler: internal/web's router behind
 // the production hardening (serve_web.go; engine wiring: webServerHooks).
@@ -134,8 +143,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	runJobs := fs.Bool("worker", false, "also run a job worker (as `saex worker`) in this process")
 	var wc workerConfig
 	addWorkerFlags(fs, &wc, "worker-")
+	aiJobs := fs.String("autointerp-jobs", autoInterpInProcess,
+		"where auto-interp jobs started from the source page run: process (here) or queue (River's explain queue, for `saex worker --queues explain` or --worker --worker-queues explain)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *aiJobs != autoInterpInProcess && *aiJobs != autoInterpQueue {
+		return fmt.Errorf("serve: --autointerp-jobs %q: want process or queue", *aiJobs)
 	}
 	log := env.Logger()
 	db, cleanup, err := openDatabase(ctx, env, cfg)
@@ -145,7 +159,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	defer cleanup()
 	sched := inference.NewScheduler(inference.DefaultComputeSlots, harden.ReadConcurrency)
 	deps := &serveDeps{DB: db, Log: log, Env: env, Harden: &harden, Background: &sync.WaitGroup{},
-		Engine: inference.NewEngine(sched, inference.DefaultPromptCacheSize), DataDir: cfg.DataDir, Demo: demo}
+		Engine: inference.NewEngine(sched, inference.DefaultPromptCacheSize), DataDir: cfg.DataDir, Demo: demo,
+		AutoInterpJobs: *aiJobs}
 	// Deferred calls run last in, first out: the jobs' context ends, they
 	// finish at a checkpoint, then cleanup closes the database. The context
 	// also ends when Serve fails, so a job never outlives serve.
@@ -158,7 +173,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	if *runJobs {
-		stopWorker, err := startWorker(ctx, db, log, cfg.DataDir, wc)
+		stopWorker, err := startWorker(ctx, env, db, log, cfg.DataDir, wc)
 		if err != nil {
 			return err
 		}

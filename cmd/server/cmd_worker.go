@@ -2,20 +2,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"saex/internal/features"
+	"saex/internal/features/autointerp"
 	"saex/internal/jobs"
+	"saex/internal/llm"
 	"saex/internal/store"
 )
 
 func init() {
-	register("worker", "run queued jobs (dashboard builds enqueued by `build --enqueue`): [--queues build] [--concurrency N]", runWorker)
+	register("worker", "run queued jobs (dashboard builds from `build --enqueue`, auto-interp jobs from `explain --enqueue`): [--queues build,explain] [--concurrency N]", runWorker)
 }
 
 // workerConfig is the worker's flags (also serve --worker's).
@@ -26,18 +30,25 @@ type workerConfig struct {
 	MergeTimeout time.Duration
 	WorkDir      string
 	ID           string
+	// ExplainTimeout and ExplainFeatures are the explain queue's: one
+	// try's bound and the features each auto-interp job has in flight.
+	ExplainTimeout  time.Duration
+	ExplainFeatures int
 }
 
 // addWorkerFlags registers the worker's flags, their names prefixed with
 // prefix (serve's are --worker-queues, ...).
 func addWorkerFlags(fs *flag.FlagSet, c *workerConfig, prefix string) {
-	fs.StringVar(&c.Queues, prefix+"queues", jobs.QueueBuild, "comma-separated queues to work (build)")
+	fs.StringVar(&c.Queues, prefix+"queues", jobs.QueueBuild, "comma-separated queues to work: build, explain (explain needs SAEX_LLM_BASE_URL and SAEX_LLM_MODEL)")
 	fs.IntVar(&c.Concurrency, prefix+"concurrency", 1, "jobs run at once")
 	fs.DurationVar(&c.ShardTimeout, prefix+"shard-timeout", 30*time.Minute,
 		"cancel a shard job after this long and retry it; a killed worker's shard is rerun after about this long")
 	fs.DurationVar(&c.MergeTimeout, prefix+"merge-timeout", 4*time.Hour, "cancel a merge job after this long and retry it")
 	fs.StringVar(&c.WorkDir, prefix+"work-dir", "", "local scratch of the merges (default: <data-dir>/builds)")
 	fs.StringVar(&c.ID, prefix+"id", "", "name of this worker in the job table (default: host-pid)")
+	fs.DurationVar(&c.ExplainTimeout, prefix+"explain-timeout", 30*time.Minute,
+		"length of one try of an auto-interp job (one that made progress goes on); a killed worker's job is rerun after about this long")
+	fs.IntVar(&c.ExplainFeatures, prefix+"explain-features", 4, "features each auto-interp job has in flight at once")
 }
 
 func runWorker(ctx context.Context, env *Env, args []string) error {
@@ -58,7 +69,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	}
 	defer cleanup()
 	log := env.Logger()
-	stop, err := startWorker(ctx, db, log, cfg.DataDir, wc)
+	stop, err := startWorker(ctx, env, db, log, cfg.DataDir, wc)
 	if err != nil {
 		return err
 	}
@@ -71,12 +82,16 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 // startWorker starts a River worker over db; stop waits (bounded) for its
 // running jobs after ctx ends, and cancels them past the bound (a
 // cancelled job reruns from its start or its checkpoints).
-func startWorker(ctx context.Context, db *store.DB, log *slog.Logger, dataDir string, wc workerConfig) (stop func(), err error) {
+func startWorker(ctx context.Context, env *Env, db *store.DB, log *slog.Logger, dataDir string, wc workerConfig) (stop func(), err error) {
 	if wc.Concurrency < 1 {
 		return nil, fmt.Errorf("worker: --concurrency %d: want 1 or more", wc.Concurrency)
 	}
-	if wc.ShardTimeout < time.Second || wc.MergeTimeout < time.Second {
-		return nil, fmt.Errorf("worker: --shard-timeout %v, --merge-timeout %v: want at least 1s", wc.ShardTimeout, wc.MergeTimeout)
+	if wc.ExplainFeatures < 1 {
+		return nil, fmt.Errorf("worker: --explain-features %d: want 1 or more", wc.ExplainFeatures)
+	}
+	if wc.ShardTimeout < time.Second || wc.MergeTimeout < time.Second || wc.ExplainTimeout < time.Second {
+		return nil, fmt.Errorf("worker: --shard-timeout %v, --merge-timeout %v, --explain-timeout %v: want at least 1s",
+			wc.ShardTimeout, wc.MergeTimeout, wc.ExplainTimeout)
 	}
 	if wc.WorkDir == "" {
 		wc.WorkDir = filepath.Join(dataDir, "builds")
@@ -87,10 +102,25 @@ func startWorker(ctx context.Context, db *store.DB, log *slog.Logger, dataDir st
 			queues = append(queues, q)
 		}
 	}
-	client, err := jobs.NewWorker(jobs.Deps{Pool: db.Pool, Writer: db, WorkDir: wc.WorkDir, Log: log, ID: wc.ID,
+	var explain *autointerp.Runner
+	if slices.Contains(queues, jobs.QueueExplain) {
+		// This worker's own LLM settings, from its environment.
+		lc := llmConfigFromEnv(env)
+		if lc.BaseURL == "" || lc.Model == "" {
+			return nil, errors.New("worker: the explain queue needs an LLM: set SAEX_LLM_BASE_URL and SAEX_LLM_MODEL")
+		}
+		p, err := lc.pipeline(db)
+		if err != nil {
+			return nil, fmt.Errorf("worker: explain queue: %w", err)
+		}
+		explain = &autointerp.Runner{Pipeline: p, Jobs: db, Logger: log, Concurrency: wc.ExplainFeatures}
+		log.Info("explain queue", "endpoint", llm.Redacted(lc.BaseURL), "model", p.Explainer.Model, "scorer", p.Scorer.Model)
+	}
+	client, err := jobs.NewWorker(jobs.Deps{Pool: db.Pool, Writer: db, WorkDir: wc.WorkDir, Log: log, ID: wc.ID, Explain: explain,
 		Status: func(ctx context.Context, model, source string, st *features.BuildStatus) error {
 			return db.SetBuildStatus(ctx, model, source, st)
-		}}, jobs.WorkerConfig{Queues: queues, Concurrency: wc.Concurrency, ShardTimeout: wc.ShardTimeout, MergeTimeout: wc.MergeTimeout})
+		}}, jobs.WorkerConfig{Queues: queues, Concurrency: wc.Concurrency, ShardTimeout: wc.ShardTimeout, MergeTimeout: wc.MergeTimeout,
+		ExplainTimeout: wc.ExplainTimeout})
 	if err != nil {
 		return nil, err
 	}

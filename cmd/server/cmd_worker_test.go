@@ -282,7 +282,6 @@ func TestWorkerFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"worker", "--database-url", url, "--queues", "nope"}, `unknown queue "nope"`},
-		{[]string{"worker", "--database-url", url, "--queues", "explain"}, "explain queue"},
 		{[]string{"worker", "--database-url", url, "--concurrency", "0"}, "--concurrency 0"},
 		{[]string{"worker", "--database-url", url, "extra"}, `unexpected argument "extra"`},
 		{[]string{"build", "--model", demoRoot + "/model", "--sae", "x", "--corpus", "y", "--wait"}, "go with --enqueue"},

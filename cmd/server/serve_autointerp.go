@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 
 	"saex/internal/features/autointerp"
+	"saex/internal/jobs"
 	"saex/internal/llm"
 	"saex/internal/web"
 )
@@ -29,11 +31,16 @@ func wireAutoInterp(ctx context.Context, d *serveDeps, s *web.Server) error {
 		return nil
 	}
 	s.AutoInterp = &autointerp.Service{Pipeline: p}
-	// Jobs started from the source page run here, in the background
-	// group that serve drains on shutdown; a job this process leaves
-	// running is resumed by the next one.
 	runner := &autointerp.Runner{Pipeline: p, Jobs: d.DB, Logger: d.Log}
-	if d.Background != nil {
+	switch {
+	case d.AutoInterpJobs == autoInterpQueue:
+		// Jobs started from the source page go to River's explain queue;
+		// workers run them (the runner only checks the requests).
+		s.AutoInterpJobs = &jobs.ExplainQueue{Pool: d.DB.Pool, Jobs: d.DB, Runner: runner}
+	case d.Background != nil:
+		// They run here, in the background group that serve drains on
+		// shutdown; a job this process leaves running is resumed by the
+		// next one.
 		runner.Start(ctx, d.Background)
 		s.AutoInterpJobs = runner
 	}
@@ -41,6 +48,7 @@ func wireAutoInterp(ctx context.Context, d *serveDeps, s *web.Server) error {
 	if p.Embedding != nil {
 		embed = p.Embedding.Model
 	}
-	d.Log.Info("auto-interp on", "endpoint", llm.Redacted(cfg.BaseURL), "model", p.Explainer.Model, "scorer", p.Scorer.Model, "embedding", embed)
+	d.Log.Info("auto-interp on", "endpoint", llm.Redacted(cfg.BaseURL), "model", p.Explainer.Model, "scorer", p.Scorer.Model, "embedding", embed,
+		"jobs", cmp.Or(d.AutoInterpJobs, autoInterpInProcess))
 	return nil
 }

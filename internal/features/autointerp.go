@@ -99,6 +99,9 @@ type AutoInterpJob struct {
 	BudgetExhausted  bool
 	PromptTokens     int64
 	CompletionTokens int64
+	// Queued jobs are run by a job queue's workers (saex worker), which
+	// retry them; serve's in-process runners never claim them.
+	Queued bool
 	// Error says why a failed job stopped; it never holds endpoint secrets.
 	Error      string
 	CreatedAt  time.Time
@@ -125,16 +128,19 @@ type AutoInterpJobs interface {
 
 // AutoInterpJobStore keeps auto-interp jobs.
 type AutoInterpJobStore interface {
-	// CreateAutoInterpJob stores a running job and fills its ID and times;
-	// ECONFLICT while another job runs on the source.
+	// CreateAutoInterpJob stores a running job (queued when j.Queued) and
+	// fills its ID and times; ECONFLICT while another job runs on the source.
 	CreateAutoInterpJob(ctx context.Context, j *AutoInterpJob) error
 	// SaveAutoInterpJob stores the job's state and progress. alive
 	// refreshes its heartbeat (the process runs it); !alive releases it so
 	// that the next process resumes it at once.
 	SaveAutoInterpJob(ctx context.Context, j *AutoInterpJob, alive bool) error
+	// AutoInterpJobByID returns ENOTFOUND when there is no such job.
+	AutoInterpJobByID(ctx context.Context, id int64) (*AutoInterpJob, error)
 	// LatestAutoInterpJob returns the source's most recent job, nil when none.
 	LatestAutoInterpJob(ctx context.Context, modelID, sourceID string) (*AutoInterpJob, error)
 	// ClaimAutoInterpJobs claims the running jobs that no process runs (a
-	// released heartbeat or one older than staleAfter) for the caller.
+	// released heartbeat or one older than staleAfter) for the caller;
+	// never a queued one.
 	ClaimAutoInterpJobs(ctx context.Context, staleAfter time.Duration) ([]*AutoInterpJob, error)
 }

@@ -1,5 +1,6 @@
-// Package jobs runs dashboard builds as River jobs (riverqueue/river) on
-// any number of worker processes whose only shared state is PostgreSQL.
+// Package jobs runs dashboard builds and auto-interp jobs as River jobs
+// (riverqueue/river) on any number of worker processes whose only shared
+// state is PostgreSQL.
 //
 // Enqueue stores a build's plan and its shards' contexts and inserts one
 // shard job per shard in one transaction. A shard job runs the model and
@@ -12,6 +13,10 @@
 // rescues it (Config.RescueStuckJobsAfter) and retries it with backoff,
 // and the rerun replaces nothing twice, since a shard's codes are written
 // with its done mark and a merge resumes from the feature checkpoints.
+//
+// Auto-interp jobs run on the explain queue (explain.go): one River job
+// per autointerp_jobs row, run by the worker's autointerp.Runner, which
+// resumes from the explanation checkpoints after a retry or a rescue.
 package jobs
 
 import (
@@ -35,6 +40,7 @@ import (
 	"saex/internal/compute/tokenizer"
 	"saex/internal/compute/transformer"
 	"saex/internal/features"
+	"saex/internal/features/autointerp"
 	"saex/internal/features/dashboard"
 )
 
@@ -248,6 +254,9 @@ type Deps struct {
 	Log     *slog.Logger
 	// ID names this worker in River (attempted_by) and in the cost rows.
 	ID string
+	// Explain runs auto-interp jobs (the explain queue) with this worker's
+	// LLM settings; required for that queue only.
+	Explain *autointerp.Runner
 }
 
 // WorkerConfig configures a worker.
@@ -260,6 +269,10 @@ type WorkerConfig struct {
 	ShardTimeout time.Duration
 	// MergeTimeout bounds a merge job likewise (default 4 hours).
 	MergeTimeout time.Duration
+	// ExplainTimeout bounds one try of an auto-interp job (default 30
+	// minutes); a try that made progress goes on in the next one, so it is
+	// chiefly how long a killed worker's auto-interp job waits.
+	ExplainTimeout time.Duration
 }
 
 // NewWorker returns a River client that works the given queues; Start it,
@@ -283,29 +296,41 @@ func NewWorker(d Deps, cfg WorkerConfig) (*river.Client[pgx.Tx], error) {
 	}
 	cfg.ShardTimeout = cmp.Or(cfg.ShardTimeout, 30*time.Minute)
 	cfg.MergeTimeout = cmp.Or(cfg.MergeTimeout, 4*time.Hour)
+	cfg.ExplainTimeout = cmp.Or(cfg.ExplainTimeout, 30*time.Minute)
 	w := &workers{d: d, cache: map[string]*loaded{}}
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &shardWorker{w: w, timeout: cfg.ShardTimeout})
 	river.AddWorker(ws, &mergeWorker{w: w, timeout: cfg.MergeTimeout})
 	queues := map[string]river.QueueConfig{}
+	// The shortest timeout of the kinds worked here: the rescuer's period.
+	shortest := min(cfg.ShardTimeout, cfg.MergeTimeout)
 	for _, q := range cfg.Queues {
 		switch q {
 		case QueueBuild:
 			queues[q] = river.QueueConfig{MaxWorkers: cfg.Concurrency}
 		case QueueExplain:
-			return nil, errors.New("worker: the explain queue has no jobs yet (auto-interp runs in serve or `saex explain`)")
+			if d.Explain == nil {
+				return nil, errors.New("worker: the explain queue needs an LLM: set SAEX_LLM_BASE_URL and SAEX_LLM_MODEL")
+			}
+			queues[q] = river.QueueConfig{MaxWorkers: cfg.Concurrency}
+			shortest = min(shortest, cfg.ExplainTimeout)
 		default:
-			return nil, fmt.Errorf("worker: unknown queue %q (want build)", q)
+			return nil, fmt.Errorf("worker: unknown queue %q (want build or explain)", q)
 		}
 	}
+	if d.Explain != nil {
+		river.AddWorker(ws, &explainWorker{runner: d.Explain, timeout: cfg.ExplainTimeout})
+	}
 	return river.NewClient(riverpgxv5.New(d.Pool), &river.Config{
-		ID:         d.ID,
-		Queues:     queues,
-		Workers:    ws,
-		JobTimeout: cfg.ShardTimeout,
+		ID:      d.ID,
+		Queues:  queues,
+		Workers: ws,
+		// Every kind has its own Timeout; River wants this no longer than
+		// the rescuer's period.
+		JobTimeout: shortest,
 		// The rescuer looks at jobs running for longer than this, then
 		// reruns those past their own kind's timeout.
-		RescueStuckJobsAfter: cfg.ShardTimeout + max(time.Second, cfg.ShardTimeout/10),
+		RescueStuckJobsAfter: shortest + max(time.Second, shortest/10),
 		// River reports its routine (job counts every few seconds) at
 		// info; ours says what each job did.
 		Logger: slog.New(atLeast{d.Log.Handler(), slog.LevelWarn}),

@@ -18,14 +18,15 @@ const maxJobFailures = 200
 
 const jobColumns = `j.id, src.model_id, src.id, j.features, j.scorers, j.budget_tokens, j.started_by, j.state,
 	j.total, j.done, j.explained, j.already_done, j.dead, j.scored, j.not_started, j.failed, j.score_failed,
-	j.budget_exhausted, j.prompt_tokens, j.completion_tokens, j.error, j.created_at, j.updated_at, j.finished_at`
+	j.budget_exhausted, j.prompt_tokens, j.completion_tokens, j.error, j.created_at, j.updated_at, j.finished_at,
+	j.heartbeat IS NOT NULL AND j.heartbeat = 'infinity'`
 
 func scanJob(r pgx.Row) (*features.AutoInterpJob, error) {
 	j := &features.AutoInterpJob{}
 	var failed, scoreFailed []byte
 	err := r.Scan(&j.ID, &j.ModelID, &j.SourceID, &j.Features, &j.Scorers, &j.BudgetTokens, &j.StartedBy, &j.State,
 		&j.Total, &j.Done, &j.Explained, &j.AlreadyDone, &j.Dead, &j.Scored, &j.NotStarted, &failed, &scoreFailed,
-		&j.BudgetExhausted, &j.PromptTokens, &j.CompletionTokens, &j.Error, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt)
+		&j.BudgetExhausted, &j.PromptTokens, &j.CompletionTokens, &j.Error, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt, &j.Queued)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,9 @@ func failuresJSON(f []features.JobFailure) []byte {
 
 // CreateAutoInterpJob stores a running job; ECONFLICT while another job
 // runs on the source (a unique index on running jobs decides, so two
-// processes starting at once cannot both win).
+// processes starting at once cannot both win). A queued job's heartbeat is
+// 'infinity' for good: no serve process claims it (ClaimAutoInterpJobs),
+// the queue's workers run and retry it.
 func (db *DB) CreateAutoInterpJob(ctx context.Context, j *features.AutoInterpJob) error {
 	if err := checkText("auto-interp job", j.Features, j.StartedBy); err != nil {
 		return err
@@ -69,8 +72,8 @@ func (db *DB) CreateAutoInterpJob(ctx context.Context, j *features.AutoInterpJob
 		scorers = []string{}
 	}
 	err = db.Pool.QueryRow(ctx, `INSERT INTO autointerp_jobs (sid, features, scorers, budget_tokens, started_by, state, total, heartbeat)
-		VALUES ($1,$2,$3,$4,$5,'running',$6, now()) RETURNING id, created_at, updated_at`,
-		sid, j.Features, scorers, j.BudgetTokens, j.StartedBy, j.Total).Scan(&j.ID, &j.CreatedAt, &j.UpdatedAt)
+		VALUES ($1,$2,$3,$4,$5,'running',$6, CASE WHEN $7 THEN 'infinity'::timestamptz ELSE now() END) RETURNING id, created_at, updated_at`,
+		sid, j.Features, scorers, j.BudgetTokens, j.StartedBy, j.Total, j.Queued).Scan(&j.ID, &j.CreatedAt, &j.UpdatedAt)
 	if err != nil {
 		err = dbErr(err, "start auto-interp job")
 		if features.ErrorCode(err) == features.ECONFLICT {
@@ -83,7 +86,8 @@ func (db *DB) CreateAutoInterpJob(ctx context.Context, j *features.AutoInterpJob
 }
 
 // SaveAutoInterpJob stores a job's state and progress; alive refreshes its
-// heartbeat, !alive releases it for the next process.
+// heartbeat, !alive releases it for the next process. A queued job's
+// heartbeat stays 'infinity'.
 func (db *DB) SaveAutoInterpJob(ctx context.Context, j *features.AutoInterpJob, alive bool) error {
 	switch j.State {
 	case features.JobRunning, features.JobDone, features.JobFailed:
@@ -109,7 +113,7 @@ func (db *DB) SaveAutoInterpJob(ctx context.Context, j *features.AutoInterpJob, 
 	err := db.Pool.QueryRow(ctx, `UPDATE autointerp_jobs SET state = $2, total = $3, done = $4, explained = $5, already_done = $6,
 		  dead = $7, scored = $8, not_started = $9, failed = $10, score_failed = $11, budget_exhausted = $12,
 		  prompt_tokens = $13, completion_tokens = $14, error = $15, finished_at = $16, updated_at = now(),
-		  heartbeat = CASE WHEN $17 THEN now() END
+		  heartbeat = CASE WHEN heartbeat = 'infinity' THEN heartbeat WHEN $17 THEN now() END
 		WHERE id = $1 RETURNING updated_at`,
 		j.ID, j.State, j.Total, j.Done, j.Explained, j.AlreadyDone, j.Dead, j.Scored, j.NotStarted,
 		failuresJSON(j.Failed), failuresJSON(j.ScoreFailed), j.BudgetExhausted, j.PromptTokens, j.CompletionTokens,
@@ -122,6 +126,16 @@ func (db *DB) SaveAutoInterpJob(ctx context.Context, j *features.AutoInterpJob, 
 	}
 	j.FinishedAt = finished
 	return nil
+}
+
+// AutoInterpJobByID returns a job; ENOTFOUND when there is none.
+func (db *DB) AutoInterpJobByID(ctx context.Context, id int64) (*features.AutoInterpJob, error) {
+	j, err := scanJob(db.Pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM autointerp_jobs j JOIN sources src ON src.sid = j.sid
+		WHERE j.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, features.Errorf(features.ENOTFOUND, "auto-interp job %d not found", id)
+	}
+	return j, dbErr(err, "read auto-interp job %d", id)
 }
 
 // LatestAutoInterpJob returns the source's most recent job, nil when none.
@@ -139,7 +153,8 @@ func (db *DB) LatestAutoInterpJob(ctx context.Context, modelID, sourceID string)
 }
 
 // ClaimAutoInterpJobs claims the running jobs no process runs: released
-// ones and those whose heartbeat is older than staleAfter. The update
+// ones and those whose heartbeat is older than staleAfter (never a queued
+// one, whose heartbeat is 'infinity'). The update
 // re-checks the heartbeat under the row lock, so of two processes
 // claiming at once only one gets each job.
 func (db *DB) ClaimAutoInterpJobs(ctx context.Context, staleAfter time.Duration) ([]*features.AutoInterpJob, error) {

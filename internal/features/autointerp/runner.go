@@ -144,6 +144,25 @@ func (r *Runner) StartJob(ctx context.Context, req features.AutoInterpJobRequest
 	if !started {
 		return nil, features.Errorf(features.EUNAVAILABLE, "the auto-interp job runner is not started")
 	}
+	j, err := r.Prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Jobs.CreateAutoInterpJob(ctx, j); err != nil {
+		return nil, err
+	}
+	r.logger().Info("auto-interp job started", "job", j.ID, "model", j.ModelID, "source", j.SourceID, "features", j.Total,
+		"scorers", j.Scorers, "budget_tokens", j.BudgetTokens, "by", j.StartedBy)
+	out := *j
+	r.launch(j)
+	return &out, nil
+}
+
+// Prepare checks a request against the pipeline and the source and
+// returns the job to record (not stored yet): EINVALID for a bad range,
+// budget or scorer, EUNAVAILABLE for a scorer not configured, ENOTFOUND for
+// a missing source, ECONFLICT while the source's dashboards are building.
+func (r *Runner) Prepare(ctx context.Context, req features.AutoInterpJobRequest) (*features.AutoInterpJob, error) {
 	if req.BudgetTokens < 0 {
 		return nil, features.Errorf(features.EINVALID, "budget: %d tokens; want 0 (no cap) or more", req.BudgetTokens)
 	}
@@ -175,14 +194,28 @@ func (r *Runner) StartJob(ctx context.Context, req features.AutoInterpJobRequest
 	if idx != nil {
 		j.Total = len(idx)
 	}
-	if err := r.Jobs.CreateAutoInterpJob(ctx, j); err != nil {
-		return nil, err
+	return j, nil
+}
+
+// RunQueued runs the recorded job id once for a job queue, which retries
+// it: an error leaves the job running (the next try resumes from the
+// checkpoints) unless lastTry, or unless it is one no retry can mend (a
+// missing source, a bad range, a scorer not configured here: EINVALID,
+// ENOTFOUND or EUNAVAILABLE before any feature), which fails the job.
+// A job that is not running (done, failed, or unknown: ENOTFOUND) is left
+// alone. It returns how many features this try explained or found dead,
+// and whether the job has ended (done or failed: no retry is wanted).
+func (r *Runner) RunQueued(ctx context.Context, id int64, lastTry bool) (n int, ended bool, err error) {
+	j, err := r.Jobs.AutoInterpJobByID(ctx, id)
+	if err != nil {
+		return 0, features.ErrorCode(err) == features.ENOTFOUND, err
 	}
-	r.logger().Info("auto-interp job started", "job", j.ID, "model", j.ModelID, "source", j.SourceID, "features", j.Total,
-		"scorers", j.Scorers, "budget_tokens", j.BudgetTokens, "by", j.StartedBy)
-	out := *j
-	r.launch(j)
-	return &out, nil
+	if j.State != features.JobRunning {
+		r.logger().Info("auto-interp job already ended", "job", j.ID, "state", j.State)
+		return 0, true, nil
+	}
+	n, state, err := r.execute(ctx, j, lastTry)
+	return n, state != features.JobRunning, err
 }
 
 // launch runs j in the background unless this process already runs it.
@@ -247,6 +280,16 @@ func (p *progress) snapshot() features.AutoInterpJob {
 
 // run runs one job to its end (or until ctx ends) and records the outcome.
 func (r *Runner) run(ctx context.Context, j *features.AutoInterpJob) {
+	_, _, _ = r.execute(ctx, j, true)
+}
+
+// execute runs j until it ends or ctx does and records the outcome: a job
+// that ends with an error is marked failed when failOnError (or when the
+// error comes before any feature: no retry mends it), else left running
+// for a retry. It returns how many features this run explained or found
+// dead, the state it recorded, and the run's error (ctx's when it ended
+// first).
+func (r *Runner) execute(ctx context.Context, j *features.AutoInterpJob, failOnError bool) (int, string, error) {
 	log := r.logger().With("job", j.ID, "model", j.ModelID, "source", j.SourceID)
 	p := &progress{base: *j, cur: *j}
 	finish := func(state, why string, alive bool) {
@@ -268,17 +311,17 @@ func (r *Runner) run(ctx context.Context, j *features.AutoInterpJob) {
 	if err != nil {
 		if ctx.Err() != nil {
 			finish(features.JobRunning, "", false)
-			return
+			return 0, features.JobRunning, ctx.Err()
 		}
 		finish(features.JobFailed, features.ErrorMessage(err), false)
-		return
+		return 0, features.JobFailed, err
 	}
 	if j.BudgetTokens > 0 {
 		o.BudgetTokens = j.BudgetTokens - j.Tokens()
 		if o.BudgetTokens <= 0 {
 			p.cur.BudgetExhausted, p.cur.NotStarted = true, j.Total-j.Done
 			finish(features.JobDone, "", false)
-			return
+			return 0, features.JobDone, nil
 		}
 	}
 	o.Snapshot = func(s Summary, done int) { p.apply(&s, done) }
@@ -307,8 +350,10 @@ func (r *Runner) run(ctx context.Context, j *features.AutoInterpJob) {
 	sum, err := r.Pipeline.RunJob(ctx, o)
 	close(stop)
 	<-saved
+	n := 0
 	if sum != nil {
 		p.apply(sum, sum.AlreadyDone+sum.Explained+sum.Dead+len(sum.Failed))
+		n = sum.Explained + sum.Dead
 	}
 	c := p.snapshot()
 	attrs := []any{"explained", c.Explained, "already_done", c.AlreadyDone, "dead", c.Dead, "scored", c.Scored,
@@ -316,14 +361,21 @@ func (r *Runner) run(ctx context.Context, j *features.AutoInterpJob) {
 		"took", time.Since(start).Round(time.Millisecond)}
 	switch {
 	case ctx.Err() != nil:
-		log.Info("auto-interp job paused: it resumes when saex starts again", attrs...)
+		log.Info("auto-interp job paused: it resumes when saex (or a worker) starts it again", attrs...)
 		finish(features.JobRunning, "", false)
-	case err != nil:
+		return n, features.JobRunning, ctx.Err()
+	case err != nil && (failOnError || sum == nil && !isFatal(err)):
 		msg := features.ErrorMessage(err)
 		log.Warn("auto-interp job failed", append(attrs, "err", msg)...)
 		finish(features.JobFailed, fmt.Sprintf("stopped after %d of %d features: %s", c.Done, c.Total, msg), false)
+		return n, features.JobFailed, err
+	case err != nil:
+		log.Warn("auto-interp job stopped; it will be retried", append(attrs, "err", features.ErrorMessage(err))...)
+		finish(features.JobRunning, "", false)
+		return n, features.JobRunning, err
 	default:
 		log.Info("auto-interp job done", attrs...)
 		finish(features.JobDone, "", false)
+		return n, features.JobDone, nil
 	}
 }

@@ -2,7 +2,9 @@ package autointerp_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +188,82 @@ func TestRunnerResumesAStoppedJob(t *testing.T) {
 	j = waitJob(t, db)
 	if j.ID != killed.ID || j.State != features.JobDone || j.Explained != 3 {
 		t.Errorf("job left by a killed process: %+v", j)
+	}
+}
+
+// TestRunQueued: a queue's try of a job leaves it running (for the
+// queue's retry) when the endpoint keeps failing, fails it on the last
+// try, finishes it once the endpoint answers, and leaves an ended or
+// unknown job alone; serve's runners never claim a queued job.
+func TestRunQueued(t *testing.T) {
+	db := storetest.NewDB(t)
+	seedSource(t, db)
+	var mu sync.Mutex
+	broken := true
+	ep := &fakeEndpoint{before: func(w http.ResponseWriter, feature, n int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(401)
+			io.WriteString(w, `{"error":{"message":"invalid api key"}}`)
+		}
+		return broken
+	}}
+	r := &autointerp.Runner{Pipeline: newPipeline(t, db, ep), Jobs: db, Concurrency: 2}
+	ctx := context.Background()
+	record := func() int64 {
+		t.Helper()
+		j, err := r.Prepare(ctx, features.AutoInterpJobRequest{ModelID: "m", SourceID: "0-res"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Queued = true
+		if err := db.CreateAutoInterpJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		return j.ID
+	}
+	id := record()
+	n, ended, err := r.RunQueued(ctx, id, false)
+	if err == nil || ended || n != 0 {
+		t.Fatalf("failing try: %d, %v, %v; want an error, job not ended", n, ended, err)
+	}
+	if j, err := db.AutoInterpJobByID(ctx, id); err != nil || j.State != features.JobRunning || !j.Queued {
+		t.Fatalf("after a failed try: %+v %v", j, err)
+	}
+	if claimed, err := db.ClaimAutoInterpJobs(ctx, 0); err != nil || len(claimed) != 0 {
+		t.Errorf("a runner claimed the queued job: %v %v", claimed, err)
+	}
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	n, ended, err = r.RunQueued(ctx, id, false)
+	if err != nil || !ended || n != numTestFeatures {
+		t.Fatalf("retry: %d, %v, %v", n, ended, err)
+	}
+	if j, _ := db.AutoInterpJobByID(ctx, id); j.State != features.JobDone || j.Explained != numTestFeatures-1 || j.Dead != 1 {
+		t.Errorf("done: %+v", j)
+	}
+	if n, ended, err = r.RunQueued(ctx, id, false); err != nil || !ended || n != 0 {
+		t.Errorf("a done job again: %d %v %v", n, ended, err)
+	}
+	if _, ended, err = r.RunQueued(ctx, 1<<40, false); features.ErrorCode(err) != features.ENOTFOUND || !ended {
+		t.Errorf("unknown job: %v %v", ended, err)
+	}
+
+	// The last try fails the job, saying why.
+	mu.Lock()
+	broken = true
+	mu.Unlock()
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM checkpoints`); err != nil {
+		t.Fatal(err)
+	}
+	id = record()
+	if _, ended, err = r.RunQueued(ctx, id, true); err == nil || !ended {
+		t.Fatalf("last try: %v %v", ended, err)
+	}
+	if j, _ := db.AutoInterpJobByID(ctx, id); j.State != features.JobFailed || !strings.Contains(j.Error, "401") {
+		t.Errorf("failed: %+v", j)
 	}
 }
