@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -116,12 +115,13 @@ func TestEmbedExplanationsAndSemanticSearch(t *testing.T) {
 	serve := func(vars map[string]string) *httptest.Server {
 		env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
 		d := &serveDeps{DB: db, Env: env, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Harden: &hardenConfig{Metrics: true}, Background: &sync.WaitGroup{}}
+			Harden: &hardenConfig{Metrics: true}}
+		// No background group: nothing outlives the handler (an auto-interp
+		// job runner would), and the index loads on the first search.
 		h, err := buildWebHandler(ctx, d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.Background.Wait() // the index warm-up
 		ts := httptest.NewServer(h)
 		t.Cleanup(ts.Close)
 		return ts
