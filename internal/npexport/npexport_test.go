@@ -243,3 +243,84 @@ func FuzzFastActivationDecoder(f *testing.F) {
 		}
 	})
 }
+
+// The fast feature decoder must agree with encoding/json on every line it
+// accepts (lines it declines are decoded by encoding/json, errors included).
+func FuzzFastFeatureDecoder(f *testing.F) {
+	raw, err := ReadFile(fixtureSource + "/features/batch-79.jsonl.gz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(raw.Data)), "\n") {
+		f.Add([]byte(l))
+	}
+	dir := f.TempDir()
+	if _, err := GenerateSynthetic(dir, SynthOptions{Features: 16, Examples: 2, Tokens: 4, Profile: ProfileWide, Seed: 1}); err != nil {
+		f.Fatal(err)
+	}
+	found, err := Discover(dir)
+	if err != nil || len(found.Sources) != 1 || len(found.Sources[0].Features) == 0 {
+		f.Fatalf("synthetic export: %v %v", found, err)
+	}
+	syn, err := ReadFile(found.Sources[0].Path + "/" + found.Sources[0].Features[0])
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(syn.Data)), "\n")[:4] {
+		f.Add([]byte(l))
+	}
+	f.Add([]byte(`{"index":"3","vector":[1.5,-0,2e-3],"topkCosSimIndices":[3,-1, 0],"neg_str":["a","é"],"neg_values":[1,2]}`))
+	f.Add([]byte(`{"topkCosSimIndices":[1.0],"pos_str":["\u0041"],"vector":null}`))
+	f.Add([]byte(`{"topkCosSimIndices":[99999999999999999999],"Neg_Str":["x"],"vector":[1e400]}`))
+	f.Add([]byte(`{"decoder_weights_dist":[],"neg_ſtr":["x"],"pos_str":["\xff"]}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast featureRow
+		ok := decodeFeatureFast(line, &fast)
+		var slow featureRow
+		err := json.Unmarshal(line, &slow)
+		if ok && err != nil {
+			t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, line)
+		}
+		if ok && !reflect.DeepEqual(fast.domain(), slow.domain()) {
+			t.Fatalf("fast and slow decodes differ for %q:\n%+v\n%+v", line, fast.domain(), slow.domain())
+		}
+	})
+}
+
+// Every line of the fixture and of a synthetic wide export takes the fast
+// path: a change that sends them back to encoding/json (and the import back
+// to its old speed) fails here.
+func TestFastFeatureDecoderTakesRealRows(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := GenerateSynthetic(dir, SynthOptions{Features: 64, Examples: 2, Tokens: 4, Profile: ProfileWide, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	found, err := Discover(dir)
+	if err != nil || len(found.Sources) != 1 {
+		t.Fatalf("%v %v", found, err)
+	}
+	paths := []string{fixtureSource + "/features/batch-79.jsonl.gz"}
+	for _, p := range found.Sources[0].Features {
+		paths = append(paths, found.Sources[0].Path+"/"+p)
+	}
+	n := 0
+	for _, p := range paths {
+		f := mustRead(t, p)
+		for _, l := range strings.Split(strings.TrimSpace(string(f.Data)), "\n") {
+			var fast, slow featureRow
+			if !decodeFeatureFast([]byte(l), &fast) {
+				t.Fatalf("%s: fast path declined %.200q", p, l)
+			}
+			if err := json.Unmarshal([]byte(l), &slow); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(fast.domain(), slow.domain()) {
+				t.Fatalf("%s: decodes differ:\n%+v\n%+v", p, fast.domain(), slow.domain())
+			}
+			n++
+		}
+	}
+	if n < 65 {
+		t.Fatalf("checked %d rows", n)
+	}
+}

@@ -138,8 +138,11 @@ func ParseFeatures(f *File, wantModel, wantSource string) ([]*features.Feature, 
 	lines := Lines{}
 	err := eachLine(f.Data, func(line int, b []byte) error {
 		var r featureRow
-		if err := decodeLine(f.Path, line, b, &r); err != nil {
-			return err
+		if !decodeFeatureFast(b, &r) {
+			r = featureRow{}
+			if err := decodeLine(f.Path, line, b, &r); err != nil {
+				return err
+			}
 		}
 		ft := r.domain()
 		if err := checkKey(f.Path, line, ft.ModelID, ft.SourceID, ft.Index, wantModel, wantSource); err != nil {
