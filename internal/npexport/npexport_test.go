@@ -324,3 +324,39 @@ func TestFastFeatureDecoderTakesRealRows(t *testing.T) {
 		t.Fatalf("checked %d rows", n)
 	}
 }
+
+// BenchmarkFeatureRow decodes synthetic wide feature rows with the fast
+// decoder and with encoding/json (docs/scaling.md, "1M features").
+func BenchmarkFeatureRow(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := GenerateSynthetic(dir, SynthOptions{Features: 1024, Examples: 2, Tokens: 4, Profile: ProfileWide, Seed: 3}); err != nil {
+		b.Fatal(err)
+	}
+	found, err := Discover(dir)
+	if err != nil || len(found.Sources) != 1 {
+		b.Fatalf("%v %v", found, err)
+	}
+	f, err := ReadFile(found.Sources[0].Path + "/" + found.Sources[0].Features[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(f.Data)), "\n")
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(f.Data) / len(lines)))
+		for i := 0; b.Loop(); i++ {
+			var r featureRow
+			if !decodeFeatureFast([]byte(lines[i%len(lines)]), &r) {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(f.Data) / len(lines)))
+		for i := 0; b.Loop(); i++ {
+			var r featureRow
+			if err := json.Unmarshal([]byte(lines[i%len(lines)]), &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
