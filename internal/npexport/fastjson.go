@@ -24,26 +24,184 @@ var errSlow = errors.New("slow path")
 func decodeActivationFast(line []byte, r *activationRow) (ok bool) {
 	// One string for the whole line: token strings are substrings of it,
 	// one allocation instead of one per token.
-	var lineStr string
+	lineStr := ""
+	str := func() string {
+		if lineStr == "" {
+			lineStr = string(line)
+		}
+		return lineStr
+	}
+	a := &r.Activation
 	return decodeRowFast(line, activationFastKeys, r, func(k int, val []byte, p, ve int) (err error) {
 		switch k {
 		case 0:
-			if lineStr == "" {
-				lineStr = string(line)
-			}
-			r.Tokens, err = parseStringArray(val, lineStr[p:ve])
+			a.Tokens, err = parseStringArray(val, str()[p:ve])
 		case 1:
-			r.Values, err = parseFloat32Array(val)
+			a.Values, err = parseFloat32Array(val)
+		case 2, 3, 4:
+			*[...]*string{&a.ID, &a.ModelID, &a.SourceID}[k-2], err = parsePlainString(val, str()[p:ve])
+		case 5:
+			a.CreatorID, err = parsePlainString(val, str()[p:ve])
+		case 6, 7:
+			*[...]*float64{&a.MaxValue, &a.MinValue}[k-6], err = parseFloat64(val)
+		case 8:
+			a.MaxValueTokenIndex, err = parseInt(val)
+		case 9, 10, 11, 12:
+			*[...]**float64{&a.BinMin, &a.BinMax, &a.BinContains, &a.DFAMaxValue}[k-9], err = parseFloat64Ptr(val)
+		case 13, 14:
+			*[...]**int{&a.QualifyingTokenIndex, &a.DFATargetIndex}[k-13], err = parseIntPtr(val)
+		case 15, 16, 17:
+			*[...]**string{&a.LogitContributions, &a.DataIndex, &a.DataSource}[k-15], err = parseStringPtr(val, str()[p:ve])
+		case 18, 19:
+			dst := [...]*[]float32{&a.DFAValues, &a.LossValues}[k-18]
+			if string(val) == "null" {
+				*dst = nil
+			} else {
+				*dst, err = parseFloat32Array(val)
+			}
+		case 20:
+			r.Index, err = parsePlainIndex(val)
+		case 21:
+			r.CreatedAt, err = parsePlainTime(val)
 		}
 		return err
 	})
 }
 
-var activationFastKeys = []string{"tokens", "values"}
+var activationFastKeys = []string{"tokens", "values", "id", "modelId", "layer", "creatorId",
+	"maxValue", "minValue", "maxValueTokenIndex", "binMin", "binMax", "binContains", "dfaMaxValue",
+	"qualifyingTokenIndex", "dfaTargetIndex", "logitContributions", "dataIndex", "dataSource",
+	"dfaValues", "lossValues", "index", "createdAt"}
+
+// The scalar parsers below take what encoding/json would decode the same
+// way and return errSlow for anything else (escapes, null where
+// encoding/json would keep the old value, a number it would reject).
+
+// parsePlainString parses a JSON string without escapes or control
+// characters, in valid UTF-8; vs is val as a string.
+func parsePlainString(val []byte, vs string) (string, error) {
+	if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+		return "", errSlow
+	}
+	ascii := true
+	for _, c := range val[1 : len(val)-1] {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", errSlow
+		}
+		ascii = ascii && c < 0x80
+	}
+	if !ascii && !utf8.Valid(val) {
+		return "", errSlow
+	}
+	return vs[1 : len(vs)-1], nil
+}
+
+func parseStringPtr(val []byte, vs string) (*string, error) {
+	if string(val) == "null" {
+		return nil, nil
+	}
+	s, err := parsePlainString(val, vs)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func parseFloat64(val []byte) (float64, error) {
+	if !validJSONNumber(val) {
+		return 0, errSlow
+	}
+	v, err := strconv.ParseFloat(string(val), 64)
+	if err != nil {
+		return 0, errSlow
+	}
+	return v, nil
+}
+
+func parseFloat64Ptr(val []byte) (*float64, error) {
+	if string(val) == "null" {
+		return nil, nil
+	}
+	v, err := parseFloat64(val)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// parseInt parses an integer of at most 18 digits (no fraction or exponent).
+func parseInt(val []byte) (int, error) {
+	s := val
+	if len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 18 || (s[0] == '0' && len(s) > 1) {
+		return 0, errSlow
+	}
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, errSlow
+		}
+		n = n*10 + int(c-'0')
+	}
+	if val[0] == '-' {
+		n = -n
+	}
+	return n, nil
+}
+
+func parseIntPtr(val []byte) (*int, error) {
+	if string(val) == "null" {
+		return nil, nil
+	}
+	n, err := parseInt(val)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// parsePlainIndex reads a feature index written as a number or as a plain
+// string of ASCII characters, as flexIndex does.
+func parsePlainIndex(val []byte) (flexIndex, error) {
+	for _, c := range val {
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return 0, errSlow
+		}
+	}
+	if len(val) > 0 && val[0] != '"' && !validJSONNumber(val) {
+		return 0, errSlow // strconv.Atoi takes "+5" and "05"; JSON does not
+	}
+	var x flexIndex
+	if x.UnmarshalJSON(val) != nil {
+		return 0, errSlow
+	}
+	return x, nil
+}
+
+// parsePlainTime reads a timestamp written as a plain ASCII string, as
+// npTime does.
+func parsePlainTime(val []byte) (npTime, error) {
+	if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+		return npTime{}, errSlow
+	}
+	for _, c := range val[1 : len(val)-1] {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return npTime{}, errSlow
+		}
+	}
+	t, err := parseNPTime(string(val[1 : len(val)-1]))
+	if err != nil {
+		return npTime{}, errSlow
+	}
+	return npTime{t}, nil
+}
 
 // Feature rows are ~1.7 KB of number arrays (neighbours, histograms, top
-// logits) around a few short fields: decodeFeatureFast parses the arrays by
-// hand, like decodeActivationFast, and leaves the rest to encoding/json.
+// logits) around a few short fields: decodeFeatureFast parses the arrays and
+// the usual scalars by hand, like decodeActivationFast, and leaves anything
+// else to encoding/json.
 var featureFastKeys = []string{
 	"vector", "topkCosSimValues", "neuron_alignment_values", "neuron_alignment_l1",
 	"correlated_neurons_pearson", "correlated_neurons_l1", "correlated_features_pearson", "correlated_features_l1",
@@ -51,12 +209,23 @@ var featureFastKeys = []string{
 	"logits_hist_data_bar_heights", "logits_hist_data_bar_values", "decoder_weights_dist", // float64s: 0..14
 	"topkCosSimIndices", "neuron_alignment_indices", "correlated_neurons_indices", "correlated_features_indices", // ints: 15..18
 	"neg_str", "pos_str", // strings: 19, 20
+	"modelId", "layer", "sourceSetName", "creatorId", // 21..24
+	"maxActApprox", "frac_nonzero", // 25, 26
+	"vectorLabel", "hookName", // 27, 28
+	"vectorDefaultSteerStrength", "umap_log_feature_sparsity", "umap_x", "umap_y", // 29..32
+	"umap_cluster", "hasVector", "index", "createdAt", // 33..36
 }
 
 // decodeFeatureFast fills r from line; ok is false when the caller must
 // fall back to json.Unmarshal.
 func decodeFeatureFast(line []byte, r *featureRow) (ok bool) {
-	var lineStr string
+	lineStr := ""
+	str := func() string {
+		if lineStr == "" {
+			lineStr = string(line)
+		}
+		return lineStr
+	}
 	f := &r.Feature
 	floats := [...]*[]float64{&f.Vector, &f.TopkCosSimValues, &f.NeuronAlignmentValues, &f.NeuronAlignmentL1,
 		&f.CorrelatedNeuronsPearson, &f.CorrelatedNeuronsL1, &f.CorrelatedFeaturesPearson, &f.CorrelatedFeaturesL1,
@@ -69,17 +238,29 @@ func decodeFeatureFast(line []byte, r *featureRow) (ok bool) {
 			*floats[k], err = parseFloat64Array(val)
 		case k < len(floats)+len(ints):
 			*ints[k-len(floats)], err = parseIntArray(val)
-		default:
-			if lineStr == "" {
-				lineStr = string(line)
+		case k == 19 || k == 20:
+			*[...]*[]string{&f.NegStr, &f.PosStr}[k-19], err = parseStringArray(val, str()[p:ve])
+		case k <= 24:
+			*[...]*string{&f.ModelID, &f.SourceID, &f.SourceSetName, &f.CreatorID}[k-21], err = parsePlainString(val, str()[p:ve])
+		case k <= 26:
+			*[...]*float64{&f.MaxActApprox, &f.FracNonzero}[k-25], err = parseFloat64(val)
+		case k <= 28:
+			*[...]**string{&f.VectorLabel, &f.HookName}[k-27], err = parseStringPtr(val, str()[p:ve])
+		case k <= 32:
+			*[...]**float64{&f.VectorDefaultSteerStrength, &f.UmapLogFeatureSparsity, &f.UmapX, &f.UmapY}[k-29], err = parseFloat64Ptr(val)
+		case k == 33:
+			f.UmapCluster, err = parseIntPtr(val)
+		case k == 34:
+			switch string(val) {
+			case "true", "false":
+				f.HasVector = string(val) == "true"
+			default:
+				err = errSlow
 			}
-			s, e := parseStringArray(val, lineStr[p:ve])
-			if k == len(floats)+len(ints) {
-				f.NegStr = s
-			} else {
-				f.PosStr = s
-			}
-			err = e
+		case k == 35:
+			r.Index, err = parsePlainIndex(val)
+		case k == 36:
+			r.CreatedAt, err = parsePlainTime(val)
 		}
 		return err
 	})
@@ -157,6 +338,9 @@ func decodeRowFast(line []byte, keys []string, v any, take func(k int, val []byt
 	}
 	if skipWS(line, p+1) != len(line) {
 		return false
+	}
+	if len(rest) == 1 {
+		return true // every member was taken
 	}
 	rest = append(rest, '}')
 	return json.Unmarshal(rest, v) == nil

@@ -230,6 +230,12 @@ func FuzzFastActivationDecoder(f *testing.F) {
 	f.Add([]byte(`{"tokens":["a\u0000","b"],"values":[1,2]}`))
 	f.Add([]byte(`{"tokens":["é","\xff"],"values":[1e-3, -0, 0.5E+2], "index": 3}`))
 	f.Add([]byte(`{"tokens":[],"values":[] , "x":{"y":[1,"]"]}}`))
+	f.Add([]byte(`{"id":"x","modelId":"m","layer":"0-x","index":"7","createdAt":"2024-01-02T03:04:05.000000","maxValue":1.5,"minValue":-0,` +
+		`"maxValueTokenIndex":0,"binMin":null,"binMax":2,"binContains":1e-3,"dfaMaxValue":null,"qualifyingTokenIndex":3,` +
+		`"dfaTargetIndex":null,"logitContributions":"é","dataIndex":null,"dataSource":"a","dfaValues":null,"lossValues":[1],"creatorId":"c","tokens":["a"],"values":[1]}`))
+	f.Add([]byte(`{"index":+5,"maxValue":null,"maxValueTokenIndex":1.0,"id":"\u0041","createdAt":null,"binMin":"1"}`))
+	f.Add([]byte(`{"index":05,"maxValueTokenIndex":-0,"createdAt":"2024-01-02 03:04:05Z","dataIndex":"x","dataIndex":null,"ID":"y"}`))
+	f.Add([]byte(`{"index":" 12 ","createdAt":"bad","maxValueTokenIndex":99999999999999999999}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var fast activationRow
 		ok := decodeActivationFast(line, &fast)
@@ -273,6 +279,8 @@ func FuzzFastFeatureDecoder(f *testing.F) {
 	f.Add([]byte(`{"topkCosSimIndices":[1.0],"pos_str":["\u0041"],"vector":null}`))
 	f.Add([]byte(`{"topkCosSimIndices":[99999999999999999999],"Neg_Str":["x"],"vector":[1e400]}`))
 	f.Add([]byte(`{"decoder_weights_dist":[],"neg_ſtr":["x"],"pos_str":["\xff"]}`))
+	f.Add([]byte(`{"hasVector":true,"hasVector":null,"umap_cluster":3,"umap_x":null,"umap_y":1.5,"vectorLabel":"é","hookName":null,"maxActApprox":2,"frac_nonzero":1e-3}`))
+	f.Add([]byte(`{"hasVector":1,"umap_cluster":3.5,"vectorLabel":"\n","maxActApprox":null,"index":+1,"createdAt":"2024-01-02T03:04:05Z","modelId":"m","layer":"0-x"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var fast featureRow
 		ok := decodeFeatureFast(line, &fast)
