@@ -10,12 +10,13 @@ import (
 
 // Activation rows are almost all "tokens" and "values": two 128-element
 // arrays that encoding/json decodes through reflection at ~45 MB/s, most
-// of an import's CPU. decodeActivationFast parses those two arrays by hand
-// and leaves the rest of the row to encoding/json (decodeFeatureFast does
-// the same for feature rows). Anything unusual (an
-// escape, a null, a number it does not accept) makes it report !ok so the
-// caller decodes the whole line with encoding/json, which then also gives
-// the error message.
+// of an import's CPU. decodeActivationFast parses those arrays and the
+// row's usual scalar fields by hand, and leaves any other member to
+// encoding/json (decodeFeatureFast does the same for feature rows).
+// Anything unusual (an escape, a null where encoding/json would keep the
+// old value, a number it does not accept, a key differing only in case)
+// makes it report !ok so the caller decodes the whole line with
+// encoding/json, which then also gives the error message.
 
 var errSlow = errors.New("slow path")
 
