@@ -150,7 +150,8 @@ func (im *importer) run(ctx context.Context, found *npexport.Found, stderr io.Wr
 	}
 	stopProgress := im.progress(ctx, stderr, total)
 	defer stopProgress()
-	for _, ph := range phases {
+	for i, ph := range phases {
+		phaseStart, rows0 := time.Now(), im.rows.Load()
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(im.workers)
 		for _, u := range ph {
@@ -162,6 +163,12 @@ func (im *importer) run(ctx context.Context, found *npexport.Found, stderr io.Wr
 		}
 		if err := g.Wait(); err != nil {
 			return importStats{}, err
+		}
+		if len(ph) > 0 {
+			took := time.Since(phaseStart)
+			im.log.Info("import phase done", "phase", [...]string{"features", "activations", "explanations"}[i],
+				"files", len(ph), "rows", im.rows.Load()-rows0, "took", took.Round(time.Millisecond),
+				"rows_per_s", int(float64(im.rows.Load()-rows0)/max(took.Seconds(), 1e-3)))
 		}
 	}
 	return importStats{files: im.files.Load(), skipped: im.skipped.Load(), rows: im.rows.Load()}, nil

@@ -230,6 +230,12 @@ func FuzzFastActivationDecoder(f *testing.F) {
 	f.Add([]byte(`{"tokens":["a\u0000","b"],"values":[1,2]}`))
 	f.Add([]byte(`{"tokens":["é","\xff"],"values":[1e-3, -0, 0.5E+2], "index": 3}`))
 	f.Add([]byte(`{"tokens":[],"values":[] , "x":{"y":[1,"]"]}}`))
+	f.Add([]byte(`{"id":"x","modelId":"m","layer":"0-x","index":"7","createdAt":"2024-01-02T03:04:05.000000","maxValue":1.5,"minValue":-0,` +
+		`"maxValueTokenIndex":0,"binMin":null,"binMax":2,"binContains":1e-3,"dfaMaxValue":null,"qualifyingTokenIndex":3,` +
+		`"dfaTargetIndex":null,"logitContributions":"é","dataIndex":null,"dataSource":"a","dfaValues":null,"lossValues":[1],"creatorId":"c","tokens":["a"],"values":[1]}`))
+	f.Add([]byte(`{"index":+5,"maxValue":null,"maxValueTokenIndex":1.0,"id":"\u0041","createdAt":null,"binMin":"1"}`))
+	f.Add([]byte(`{"index":05,"maxValueTokenIndex":-0,"createdAt":"2024-01-02 03:04:05Z","dataIndex":"x","dataIndex":null,"ID":"y"}`))
+	f.Add([]byte(`{"index":" 12 ","createdAt":"bad","maxValueTokenIndex":99999999999999999999}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var fast activationRow
 		ok := decodeActivationFast(line, &fast)
@@ -240,6 +246,125 @@ func FuzzFastActivationDecoder(f *testing.F) {
 		}
 		if ok && !reflect.DeepEqual(fast.domain(), slow.domain()) {
 			t.Fatalf("fast and slow decodes differ for %q:\n%+v\n%+v", line, fast.domain(), slow.domain())
+		}
+	})
+}
+
+// The fast feature decoder must agree with encoding/json on every line it
+// accepts (lines it declines are decoded by encoding/json, errors included).
+func FuzzFastFeatureDecoder(f *testing.F) {
+	raw, err := ReadFile(fixtureSource + "/features/batch-79.jsonl.gz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(raw.Data)), "\n") {
+		f.Add([]byte(l))
+	}
+	dir := f.TempDir()
+	if _, err := GenerateSynthetic(dir, SynthOptions{Features: 16, Examples: 2, Tokens: 4, Profile: ProfileWide, Seed: 1}); err != nil {
+		f.Fatal(err)
+	}
+	found, err := Discover(dir)
+	if err != nil || len(found.Sources) != 1 || len(found.Sources[0].Features) == 0 {
+		f.Fatalf("synthetic export: %v %v", found, err)
+	}
+	syn, err := ReadFile(found.Sources[0].Path + "/" + found.Sources[0].Features[0])
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(syn.Data)), "\n")[:4] {
+		f.Add([]byte(l))
+	}
+	f.Add([]byte(`{"index":"3","vector":[1.5,-0,2e-3],"topkCosSimIndices":[3,-1, 0],"neg_str":["a","é"],"neg_values":[1,2]}`))
+	f.Add([]byte(`{"topkCosSimIndices":[1.0],"pos_str":["\u0041"],"vector":null}`))
+	f.Add([]byte(`{"topkCosSimIndices":[99999999999999999999],"Neg_Str":["x"],"vector":[1e400]}`))
+	f.Add([]byte(`{"decoder_weights_dist":[],"neg_ſtr":["x"],"pos_str":["\xff"]}`))
+	f.Add([]byte(`{"hasVector":true,"hasVector":null,"umap_cluster":3,"umap_x":null,"umap_y":1.5,"vectorLabel":"é","hookName":null,"maxActApprox":2,"frac_nonzero":1e-3}`))
+	f.Add([]byte(`{"hasVector":1,"umap_cluster":3.5,"vectorLabel":"\n","maxActApprox":null,"index":+1,"createdAt":"2024-01-02T03:04:05Z","modelId":"m","layer":"0-x"}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast featureRow
+		ok := decodeFeatureFast(line, &fast)
+		var slow featureRow
+		err := json.Unmarshal(line, &slow)
+		if ok && err != nil {
+			t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, line)
+		}
+		if ok && !reflect.DeepEqual(fast.domain(), slow.domain()) {
+			t.Fatalf("fast and slow decodes differ for %q:\n%+v\n%+v", line, fast.domain(), slow.domain())
+		}
+	})
+}
+
+// Every line of the fixture and of a synthetic wide export takes the fast
+// path: a change that sends them back to encoding/json (and the import back
+// to its old speed) fails here.
+func TestFastFeatureDecoderTakesRealRows(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := GenerateSynthetic(dir, SynthOptions{Features: 64, Examples: 2, Tokens: 4, Profile: ProfileWide, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	found, err := Discover(dir)
+	if err != nil || len(found.Sources) != 1 {
+		t.Fatalf("%v %v", found, err)
+	}
+	paths := []string{fixtureSource + "/features/batch-79.jsonl.gz"}
+	for _, p := range found.Sources[0].Features {
+		paths = append(paths, found.Sources[0].Path+"/"+p)
+	}
+	n := 0
+	for _, p := range paths {
+		f := mustRead(t, p)
+		for _, l := range strings.Split(strings.TrimSpace(string(f.Data)), "\n") {
+			var fast, slow featureRow
+			if !decodeFeatureFast([]byte(l), &fast) {
+				t.Fatalf("%s: fast path declined %.200q", p, l)
+			}
+			if err := json.Unmarshal([]byte(l), &slow); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(fast.domain(), slow.domain()) {
+				t.Fatalf("%s: decodes differ:\n%+v\n%+v", p, fast.domain(), slow.domain())
+			}
+			n++
+		}
+	}
+	if n < 65 {
+		t.Fatalf("checked %d rows", n)
+	}
+}
+
+// BenchmarkFeatureRow decodes synthetic wide feature rows with the fast
+// decoder and with encoding/json (docs/scaling.md, "1M features").
+func BenchmarkFeatureRow(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := GenerateSynthetic(dir, SynthOptions{Features: 1024, Examples: 2, Tokens: 4, Profile: ProfileWide, Seed: 3}); err != nil {
+		b.Fatal(err)
+	}
+	found, err := Discover(dir)
+	if err != nil || len(found.Sources) != 1 {
+		b.Fatalf("%v %v", found, err)
+	}
+	f, err := ReadFile(found.Sources[0].Path + "/" + found.Sources[0].Features[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(f.Data)), "\n")
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(f.Data) / len(lines)))
+		for i := 0; b.Loop(); i++ {
+			var r featureRow
+			if !decodeFeatureFast([]byte(lines[i%len(lines)]), &r) {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(f.Data) / len(lines)))
+		for i := 0; b.Loop(); i++ {
+			var r featureRow
+			if err := json.Unmarshal([]byte(lines[i%len(lines)]), &r); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -35,13 +35,23 @@ func (t *npTime) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("timestamp must be a string, got %s", truncate(string(b), 40))
 	}
-	for _, layout := range []string{TimeLayout, "2006-01-02T15:04:05.999999999", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"} {
+	v, err := parseNPTime(s)
+	if err != nil {
+		return err
+	}
+	t.Time = v
+	return nil
+}
+
+var npTimeLayouts = []string{TimeLayout, "2006-01-02T15:04:05.999999999", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"}
+
+func parseNPTime(s string) (time.Time, error) {
+	for _, layout := range npTimeLayouts {
 		if v, err := time.Parse(layout, s); err == nil {
-			t.Time = v.UTC()
-			return nil
+			return v.UTC(), nil
 		}
 	}
-	return fmt.Errorf("invalid timestamp %q", s)
+	return time.Time{}, fmt.Errorf("invalid timestamp %q", s)
 }
 
 func (t npTime) MarshalJSON() ([]byte, error) {
