@@ -587,6 +587,25 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 			return out, total, dbErr(err, "list features")
 		}
 	}
+	if flt.Query == "" {
+		// Deep in the order: from the source's rank marks when they are
+		// fresh (ranks.go), else the skip below, refreshing them meanwhile.
+		pos := offset
+		if flt.Desc {
+			pos = total - offset - limit
+		}
+		skip, stride := min(offset, total-offset-limit), db.rankStrideOrDefault()
+		if skip >= stride {
+			out, err := db.rankPage(ctx, sid, rankOrderOf(col, flt.HideDead), pos, limit, orderBy(flt.Desc), flt.ModelID, flt.SourceID)
+			if err != nil {
+				return nil, 0, dbErr(err, "list features")
+			}
+			if len(out) > 0 {
+				return out, total, nil
+			}
+			db.scheduleRankRefresh(sid)
+		}
+	}
 	if flt.Query == "" && offset > total/2 {
 		// The same rows counted from the end, in the reverse order.
 		offset, inner = total-offset-limit, orderBy(!flt.Desc)

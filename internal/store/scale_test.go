@@ -100,12 +100,61 @@ func TestListFeaturesEveryPage(t *testing.T) {
 
 func testListFeaturesEveryPage(t *testing.T, stride int) {
 	db, fs := scaleSourceDBStride(t, 301, stride)
+	// Marks every 5 features, so most pages of 7 are read through them
+	// once fresh, with skips of 0 to 4 from a mark.
+	store.SetRankMarks(db, 5)
+	var sid int32
+	if err := db.Pool.QueryRow(ctx, `SELECT sid FROM sources WHERE id = $1`, scaleSource).Scan(&sid); err != nil {
+		t.Fatal(err)
+	}
+	marks := func() int {
+		t.Helper()
+		var n int
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM feature_rank_marks WHERE sid = $1`, sid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := marks(); n != 0 {
+		t.Fatalf("%d rank marks before any refresh", n)
+	}
+	checkEveryPage(t, db, fs, "stale")
+	if err := store.RefreshRanks(db, sid); err != nil {
+		t.Fatal(err)
+	}
+	// 6 orders, 301 features, of which the live ones: a mark per 5.
+	live := len(browserOrder(fs, features.SortByIndex, false, true))
+	if n, want := marks(), 3*((301+4)/5+(live+4)/5); n != want {
+		t.Fatalf("%d rank marks after a refresh, want %d", n, want)
+	}
+	checkEveryPage(t, db, fs, "fresh")
+	// A write that moves features in every order makes the marks stale.
+	for i := 0; i < 100; i += 10 {
+		fs[i].MaxActApprox, fs[i].FracNonzero = 2.5, 0.001
+	}
+	fs[1].MaxActApprox = 0
+	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: scaleModel, SourceID: scaleSource, Features: fs[:100]}); err != nil {
+		t.Fatal(err)
+	}
+	if n := marks(); n != 0 {
+		t.Fatalf("%d rank marks after a write, want none", n)
+	}
+	checkEveryPage(t, db, fs, "stale after a write")
+	if err := store.RefreshRanks(db, sid); err != nil {
+		t.Fatal(err)
+	}
+	checkEveryPage(t, db, fs, "fresh after a write")
+}
+
+// checkEveryPage pages through every sort, direction and hide-dead choice.
+func checkEveryPage(t *testing.T, db *store.DB, fs []*features.Feature, state string) {
+	t.Helper()
 	const limit = 7
 	for _, sort := range []features.FeatureSort{features.SortByIndex, features.SortByMaxAct, features.SortByDensity} {
 		for _, desc := range []bool{false, true} {
 			for _, hideDead := range []bool{false, true} {
 				want := browserOrder(fs, sort, desc, hideDead)
-				name := fmt.Sprintf("%s desc=%v hidedead=%v", sort, desc, hideDead)
+				name := fmt.Sprintf("%s: %s desc=%v hidedead=%v", state, sort, desc, hideDead)
 				for off := 0; off < len(want)+limit; off += limit {
 					page, total, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource,
 						Sort: sort, Desc: desc, HideDead: hideDead, Offset: off, Limit: limit})
