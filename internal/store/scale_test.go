@@ -128,6 +128,9 @@ func testListFeaturesEveryPage(t *testing.T, stride int) {
 		t.Fatalf("%d rank marks after a refresh, want %d", n, want)
 	}
 	checkEveryPage(t, db, fs, "fresh")
+	if stride == 1 {
+		return // the write below is the same for either stride
+	}
 	// A write that moves features in every order makes the marks stale.
 	for i := 0; i < 100; i += 10 {
 		fs[i].MaxActApprox, fs[i].FracNonzero = 2.5, 0.001
