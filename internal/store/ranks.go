@@ -70,17 +70,21 @@ func (db *DB) rankStrideOrDefault() int {
 func (db *DB) rankPage(ctx context.Context, sid int32, o rankOrder, pos, limit int, orderBy, modelID, sourceID string) ([]*features.FeatureSummary, error) {
 	stride := db.rankStrideOrDefault()
 	mark, skip := pos/stride*stride, pos%stride
-	cond, asc := `f.idx >= m.idx`, `f.idx`
+	// The mark's key as InitPlan parameters (not a join), so that the row
+	// comparison is a condition of the index scan, not a filter after it.
+	mk := func(c string) string {
+		return `(SELECT m.` + c + ` FROM feature_rank_marks m WHERE m.sid = $1 AND m.ord = $2 AND m.pos = $3)`
+	}
+	cond, asc := `f.idx >= `+mk("idx"), `f.idx`
 	if o.col != "" {
-		cond = fmt.Sprintf(`(f.%s, f.idx) >= (m.key, m.idx)`, o.col)
+		cond = fmt.Sprintf(`(f.%s, f.idx) >= (%s, %s)`, o.col, mk("key"), mk("idx"))
 		asc = fmt.Sprintf(`f.%s, f.idx`, o.col)
 	}
 	if o.liveOnly {
 		cond += ` AND f.max_act_approx > 0`
 	}
 	rows, err := db.Pool.Query(ctx, summarySelect+fmt.Sprintf(` WHERE f.sid = $1 AND f.idx IN (SELECT f.idx
-		FROM feature_rank_marks m JOIN features f ON f.sid = m.sid AND %s
-		WHERE m.sid = $1 AND m.ord = $2 AND m.pos = $3 ORDER BY %s LIMIT $4 OFFSET $5) ORDER BY %s`, cond, asc, orderBy),
+		FROM features f WHERE f.sid = $1 AND %s ORDER BY %s LIMIT $4 OFFSET $5) ORDER BY %s`, cond, asc, orderBy),
 		sid, o.ord, mark, limit, skip)
 	if err != nil {
 		return nil, err
