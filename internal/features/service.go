@@ -56,6 +56,12 @@ type ScoreTypeLister interface {
 	SourceScoreTypes(ctx context.Context, modelID, sourceID string) ([]string, error)
 }
 
+// MatchCap bounds what a text query costs on very common words: the
+// browser's filter and explanation search count and rank at most MatchCap
+// candidate matches (the first found). A total of MatchCap+1 means "more
+// than MatchCap"; below the cap totals and pages are exact.
+const MatchCap = 10_000
+
 // FeatureFilter selects a page of a source's features for the browser.
 type FeatureFilter struct {
 	ModelID  string

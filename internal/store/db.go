@@ -46,6 +46,8 @@ type DB struct {
 	rankStride    int
 	rankManual    bool
 	rankRefreshes sync.Map
+	// matchCap lowers features.MatchCap in tests.
+	matchCap int
 }
 
 var (

@@ -17,3 +17,6 @@ var (
 func SetRankMarks(db *DB, stride int) { db.rankStride, db.rankManual = stride, true }
 
 func RefreshRanks(db *DB, sid int32) error { return db.refreshRanks(ctx0, sid) }
+
+// SetMatchCap lowers the cap of text filters and explanation search.
+func SetMatchCap(db *DB, n int) { db.matchCap = n }

@@ -55,6 +55,14 @@ func rankOrderOf(col string, hideDead bool) rankOrder {
 	panic("store: no rank order for " + col)
 }
 
+// matchCapOrDefault is features.MatchCap unless a test lowered it.
+func (db *DB) matchCapOrDefault() int {
+	if db.matchCap > 0 {
+		return db.matchCap
+	}
+	return features.MatchCap
+}
+
 func (db *DB) rankStrideOrDefault() int {
 	if db.rankStride > 0 {
 		return db.rankStride

@@ -336,3 +336,100 @@ func TestSubstringFilterWildcards(t *testing.T) {
 		}
 	}
 }
+
+// TestTextQueryCap checks the cap on the browser's text filter and on
+// explanation search (features.MatchCap, lowered to 20 here): under the
+// cap totals and pages are exact; over it the total says "more than the
+// cap" and the pages hold matches only, in the sort's order.
+func TestTextQueryCap(t *testing.T) {
+	db, fs := scaleSourceDB(t, 120)
+	store.SetMatchCap(db, 20)
+	// "python" labels 60 features, "rare" 6.
+	var exps []*features.Explanation
+	python, rare := map[int]bool{}, map[int]bool{}
+	for i, f := range fs {
+		d := fmt.Sprintf("tokens of kind %d", i)
+		switch {
+		case i%2 == 0:
+			d, python[f.Index] = "python code "+d, true
+		case i%20 == 1:
+			d, rare[f.Index] = "rare words "+d, true
+		}
+		exps = append(exps, &features.Explanation{ID: fmt.Sprintf("x%d", i), ModelID: scaleModel, SourceID: scaleSource,
+			Index: f.Index, Description: d})
+	}
+	if err := db.WriteExplanations(ctx, exps, nil); err != nil {
+		t.Fatal(err)
+	}
+	var rareFs []*features.Feature
+	for _, f := range fs {
+		if rare[f.Index] {
+			rareFs = append(rareFs, f)
+		}
+	}
+	for _, sort := range []features.FeatureSort{features.SortByIndex, features.SortByMaxAct, features.SortByDensity} {
+		for _, desc := range []bool{false, true} {
+			name := fmt.Sprintf("%s desc=%v", sort, desc)
+			// Under the cap: exact.
+			want := browserOrder(rareFs, sort, desc, false)
+			page, total, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource,
+				Sort: sort, Desc: desc, Query: "rare", Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, s := range page {
+				got = append(got, s.Key.Index)
+			}
+			if total != len(want) || !slices.Equal(got, want) {
+				t.Errorf("%s q=rare: %d %v, want %d %v", name, total, got, len(want), want)
+			}
+			// Over it: cap+1, and the pages are matches in order.
+			page, total, err = db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource,
+				Sort: sort, Desc: desc, Query: "python", Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != 21 || len(page) < 20 || len(page) > 21 {
+				t.Fatalf("%s q=python: total %d with %d rows, want 21 and 20 or 21 rows", name, total, len(page))
+			}
+			var pageFs []*features.Feature
+			for _, s := range page {
+				if !python[s.Key.Index] {
+					t.Fatalf("%s q=python: feature %d does not match", name, s.Key.Index)
+				}
+				pageFs = append(pageFs, fs[s.Key.Index/3])
+			}
+			got = got[:0]
+			for _, s := range page {
+				got = append(got, s.Key.Index)
+			}
+			if w := browserOrder(pageFs, sort, desc, false); !slices.Equal(got, w) {
+				t.Errorf("%s q=python: %v, not in the sort's order %v", name, got, w)
+			}
+		}
+	}
+	// Explanation search: exact under the cap, cap+1 and matches over it.
+	hits, total, err := db.SearchExplanations(ctx, features.ExplanationQuery{Query: "rare", ModelID: scaleModel, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 6 || len(hits) != 6 {
+		t.Errorf("search rare: total %d, %d hits, want 6", total, len(hits))
+	}
+	hits, total, err = db.SearchExplanations(ctx, features.ExplanationQuery{Query: "python", ModelID: scaleModel, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 21 || len(hits) != 21 {
+		t.Fatalf("search python: total %d, %d hits, want 21 and 21", total, len(hits))
+	}
+	for i, h := range hits {
+		if !python[h.Explanation.Index] {
+			t.Errorf("search python: hit %d (feature %d) does not match", i, h.Explanation.Index)
+		}
+		if i > 0 && h.Rank > hits[i-1].Rank {
+			t.Errorf("search python: hit %d ranks above hit %d", i, i-1)
+		}
+	}
+}
