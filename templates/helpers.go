@@ -326,7 +326,7 @@ func boolAttr(b bool) string {
 }
 
 // CountText is a count, with a "+" when there are more than it (a capped
-// search: "10000+").
+// search: "1000+").
 func CountText(n int, more bool) string {
 	if more {
 		return strconv.Itoa(n) + "+"
