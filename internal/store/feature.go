@@ -610,8 +610,8 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 			pos = total - offset - limit
 		}
 		skip, stride := min(offset, total-offset-limit), db.rankStrideOrDefault()
-		if skip >= stride {
-			out, err := db.rankPage(ctx, sid, rankOrderOf(col, flt.HideDead), pos, limit, orderBy(flt.Desc), flt.ModelID, flt.SourceID)
+		if o, ok := rankOrderOf(col, flt.HideDead); ok && skip >= stride {
+			out, err := db.rankPage(ctx, sid, o, pos, limit, orderBy(flt.Desc), flt.ModelID, flt.SourceID)
 			if err != nil {
 				return nil, 0, dbErr(err, "list features")
 			}

@@ -43,16 +43,14 @@ var rankOrders = []rankOrder{
 }
 
 // rankOrderOf returns the order of a browser sort column ("f.max_act_approx",
-// "f.frac_nonzero" or "" for idx).
-func rankOrderOf(col string, hideDead bool) rankOrder {
+// "f.frac_nonzero" or "" for idx); false for any other.
+func rankOrderOf(col string, hideDead bool) (rankOrder, bool) {
 	for _, o := range rankOrders {
-		if "f."+o.col == col || (o.col == "" && col == "") {
-			if o.liveOnly == hideDead {
-				return o
-			}
+		if (o.col == "" && col == "" || col == "f."+o.col) && o.liveOnly == hideDead {
+			return o, true
 		}
 	}
-	panic("store: no rank order for " + col)
+	return rankOrder{}, false
 }
 
 // matchCapOrDefault is features.MatchCap unless a test lowered it.
