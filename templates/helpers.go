@@ -324,3 +324,12 @@ func boolAttr(b bool) string {
 	}
 	return ""
 }
+
+// CountText is a count, with a "+" when there are more than it (a capped
+// search: "1000+").
+func CountText(n int, more bool) string {
+	if more {
+		return strconv.Itoa(n) + "+"
+	}
+	return strconv.Itoa(n)
+}

@@ -32,9 +32,11 @@ type SourceView struct {
 	Meta
 	Source *features.Source
 	// Build, when set, says the source's dashboards are being built.
-	Build    *BuildBannerView
-	Rows     []SourceRow
-	Total    int
+	Build *BuildBannerView
+	Rows  []SourceRow
+	Total int
+	// More: there are more than Total matches (a capped text filter).
+	More     bool
 	Page     int
 	Pages    int
 	Sort     string
@@ -305,6 +307,8 @@ type SearchView struct {
 	Models   []string
 	Hits     []SearchHit
 	Total    int
+	// More: there are more than Total matches (a capped search).
+	More     bool
 	Searched bool
 	PrevURL  string
 	NextURL  string

@@ -56,6 +56,14 @@ type ScoreTypeLister interface {
 	SourceScoreTypes(ctx context.Context, modelID, sourceID string) ([]string, error)
 }
 
+// MatchCap bounds what a text query costs on very common words: the
+// browser's filter and explanation search count and rank at most MatchCap
+// candidate matches (the first found). A total of MatchCap+1 means "more
+// than MatchCap"; below the cap totals and pages are exact. At 1,000 a
+// common word costs ~20 ms of PostgreSQL per search at 1M features
+// (docs/scaling.md); 10,000 cost ten times that.
+const MatchCap = 1_000
+
 // FeatureFilter selects a page of a source's features for the browser.
 type FeatureFilter struct {
 	ModelID  string

@@ -40,6 +40,14 @@ type DB struct {
 	names    sync.Map // name -> int32 id
 	nameByID sync.Map // int32 id -> name
 	nameMu   sync.Mutex
+
+	// Rank marks (ranks.go): the stride between marks (0: the default),
+	// no background refresh (tests refresh by hand), refresh state by sid.
+	rankStride    int
+	rankManual    bool
+	rankRefreshes sync.Map
+	// matchCap lowers features.MatchCap in tests.
+	matchCap int
 }
 
 var (

@@ -242,12 +242,21 @@ func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuer
 		  AND ($2 = '' OR src.model_id = $2) AND (cardinality($3::text[]) = 0 OR src.id = ANY($3))
 		  AND ($4 = '' OR EXISTS (SELECT 1 FROM source_sets ss
 		    WHERE ss.model_id = src.model_id AND ss.name = src.set_name AND ss.release_name = $4))`
+	// A common word matches 5-7 % of all explanations: the count stops at
+	// cap+1 (features.MatchCap), and past the cap only the first cap+1
+	// matches found are ranked, so the cost is bounded whatever the query.
+	mcap := db.matchCapOrDefault()
 	var total int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*)`+where, q.Query, q.ModelID, srcs, q.ReleaseName).Scan(&total); err != nil {
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1`+where+` LIMIT $5) c`,
+		q.Query, q.ModelID, srcs, q.ReleaseName, mcap+1).Scan(&total); err != nil {
 		return nil, 0, dbErr(err, "search explanations")
 	}
 	if total == 0 || q.Offset >= total {
 		return nil, total, nil
+	}
+	candidates := ""
+	if total > mcap {
+		candidates = fmt.Sprintf(` AND e.id IN (SELECT e.id%s LIMIT %d)`, where, mcap+1)
 	}
 	// Tiers: 20 for a whole quoted token, 10 for a substring, 0 for full
 	// text only; within a tier an earlier match ranks higher (a label's
@@ -256,7 +265,7 @@ func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuer
 	// higher, then the full-text rank.
 	rows, err := db.Pool.Query(ctx, `SELECT e.id, src.model_id, src.id,
 		  (CASE WHEN tok.p > 0 THEN 20 + 1.0 / tok.p + coalesce(substring(substr(e.description, tok.p) from '^“[^”]*” (\d{1,4})/')::int, 0) / 2000.0
-		        WHEN sub.p > 0 THEN 10 + 1.0 / sub.p ELSE 0 END)::float4 + ts_rank(e.tsv, query) / 100 AS rank`+where+`
+		        WHEN sub.p > 0 THEN 10 + 1.0 / sub.p ELSE 0 END)::float4 + ts_rank(e.tsv, query) / 100 AS rank`+where+candidates+`
 		ORDER BY rank DESC, e.id LIMIT $5 OFFSET $6`, q.Query, q.ModelID, srcs, q.ReleaseName, q.Limit, q.Offset)
 	if err != nil {
 		return nil, 0, dbErr(err, "search explanations")

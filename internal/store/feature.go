@@ -506,9 +506,11 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 	}
 	where := ` WHERE f.sid = $1`
 	args := []any{sid}
+	hide := ""
 	if flt.HideDead {
-		where += ` AND f.max_act_approx > 0`
+		hide = ` AND f.max_act_approx > 0`
 	}
+	where += hide
 	var total int
 	var dead int64 // without a text query: the source's dead features
 	if flt.Query == "" {
@@ -531,13 +533,26 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 		// without its leading space).
 		// Each arm has an index (migration 00009): explanations_tsv,
 		// explanations_description_trgm, features_top_logits.
-		args = append(args, flt.Query)
-		where += ` AND f.idx IN (SELECT e.idx FROM explanations e WHERE e.sid = $1
-			  AND (e.tsv @@ websearch_to_tsquery('english', $2) OR lower(e.description) LIKE ` + containsLike("$2") + `)
-			UNION ALL SELECT t.idx FROM features t WHERE t.sid = $1
-			  AND t.pos_str[1:10] && ARRAY[convert_to($2, 'UTF8'), convert_to(' ' || $2, 'UTF8')])`
-		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features f`+where, args...).Scan(&total); err != nil {
+		mcap := db.matchCapOrDefault()
+		args = append(args, flt.Query, mcap+1)
+		// Each arm reads at most cap+1 matches (a common word matches
+		// 5-7 % of a source's explanations), so the count and the sort
+		// run over a bounded candidate set; an arm that fills up makes the
+		// total "more than the cap" (features.MatchCap).
+		arms := `(SELECT 1 AS arm, e.idx FROM explanations e WHERE e.sid = $1
+			  AND (e.tsv @@ websearch_to_tsquery('english', $2) OR lower(e.description) LIKE ` + containsLike("$2") + `) LIMIT $3)
+			UNION ALL (SELECT 2, t.idx FROM features t WHERE t.sid = $1
+			  AND t.pos_str[1:10] && ARRAY[convert_to($2, 'UTF8'), convert_to(' ' || $2, 'UTF8')] LIMIT $3)`
+		where += ` AND f.idx IN (SELECT m.idx FROM (` + arms + `) m)`
+		var capped bool
+		if err := db.Pool.QueryRow(ctx, `WITH m AS MATERIALIZED (`+arms+`)
+			SELECT (SELECT count(*) FROM features f WHERE f.sid = $1 AND f.idx IN (SELECT idx FROM m)`+hide+`),
+			  (SELECT count(*) FILTER (WHERE arm = 1) >= $3 OR count(*) FILTER (WHERE arm = 2) >= $3 FROM m)`,
+			args...).Scan(&total, &capped); err != nil {
 			return nil, 0, dbErr(err, "list features")
+		}
+		if capped {
+			total = mcap + 1
 		}
 	}
 	if total == 0 || flt.Offset >= total {
@@ -567,6 +582,25 @@ func (db *DB) ListFeatures(ctx context.Context, flt features.FeatureFilter) ([]*
 			}
 			out, err := scanSummaries(rows, flt.ModelID, flt.SourceID, false)
 			return out, total, dbErr(err, "list features")
+		}
+	}
+	if flt.Query == "" {
+		// Deep in the order: from the source's rank marks when they are
+		// fresh (ranks.go), else the skip below, refreshing them meanwhile.
+		pos := offset
+		if flt.Desc {
+			pos = total - offset - limit
+		}
+		skip, stride := min(offset, total-offset-limit), db.rankStrideOrDefault()
+		if o, ok := rankOrderOf(col, flt.HideDead); ok && skip >= stride {
+			out, err := db.rankPage(ctx, sid, o, pos, limit, orderBy(flt.Desc), flt.ModelID, flt.SourceID)
+			if err != nil {
+				return nil, 0, dbErr(err, "list features")
+			}
+			if len(out) > 0 {
+				return out, total, nil
+			}
+			db.scheduleRankRefresh(sid)
 		}
 	}
 	if flt.Query == "" && offset > total/2 {

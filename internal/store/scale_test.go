@@ -100,12 +100,64 @@ func TestListFeaturesEveryPage(t *testing.T) {
 
 func testListFeaturesEveryPage(t *testing.T, stride int) {
 	db, fs := scaleSourceDBStride(t, 301, stride)
+	// Marks every 5 features, so most pages of 7 are read through them
+	// once fresh, with skips of 0 to 4 from a mark.
+	store.SetRankMarks(db, 5)
+	var sid int32
+	if err := db.Pool.QueryRow(ctx, `SELECT sid FROM sources WHERE id = $1`, scaleSource).Scan(&sid); err != nil {
+		t.Fatal(err)
+	}
+	marks := func() int {
+		t.Helper()
+		var n int
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM feature_rank_marks WHERE sid = $1`, sid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := marks(); n != 0 {
+		t.Fatalf("%d rank marks before any refresh", n)
+	}
+	checkEveryPage(t, db, fs, "stale")
+	if err := store.RefreshRanks(db, sid); err != nil {
+		t.Fatal(err)
+	}
+	// 6 orders, 301 features, of which the live ones: a mark per 5.
+	live := len(browserOrder(fs, features.SortByIndex, false, true))
+	if n, want := marks(), 3*((301+4)/5+(live+4)/5); n != want {
+		t.Fatalf("%d rank marks after a refresh, want %d", n, want)
+	}
+	checkEveryPage(t, db, fs, "fresh")
+	if stride == 1 {
+		return // the write below is the same for either stride
+	}
+	// A write that moves features in every order makes the marks stale.
+	for i := 0; i < 100; i += 10 {
+		fs[i].MaxActApprox, fs[i].FracNonzero = 2.5, 0.001
+	}
+	fs[1].MaxActApprox = 0
+	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: scaleModel, SourceID: scaleSource, Features: fs[:100]}); err != nil {
+		t.Fatal(err)
+	}
+	if n := marks(); n != 0 {
+		t.Fatalf("%d rank marks after a write, want none", n)
+	}
+	checkEveryPage(t, db, fs, "stale after a write")
+	if err := store.RefreshRanks(db, sid); err != nil {
+		t.Fatal(err)
+	}
+	checkEveryPage(t, db, fs, "fresh after a write")
+}
+
+// checkEveryPage pages through every sort, direction and hide-dead choice.
+func checkEveryPage(t *testing.T, db *store.DB, fs []*features.Feature, state string) {
+	t.Helper()
 	const limit = 7
 	for _, sort := range []features.FeatureSort{features.SortByIndex, features.SortByMaxAct, features.SortByDensity} {
 		for _, desc := range []bool{false, true} {
 			for _, hideDead := range []bool{false, true} {
 				want := browserOrder(fs, sort, desc, hideDead)
-				name := fmt.Sprintf("%s desc=%v hidedead=%v", sort, desc, hideDead)
+				name := fmt.Sprintf("%s: %s desc=%v hidedead=%v", state, sort, desc, hideDead)
 				for off := 0; off < len(want)+limit; off += limit {
 					page, total, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource,
 						Sort: sort, Desc: desc, HideDead: hideDead, Offset: off, Limit: limit})
@@ -281,6 +333,103 @@ func TestSubstringFilterWildcards(t *testing.T) {
 		}
 		if total != len(want) || !slices.Equal(got, want) {
 			t.Errorf("search %q: %v (total %d), want %v", q, got, total, want)
+		}
+	}
+}
+
+// TestTextQueryCap checks the cap on the browser's text filter and on
+// explanation search (features.MatchCap, lowered to 20 here): under the
+// cap totals and pages are exact; over it the total says "more than the
+// cap" and the pages hold matches only, in the sort's order.
+func TestTextQueryCap(t *testing.T) {
+	db, fs := scaleSourceDB(t, 120)
+	store.SetMatchCap(db, 20)
+	// "python" labels 60 features, "rare" 6.
+	var exps []*features.Explanation
+	python, rare := map[int]bool{}, map[int]bool{}
+	for i, f := range fs {
+		d := fmt.Sprintf("tokens of kind %d", i)
+		switch {
+		case i%2 == 0:
+			d, python[f.Index] = "python code "+d, true
+		case i%20 == 1:
+			d, rare[f.Index] = "rare words "+d, true
+		}
+		exps = append(exps, &features.Explanation{ID: fmt.Sprintf("x%d", i), ModelID: scaleModel, SourceID: scaleSource,
+			Index: f.Index, Description: d})
+	}
+	if err := db.WriteExplanations(ctx, exps, nil); err != nil {
+		t.Fatal(err)
+	}
+	var rareFs []*features.Feature
+	for _, f := range fs {
+		if rare[f.Index] {
+			rareFs = append(rareFs, f)
+		}
+	}
+	for _, sort := range []features.FeatureSort{features.SortByIndex, features.SortByMaxAct, features.SortByDensity} {
+		for _, desc := range []bool{false, true} {
+			name := fmt.Sprintf("%s desc=%v", sort, desc)
+			// Under the cap: exact.
+			want := browserOrder(rareFs, sort, desc, false)
+			page, total, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource,
+				Sort: sort, Desc: desc, Query: "rare", Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, s := range page {
+				got = append(got, s.Key.Index)
+			}
+			if total != len(want) || !slices.Equal(got, want) {
+				t.Errorf("%s q=rare: %d %v, want %d %v", name, total, got, len(want), want)
+			}
+			// Over it: cap+1, and the pages are matches in order.
+			page, total, err = db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource,
+				Sort: sort, Desc: desc, Query: "python", Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != 21 || len(page) < 20 || len(page) > 21 {
+				t.Fatalf("%s q=python: total %d with %d rows, want 21 and 20 or 21 rows", name, total, len(page))
+			}
+			var pageFs []*features.Feature
+			for _, s := range page {
+				if !python[s.Key.Index] {
+					t.Fatalf("%s q=python: feature %d does not match", name, s.Key.Index)
+				}
+				pageFs = append(pageFs, fs[s.Key.Index/3])
+			}
+			got = got[:0]
+			for _, s := range page {
+				got = append(got, s.Key.Index)
+			}
+			if w := browserOrder(pageFs, sort, desc, false); !slices.Equal(got, w) {
+				t.Errorf("%s q=python: %v, not in the sort's order %v", name, got, w)
+			}
+		}
+	}
+	// Explanation search: exact under the cap, cap+1 and matches over it.
+	hits, total, err := db.SearchExplanations(ctx, features.ExplanationQuery{Query: "rare", ModelID: scaleModel, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 6 || len(hits) != 6 {
+		t.Errorf("search rare: total %d, %d hits, want 6", total, len(hits))
+	}
+	hits, total, err = db.SearchExplanations(ctx, features.ExplanationQuery{Query: "python", ModelID: scaleModel, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 21 || len(hits) != 21 {
+		t.Fatalf("search python: total %d, %d hits, want 21 and 21", total, len(hits))
+	}
+	for i, h := range hits {
+		if !python[h.Explanation.Index] {
+			t.Errorf("search python: hit %d (feature %d) does not match", i, h.Explanation.Index)
+		}
+		if i > 0 && h.Rank > hits[i-1].Rank {
+			t.Errorf("search python: hit %d ranks above hit %d", i, i-1)
 		}
 	}
 }

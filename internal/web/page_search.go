@@ -61,6 +61,10 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Total = total
+		if total > features.MatchCap {
+			// A very common word: its best among the first MatchCap matches.
+			v.Total, v.More, total = features.MatchCap, true, features.MatchCap
+		}
 		for _, h := range hits {
 			e := h.Explanation
 			hit := templates.SearchHit{

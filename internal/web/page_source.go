@@ -85,6 +85,10 @@ func (s *Server) handleSourcePage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	if total > features.MatchCap {
+		// A filter on a very common word: its first MatchCap matches.
+		total, v.More = features.MatchCap, true
+	}
 	v.Total, v.Page, v.Sort, v.Desc, v.HideDead, v.Query = total, page, string(f.Sort), f.Desc, f.HideDead, f.Query
 	v.Pages = max(1, (total+browserPageSize-1)/browserPageSize)
 	if page > v.Pages {
