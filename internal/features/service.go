@@ -122,6 +122,22 @@ type ExplanationQuery struct {
 	Limit       int // 20 a page by default
 }
 
+// CheckPage refuses an empty query and a page out of bounds (limit above
+// 1000, negative offset) and sets the default limit: the checks every
+// ExplanationService's search starts with.
+func (q *ExplanationQuery) CheckPage() error {
+	if strings.TrimSpace(q.Query) == "" {
+		return Errorf(EINVALID, "empty search query")
+	}
+	if q.Limit <= 0 {
+		q.Limit = 20
+	}
+	if q.Limit > 1000 || q.Offset < 0 {
+		return Errorf(EINVALID, "invalid offset %d or limit %d", q.Offset, q.Limit)
+	}
+	return nil
+}
+
 // ExplanationHit is one search result.
 type ExplanationHit struct {
 	Explanation *Explanation

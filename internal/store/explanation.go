@@ -216,14 +216,8 @@ const explanationOrder = ` ORDER BY e.score_v2 DESC NULLS LAST, e.score_v1 DESC,
 // query as a whole token (“err” or “ err”), then other substring matches,
 // then full-text matches, each by full-text rank.
 func (db *DB) SearchExplanations(ctx context.Context, q features.ExplanationQuery) ([]*features.ExplanationHit, int, error) {
-	if strings.TrimSpace(q.Query) == "" {
-		return nil, 0, features.Errorf(features.EINVALID, "empty search query")
-	}
-	if q.Limit <= 0 {
-		q.Limit = 20
-	}
-	if q.Limit > 1000 || q.Offset < 0 {
-		return nil, 0, features.Errorf(features.EINVALID, "invalid offset %d or limit %d", q.Offset, q.Limit)
+	if err := q.CheckPage(); err != nil {
+		return nil, 0, err
 	}
 	if err := checkText("search query", q.Query); err != nil {
 		return nil, 0, err

@@ -83,14 +83,8 @@ func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error
 // filters most similar to it, best first, with their cosine similarity, and
 // how many explanations of Model within the filters have an embedding.
 func (s *Service) SearchExplanations(ctx context.Context, q features.ExplanationQuery) ([]*features.ExplanationHit, int, error) {
-	if strings.TrimSpace(q.Query) == "" {
-		return nil, 0, features.Errorf(features.EINVALID, "empty search query")
-	}
-	if q.Limit <= 0 {
-		q.Limit = 20
-	}
-	if q.Limit > 1000 || q.Offset < 0 {
-		return nil, 0, features.Errorf(features.EINVALID, "invalid offset %d or limit %d", q.Offset, q.Limit)
+	if err := q.CheckPage(); err != nil {
+		return nil, 0, err
 	}
 	vecs, err := s.embed(ctx, []string{q.Query})
 	if err != nil {
