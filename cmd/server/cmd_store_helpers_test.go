@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,4 +125,66 @@ func fingerprint(t *testing.T, db *store.DB) string {
 		out = append(out, s)
 	}
 	return strings.Join(out, ",")
+}
+
+// checkRankMarks checks that a bulk write left fresh rank marks for a
+// source, before any page view could have made the store compute them:
+// there are some, a refresh now leaves them as they are, and when the
+// source is deep enough a page in activation order reads through them
+// (moving a mark by hand moves the page; the refresh then restores it).
+func checkRankMarks(t *testing.T, db *store.DB, model, source string) {
+	t.Helper()
+	ctx := context.Background()
+	var sid int32
+	if err := db.Pool.QueryRow(ctx, `SELECT sid FROM sources WHERE model_id = $1 AND id = $2`, model, source).Scan(&sid); err != nil {
+		t.Fatal(err)
+	}
+	marks := func() []string {
+		return tableRows(t, db, fmt.Sprintf(`SELECT m::text FROM feature_rank_marks m WHERE sid = %d ORDER BY ord, pos`, sid))
+	}
+	before := marks()
+	if len(before) == 0 {
+		t.Fatalf("%s/%s: no rank marks after the write", model, source)
+	}
+	if err := db.RefreshRankMarks(ctx, model, source); err != nil {
+		t.Fatal(err)
+	}
+	if after := marks(); !slices.Equal(before, after) {
+		t.Fatalf("%s/%s: the rank marks were stale: %d rows, %d after a refresh", model, source, len(before), len(after))
+	}
+	// The store's default stride (512): a page at 512 is read through mark
+	// 512 when at least 512 features follow it.
+	const stride, limit = 512, 4
+	var n int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features WHERE sid = $1`, sid).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n < 2*stride+limit {
+		return
+	}
+	page := func() []int {
+		t.Helper()
+		out, _, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: model, SourceID: source,
+			Sort: features.SortByMaxAct, Offset: stride, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx []int
+		for _, s := range out {
+			idx = append(idx, s.Key.Index)
+		}
+		return idx
+	}
+	want := page()
+	if _, err := db.Pool.Exec(ctx, `UPDATE feature_rank_marks m SET key = f.max_act_approx, idx = f.idx FROM features f
+		WHERE m.sid = $1 AND m.ord = 2 AND m.pos = $2 AND f.sid = $1 AND f.idx = $3`, sid, stride, want[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := page(); len(got) != limit || !slices.Equal(got[:limit-1], want[1:]) {
+		t.Errorf("%s/%s: page at %d with its mark moved one on: %v, want it to start at %v (read through the mark)",
+			model, source, stride, got, want[1:])
+	}
+	if err := db.RefreshRankMarks(ctx, model, source); err != nil {
+		t.Fatal(err)
+	}
 }

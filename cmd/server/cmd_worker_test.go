@@ -141,6 +141,10 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// Each merge refreshed the rank marks of its source.
+	for _, src := range []string{"1-res-topk", "2-res-topk", "3-res-topk"} {
+		checkRankMarks(t, db, "demo-gpt2-4l", src)
+	}
 	// The killed shard job was rescued and run again.
 	var state string
 	var attempt int
