@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"saex/internal/features"
@@ -187,4 +191,77 @@ func checkRankMarks(t *testing.T, db *store.DB, model, source string) {
 	if err := db.RefreshRankMarks(ctx, model, source); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// serveTest serves the handler serve builds from d (buildWebHandler, as
+// runServe does) until the test ends.
+func serveTest(ctx context.Context, t *testing.T, d *serveDeps) *httptest.Server {
+	t.Helper()
+	h, err := buildWebHandler(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// callJSON sends body to ts as JSON, with key as X-Api-Key unless it is "",
+// and returns the status and the response body.
+func callJSON(t *testing.T, ts *httptest.Server, method, path, key, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("X-Api-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startProc starts cmd (a saex serve or worker) with its output in the
+// returned buffer. When the test ends it is stopped as an operator would
+// (SIGTERM, then wait; one killed by the test is only reaped) and, if the
+// test failed, its output is logged under name.
+func startProc(t *testing.T, name string, cmd *exec.Cmd) *syncBuffer {
+	t.Helper()
+	buf := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s:\n%s", name, buf)
+		}
+	})
+	return buf
 }
