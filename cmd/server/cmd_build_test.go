@@ -35,6 +35,8 @@ func TestBuildCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cleanup()
+	// The build refreshed the rank marks of the source it wrote.
+	checkRankMarks(t, sdb, "demo-gpt2-4l", "2-res-topk")
 	// Ids come from the directories: model demo-gpt2-4l, source {layer}-res-topk.
 	src, err := sdb.GetSource(ctx, "demo-gpt2-4l", "2-res-topk")
 	if err != nil {

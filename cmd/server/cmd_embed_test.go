@@ -114,29 +114,13 @@ func TestEmbedExplanationsAndSemanticSearch(t *testing.T) {
 	}
 	serve := func(vars map[string]string) *httptest.Server {
 		env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
-		d := &serveDeps{DB: db, Env: env, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Harden: &hardenConfig{Metrics: true}}
 		// No background group: nothing outlives the handler (an auto-interp
 		// job runner would), and the index loads on the first search.
-		h, err := buildWebHandler(ctx, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(h)
-		t.Cleanup(ts.Close)
-		return ts
+		return serveTest(ctx, t, &serveDeps{DB: db, Env: env,
+			Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Harden: &hardenConfig{Metrics: true}})
 	}
 	call := func(ts *httptest.Server, method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Api-Key", apiKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return callJSON(t, ts, method, path, apiKey, body)
 	}
 	type result struct {
 		Description string   `json:"description"`

@@ -127,24 +127,11 @@ func TestExplainQueueWorkerKilled(t *testing.T) {
 		t.Fatalf("--enqueue asked the endpoint %d times", ep.requests())
 	}
 
-	var procs []*exec.Cmd
-	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.Process.Signal(syscall.SIGTERM)
-			_ = p.Wait()
-		}
-	})
 	start := func(id string) (*exec.Cmd, *syncBuffer) {
 		cmd := exec.Command(bin, "worker", "--queues", "explain", "--database-url", url, "--data-dir", t.TempDir(),
 			"--id", id, "--explain-timeout", timeout.String(), "--explain-features", "3")
 		cmd.Env = append(os.Environ(), llmEnv...)
-		buf := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = buf, buf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		return cmd, buf
+		return cmd, startProc(t, "worker "+id, cmd)
 	}
 
 	// The first worker is killed when the endpoint gets its 9th request
@@ -163,7 +150,6 @@ func TestExplainQueueWorkerKilled(t *testing.T) {
 		t.Fatalf("the first worker never reached the 9th feature\n%s", victimLog)
 	}
 	_ = victim.Wait()
-	procs = procs[:0]
 	waitIdle(t, db)
 	asked1 := ep.requests()
 	before := explanationTexts(t, db)
@@ -302,13 +288,8 @@ func TestServeAutoInterpQueue(t *testing.T) {
 	vars := map[string]string{"SAEX_LLM_BASE_URL": srv.URL + "/v1", "SAEX_LLM_MODEL": "explainer-q", "SAEX_LLM_API_KEY": explainSecret}
 	env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
 	log := slog.New(slog.DiscardHandler)
-	h, err := buildWebHandler(ctx, &serveDeps{DB: db, Env: env, Log: log, Harden: &hardenConfig{}, Background: bg,
+	ts := serveTest(ctx, t, &serveDeps{DB: db, Env: env, Log: log, Harden: &hardenConfig{}, Background: bg,
 		AutoInterpJobs: autoInterpQueue})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	defer ts.Close()
 	start := func(features string) int {
 		t.Helper()
 		req, _ := http.NewRequest("POST", ts.URL+"/m/0-res/autointerp", strings.NewReader("features="+features))

@@ -325,29 +325,12 @@ func TestServeAutoInterpWiring(t *testing.T) {
 	var logs bytes.Buffer
 	serve := func(vars map[string]string) *httptest.Server {
 		env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
-		d := &serveDeps{DB: db, Env: env, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Harden: &hardenConfig{Metrics: true}, Background: jobs}
-		h, err := buildWebHandler(ctx, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(h)
-		t.Cleanup(ts.Close)
-		return ts
+		return serveTest(ctx, t, &serveDeps{DB: db, Env: env,
+			Log:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Harden: &hardenConfig{Metrics: true}, Background: jobs})
 	}
 	post := func(ts *httptest.Server, path, key, body string) (int, string) {
-		req, _ := http.NewRequest("POST", ts.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if key != "" {
-			req.Header.Set("X-Api-Key", key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return callJSON(t, ts, "POST", path, key, body)
 	}
 	ts := serve(vars)
 	body := `{"modelId":"m","layer":"0-res","index":1}`

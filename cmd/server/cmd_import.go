@@ -87,6 +87,9 @@ type importer struct {
 
 	rows, files, skipped atomic.Int64
 	doneBytes            atomic.Int64
+	// wroteFeatures holds the sources ([2]string{model, source}) whose
+	// features this run wrote: their rank marks are refreshed at the end.
+	wroteFeatures sync.Map
 }
 
 type importStats struct{ files, skipped, rows int64 }
@@ -171,7 +174,24 @@ func (im *importer) run(ctx context.Context, found *npexport.Found, stderr io.Wr
 				"rows_per_s", int(float64(im.rows.Load()-rows0)/max(took.Seconds(), 1e-3)))
 		}
 	}
+	im.refreshRanks(ctx)
 	return importStats{files: im.files.Load(), skipped: im.skipped.Load(), rows: im.rows.Load()}, nil
+}
+
+// refreshRanks refreshes the rank marks of the sources whose features were
+// written, once each now that no file of theirs is left, rather than on the
+// first deep browser page. A failure leaves that lazy refresh to do it, so
+// it is logged and the import still succeeds.
+func (im *importer) refreshRanks(ctx context.Context) {
+	im.wroteFeatures.Range(func(k, _ any) bool {
+		s, t := k.([2]string), time.Now()
+		if err := im.db.RefreshRankMarks(ctx, s[0], s[1]); err != nil {
+			im.log.Warn("refresh rank marks", "model", s[0], "source", s[1], "err", err)
+		} else {
+			im.log.Info("refreshed rank marks", "model", s[0], "source", s[1], "took", time.Since(t).Round(time.Millisecond))
+		}
+		return true
+	})
 }
 
 // progress shows a bar with rows/s and ETA on a terminal, or logs a line
@@ -346,6 +366,7 @@ func (im *importer) loadFile(ctx context.Context, u unit) error {
 		if err != nil {
 			return lineError(u.path, lines, err)
 		}
+		im.wroteFeatures.Store([2]string{model, source}, true)
 		rows = len(fs)
 	case "activations":
 		acts, lines, err := npexport.ParseActivations(f, model, source)
@@ -424,6 +445,7 @@ func (im *importer) loadDashboard(ctx context.Context, u unit, f *npexport.File)
 	if err != nil {
 		return lineError(u.path, d.Lines, err)
 	}
+	im.wroteFeatures.Store([2]string{d.ModelID, d.SourceID}, true)
 	n := len(d.Features)
 	for _, ft := range d.Features {
 		n += len(ft.Activations)

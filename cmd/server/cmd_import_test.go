@@ -35,6 +35,10 @@ func TestImportFixturesReadBackEqual(t *testing.T) {
 	}
 	db := openTestDB(t, url)
 	dbSD := openTestDB(t, urlSD)
+	// The import refreshed the rank marks of what it wrote.
+	checkRankMarks(t, db, "gemma-2-2b", "20-gemmascope-res-131k")
+	checkRankMarks(t, dbSD, "gpt2-small", "0-res-jb")
+	checkRankMarks(t, dbSD, "gemma-2-2b", "20-gemmascope-res-131k")
 
 	meta, fs, err := npexport.LoadSource(npFixtureSource)
 	if err != nil {

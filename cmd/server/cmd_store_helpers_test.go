@@ -3,12 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"saex/internal/features"
@@ -123,4 +129,139 @@ func fingerprint(t *testing.T, db *store.DB) string {
 		out = append(out, s)
 	}
 	return strings.Join(out, ",")
+}
+
+// checkRankMarks checks that a bulk write left fresh rank marks for a
+// source, before any page view could have made the store compute them:
+// there are some, a refresh now leaves them as they are, and when the
+// source is deep enough a page in activation order reads through them
+// (moving a mark by hand moves the page; the refresh then restores it).
+func checkRankMarks(t *testing.T, db *store.DB, model, source string) {
+	t.Helper()
+	ctx := context.Background()
+	var sid int32
+	if err := db.Pool.QueryRow(ctx, `SELECT sid FROM sources WHERE model_id = $1 AND id = $2`, model, source).Scan(&sid); err != nil {
+		t.Fatal(err)
+	}
+	marks := func() []string {
+		return tableRows(t, db, fmt.Sprintf(`SELECT m::text FROM feature_rank_marks m WHERE sid = %d ORDER BY ord, pos`, sid))
+	}
+	before := marks()
+	if len(before) == 0 {
+		t.Fatalf("%s/%s: no rank marks after the write", model, source)
+	}
+	if err := db.RefreshRankMarks(ctx, model, source); err != nil {
+		t.Fatal(err)
+	}
+	if after := marks(); !slices.Equal(before, after) {
+		t.Fatalf("%s/%s: the rank marks were stale: %d rows, %d after a refresh", model, source, len(before), len(after))
+	}
+	// The store's default stride (512): a page at 512 is read through mark
+	// 512 when at least 512 features follow it.
+	const stride, limit = 512, 4
+	var n int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM features WHERE sid = $1`, sid).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n < 2*stride+limit {
+		return
+	}
+	page := func() []int {
+		t.Helper()
+		out, _, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: model, SourceID: source,
+			Sort: features.SortByMaxAct, Offset: stride, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx []int
+		for _, s := range out {
+			idx = append(idx, s.Key.Index)
+		}
+		return idx
+	}
+	want := page()
+	if _, err := db.Pool.Exec(ctx, `UPDATE feature_rank_marks m SET key = f.max_act_approx, idx = f.idx FROM features f
+		WHERE m.sid = $1 AND m.ord = 2 AND m.pos = $2 AND f.sid = $1 AND f.idx = $3`, sid, stride, want[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := page(); len(got) != limit || !slices.Equal(got[:limit-1], want[1:]) {
+		t.Errorf("%s/%s: page at %d with its mark moved one on: %v, want it to start at %v (read through the mark)",
+			model, source, stride, got, want[1:])
+	}
+	if err := db.RefreshRankMarks(ctx, model, source); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serveTest serves the handler serve builds from d (buildWebHandler, as
+// runServe does) until the test ends.
+func serveTest(ctx context.Context, t *testing.T, d *serveDeps) *httptest.Server {
+	t.Helper()
+	h, err := buildWebHandler(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// callJSON sends body to ts as JSON, with key as X-Api-Key unless it is "",
+// and returns the status and the response body.
+func callJSON(t *testing.T, ts *httptest.Server, method, path, key, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("X-Api-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startProc starts cmd (a saex serve or worker) with its output in the
+// returned buffer. When the test ends it is stopped as an operator would
+// (SIGTERM, then wait; one killed by the test is only reaped) and, if the
+// test failed, its output is logged under name.
+func startProc(t *testing.T, name string, cmd *exec.Cmd) *syncBuffer {
+	t.Helper()
+	buf := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s:\n%s", name, buf)
+		}
+	})
+	return buf
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,24 +13,6 @@ import (
 	"saex/internal/store"
 	"saex/internal/store/storetest"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDistributedBuildMatchesSingleProcess queues the demo's dashboards
 // as jobs, runs them on three `saex worker` processes (each with its own
@@ -59,39 +39,15 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 	db := openTestDB(t, distURL)
 	ctx := context.Background()
 
-	var mu sync.Mutex
-	var procs []*exec.Cmd
-	logs := map[string]*syncBuffer{}
-	start := func(id string) *exec.Cmd {
+	start := func(id string) (*exec.Cmd, *syncBuffer) {
 		cmd := exec.Command(bin, "worker", "--database-url", distURL, "--data-dir", t.TempDir(), "--id", id,
 			"--shard-timeout", "6s")
-		buf := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = buf, buf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		procs, logs[id] = append(procs, cmd), buf
-		mu.Unlock()
-		return cmd
+		return cmd, startProc(t, "worker "+id, cmd)
 	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			_ = p.Wait()
-		}
-		if t.Failed() {
-			for id, l := range logs {
-				t.Logf("worker %s:\n%s", id, l)
-			}
-		}
-	})
 
 	// The first worker starts alone and is killed as soon as it holds a
 	// running shard job (it is then computing or storing that shard).
-	victim := start("w0")
+	victim, victimLog := start("w0")
 	var jobID int64
 	var shard int
 	deadline := time.Now().Add(60 * time.Second)
@@ -102,7 +58,7 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("w0 never ran a shard job: %v\n%s", err, logs["w0"])
+			t.Fatalf("w0 never ran a shard job: %v\n%s", err, victimLog)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -140,6 +96,10 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 			t.Fatalf("the distributed build did not finish (%d of 3 sources merged)", merged)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// Each merge refreshed the rank marks of its source.
+	for _, src := range []string{"1-res-topk", "2-res-topk", "3-res-topk"} {
+		checkRankMarks(t, db, "demo-gpt2-4l", src)
 	}
 	// The killed shard job was rescued and run again.
 	var state string
@@ -301,20 +261,8 @@ func TestServeRunsWorker(t *testing.T) {
 	}
 	bin := serverBinary(t)
 	url := storetest.NewURL(t)
-	serve := exec.Command(bin, "serve", "--addr", freeAddr(t), "--database-url", url, "--no-demo", "--data-dir", t.TempDir(),
-		"--worker", "--worker-concurrency", "2")
-	var slog syncBuffer
-	serve.Stdout, serve.Stderr = &slog, &slog
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = serve.Process.Signal(syscall.SIGTERM)
-		_ = serve.Wait()
-		if t.Failed() {
-			t.Logf("serve:\n%s", slog.String())
-		}
-	})
+	startProc(t, "serve", exec.Command(bin, "serve", "--addr", freeAddr(t), "--database-url", url, "--no-demo",
+		"--data-dir", t.TempDir(), "--worker", "--worker-concurrency", "2"))
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	enq := exec.CommandContext(ctx, bin, "build", "--enqueue", "--wait", "--shard-chunks", "1", "--database-url", url,

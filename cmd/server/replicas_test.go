@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,13 +111,7 @@ func replicas(t *testing.T, n int, compute mw.Rate) (*store.DB, []string) {
 	for range n {
 		d := &serveDeps{DB: openReplicaDB(t, url), Log: slog.New(slog.DiscardHandler),
 			Env: &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}, Harden: &hardenConfig{ResponseCacheBytes: web.DefaultResponseCacheBytes, ComputeRate: compute}}
-		h, err := buildWebHandler(context.Background(), d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(h)
-		t.Cleanup(ts.Close)
-		urls = append(urls, ts.URL)
+		urls = append(urls, serveTest(context.Background(), t, d).URL)
 	}
 	return first, urls
 }

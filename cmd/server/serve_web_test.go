@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -80,28 +79,10 @@ func TestServeHandlerIsHardened(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve := func(cfg hardenConfig) *httptest.Server {
-		d := &serveDeps{DB: db, Log: slog.New(slog.DiscardHandler), Harden: &cfg, Background: &sync.WaitGroup{}}
-		h, err := buildWebHandler(ctx, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(h)
-		t.Cleanup(ts.Close)
-		return ts
+		return serveTest(ctx, t, &serveDeps{DB: db, Log: slog.New(slog.DiscardHandler), Harden: &cfg, Background: &sync.WaitGroup{}})
 	}
 	call := func(ts *httptest.Server, method, path, key string) (int, string) {
-		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(`{}`))
-		req.Header.Set("Content-Type", "application/json")
-		if key != "" {
-			req.Header.Set("X-Api-Key", key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return callJSON(t, ts, method, path, key, `{}`)
 	}
 
 	public := serve(hardenConfig{Metrics: true, ComputeRate: mw.Rate{Requests: 100, Window: time.Minute}})

@@ -190,6 +190,15 @@ type FeatureWriter interface {
 	Done(ctx context.Context, cp Checkpoint) (bool, error)
 }
 
+// RankRefresher is a FeatureWriter that keeps per-source browse ranks
+// (store's rank marks), which every write to a source makes stale. Bulk
+// writers (import, dashboard builds) call it once their last write to a
+// source is done, so that the first deep browser pages after them do not
+// fall back to an OFFSET skip while a refresh runs.
+type RankRefresher interface {
+	RefreshRankMarks(ctx context.Context, modelID, sourceID string) error
+}
+
 // APIKey is a credential for write endpoints (Neuronpedia's x-api-key).
 type APIKey struct {
 	ID        string

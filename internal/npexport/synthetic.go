@@ -65,8 +65,6 @@ func GenerateSynthetic(root string, o SynthOptions) (int, error) {
 	default:
 		return 0, fmt.Errorf("unknown synthetic profile %q", o.Profile)
 	}
-	rng := rand.New(rand.NewPCG(o.Seed, 0x5ae))
-	zipf := rand.NewZipf(rand.New(rand.NewPCG(o.Seed, 1)), 1.07, 2, uint64(o.Vocab-1))
 	vocab := make([]string, o.Vocab)
 	for i := range vocab {
 		// GPT-2-like pieces: a leading space on most, 3-8 characters.
@@ -77,6 +75,7 @@ func GenerateSynthetic(root string, o SynthOptions) (int, error) {
 		vocab[i] = s
 	}
 	vocab[0] = "<|endoftext|>"
+	rng := newSynthRNG(rand.NewPCG(o.Seed, 0x5ae), rand.NewPCG(o.Seed, 1), vocab)
 	created := time.Date(2026, 11, 27, 22, 0, 0, 0, time.UTC)
 	const creator = "clkht01d40000jv08hvalcvly"
 	setName := o.SourceID
@@ -95,46 +94,24 @@ func GenerateSynthetic(root string, o SynthOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	round := func(v float64, dp int) float64 { p := math.Pow10(dp); return math.Round(v*p) / p }
 	rows := 0
 	for idx := 0; idx < o.Features; idx++ {
-		maxAct := round(1+rng.Float64()*40, 3)
+		maxAct := roundDP(1+rng.Float64()*40, 3)
 		dead := rng.IntN(50) == 0
 		if dead {
 			maxAct = 0
 		}
 		f := &features.Feature{ModelID: o.ModelID, SourceID: o.SourceID, Index: idx, SourceSetName: setName,
-			CreatorID: creator, CreatedAt: created, MaxActApprox: maxAct, FracNonzero: round(rng.Float64()*0.01, 6)}
-		vs := func(n int, scale float64) []float64 {
-			out := make([]float64, n)
-			for i := range out {
-				out[i] = round(rng.NormFloat64()*scale, 3)
-			}
-			return out
-		}
-		is := func(n, hi int) []int {
-			out := make([]int, n)
-			for i := range out {
-				out[i] = rng.IntN(hi)
-			}
-			return out
-		}
-		ts := func(n int) []string {
-			out := make([]string, n)
-			for i := range out {
-				out[i] = vocab[zipf.Uint64()]
-			}
-			return out
-		}
-		f.TopkCosSimIndices, f.TopkCosSimValues = append([]int{idx}, is(24, o.Features)...), append([]float64{1}, vs(24, 0.3)...)
-		f.NeuronAlignmentIndices, f.NeuronAlignmentValues, f.NeuronAlignmentL1 = is(3, 768), vs(3, 0.1), vs(3, 0.01)
-		f.CorrelatedNeuronsIndices, f.CorrelatedNeuronsPearson, f.CorrelatedNeuronsL1 = is(3, 3072), vs(3, 0.1), vs(3, 0.01)
-		f.NegStr, f.NegValues, f.PosStr, f.PosValues = ts(10), vs(10, 0.5), ts(10), vs(10, 1)
-		f.FreqHistHeights, f.FreqHistValues = vs(50, 100), vs(50, 10)
-		f.LogitsHistHeights, f.LogitsHistValues = vs(50, 5000), vs(50, 0.5)
+			CreatorID: creator, CreatedAt: created, MaxActApprox: maxAct, FracNonzero: roundDP(rng.Float64()*0.01, 6)}
+		f.TopkCosSimIndices, f.TopkCosSimValues = append([]int{idx}, rng.ints(24, o.Features)...), append([]float64{1}, rng.values(24, 0.3)...)
+		f.NeuronAlignmentIndices, f.NeuronAlignmentValues, f.NeuronAlignmentL1 = rng.ints(3, 768), rng.values(3, 0.1), rng.values(3, 0.01)
+		f.CorrelatedNeuronsIndices, f.CorrelatedNeuronsPearson, f.CorrelatedNeuronsL1 = rng.ints(3, 3072), rng.values(3, 0.1), rng.values(3, 0.01)
+		f.NegStr, f.NegValues, f.PosStr, f.PosValues = rng.tokens(10), rng.values(10, 0.5), rng.tokens(10), rng.values(10, 1)
+		f.FreqHistHeights, f.FreqHistValues = rng.values(50, 100), rng.values(50, 10)
+		f.LogitsHistHeights, f.LogitsHistValues = rng.values(50, 5000), rng.values(50, 0.5)
 		for j := 0; j < o.Examples; j++ {
 			a := &features.Activation{ID: fmt.Sprintf("c%08dx%015d", idx, j), ModelID: o.ModelID, SourceID: o.SourceID,
-				Index: idx, Tokens: ts(o.Tokens), Values: make([]float32, o.Tokens), CreatorID: creator, CreatedAt: created}
+				Index: idx, Tokens: rng.tokens(o.Tokens), Values: make([]float32, o.Tokens), CreatorID: creator, CreatedAt: created}
 			a.Tokens[0] = vocab[0]
 			top := j < 20
 			var lo, hi float64
@@ -148,7 +125,7 @@ func GenerateSynthetic(root string, o SynthOptions) (int, error) {
 				peak := 1 + rng.IntN(o.Tokens-1)
 				for k := 1; k < o.Tokens; k++ {
 					if k == peak || rng.IntN(10) == 0 {
-						a.Values[k] = float32(round(lo+rng.Float64()*(hi-lo)*0.999, 3))
+						a.Values[k] = float32(roundDP(lo+rng.Float64()*(hi-lo)*0.999, 3))
 					}
 				}
 			}
@@ -164,7 +141,7 @@ func GenerateSynthetic(root string, o SynthOptions) (int, error) {
 				bm, bc := -1.0, -1.0
 				a.BinMin, a.BinMax, a.BinContains = &bm, &maxAct, &bc
 			} else {
-				bl, bh, bc := round(lo, 3), round(hi, 3), round(rng.Float64()*0.1, 4)
+				bl, bh, bc := roundDP(lo, 3), roundDP(hi, 3), roundDP(rng.Float64()*0.1, 4)
 				a.BinMin, a.BinMax, a.BinContains = &bl, &bh, &bc
 			}
 			f.Activations = append(f.Activations, a)
@@ -181,3 +158,50 @@ func GenerateSynthetic(root string, o SynthOptions) (int, error) {
 	}
 	return rows, w.Close()
 }
+
+// synthRNG draws the random parts of synthetic rows, for both profiles:
+// values and indexes from one seeded stream, tokens Zipf-distributed over
+// a vocabulary from a second, so that the two profiles' exports stay
+// reproducible from their seeds.
+type synthRNG struct {
+	*rand.Rand
+	zipf  *rand.Zipf
+	vocab []string
+}
+
+// newSynthRNG draws values from src and tokens of vocab from tokSrc, Zipf
+// with s=1.07 and v=2 (a few pieces common, most rare, like real text).
+func newSynthRNG(src, tokSrc rand.Source, vocab []string) *synthRNG {
+	return &synthRNG{Rand: rand.New(src), zipf: rand.NewZipf(rand.New(tokSrc), 1.07, 2, uint64(len(vocab)-1)), vocab: vocab}
+}
+
+// values returns n normal draws times scale, rounded to 3 decimals as
+// exports print them.
+func (g *synthRNG) values(n int, scale float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = roundDP(g.NormFloat64()*scale, 3)
+	}
+	return out
+}
+
+// ints returns n uniform draws from [0, hi).
+func (g *synthRNG) ints(n, hi int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = g.IntN(hi)
+	}
+	return out
+}
+
+// tokens returns n vocabulary pieces.
+func (g *synthRNG) tokens(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = g.vocab[g.zipf.Uint64()]
+	}
+	return out
+}
+
+// roundDP rounds v to dp decimal places.
+func roundDP(v float64, dp int) float64 { p := math.Pow10(dp); return math.Round(v*p) / p }

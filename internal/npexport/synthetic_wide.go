@@ -36,8 +36,6 @@ var WideMix = struct {
 const wideExplWords = 5000
 
 func generateWide(root string, o SynthOptions) (int, error) {
-	rng := rand.New(rand.NewPCG(o.Seed, 0x1de))
-	zipf := rand.NewZipf(rand.New(rand.NewPCG(o.Seed, 2)), 1.07, 2, uint64(o.Vocab-1))
 	wordZipf := rand.NewZipf(rand.New(rand.NewPCG(o.Seed, 3)), 1.1, 8, wideExplWords-1)
 	vocab := make([]string, o.Vocab)
 	for i := range vocab {
@@ -48,6 +46,7 @@ func generateWide(root string, o SynthOptions) (int, error) {
 		vocab[i] = s
 	}
 	vocab[0], vocab[1] = "<bos>", "<eos>"
+	rng := newSynthRNG(rand.NewPCG(o.Seed, 0x1de), rand.NewPCG(o.Seed, 2), vocab)
 	words := make([]string, wideExplWords)
 	for i := range words {
 		if i < len(synthWords) {
@@ -74,52 +73,30 @@ func generateWide(root string, o SynthOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	round := func(v float64, dp int) float64 { p := math.Pow10(dp); return math.Round(v*p) / p }
-	vs := func(n int, scale float64) []float64 {
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = round(rng.NormFloat64()*scale, 3)
-		}
-		return out
-	}
-	is := func(n, hi int) []int {
-		out := make([]int, n)
-		for i := range out {
-			out[i] = rng.IntN(hi)
-		}
-		return out
-	}
-	ts := func(n int) []string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = vocab[zipf.Uint64()]
-		}
-		return out
-	}
 	rows := 0
 	for idx := 0; idx < o.Features; idx++ {
 		kind := rng.Float64()
 		dead, rare := kind < WideMix.DeadShare, kind >= WideMix.DeadShare && kind < WideMix.DeadShare+WideMix.RareShare
 		f := &features.Feature{ModelID: o.ModelID, SourceID: o.SourceID, Index: idx, SourceSetName: setName,
 			CreatorID: creator, CreatedAt: created}
-		f.TopkCosSimIndices, f.TopkCosSimValues = append([]int{idx}, is(24, o.Features)...), append([]float64{1}, vs(24, 0.3)...)
-		f.NeuronAlignmentIndices, f.NeuronAlignmentValues, f.NeuronAlignmentL1 = is(3, 2304), vs(3, 0.1), vs(3, 0.01)
-		f.CorrelatedNeuronsIndices, f.CorrelatedNeuronsPearson, f.CorrelatedNeuronsL1 = is(3, 9216), vs(3, 0.1), vs(3, 0.01)
-		f.NegStr, f.NegValues, f.PosStr, f.PosValues = ts(10), vs(10, 0.5), ts(10), vs(10, 1)
-		f.LogitsHistHeights, f.LogitsHistValues = vs(50, 5000), vs(50, 0.5)
+		f.TopkCosSimIndices, f.TopkCosSimValues = append([]int{idx}, rng.ints(24, o.Features)...), append([]float64{1}, rng.values(24, 0.3)...)
+		f.NeuronAlignmentIndices, f.NeuronAlignmentValues, f.NeuronAlignmentL1 = rng.ints(3, 2304), rng.values(3, 0.1), rng.values(3, 0.01)
+		f.CorrelatedNeuronsIndices, f.CorrelatedNeuronsPearson, f.CorrelatedNeuronsL1 = rng.ints(3, 9216), rng.values(3, 0.1), rng.values(3, 0.01)
+		f.NegStr, f.NegValues, f.PosStr, f.PosValues = rng.tokens(10), rng.values(10, 0.5), rng.tokens(10), rng.values(10, 1)
+		f.LogitsHistHeights, f.LogitsHistValues = rng.values(50, 5000), rng.values(50, 0.5)
 		nEx := o.Examples
 		switch {
 		case dead:
 			nEx = 0
 		case rare:
 			nEx = WideMix.RareExamples
-			f.FracNonzero = round(math.Pow(10, -7+2*rng.Float64()), 9)
+			f.FracNonzero = roundDP(math.Pow(10, -7+2*rng.Float64()), 9)
 		default:
-			f.FracNonzero = round(math.Pow(10, -5+3*rng.Float64()), 9)
+			f.FracNonzero = roundDP(math.Pow(10, -5+3*rng.Float64()), 9)
 		}
 		if !dead {
-			f.MaxActApprox = round(1+rng.Float64()*40, 3)
-			f.FreqHistHeights, f.FreqHistValues = vs(50, 100), vs(50, 10)
+			f.MaxActApprox = roundDP(1+rng.Float64()*40, 3)
+			f.FreqHistHeights, f.FreqHistValues = rng.values(50, 100), rng.values(50, 10)
 		}
 		maxAct := f.MaxActApprox
 		top := nEx
@@ -128,7 +105,7 @@ func generateWide(root string, o SynthOptions) (int, error) {
 		}
 		for j := 0; j < nEx; j++ {
 			a := &features.Activation{ID: fmt.Sprintf("c%08dx%015d", idx, j), ModelID: o.ModelID, SourceID: o.SourceID,
-				Index: idx, Tokens: ts(o.Tokens), Values: make([]float32, o.Tokens), CreatorID: creator, CreatedAt: created}
+				Index: idx, Tokens: rng.tokens(o.Tokens), Values: make([]float32, o.Tokens), CreatorID: creator, CreatedAt: created}
 			a.Tokens[0] = vocab[0]
 			var lo, hi float64
 			if j < top {
@@ -140,7 +117,7 @@ func generateWide(root string, o SynthOptions) (int, error) {
 			peak := 1 + rng.IntN(o.Tokens-1)
 			for k := 1; k < o.Tokens; k++ {
 				if k == peak || rng.IntN(10) == 0 {
-					a.Values[k] = float32(round(lo+rng.Float64()*(hi-lo)*0.999, 3))
+					a.Values[k] = float32(roundDP(lo+rng.Float64()*(hi-lo)*0.999, 3))
 				}
 			}
 			for k, v := range a.Values {
@@ -155,7 +132,7 @@ func generateWide(root string, o SynthOptions) (int, error) {
 				bm, bc := -1.0, -1.0
 				a.BinMin, a.BinMax, a.BinContains = &bm, &f.MaxActApprox, &bc
 			} else {
-				bl, bh, bc := round(lo, 3), round(hi, 3), round(rng.Float64()*0.1, 4)
+				bl, bh, bc := roundDP(lo, 3), roundDP(hi, 3), roundDP(rng.Float64()*0.1, 4)
 				a.BinMin, a.BinMax, a.BinContains = &bl, &bh, &bc
 			}
 			f.Activations = append(f.Activations, a)

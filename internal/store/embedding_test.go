@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -184,6 +185,49 @@ func TestPgvectorSQL(t *testing.T) {
 	for v, want := range map[string]bool{"0.7.4": false, "0.8.0": true, "0.10.1": true, "1.0": true, "x": false, "": false} {
 		if store.IterativeScan(v) != want {
 			t.Errorf("IterativeScan(%q) != %v", v, want)
+		}
+	}
+}
+
+// TestEmbeddingsScanBackBitForBit writes embeddings of random finite
+// float32 bit patterns (every exponent, subnormals, signed zeros) through
+// the write path and checks that the scan the semantic index loads from
+// returns each one bit for bit, under its explanation.
+func TestEmbeddingsScanBackBitForBit(t *testing.T) {
+	db, f, _ := loadEmbedded(t)
+	const model, dims = "test-embedder", 256
+	rng := rand.New(rand.NewPCG(3, 5))
+	want := map[string][]float32{}
+	var embs []features.ExplanationEmbedding
+	for _, e := range f.Explanations {
+		v := make([]float32, dims)
+		for i := range v {
+			for {
+				v[i] = math.Float32frombits(rng.Uint32())
+				if !math.IsNaN(float64(v[i])) && !math.IsInf(float64(v[i]), 0) {
+					break
+				}
+			}
+		}
+		want[e.ID] = v
+		embs = append(embs, features.ExplanationEmbedding{ExplanationID: e.ID, Model: model, Vector: v})
+	}
+	if err := db.WriteExplanationEmbeddings(ctx, embs); err != nil {
+		t.Fatal(err)
+	}
+	got, ver := scanAll(t, db, model, dims)
+	if len(got) != len(want) || ver.Count != int64(len(want)) {
+		t.Fatalf("scanned %d embeddings (version count %d), want %d", len(got), ver.Count, len(want))
+	}
+	for id, w := range want {
+		g := got[id].vec
+		if len(g) != dims {
+			t.Fatalf("%s: %d values", id, len(g))
+		}
+		for i := range w {
+			if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+				t.Fatalf("%s value %d: %08x, want %08x", id, i, math.Float32bits(g[i]), math.Float32bits(w[i]))
+			}
 		}
 	}
 }

@@ -141,6 +141,19 @@ func (db *DB) scheduleRankRefresh(sid int32) {
 	}()
 }
 
+var _ features.RankRefresher = (*DB)(nil)
+
+// RefreshRankMarks recomputes the rank marks of a source now; bulk writers
+// call it when done (features.RankRefresher), and page views refresh in the
+// background only what later writes made stale.
+func (db *DB) RefreshRankMarks(ctx context.Context, modelID, sourceID string) error {
+	sid, err := db.sourceID(ctx, modelID, sourceID)
+	if err != nil {
+		return err
+	}
+	return db.refreshRanks(ctx, sid)
+}
+
 // refreshRanks recomputes a source's marks: one set-based INSERT per order.
 // It holds the source's rank lock exclusively, so writers of the source
 // (which take it shared in migration 00012's triggers) have committed

@@ -433,3 +433,63 @@ func TestTextQueryCap(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshRankMarks checks the method bulk writers call when done: it
+// writes a source's marks (none before it, since no page was viewed), a
+// deep page then reads through them (a mark moved by hand moves the page),
+// and an unknown source is ENOTFOUND.
+func TestRefreshRankMarks(t *testing.T) {
+	db, fs := scaleSourceDBStride(t, 60, 1)
+	store.SetRankMarks(db, 5)
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM feature_rank_marks m JOIN sources s ON s.sid = m.sid
+			WHERE s.id = $1`, scaleSource).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d rank marks before the refresh", n)
+	}
+	if err := db.RefreshRankMarks(ctx, scaleModel, scaleSource); err != nil {
+		t.Fatal(err)
+	}
+	live := len(browserOrder(fs, features.SortByIndex, false, true))
+	if n, want := count(), 3*((60+4)/5+(live+4)/5); n != want {
+		t.Fatalf("%d rank marks after the refresh, want %d", n, want)
+	}
+	// By activation: the index order of a full SAE needs no marks.
+	want := browserOrder(fs, features.SortByMaxAct, false, false)
+	page := func() []int {
+		t.Helper()
+		out, _, err := db.ListFeatures(ctx, features.FeatureFilter{ModelID: scaleModel, SourceID: scaleSource,
+			Sort: features.SortByMaxAct, Offset: 20, Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx []int
+		for _, s := range out {
+			idx = append(idx, s.Key.Index)
+		}
+		return idx
+	}
+	if got := page(); !slices.Equal(got, want[20:25]) {
+		t.Fatalf("page at 20: %v, want %v", got, want[20:25])
+	}
+	// Mark 20 of the activation order moved to the feature at position
+	// 21: a page read through the marks starts there, one read by OFFSET
+	// would not.
+	next := fs[want[21]]
+	if _, err := db.Pool.Exec(ctx, `UPDATE feature_rank_marks SET key = $1, idx = $2 WHERE ord = 2 AND pos = 20`,
+		next.MaxActApprox, next.Index); err != nil {
+		t.Fatal(err)
+	}
+	if got := page(); !slices.Equal(got, want[21:26]) {
+		t.Fatalf("page at 20 with mark 20 moved one on: %v, want %v (read through the mark)", got, want[21:26])
+	}
+	if err := db.RefreshRankMarks(ctx, scaleModel, "no-such-source"); features.ErrorCode(err) != features.ENOTFOUND {
+		t.Fatalf("refresh of an unknown source: %v, want ENOTFOUND", err)
+	}
+}

@@ -227,6 +227,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		b.failed(ctx, err)
 		return res, err
 	}
+	b.refreshRanks(ctx)
 	if b.ctxs != nil {
 		b.ctxs.Close()
 		b.ctxs = nil
@@ -537,6 +538,28 @@ func (b *builder) run(ctx context.Context, todo []batchUnit) error {
 	b.log.Info("dashboard build", "model", o.ModelID, "sources", len(o.Sources), "contexts", cf.count,
 		"batches to write", len(todo), "spill", b.dir)
 	return b.passes(ctx, todo)
+}
+
+// refreshRanks refreshes the rank marks of the sources this run wrote,
+// when the writer keeps them: its writes made them stale, and the browser
+// would otherwise rebuild them on the first deep page. A failure only
+// leaves that lazy refresh to do the work, so it is logged, not returned.
+func (b *builder) refreshRanks(ctx context.Context) {
+	rr, ok := b.o.Writer.(features.RankRefresher)
+	if !ok {
+		return
+	}
+	for si, s := range b.o.Sources {
+		if !b.on(si) {
+			continue
+		}
+		t := time.Now()
+		if err := rr.RefreshRankMarks(ctx, b.o.ModelID, s.ID); err != nil {
+			b.log.Warn("refresh rank marks", "source", s.ID, "err", err)
+			continue
+		}
+		b.log.Debug("refreshed rank marks", "source", s.ID, "took", time.Since(t).Round(time.Millisecond))
+	}
 }
 
 // startProgress sets the overall progress of a run that writes todo.

@@ -350,6 +350,7 @@ func Merge(ctx context.Context, o Options, plan Plan, source string, r PartialRe
 		b.failed(ctx, err)
 		return res, mt, err
 	}
+	b.refreshRanks(ctx)
 	if !o.KeepSpill {
 		if err := os.RemoveAll(b.dir); err != nil {
 			b.log.Warn("remove merge spill", "dir", b.dir, "err", err)
