@@ -3,6 +3,7 @@ package templates
 import (
 	"bytes"
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,5 +167,16 @@ func TestHistogramSVGMarkup(t *testing.T) {
 	b.Reset()
 	if err := HistogramSVG(nil).Render(context.Background(), &b); err != nil || b.Len() != 0 {
 		t.Errorf("nil histogram: %q, %v", b.String(), err)
+	}
+}
+
+// appendCount is FormatFloat(v, 'f', -1, 64) with a fast path for whole
+// numbers; the edges of that path must print the same.
+func TestAppendCount(t *testing.T) {
+	for _, v := range []float64{0, math.Copysign(0, -1), 1, -3, 4.5, 0.1, 1e6, 1e20, 1 << 53, 1<<53 - 1, -(1 << 53),
+		math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got, want := string(appendCount(nil, v)), strconv.FormatFloat(v, 'f', -1, 64); got != want {
+			t.Errorf("appendCount(%v) = %q, want %q", v, got, want)
+		}
 	}
 }
