@@ -72,12 +72,19 @@ func NewHistogram(label string, heights, values []float64, signed bool) *Histogr
 		step = (values[n-1] - values[0]) / float64(n-1)
 	}
 	edge := func(i int) float64 { return values[0] + (float64(i)-0.5)*step }
-	// Every bar's strings are appended to one buffer and cut from one
-	// string: a feature page draws two 50-bin histograms, and six strings
-	// per bar were a tenth of the page's allocations.
-	const fields = 5 // x, y, width, height, title
-	ends := make([]int, 0, n*fields)
-	buf := make([]byte, 0, n*48)
+	// Every bar's strings are written to one builder and cut from the one
+	// string it makes: a feature page draws two 50-bin histograms, and six
+	// strings per bar were a tenth of the page's allocations.
+	const fields = 4 // x, y, height, title; the width is every bar's
+	width := fmtF(max(w-1, 0.5))
+	ends := make([]int32, 0, n*fields)
+	var sb strings.Builder
+	sb.Grow(n * 40)
+	var num [64]byte
+	put := func(b []byte) {
+		sb.Write(b)
+		ends = append(ends, int32(sb.Len()))
+	}
 	var lo []byte // the previous bar's upper edge, this bar's lower one
 	if n > 1 {
 		lo = appendNum(nil, edge(0))
@@ -92,28 +99,21 @@ func NewHistogram(label string, heights, values []float64, signed bool) *Histogr
 		} else {
 			h.Bars[i].Class = "pos"
 		}
-		buf = strconv.AppendFloat(buf, float64(i)*w, 'f', 1, 64)
-		ends = append(ends, len(buf))
-		buf = strconv.AppendFloat(buf, histTop+histPlotH-bh, 'f', 1, 64)
-		ends = append(ends, len(buf))
-		buf = strconv.AppendFloat(buf, max(w-1, 0.5), 'f', 1, 64)
-		ends = append(ends, len(buf))
-		buf = strconv.AppendFloat(buf, bh, 'f', 1, 64)
-		ends = append(ends, len(buf))
+		put(strconv.AppendFloat(num[:0], float64(i)*w, 'f', 1, 64))
+		put(strconv.AppendFloat(num[:0], histTop+histPlotH-bh, 'f', 1, 64))
+		put(strconv.AppendFloat(num[:0], bh, 'f', 1, 64))
 		if n > 1 {
-			buf = append(buf, lo...)
-			buf = append(buf, " to "...)
-			hi := len(buf)
-			buf = appendNum(buf, edge(i+1))
-			lo = append(lo[:0], buf[hi:]...)
+			sb.Write(lo)
+			sb.WriteString(" to ")
+			lo = appendNum(lo[:0], edge(i+1))
+			sb.Write(lo)
 		} else {
-			buf = appendNum(buf, values[i])
+			sb.Write(appendNum(num[:0], values[i]))
 		}
-		buf = append(buf, ": "...)
-		buf = appendCount(buf, heights[i])
-		ends = append(ends, len(buf))
+		sb.WriteString(": ")
+		put(appendCount(num[:0], heights[i]))
 	}
-	all, start := string(buf), 0
+	all, start := sb.String(), int32(0)
 	cut := func(k int) string {
 		s := all[start:ends[k]]
 		start = ends[k]
@@ -121,7 +121,8 @@ func NewHistogram(label string, heights, values []float64, signed bool) *Histogr
 	}
 	for i := range h.Bars {
 		b := &h.Bars[i]
-		b.X, b.Y, b.W, b.H, b.Title = cut(i*fields), cut(i*fields+1), cut(i*fields+2), cut(i*fields+3), cut(i*fields+4)
+		b.X, b.Y, b.H, b.Title = cut(i*fields), cut(i*fields+1), cut(i*fields+2), cut(i*fields+3)
+		b.W = width
 	}
 	h.MinLabel, h.MaxLabel = Num(values[0]), Num(values[n-1])
 	if n > 1 {
