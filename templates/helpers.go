@@ -104,17 +104,26 @@ func HighlightLevel(v, maxV float64) int {
 
 // Num formats a value compactly for tables and tooltips.
 func Num(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	var b [32]byte
+	return string(appendNum(b[:0], v))
+}
+
+// appendNum appends Num(v) to b.
+func appendNum(b []byte, v float64) []byte {
 	switch {
 	case v == 0:
-		return "0"
+		return append(b, '0')
 	case math.IsNaN(v) || math.IsInf(v, 0):
-		return strconv.FormatFloat(v, 'g', -1, 64)
+		return strconv.AppendFloat(b, v, 'g', -1, 64)
 	case math.Abs(v) >= 1000 || math.Abs(v) < 0.001:
-		return strconv.FormatFloat(v, 'g', 3, 64)
+		return strconv.AppendFloat(b, v, 'g', 3, 64)
 	case math.Abs(v) >= 100:
-		return strconv.FormatFloat(v, 'f', 1, 64)
+		return strconv.AppendFloat(b, v, 'f', 1, 64)
 	default:
-		return strconv.FormatFloat(v, 'f', 3, 64)
+		return strconv.AppendFloat(b, v, 'f', 3, 64)
 	}
 }
 

@@ -3,6 +3,7 @@ package templates
 import (
 	"bytes"
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,6 +140,43 @@ func TestPercent(t *testing.T) {
 	} {
 		if got := Percent(frac); got != want {
 			t.Errorf("Percent(%g) = %q, want %q", frac, got, want)
+		}
+	}
+}
+
+// HistogramSVG is written by hand: its markup must stay what the templ
+// template it replaced wrote (escaping included), byte for byte.
+func TestHistogramSVGMarkup(t *testing.T) {
+	h := NewHistogram(`a<b & "c"`, []float64{1, 0, 4}, []float64{-1, 0, 1}, true)
+	h.Bars[0].Title = "<x>'"
+	var b strings.Builder
+	if err := HistogramSVG(h).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	want := `<figure class="hist"><svg viewBox="0 0 360 122" width="360" height="122" role="img" aria-label="a&lt;b &amp; &#34;c&#34;">` +
+		`<title>a&lt;b &amp; &#34;c&#34;</title>` +
+		`<rect class="neg" x="0.0" y="81.5" width="119.0" height="22.5"><title>&lt;x&gt;&#39;</title></rect> ` +
+		`<rect class="pos" x="120.0" y="104.0" width="119.0" height="0.0"><title>-0.500 to 0.500: 0</title></rect> ` +
+		`<rect class="pos" x="240.0" y="14.0" width="119.0" height="90.0"><title>0.500 to 1.500: 4</title></rect> ` +
+		`<line class="zero" x1="180.0" x2="180.0" y1="14" y2="104"></line> <line class="axis" x1="0" x2="360" y1="104" y2="104"></line> ` +
+		`<text class="lbl" x="0" y="118">-1.500</text> <text class="lbl" x="360" y="118" text-anchor="end">1.500</text> ` +
+		`<text class="lbl top" x="2" y="10">tallest bin 4</text></svg><figcaption>a&lt;b &amp; &#34;c&#34;</figcaption></figure>`
+	if got := b.String(); got != want {
+		t.Errorf("HistogramSVG:\n got %s\nwant %s", got, want)
+	}
+	b.Reset()
+	if err := HistogramSVG(nil).Render(context.Background(), &b); err != nil || b.Len() != 0 {
+		t.Errorf("nil histogram: %q, %v", b.String(), err)
+	}
+}
+
+// appendCount is FormatFloat(v, 'f', -1, 64) with a fast path for whole
+// numbers; the edges of that path must print the same.
+func TestAppendCount(t *testing.T) {
+	for _, v := range []float64{0, math.Copysign(0, -1), 1, -3, 4.5, 0.1, 1e6, 1e20, 1 << 53, 1<<53 - 1, -(1 << 53),
+		math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got, want := string(appendCount(nil, v)), strconv.FormatFloat(v, 'f', -1, 64); got != want {
+			t.Errorf("appendCount(%v) = %q, want %q", v, got, want)
 		}
 	}
 }

@@ -12,3 +12,22 @@ type NeighbourReader interface {
 	// n entries of its TopkCosSimIndices that has one, keyed by index.
 	GetFeatureWithNeighbours(ctx context.Context, key FeatureKey, opts FeatureOptions, n int) (*Feature, map[int]string, error)
 }
+
+// FeatureRelations are the rows GET /api/feature includes with a feature
+// besides its source: its model (nil when the model row is missing), the
+// model's source sets ordered by name, and its list memberships with their
+// lists (Lists[i] is the list of Members[i]).
+type FeatureRelations struct {
+	Model      *Model
+	SourceSets []*SourceSet
+	Members    []*ListFeature
+	Lists      []*List
+}
+
+// RelationReader is implemented by a store that can read a feature and its
+// FeatureRelations in one round trip: apart, the three relation reads
+// were three more round trips than the feature's own.
+type RelationReader interface {
+	// GetFeatureWithRelations is GetFeature plus the feature's relations.
+	GetFeatureWithRelations(ctx context.Context, key FeatureKey, opts FeatureOptions) (*Feature, *FeatureRelations, error)
+}

@@ -171,10 +171,19 @@ func (db *DB) UpsertSourceSet(ctx context.Context, s *features.SourceSet) error 
 
 // ListSourceSets returns the model's source sets ordered by name.
 func (db *DB) ListSourceSets(ctx context.Context, modelID string) ([]*features.SourceSet, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT `+sourceSetCols+` FROM source_sets WHERE model_id = $1 ORDER BY name`, modelID)
+	rows, err := db.Pool.Query(ctx, sourceSetsOfModel, modelID)
 	if err != nil {
 		return nil, dbErr(err, "list source sets")
 	}
+	out, err := scanSourceSets(rows)
+	return out, dbErr(err, "list source sets")
+}
+
+// sourceSetsOfModel selects the source sets of model $1 for scanSourceSets.
+const sourceSetsOfModel = `SELECT ` + sourceSetCols + ` FROM source_sets WHERE model_id = $1 ORDER BY name`
+
+// scanSourceSets reads and closes the rows of sourceSetsOfModel.
+func scanSourceSets(rows pgx.Rows) ([]*features.SourceSet, error) {
 	defer rows.Close()
 	var out []*features.SourceSet
 	for rows.Next() {
@@ -183,13 +192,13 @@ func (db *DB) ListSourceSets(ctx context.Context, modelID string) ([]*features.S
 			&s.CreatorID, &s.ReleaseName, &s.HasDashboards, &s.Visibility, &s.URLs, &s.DefaultRange,
 			&s.DefaultShowBreaks, &s.ShowDFA, &s.ShowCorrelated, &s.ShowHeadAttribution, &s.ShowUmap,
 			&s.CreatedAt); err != nil {
-			return nil, dbErr(err, "list source sets")
+			return nil, err
 		}
 		s.URLs = nilIfEmpty(s.URLs)
 		s.CreatedAt = s.CreatedAt.UTC()
 		out = append(out, s)
 	}
-	return out, dbErr(rows.Err(), "list source sets")
+	return out, rows.Err()
 }
 
 const sourceCols = `s.sid, s.model_id, s.id, s.set_name, s.creator_id, s.has_dashboards, s.inference_enabled,

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -74,7 +75,7 @@ func (db *DB) GetFeature(ctx context.Context, key features.FeatureKey, opts feat
 	if err := key.Validate(); err != nil {
 		return nil, err
 	}
-	fs, _, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts, 0)
+	fs, _, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +94,7 @@ func (db *DB) GetFeatureWithNeighbours(ctx context.Context, key features.Feature
 	if err := key.Validate(); err != nil {
 		return nil, nil, err
 	}
-	fs, labels, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts, max(n, 0))
+	fs, labels, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts, max(n, 0), nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,6 +102,26 @@ func (db *DB) GetFeatureWithNeighbours(ctx context.Context, key features.Feature
 		return nil, nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
 	}
 	return fs[0], labels, nil
+}
+
+var _ features.RelationReader = (*DB)(nil)
+
+// GetFeatureWithRelations is GetFeature plus the feature's model, the
+// model's source sets and the feature's list memberships, read in the same
+// batch.
+func (db *DB) GetFeatureWithRelations(ctx context.Context, key features.FeatureKey, opts features.FeatureOptions) (*features.Feature, *features.FeatureRelations, error) {
+	if err := key.Validate(); err != nil {
+		return nil, nil, err
+	}
+	rel := &features.FeatureRelations{}
+	fs, _, err := db.sourceFeatures(ctx, key.ModelID, key.SourceID, []int{key.Index}, opts, 0, rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(fs) == 0 {
+		return nil, nil, features.Errorf(features.ENOTFOUND, "feature %s not found", key)
+	}
+	return fs[0], rel, nil
 }
 
 // GetFeatures returns the features that exist, in the order asked. It reads
@@ -122,7 +143,7 @@ func (db *DB) GetFeatures(ctx context.Context, keys []features.FeatureKey, opts 
 	}
 	found := make(map[features.FeatureKey]*features.Feature, len(keys))
 	for _, s := range sources {
-		fs, _, err := db.sourceFeatures(ctx, s.model, s.id, indexes[s], opts, 0)
+		fs, _, err := db.sourceFeatures(ctx, s.model, s.id, indexes[s], opts, 0, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -188,8 +209,11 @@ const neighbourLabels = `SELECT DISTINCT ON (e.idx) e.idx, e.description FROM ex
 // sourceFeatures reads the listed features of one source (missing ones and
 // a missing source are skipped) with one batch of three queries: features,
 // examples and explanations. With neighbours > 0 (and one index) a fourth
-// query labels that many of the feature's decoder-cosine neighbours.
-func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx []int, opts features.FeatureOptions, neighbours int) (out []*features.Feature, labels map[int]string, err error) {
+// query labels that many of the feature's decoder-cosine neighbours. With
+// rel (and one index) three more fill it in: the model, its source sets
+// and the feature's list memberships.
+func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx []int, opts features.FeatureOptions, neighbours int,
+	rel *features.FeatureRelations) (out []*features.Feature, labels map[int]string, err error) {
 	if opts.MaxActivations < 0 {
 		return nil, nil, features.Errorf(features.EINVALID, "negative MaxActivations")
 	}
@@ -201,7 +225,7 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 		return nil, nil, err
 	}
 	if len(idx) != 1 {
-		neighbours = 0
+		neighbours, rel = 0, nil
 	}
 	where := fmt.Sprintf("%s/%s", modelID, sourceID)
 	b := &pgx.Batch{}
@@ -220,6 +244,11 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 	}
 	if neighbours > 0 {
 		b.Queue(neighbourLabels, sid, idx[0], neighbours)
+	}
+	if rel != nil {
+		b.Queue(`SELECT `+modelCols+` FROM models WHERE id = $1`, modelID)
+		b.Queue(sourceSetsOfModel, modelID)
+		b.Queue(listsOfFeature, sid, idx[0])
 	}
 	br := db.Pool.SendBatch(ctx, b)
 	defer br.Close()
@@ -271,6 +300,11 @@ func (db *DB) sourceFeatures(ctx context.Context, modelID, sourceID string, idx 
 			return nil, nil, dbErr(err, "get neighbours of %s:%d", where, idx[0])
 		}
 	}
+	if rel != nil {
+		if err := scanRelations(br, features.FeatureKey{ModelID: modelID, SourceID: sourceID, Index: idx[0]}, rel); err != nil {
+			return nil, nil, dbErr(err, "get relations of %s:%d", where, idx[0])
+		}
+	}
 	if err := br.Close(); err != nil {
 		return nil, nil, dbErr(err, "get features of %s", where)
 	}
@@ -309,6 +343,31 @@ func scanLabels(br pgx.BatchResults) (map[int]string, error) {
 		labels[int(i)] = d
 	}
 	return labels, rows.Err()
+}
+
+// scanRelations reads the model, source-set and membership rows of a batch
+// into rel.
+func scanRelations(br pgx.BatchResults, key features.FeatureKey, rel *features.FeatureRelations) error {
+	m, err := scanModel(br.QueryRow())
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		rel.Model = m
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	if rel.SourceSets, err = scanSourceSets(rows); err != nil {
+		return err
+	}
+	if rows, err = br.Query(); err != nil {
+		return err
+	}
+	rel.Members, rel.Lists, err = scanMemberships(rows, key)
+	return err
 }
 
 // countIndex counts the sorted rows of feature idx from the first one.

@@ -180,6 +180,19 @@ func (db *DB) ListsWithFeature(ctx context.Context, key features.FeatureKey) ([]
 	if err != nil {
 		return nil, nil, dbErr(err, "lists of %s", key)
 	}
+	members, lists, err := scanMemberships(rows, key)
+	return members, lists, dbErr(err, "lists of %s", key)
+}
+
+// listsOfFeature selects the memberships of feature $2 of source sid $1
+// as ListsWithFeature does, for scanMemberships.
+const listsOfFeature = `SELECT ` + listCols + `, lf.description, lf.user_id, lf.added_at
+	FROM list_features lf JOIN lists l ON l.id = lf.list_id
+	WHERE lf.sid = $1 AND lf.idx = $2 ORDER BY lf.added_at, l.id`
+
+// scanMemberships reads and closes the rows of a memberships query of the
+// feature key.
+func scanMemberships(rows pgx.Rows, key features.FeatureKey) ([]*features.ListFeature, []*features.List, error) {
 	defer rows.Close()
 	var members []*features.ListFeature
 	var lists []*features.List
@@ -187,10 +200,10 @@ func (db *DB) ListsWithFeature(ctx context.Context, key features.FeatureKey) ([]
 		m := &features.ListFeature{ModelID: key.ModelID, SourceID: key.SourceID, Index: key.Index}
 		l, err := scanList(rows, &m.Description, &m.UserID, &m.AddedAt)
 		if err != nil {
-			return nil, nil, dbErr(err, "lists of %s", key)
+			return nil, nil, err
 		}
 		m.ListID, m.AddedAt = l.ID, m.AddedAt.UTC()
 		members, lists = append(members, m), append(lists, l)
 	}
-	return members, lists, dbErr(rows.Err(), "lists of %s", key)
+	return members, lists, rows.Err()
 }

@@ -173,7 +173,15 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 	if done {
 		return
 	}
-	f, err := s.Features.GetFeature(r.Context(), key, features.FeatureOptions{})
+	var (
+		f   *features.Feature
+		rel *features.FeatureRelations // read with the feature when the store can
+	)
+	if rr, ok := s.Features.(features.RelationReader); ok {
+		f, rel, err = rr.GetFeatureWithRelations(r.Context(), key, features.FeatureOptions{})
+	} else {
+		f, err = s.Features.GetFeature(r.Context(), key, features.FeatureOptions{})
+	}
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -183,7 +191,7 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 	if t != nil {
 		ver = &t.ver
 	}
-	extra, err := s.featureRelations(r.Context(), f, ver)
+	extra, err := s.featureRelations(r.Context(), f, rel, ver)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -196,9 +204,11 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 }
 
 // featureRelations returns the JSON members of the rows Neuronpedia
-// includes with GET /api/feature. saex has no comments (always empty) and
-// no users apart from API keys: creator names the feature's creator id.
-func (s *Server) featureRelations(ctx context.Context, f *features.Feature, ver *features.DataVersion) ([]byte, error) {
+// includes with GET /api/feature: the model, source sets and lists from
+// read (nil: read them here), the source from the cache. saex has no
+// comments (always empty) and no users apart from API keys: creator names
+// the feature's creator id.
+func (s *Server) featureRelations(ctx context.Context, f *features.Feature, read *features.FeatureRelations, ver *features.DataVersion) ([]byte, error) {
 	rel := struct {
 		Model     *features.Model     `json:"model"`
 		Source    *features.Source    `json:"source"`
@@ -208,7 +218,9 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature, ver 
 		Comments  []struct{}          `json:"comments"`
 	}{Lists: []apiListMembership{}, Comments: []struct{}{}}
 	var err error
-	if rel.Model, err = s.Catalog.GetModel(ctx, f.ModelID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
+	if read != nil {
+		rel.Model = read.Model
+	} else if rel.Model, err = s.Catalog.GetModel(ctx, f.ModelID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
 		return nil, err
 	}
 	// The source through the short-lived cache the feature page uses.
@@ -216,8 +228,10 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature, ver 
 		return nil, err
 	}
 	if rel.Source != nil {
-		sets, err := s.Catalog.ListSourceSets(ctx, f.ModelID)
-		if err != nil {
+		var sets []*features.SourceSet
+		if read != nil {
+			sets = read.SourceSets
+		} else if sets, err = s.Catalog.ListSourceSets(ctx, f.ModelID); err != nil {
 			return nil, err
 		}
 		for _, set := range sets {
@@ -229,8 +243,11 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature, ver 
 		}
 	}
 	if s.Lists != nil {
-		members, lists, err := s.Lists.ListsWithFeature(ctx, f.Key())
-		if err != nil {
+		var members []*features.ListFeature
+		var lists []*features.List
+		if read != nil {
+			members, lists = read.Members, read.Lists
+		} else if members, lists, err = s.Lists.ListsWithFeature(ctx, f.Key()); err != nil {
 			return nil, err
 		}
 		for i, m := range members {

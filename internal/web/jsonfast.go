@@ -196,10 +196,23 @@ func appendTokens(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if !utf8.ValidString(s) {
+		// Most tokens are plain ASCII: copied after one scan, which also
+		// proves them valid UTF-8 (a separate validity pass over every
+		// token cost as much as the copy).
+		i := 0
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			b = append(b, '"')
+			b = append(b, s...)
+			b = append(b, '"')
+			continue
+		}
+		if !utf8.ValidString(s[i:]) { // s[:i] is ASCII
 			s = features.TokenText(s)
 		}
-		b = appendJSONString(b, s)
+		b = appendJSONStringSlow(b, s)
 	}
 	return append(b, ']')
 }
