@@ -135,11 +135,8 @@ func (db *DB) WriteExplanations(ctx context.Context, exps []*features.Explanatio
 		}
 	}
 	now := db.now()
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		if err := db.upsertExplanations(ctx, tx, sids, exps, now); err != nil {
-			return err
-		}
-		return writeCheckpoint(ctx, tx, cp)
+	err := db.unitTx(ctx, cp, func(tx pgx.Tx) error {
+		return db.upsertExplanations(ctx, tx, sids, exps, now)
 	})
 	return dbErr(err, "write %d explanations", len(exps))
 }
