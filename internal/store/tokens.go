@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -47,26 +49,34 @@ func (d *tokenDict) add(id int32, text string) {
 func (db *DB) internTokens(ctx context.Context, model string, counts map[string]int) (map[string]int32, error) {
 	d := db.dict(model)
 	ids := make(map[string]int32, len(counts))
-	var missing []string
+	type use struct {
+		text string
+		n    int
+	}
+	var uses []use
 	d.mu.RLock()
-	for t := range counts {
+	for t, n := range counts {
 		if id, ok := d.byText[t]; ok {
 			ids[t] = id // added by another writer meanwhile
 		} else {
-			missing = append(missing, t)
+			uses = append(uses, use{t, n})
 		}
 	}
 	d.mu.RUnlock()
-	if len(missing) == 0 {
+	if len(uses) == 0 {
 		return ids, nil
 	}
 	// Most frequent first, so common tokens get small ids (one varint byte).
-	sort.Slice(missing, func(i, j int) bool {
-		if counts[missing[i]] != counts[missing[j]] {
-			return counts[missing[i]] > counts[missing[j]]
+	slices.SortFunc(uses, func(a, b use) int {
+		if a.n != b.n {
+			return cmp.Compare(b.n, a.n)
 		}
-		return missing[i] < missing[j]
+		return strings.Compare(a.text, b.text)
 	})
+	missing := make([]string, len(uses))
+	for i, u := range uses {
+		missing[i] = u.text
+	}
 	raw := make([][]byte, len(missing))
 	for i, t := range missing {
 		raw[i] = []byte(t)
