@@ -3,7 +3,7 @@
 # binary given imports EXPORT into a fresh migrated database, the binaries
 # alternated ROUNDS times (old, new, old, new, ...) so that both see the same
 # background load. Per run it prints wall time, features/s, saex CPU
-# (/usr/bin/time: user + sys), the CPU of the database's own PostgreSQL
+# (/usr/bin/time: user + sys; also its peak RSS), the CPU of the database's own PostgreSQL
 # backends (each backend's /proc/<pid>/stat read every 100 ms, its last
 # reading kept: a lower bound, as a backend's last 100 ms before it exits are
 # missed) and the load average before and after.
@@ -54,7 +54,7 @@ backend_cpu() {
 
 features=$(for f in "$EXPORT"/*/*/features/*.jsonl.gz; do zcat "$f"; done | wc -l)
 echo "export $EXPORT: $features features; $(nproc) CPUs; workers $WORKERS"
-printf '%-28s %8s %10s %9s %9s %11s %s\n' binary wall feat/s saex_cpu pg_cpu cpu/feature "load before -> after"
+printf '%-28s %8s %10s %9s %9s %11s %8s %s\n' binary wall feat/s saex_cpu pg_cpu cpu/feature max_rss "load before -> after"
 tmp=$(mktemp -d)
 for round in $(seq "$ROUNDS"); do
   for bin in "$@"; do
@@ -65,15 +65,15 @@ for round in $(seq "$ROUNDS"); do
     rm -f "$tmp/pg" "$tmp/pg.stop"
     backend_cpu "$DB" "$tmp/pg" &
     sampler=$!
-    /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$bin" import --workers "$WORKERS" --from "$EXPORT" \
+    /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$bin" import --workers "$WORKERS" --from "$EXPORT" \
       --database-url "$PGURL/$DB" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
     touch "$tmp/pg.stop"
     wait "$sampler"
     load1=$(cut -d' ' -f1 /proc/loadavg)
-    read -r wall user sys <"$tmp/time"
+    read -r wall user sys rss <"$tmp/time"
     pg=$(awk -v t="$(cat "$tmp/pg")" -v hz="$TICK" 'BEGIN { printf "%.1f", t / hz }')
-    awk -v b="$bin" -v w="$wall" -v u="$user" -v s="$sys" -v pg="$pg" -v n="$features" -v l0="$load0" -v l1="$load1" 'BEGIN {
-      printf "%-28s %7.1fs %10.0f %8.1fs %8.1fs %9.3fms %s -> %s\n", b, w, n / w, u + s, pg, (u + s + pg) * 1000 / n, l0, l1 }'
+    awk -v b="$bin" -v w="$wall" -v u="$user" -v s="$sys" -v pg="$pg" -v n="$features" -v l0="$load0" -v l1="$load1" -v rss="$rss" 'BEGIN {
+      printf "%-28s %7.1fs %10.0f %8.1fs %8.1fs %9.3fms %6.0fMB %s -> %s\n", b, w, n / w, u + s, pg, (u + s + pg) * 1000 / n, rss / 1024, l0, l1 }'
     grep -o 'phase=[a-z]* .*rows_per_s=[0-9]*' "$tmp/log" | sed 's/^/    /' || true
   done
 done
