@@ -65,6 +65,10 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		// saves a sixth of the import's CPU for a few hundred MB of memory.
 		debug.SetGCPercent(400)
 	}
+	// Each file is one transaction with its checkpoint: a crash loses whole
+	// files only, which the rerun imports again, so commits need not wait
+	// for the WAL flush.
+	db.LazyCheckpointCommits = true
 	im := &importer{db: db, log: env.Logger(), root: *from, workers: max(1, *workers)}
 	start := time.Now()
 	stats, err := im.run(ctx, found, env.Stderr)

@@ -48,6 +48,15 @@ type DB struct {
 	rankRefreshes sync.Map
 	// matchCap lowers features.MatchCap in tests.
 	matchCap int
+
+	// LazyCheckpointCommits makes the transactions that record a
+	// checkpoint (features.Checkpoint: one import file each) commit with
+	// synchronous_commit off. Such a transaction holds its own checkpoint,
+	// so a crash can only lose whole units together with their
+	// checkpoints, which the rerun then writes again; it never leaves a
+	// half-written unit or a checkpoint without its rows. `saex import`
+	// sets it; other writers (API, builds) keep durable commits.
+	LazyCheckpointCommits bool
 }
 
 var (

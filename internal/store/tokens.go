@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -39,44 +41,44 @@ func (d *tokenDict) add(id int32, text string) {
 	d.have[id] = true
 }
 
-// internTokens returns the dictionary ids of texts (parallel slice), adding
-// unknown strings to the model's dictionary in a short transaction of its
-// own. A per-model advisory lock serialises id assignment across workers
-// and processes; entries left behind by a rolled-back batch are harmless.
-func (db *DB) internTokens(ctx context.Context, model string, texts []string) ([]int32, error) {
+// internTokens returns the dictionary ids of the texts in counts (each
+// with its number of uses), adding unknown strings to the model's
+// dictionary in a short transaction of its own. A per-model advisory lock
+// serialises id assignment across workers and processes; entries left
+// behind by a rolled-back batch are harmless.
+func (db *DB) internTokens(ctx context.Context, model string, counts map[string]int) (map[string]int32, error) {
 	d := db.dict(model)
-	ids := make([]int32, len(texts))
-	var missing map[string]int
+	ids := make(map[string]int32, len(counts))
+	type use struct {
+		text string
+		n    int
+	}
+	var uses []use
 	d.mu.RLock()
-	for i, t := range texts {
-		id, ok := d.byText[t]
-		if !ok {
-			if missing == nil {
-				missing = map[string]int{}
-			}
-			missing[t]++
-			ids[i] = -1
-			continue
+	for t, n := range counts {
+		if id, ok := d.byText[t]; ok {
+			ids[t] = id // added by another writer meanwhile
+		} else {
+			uses = append(uses, use{t, n})
 		}
-		ids[i] = id
 	}
 	d.mu.RUnlock()
-	if len(missing) == 0 {
+	if len(uses) == 0 {
 		return ids, nil
 	}
 	// Most frequent first, so common tokens get small ids (one varint byte).
-	order := make([]string, 0, len(missing))
-	for t := range missing {
-		order = append(order, t)
-	}
-	sort.Slice(order, func(i, j int) bool {
-		if missing[order[i]] != missing[order[j]] {
-			return missing[order[i]] > missing[order[j]]
+	slices.SortFunc(uses, func(a, b use) int {
+		if a.n != b.n {
+			return cmp.Compare(b.n, a.n)
 		}
-		return order[i] < order[j]
+		return strings.Compare(a.text, b.text)
 	})
-	raw := make([][]byte, len(order))
-	for i, t := range order {
+	missing := make([]string, len(uses))
+	for i, u := range uses {
+		missing[i] = u.text
+	}
+	raw := make([][]byte, len(missing))
+	for i, t := range missing {
 		raw[i] = []byte(t)
 	}
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
@@ -104,14 +106,12 @@ func (db *DB) internTokens(ctx context.Context, model string, texts []string) ([
 	if err := d.addRows(rows, model); err != nil {
 		return nil, err
 	}
-	for i, t := range texts {
-		if ids[i] < 0 {
-			id, ok := d.byText[t]
-			if !ok {
-				return nil, features.Errorf(features.EINTERNAL, "token %q missing from the dictionary of %q", t, model)
-			}
-			ids[i] = id
+	for _, t := range missing {
+		id, ok := d.byText[t]
+		if !ok {
+			return nil, features.Errorf(features.EINTERNAL, "token %q missing from the dictionary of %q", t, model)
 		}
+		ids[t] = id
 	}
 	return ids, nil
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -167,15 +166,12 @@ func (db *DB) WriteFeatures(ctx context.Context, b *features.FeatureBatch) error
 		if err := copyActivations(ctx, tx, sid, rows, !b.ReplaceExamples); err != nil {
 			return err
 		}
-		if err := db.upsertExplanations(ctx, tx, map[string]int32{b.ModelID + "\x00" + b.SourceID: sid}, exps, now); err != nil {
-			return err
-		}
-		return writeCheckpoint(ctx, tx, b.Checkpoint)
+		return db.upsertExplanations(ctx, tx, map[string]int32{b.ModelID + "\x00" + b.SourceID: sid}, exps, now)
 	}
-	err = pgx.BeginFunc(ctx, db.Pool, write)
+	err = db.unitTx(ctx, b.Checkpoint, write)
 	if pgErr := (*pgconn.PgError)(nil); fresh && errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "features_pkey" {
 		fresh = false
-		err = pgx.BeginFunc(ctx, db.Pool, write)
+		err = db.unitTx(ctx, b.Checkpoint, write)
 	}
 	if err != nil {
 		return dbErr(err, "write %d features of %s/%s", len(b.Features), b.ModelID, b.SourceID)
@@ -232,8 +228,8 @@ type actRow struct {
 }
 
 // activationRows validates and encodes examples, interning their tokens.
-// Tokens are encoded straight from the dictionary cache; only examples
-// with tokens the cache lacks wait for the dictionary insert.
+// Tokens are encoded from the dictionary cache; tokens it lacks are
+// added to the dictionary first, all of them in one round trip.
 func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts []*features.Activation) ([]actRow, error) {
 	if len(acts) == 0 {
 		return nil, nil
@@ -274,43 +270,52 @@ func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts 
 			return nil, err
 		}
 	}
+	// One dictionary lookup per token: ids holds every example's token ids
+	// end to end, -1 where the cache lacks the token. The missing ones
+	// (each distinct text once, with its count) are added in one round trip
+	// and patched in; only then are the examples encoded.
 	d := db.dict(model)
-	encoded := make([][]byte, len(acts))
-	var pending []int
+	n := 0
+	for _, a := range acts {
+		n += len(a.Tokens)
+	}
+	ids := make([]int32, 0, n)
+	var missing map[string]int
 	d.mu.RLock()
-	for i, a := range acts {
-		buf := make([]byte, 0, len(a.Tokens)*2)
-		ok := true
+	for _, a := range acts {
 		for _, t := range a.Tokens {
 			id, found := d.byText[t]
 			if !found {
-				ok = false
-				break
+				if missing == nil {
+					missing = map[string]int{}
+				}
+				missing[t]++
+				id = -1
 			}
-			buf = binary.AppendUvarint(buf, uint64(id))
-		}
-		if ok {
-			encoded[i] = buf
-		} else {
-			pending = append(pending, i)
+			ids = append(ids, id)
 		}
 	}
 	d.mu.RUnlock()
-	if len(pending) > 0 {
-		var texts []string
-		for _, i := range pending {
-			texts = append(texts, acts[i].Tokens...)
-		}
-		ids, err := db.internTokens(ctx, model, texts)
+	if len(missing) > 0 {
+		added, err := db.internTokens(ctx, model, missing)
 		if err != nil {
 			return nil, err
 		}
 		off := 0
-		for _, i := range pending {
-			n := len(acts[i].Tokens)
-			encoded[i] = encodeTokens(ids[off : off+n])
-			off += n
+		for _, a := range acts {
+			for j, t := range a.Tokens {
+				if ids[off+j] < 0 {
+					ids[off+j] = added[t]
+				}
+			}
+			off += len(a.Tokens)
 		}
+	}
+	encoded := make([][]byte, len(acts))
+	off := 0
+	for i, a := range acts {
+		encoded[i] = encodeTokens(ids[off : off+len(a.Tokens)])
+		off += len(a.Tokens)
 	}
 	now := db.now()
 	rows := make([]actRow, len(acts))
@@ -439,14 +444,14 @@ func (db *DB) WriteActivationBatch(ctx context.Context, acts []*features.Activat
 		}
 		g.rows = rows
 	}
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := db.unitTx(ctx, cp, func(tx pgx.Tx) error {
 		for _, gk := range order {
 			g := groups[gk]
 			if err := copyActivations(ctx, tx, g.sid, g.rows, true); err != nil {
 				return err
 			}
 		}
-		return writeCheckpoint(ctx, tx, cp)
+		return nil
 	})
 	return dbErr(err, "write %d activations", len(acts))
 }
@@ -488,6 +493,22 @@ func (db *DB) existingIndexes(ctx context.Context, sid int32, idxs []int32) (map
 		m[i] = true
 	}
 	return m, nil
+}
+
+// unitTx runs fn in a transaction that records cp (nil: none), committed
+// lazily when db.LazyCheckpointCommits (see there why that is safe).
+func (db *DB) unitTx(ctx context.Context, cp *features.Checkpoint, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if cp != nil && db.LazyCheckpointCommits {
+			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return err
+			}
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return writeCheckpoint(ctx, tx, cp)
+	})
 }
 
 func writeCheckpoint(ctx context.Context, tx pgx.Tx, cp *features.Checkpoint) error {
