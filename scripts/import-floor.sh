@@ -37,20 +37,26 @@ n=$(psql -Atq "$PGURL/$DB" -c "SELECT count(*) FROM features")
 echo "== PostgreSQL's side, one backend: $n features, $(du -cm "$TMP"/*.bin | tail -1 | cut -f1) MB of binary COPY data"
 psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $SCRATCH WITH (FORCE)" -c "CREATE DATABASE $SCRATCH TEMPLATE $DB" 2>&1 | grep -v NOTICE || true
 
-# load LABEL SETUP_SQL TABLE_PREFIX: one transaction of three COPYs, timed
-# by the backend's own CPU clock.
+# load LABEL SETUP_SQL TABLE_PREFIX: one transaction of three COPYs, each
+# timed by the backend's own CPU clock (utime + stime of /proc/self/stat).
 load() {
 	local label=$1 setup=$2 prefix=$3
+	local ticks="(split_part(pg_read_file('/proc/self/stat'),' ',14)::bigint + split_part(pg_read_file('/proc/self/stat'),' ',15)::bigint)"
 	psql -q "$PGURL/$SCRATCH" -c "TRUNCATE features, activations, explanations CASCADE" >/dev/null 2>&1
 	{
 		echo "$setup"
-		echo "SELECT split_part(pg_read_file('/proc/self/stat'),' ',14)::bigint + split_part(pg_read_file('/proc/self/stat'),' ',15)::bigint AS t0 \\gset"
 		echo "SELECT extract(epoch FROM clock_timestamp()) AS w0 \\gset"
+		echo "SELECT $ticks AS t0 \\gset"
 		echo "BEGIN;"
-		for t in "${TABLES[@]}"; do echo "\\copy $prefix$t FROM '$TMP/$t.bin' (FORMAT binary)"; done
+		for t in "${TABLES[@]}"; do
+			echo "SELECT $ticks AS a \\gset"
+			echo "\\copy $prefix$t FROM '$TMP/$t.bin' (FORMAT binary)"
+			echo "SELECT $ticks AS b \\gset"
+			echo "SELECT rpad('  $t', 46) || lpad(round((:b - :a) / 100.0, 2)::text, 7) || ' CPU-s ' || round((:b - :a) * 10.0 / $n, 4) || ' ms/feature';"
+		done
 		echo "COMMIT;"
-		echo "SELECT (split_part(pg_read_file('/proc/self/stat'),' ',14)::bigint + split_part(pg_read_file('/proc/self/stat'),' ',15)::bigint - :t0) / 100.0 AS cpu \\gset"
-		echo "SELECT rpad('$label', 44) || lpad(round(:cpu, 2)::text, 7) || ' CPU-s' || lpad(round((extract(epoch FROM clock_timestamp()) - :w0)::numeric, 2)::text, 7) || ' s wall  ' || round(:cpu * 1000 / $n, 4) || ' ms/feature';"
+		echo "SELECT $ticks AS t1 \\gset"
+		echo "SELECT rpad('$label', 46) || lpad(round((:t1 - :t0) / 100.0, 2)::text, 7) || ' CPU-s ' || round((:t1 - :t0) * 10.0 / $n, 4) || ' ms/feature, ' || round((extract(epoch FROM clock_timestamp()) - :w0)::numeric, 1) || ' s wall';"
 	} | psql -Atq -v ON_ERROR_STOP=1 "$PGURL/$SCRATCH"
 }
 load "real tables, indexes + triggers, pglz" "SET default_toast_compression = pglz;" ""

@@ -11,10 +11,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"saex/internal/npexport"
 )
@@ -40,9 +43,29 @@ func main() {
 		fmt.Fprintln(os.Stderr, "import-floor:", err)
 		os.Exit(1)
 	}
-	var nFeatures, nExamples, nExplanations int
-	var bytesIn, bytesOut int64
-	var read, parse time.Duration
+	// kind is one folder of an export: its files' costs, summed.
+	type kind struct {
+		name      string
+		parse     func(src *npexport.SourceDir, f *npexport.File) (int, error)
+		rows      int
+		in, out   int64
+		read, dec time.Duration
+		inflate   time.Duration // streaming into one reused buffer: gunzip's own cost
+	}
+	kinds := []*kind{
+		{name: "features", parse: func(src *npexport.SourceDir, f *npexport.File) (int, error) {
+			rows, _, err := npexport.ParseFeatures(f, src.ModelID, src.SourceID)
+			return len(rows), err
+		}},
+		{name: "activations", parse: func(src *npexport.SourceDir, f *npexport.File) (int, error) {
+			rows, _, err := npexport.ParseActivations(f, src.ModelID, src.SourceID)
+			return len(rows), err
+		}},
+		{name: "explanations", parse: func(src *npexport.SourceDir, f *npexport.File) (int, error) {
+			rows, _, err := npexport.ParseExplanations(f, src.ModelID, src.SourceID)
+			return len(rows), err
+		}},
+	}
 	// timed runs fn and adds its CPU time to *d.
 	timed := func(d *time.Duration, fn func() error) {
 		start := cpu()
@@ -52,47 +75,67 @@ func main() {
 		}
 		*d += cpu() - start
 	}
+	buf := make([]byte, 1<<20)
 	for _, src := range found.Sources {
-		for _, group := range []struct {
-			files []string
-			parse func(*npexport.File) (int, error)
-		}{
-			{src.Features, func(f *npexport.File) (int, error) {
-				rows, _, err := npexport.ParseFeatures(f, src.ModelID, src.SourceID)
-				nFeatures += len(rows)
-				return len(rows), err
-			}},
-			{src.Activations, func(f *npexport.File) (int, error) {
-				rows, _, err := npexport.ParseActivations(f, src.ModelID, src.SourceID)
-				nExamples += len(rows)
-				return len(rows), err
-			}},
-			{src.Explanations, func(f *npexport.File) (int, error) {
-				rows, _, err := npexport.ParseExplanations(f, src.ModelID, src.SourceID)
-				nExplanations += len(rows)
-				return len(rows), err
-			}},
-		} {
-			for _, path := range group.files {
+		for i, files := range [][]string{src.Features, src.Activations, src.Explanations} {
+			k := kinds[i]
+			for _, path := range files {
 				var f *npexport.File
 				path = filepath.Join(src.Path, path)
-				timed(&read, func() (err error) { f, err = npexport.ReadFile(path); return err })
+				timed(&k.inflate, func() error { return inflate(path, buf) })
+				timed(&k.read, func() (err error) { f, err = npexport.ReadFile(path); return err })
 				if st, err := os.Stat(path); err == nil {
-					bytesIn += st.Size()
+					k.in += st.Size()
 				}
-				bytesOut += int64(len(f.Data))
-				timed(&parse, func() error { _, err := group.parse(f); return err })
+				k.out += int64(len(f.Data))
+				timed(&k.dec, func() error { n, err := k.parse(src, f); k.rows += n; return err })
 			}
 		}
 	}
+	nFeatures := kinds[0].rows
 	if nFeatures == 0 {
 		fmt.Fprintln(os.Stderr, "import-floor: no feature rows under", *from)
 		os.Exit(1)
 	}
+	// Costs are per feature of the export, whatever the folder, so that
+	// the lines add up to the whole import's floor.
 	per := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(nFeatures) }
-	fmt.Printf("features %d, examples %d, explanations %d; %.0f MB on disk, %.0f MB of JSON\n",
-		nFeatures, nExamples, nExplanations, float64(bytesIn)/1e6, float64(bytesOut)/1e6)
-	fmt.Printf("read + sha256 + gunzip: %6.2f CPU-s  %.4f ms/feature\n", read.Seconds(), per(read))
-	fmt.Printf("decode rows:            %6.2f CPU-s  %.4f ms/feature\n", parse.Seconds(), per(parse))
-	fmt.Printf("total (one core):       %6.2f CPU-s  %.4f ms/feature\n", (read + parse).Seconds(), per(read+parse))
+	fmt.Printf("%-13s %10s %8s %8s %26s %26s %26s\n", "folder", "rows", "gz MB", "JSON MB", "gunzip alone", "read+sha256+gunzip", "decode rows")
+	var all kind
+	for _, k := range append(kinds, &all) {
+		if k == &all {
+			k.name = "all"
+		} else {
+			all.rows, all.in, all.out, all.read, all.dec = all.rows+k.rows, all.in+k.in, all.out+k.out, all.read+k.read, all.dec+k.dec
+			all.inflate += k.inflate
+		}
+		fmt.Printf("%-13s %10d %8.0f %8.0f %7.2f CPU-s %.4f ms/f %7.2f CPU-s %.4f ms/f %7.2f CPU-s %.4f ms/f\n", k.name, k.rows,
+			float64(k.in)/1e6, float64(k.out)/1e6, k.inflate.Seconds(), per(k.inflate), k.read.Seconds(), per(k.read), k.dec.Seconds(), per(k.dec))
+	}
+	fmt.Printf("(ms/f: CPU milliseconds per feature of the export, one core; %d features)\n", nFeatures)
+}
+
+// inflate gunzips path into buf, over and over, and drops the output: what
+// inflating costs without keeping the file in memory (ReadFile keeps it,
+// and pays for the fresh memory and the hash).
+func inflate(path string, buf []byte) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	if filepath.Ext(path) != ".gz" {
+		return nil
+	}
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for {
+		if _, err := zr.Read(buf); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
 }
