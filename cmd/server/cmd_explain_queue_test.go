@@ -24,6 +24,7 @@ import (
 	"saex/internal/jobs"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
+	"saex/internal/web/webtest"
 )
 
 // countingEndpoint answers every chat completion with an explanation that
@@ -127,7 +128,7 @@ func TestExplainQueueWorkerKilled(t *testing.T) {
 		t.Fatalf("--enqueue asked the endpoint %d times", ep.requests())
 	}
 
-	start := func(id string) (*exec.Cmd, *syncBuffer) {
+	start := func(id string) (*exec.Cmd, *webtest.SyncBuffer) {
 		cmd := exec.Command(bin, "worker", "--queues", "explain", "--database-url", url, "--data-dir", t.TempDir(),
 			"--id", id, "--explain-timeout", timeout.String(), "--explain-features", "3")
 		cmd.Env = append(os.Environ(), llmEnv...)

@@ -20,6 +20,7 @@ import (
 	"saex/internal/features"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
+	"saex/internal/web/webtest"
 )
 
 // runCLI runs a subcommand in-process and returns its stderr.
@@ -227,31 +228,13 @@ func callJSON(t *testing.T, ts *httptest.Server, method, path, key, body string)
 	return resp.StatusCode, string(b)
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startProc starts cmd (a saex serve or worker) with its output in the
 // returned buffer. When the test ends it is stopped as an operator would
 // (SIGTERM, then wait; one killed by the test is only reaped) and, if the
 // test failed, its output is logged under name.
-func startProc(t *testing.T, name string, cmd *exec.Cmd) *syncBuffer {
+func startProc(t *testing.T, name string, cmd *exec.Cmd) *webtest.SyncBuffer {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &webtest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"saex/internal/features"
 	"saex/internal/store"
 	"saex/internal/store/storetest"
+	"saex/internal/web/webtest"
 )
 
 // TestDistributedBuildMatchesSingleProcess queues the demo's dashboards
@@ -39,7 +40,7 @@ func TestDistributedBuildMatchesSingleProcess(t *testing.T) {
 	db := openTestDB(t, distURL)
 	ctx := context.Background()
 
-	start := func(id string) (*exec.Cmd, *syncBuffer) {
+	start := func(id string) (*exec.Cmd, *webtest.SyncBuffer) {
 		cmd := exec.Command(bin, "worker", "--database-url", distURL, "--data-dir", t.TempDir(), "--id", id,
 			"--shard-timeout", "6s")
 		return cmd, startProc(t, "worker "+id, cmd)

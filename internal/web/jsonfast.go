@@ -196,23 +196,14 @@ func appendTokens(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		// Most tokens are plain ASCII: copied after one scan, which also
-		// proves them valid UTF-8 (a separate validity pass over every
-		// token cost as much as the copy).
-		i := 0
-		for i < len(s) && jsonPlain[s[i]] {
-			i++
+		// Most tokens are plain ASCII: the one scan that finds nothing to
+		// escape also proves them valid UTF-8 (a separate validity pass
+		// over every token cost as much as the copy).
+		plain := plainJSONPrefix(s)
+		if plain < len(s) && !utf8.ValidString(s[plain:]) { // s[:plain] is ASCII
+			s, plain = features.TokenText(s), 0
 		}
-		if i == len(s) {
-			b = append(b, '"')
-			b = append(b, s...)
-			b = append(b, '"')
-			continue
-		}
-		if !utf8.ValidString(s[i:]) { // s[:i] is ASCII
-			s = features.TokenText(s)
-		}
-		b = appendJSONStringSlow(b, s)
+		b = appendScannedJSONString(b, s, plain)
 	}
 	return append(b, ']')
 }
@@ -299,12 +290,23 @@ const hexDigits = "0123456789abcdef"
 // with HTML escaping on (its default): <, > and & as \u00XX, control
 // characters escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
 func appendJSONString(b []byte, s string) []byte {
-	// Fast path: most strings (tokens above all) have nothing to escape.
+	return appendScannedJSONString(b, s, plainJSONPrefix(s))
+}
+
+// plainJSONPrefix is the length of s's prefix that JSON copies as it is.
+func plainJSONPrefix(s string) int {
 	i := 0
 	for i < len(s) && jsonPlain[s[i]] {
 		i++
 	}
-	if i == len(s) {
+	return i
+}
+
+// appendScannedJSONString is appendJSONString for an s whose first plain
+// bytes are known to need no escaping. Fast path: most strings (tokens
+// above all) have nothing to escape.
+func appendScannedJSONString(b []byte, s string, plain int) []byte {
+	if plain == len(s) {
 		b = append(b, '"')
 		b = append(b, s...)
 		return append(b, '"')

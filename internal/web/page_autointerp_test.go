@@ -59,7 +59,7 @@ func seedJobSource(t *testing.T, db *store.DB) {
 // waits for gate to be closed (nil: no wait).
 type autoInterpEnv struct {
 	*hardEnv
-	jobLog *syncBuffer // the runner's log
+	jobLog *webtest.SyncBuffer // the runner's log
 }
 
 func newAutoInterpEnv(t *testing.T, gate chan struct{}) *autoInterpEnv {
@@ -75,7 +75,7 @@ func newAutoInterpEnv(t *testing.T, gate chan struct{}) *autoInterpEnv {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	jobLog := &syncBuffer{}
+	jobLog := &webtest.SyncBuffer{}
 	e := newHardenedWith(t, false, nil, func(s *web.Server) {
 		c, err := llm.New(llm.Config{BaseURL: front.URL + "/v1", APIKey: llmSecret, Model: "explainer-x", MaxRetries: -1, Timeout: 5 * time.Second})
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,25 +33,7 @@ type hardEnv struct {
 	Revoked string // revoked
 	// Session is a login session of Key; RevokedSession was one of Revoked.
 	Session, RevokedSession string
-	Log                     *syncBuffer
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	Log                     *webtest.SyncBuffer
 }
 
 // newHardened starts a hardened server over a fresh seeded database;
@@ -96,7 +77,7 @@ func newHardenedWith(t *testing.T, private bool, adjust func(*web.Hardening), co
 	srv.Catalog, srv.Features, srv.Explanations = db, db, db
 	srv.Writer, srv.APIKeys, srv.Ready = db, db, db
 	srv.Scheduler = inference.NewScheduler(0, 0)
-	logs := &syncBuffer{}
+	logs := &webtest.SyncBuffer{}
 	h := &web.Hardening{
 		Private: private,
 		Metrics: web.NewMetrics(),
