@@ -36,15 +36,7 @@ func seedWords(t *testing.T, db *store.DB, n int) {
 func seedWordsSource(t *testing.T, db *store.DB, sourceID string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	for _, err := range []error{
-		db.UpsertModel(ctx, &features.Model{ID: "m"}),
-		db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}),
-		db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: sourceID, SetName: "res"}),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.NewSource(t, db, &features.Source{ModelID: "m", ID: sourceID, SetName: "res"})
 	top := float64(features.TopBin)
 	var fs []*features.Feature
 	for i := range n {

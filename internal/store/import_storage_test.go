@@ -68,15 +68,7 @@ func TestImportStorageMigration(t *testing.T) {
 
 	// A wide-SAE feature (~2.7 KB: neighbours, histograms, top logits) is
 	// over the 2 KB at which PostgreSQL would TOAST it by default.
-	if err := db.UpsertModel(ctx, &features.Model{ID: "m"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.NewSource(t, db, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"})
 	floats := func(n int) []float64 {
 		out := make([]float64, n)
 		for i := range out {
@@ -120,15 +112,7 @@ func TestImportStorageMigration(t *testing.T) {
 // back as written.
 func TestWriteExplanationsPaths(t *testing.T) {
 	db := storetest.NewDB(t)
-	if err := db.UpsertModel(ctx, &features.Model{ID: "m"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.NewSource(t, db, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"})
 	fs := []*features.Feature{{Index: 1}, {Index: 2}}
 	if err := db.WriteFeatures(ctx, &features.FeatureBatch{ModelID: "m", SourceID: "0-res", Features: fs}); err != nil {
 		t.Fatal(err)

@@ -13,15 +13,7 @@ import (
 // never wrapped by int32() nor left to pgx (an internal error).
 func TestNoSilentInt4Truncation(t *testing.T) {
 	db := storetest.NewDB(t)
-	if err := db.UpsertModel(ctx, &features.Model{ID: "m"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.NewSource(t, db, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"})
 	err := db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "99999999999-res", SetName: "res"})
 	if features.ErrorCode(err) != features.EINVALID {
 		t.Errorf("source with a layer beyond int32: %v", err)

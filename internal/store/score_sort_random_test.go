@@ -25,15 +25,7 @@ import (
 // and without hide-dead and a text query; every page, both directions.
 func TestListFeaturesByScoreMatchesAggregate(t *testing.T) {
 	db := storetest.NewDB(t)
-	for _, err := range []error{
-		db.UpsertModel(ctx, &features.Model{ID: "m"}),
-		db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}),
-		db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res", NumFeatures: 36}),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.NewSource(t, db, &features.Source{ModelID: "m", ID: "0-res", SetName: "res", NumFeatures: 36})
 	var sid int32
 	if err := db.Pool.QueryRow(ctx, `SELECT sid FROM sources WHERE model_id = 'm'`).Scan(&sid); err != nil {
 		t.Fatal(err)
@@ -242,15 +234,7 @@ func aggregateOrder(t *testing.T, db *store.DB, sid int32, typ string, desc, hid
 // blind overwrite would keep whichever committed last).
 func TestFeatureBestScoresConcurrentWriters(t *testing.T) {
 	db := storetest.NewDB(t)
-	for _, err := range []error{
-		db.UpsertModel(ctx, &features.Model{ID: "m"}),
-		db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}),
-		db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res", NumFeatures: 2}),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.NewSource(t, db, &features.Source{ModelID: "m", ID: "0-res", SetName: "res", NumFeatures: 2})
 	if _, err := db.Pool.Exec(ctx, `INSERT INTO features (sid, idx, max_act_approx) SELECT sid, g, 1 FROM sources, generate_series(0, 1) g;
 		INSERT INTO explanations (id, sid, idx, description) SELECT 'first', sid, 0, 'x' FROM sources;
 		INSERT INTO explanation_scores (id, explanation_id, value, explanation_score_type_name) VALUES ('first', 'first', 2, 'recall')`); err != nil {

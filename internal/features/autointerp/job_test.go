@@ -28,15 +28,7 @@ const numTestFeatures = 12 // feature 11 is dead
 func seedSource(t *testing.T, db *store.DB) {
 	t.Helper()
 	ctx := context.Background()
-	if err := db.UpsertModel(ctx, &features.Model{ID: "m"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.NewSource(t, db, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"})
 	top := float64(features.TopBin)
 	var fs []*features.Feature
 	for i := range numTestFeatures {

@@ -27,15 +27,7 @@ func BenchmarkLoadIndex(b *testing.B) {
 	}
 	ctx := context.Background()
 	db := storetest.NewDB(b)
-	for _, err := range []error{
-		db.UpsertModel(ctx, &features.Model{ID: "m"}),
-		db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: "m", Name: "res"}),
-		db.UpsertSource(ctx, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"}),
-	} {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.NewSource(b, db, &features.Source{ModelID: "m", ID: "0-res", SetName: "res"})
 	// Rows made in SQL: the write path has its own tests and costs.
 	for _, st := range []struct {
 		sql  string

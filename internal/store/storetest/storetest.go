@@ -187,6 +187,22 @@ func NewDB(tb testing.TB) *store.DB {
 	return db
 }
 
+// NewSource stores src with the model and source set it names (both
+// otherwise empty), for tests that need somewhere to write features.
+func NewSource(tb testing.TB, db *store.DB, src *features.Source) {
+	tb.Helper()
+	ctx := context.Background()
+	for _, err := range []error{
+		db.UpsertModel(ctx, &features.Model{ID: src.ModelID}),
+		db.UpsertSourceSet(ctx, &features.SourceSet{ModelID: src.ModelID, Name: src.SetName}),
+		db.UpsertSource(ctx, src),
+	} {
+		if err != nil {
+			tb.Fatalf("storetest: source %s/%s: %v", src.ModelID, src.ID, err)
+		}
+	}
+}
+
 // OrderLike reorders want's examples and explanations into the order got
 // has them, matching by id, so that a test can compare what it wrote (want)
 // with what the store returned (got) without restating the store's ORDER BY
