@@ -99,7 +99,7 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 		embed = embedWrites(p, svc)
 		defer func() {
 			if n := embed.Missed(); n > 0 {
-				log.Warn(fmt.Sprintf("explain: %d new explanations were stored without an embedding (the embeddings endpoint failed); "+
+				log.Warn(fmt.Sprintf("explain: %d new explanations were stored without an embedding (the embeddings endpoint failed or the run was stopped); "+
 					"run `saex embed-explanations` to embed them for semantic search", n), "unembedded", n, "embed_model", lc.EmbedModel)
 			}
 		}()
