@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"saex/internal/features/semsearch"
 	"saex/internal/llm"
 )
 
@@ -37,8 +36,10 @@ func runEmbedExplanations(ctx context.Context, env *Env, args []string) error {
 	if lc.EmbedModel == "" {
 		return fmt.Errorf("embed-explanations: no embedding model: set SAEX_EMBED_MODEL or --embed-model, e.g. text-embedding-3-large")
 	}
-	// Check the endpoint settings before touching the database.
-	e, err := lc.embedder()
+	// Check the endpoint settings before touching the database (the
+	// service gets its store once the database is open).
+	log := env.Logger()
+	svc, err := lc.semanticSearch(nil, log)
 	if err != nil {
 		return fmt.Errorf("embed-explanations: %w", err)
 	}
@@ -47,9 +48,8 @@ func runEmbedExplanations(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer cleanup()
-	log := env.Logger()
+	svc.Store = db
 	log.Info("embed-explanations", "endpoint", llm.Redacted(lc.embedBaseURL()), "model", lc.EmbedModel, "dims", lc.EmbedDimensions, "batch", *batch)
-	svc := &semsearch.Service{Store: db, Embedder: e, Model: lc.EmbedModel, Dims: lc.EmbedDimensions, Log: log}
 	start, last := time.Now(), time.Now()
 	n, err := svc.Backfill(ctx, *batch, func(done int) {
 		if time.Since(last) >= 10*time.Second {

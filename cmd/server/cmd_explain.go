@@ -87,6 +87,23 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 		return enqueueExplain(ctx, env, db, p, sources, features.AutoInterpJobRequest{ModelID: *model, Features: *feats,
 			Scorers: opts.Scorers, BudgetTokens: *budget, StartedBy: "cli"}, *wait)
 	}
+	// With an embedding model configured, what this run writes is embedded
+	// as serve embeds it, so semantic search finds it without a separate
+	// embed-explanations run.
+	svc, err := lc.semanticSearch(db, log)
+	if err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
+	var embed *embedOnWrite
+	if svc != nil {
+		embed = embedWrites(p, svc)
+		defer func() {
+			if n := embed.Missed(); n > 0 {
+				log.Warn(fmt.Sprintf("explain: %d new explanations were stored without an embedding (the embeddings endpoint failed or the run was stopped); "+
+					"run `saex embed-explanations` to embed them for semantic search", n), "unembedded", n, "embed_model", lc.EmbedModel)
+			}
+		}()
+	}
 	// One source after another, one summary each; the budget is shared.
 	var spent int64
 	for _, src := range sources {
@@ -102,13 +119,21 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 			"scorers", o.Scorers, "concurrency", o.Concurrency, "budget_tokens", o.BudgetTokens)
 		stop := explainProgress(ctx, env.Stderr, &o)
 		start := time.Now()
+		var missedBefore int64
+		if embed != nil {
+			missedBefore = embed.Missed()
+		}
 		sum, runErr := p.RunJob(ctx, o)
 		stop()
 		if sum != nil {
 			spent += sum.PromptTokens + sum.CompletionTokens
-			log.Info("explain done", "source", src, "explained", sum.Explained, "already_done", sum.AlreadyDone, "dead", sum.Dead,
+			attrs := []any{"source", src, "explained", sum.Explained, "already_done", sum.AlreadyDone, "dead", sum.Dead,
 				"scored", sum.Scored, "failed", len(sum.Failed), "not_started", sum.NotStarted, "budget_exhausted", sum.BudgetExhausted,
-				"tokens", sum.PromptTokens+sum.CompletionTokens, "took", time.Since(start).Round(time.Millisecond))
+				"tokens", sum.PromptTokens + sum.CompletionTokens, "took", time.Since(start).Round(time.Millisecond)}
+			if embed != nil {
+				attrs = append(attrs, "unembedded", embed.Missed()-missedBefore)
+			}
+			log.Info("explain done", attrs...)
 			enc := json.NewEncoder(env.Stdout)
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(sum); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -324,7 +325,15 @@ func TestServeAutoInterpQueue(t *testing.T) {
 		t.Fatalf("serve explained by itself: %v", got)
 	}
 
-	stop, err := startWorker(ctx, env, db, log, t.TempDir(), workerConfig{Queues: "explain", Concurrency: 1,
+	// The worker has an embedding model (serve has none): it embeds what
+	// its jobs write.
+	emb := httptest.NewServer(&hashEmbedder{})
+	defer emb.Close()
+	workerVars := maps.Clone(vars)
+	maps.Copy(workerVars, map[string]string{"SAEX_EMBED_BASE_URL": emb.URL + "/v1", "SAEX_EMBED_MODEL": "emb-h",
+		"SAEX_EMBED_API_KEY": embedSecret, "SAEX_EMBED_DIMENSIONS": "64"})
+	workerEnv := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return workerVars[k] }}
+	stop, err := startWorker(ctx, workerEnv, db, log, t.TempDir(), workerConfig{Queues: "explain", Concurrency: 1,
 		ShardTimeout: time.Minute, MergeTimeout: time.Minute, ExplainTimeout: time.Minute, ExplainFeatures: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -343,6 +352,9 @@ func TestServeAutoInterpQueue(t *testing.T) {
 	}
 	if j.State != features.JobDone || j.Explained != 3 {
 		t.Errorf("job: %+v", j)
+	}
+	if got := embeddedPerSource(t, db, "emb-h"); got["0-res"] != [2]int{3, 3} {
+		t.Errorf("explained, embedded by the worker: %v, want 3 of 3", got)
 	}
 	for i, n := range ep.snapshot() {
 		if n != 1 {

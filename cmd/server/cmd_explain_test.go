@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -53,18 +54,30 @@ func seedWordsSource(t *testing.T, db *store.DB, sourceID string, n int) {
 }
 
 // TestExplainAllSources: one command explains every source of a model
-// (--source all), one summary each, the budget shared among them.
+// (--source all), one summary each, the budget shared among them. With
+// the SAEX_EMBED_* settings what it writes is embedded as it is written
+// (semantic search finds it); without them nothing is; with a failing
+// embeddings endpoint the explanations stay and the command says how many
+// to embed with embed-explanations.
 func TestExplainAllSources(t *testing.T) {
 	url := storetest.NewURL(t)
 	db := openTestDB(t, url)
-	if err := db.Migrate(context.Background()); err != nil {
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	seedWordsSource(t, db, "0-res", 3)
 	seedWordsSource(t, db, "1-res", 4)
 	srv := httptest.NewServer(&wordEndpoint{})
 	defer srv.Close()
-	vars := map[string]string{"SAEX_LLM_BASE_URL": srv.URL + "/v1", "SAEX_LLM_MODEL": "explainer-a", "SAEX_LLM_API_KEY": explainSecret}
+	ep := &hashEmbedder{}
+	emb := httptest.NewServer(ep)
+	defer emb.Close()
+	plain := map[string]string{"SAEX_LLM_BASE_URL": srv.URL + "/v1", "SAEX_LLM_MODEL": "explainer-a", "SAEX_LLM_API_KEY": explainSecret}
+	withEmbed := maps.Clone(plain)
+	maps.Copy(withEmbed, map[string]string{"SAEX_EMBED_BASE_URL": emb.URL + "/v1", "SAEX_EMBED_MODEL": "emb-h",
+		"SAEX_EMBED_API_KEY": embedSecret, "SAEX_EMBED_DIMENSIONS": "64"})
+	vars := withEmbed
 	explain := func(args ...string) ([]map[string]any, string, error) {
 		var stdout, stderr bytes.Buffer
 		env := &Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] }}
@@ -95,6 +108,19 @@ func TestExplainAllSources(t *testing.T) {
 	if strings.Contains(logs, explainSecret) {
 		t.Errorf("the key was logged")
 	}
+	// Every explanation is embedded, and semantic search finds it.
+	if got := embeddedPerSource(t, db, "emb-h"); got["0-res"] != [2]int{3, 3} || got["1-res"] != [2]int{4, 4} {
+		t.Errorf("explained, embedded per source: %v, want all embedded", got)
+	}
+	svc, err := llmConfigFromEnv(&Env{Getenv: func(k string) string { return withEmbed[k] }}).semanticSearch(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, total, err := svc.SearchExplanations(ctx, features.ExplanationQuery{Query: "the word w3"})
+	if err != nil || total != 7 || len(hits) == 0 || hits[0].Explanation.SourceID != "1-res" || hits[0].Explanation.Index != 3 ||
+		*hits[0].CosineSimilarity < 0.9999 {
+		t.Errorf("semantic search after explain: %d of %d, %v", len(hits), total, err)
+	}
 	// A comma list, all done already: nothing is asked again.
 	sums, _, err = explain("--source", "1-res, 0-res")
 	if err != nil || len(sums) != 2 || sums[0]["alreadyDone"] != 4.0 || sums[1]["alreadyDone"] != 3.0 {
@@ -103,6 +129,64 @@ func TestExplainAllSources(t *testing.T) {
 	if _, _, err := explain("--source", " , "); err == nil || !strings.Contains(err.Error(), "--source") {
 		t.Errorf("empty --source list: %v", err)
 	}
+	// Without the embedding settings nothing is embedded.
+	seedWordsSource(t, db, "2-res", 2)
+	vars = plain
+	if _, logs, err := explain("--source", "2-res"); err != nil || embeddedPerSource(t, db, "emb-h")["2-res"] != [2]int{2, 0} ||
+		strings.Contains(logs, "embed-explanations") {
+		t.Errorf("without SAEX_EMBED_MODEL: %v, %v\n%s", err, embeddedPerSource(t, db, "emb-h"), logs)
+	}
+	// The embeddings endpoint fails: the explanations stay, the command
+	// succeeds and says how many are left and what to run (without the
+	// key, which the failing endpoint echoes).
+	seedWordsSource(t, db, "3-res", 2)
+	vars = withEmbed
+	ep.failing.Store(true)
+	_, logs, err = explain("--source", "3-res")
+	if err != nil || embeddedPerSource(t, db, "emb-h")["3-res"] != [2]int{2, 0} ||
+		!strings.Contains(logs, "2 new explanations were stored without an embedding") || !strings.Contains(logs, "saex embed-explanations") {
+		t.Errorf("failing embeddings endpoint: %v, %v\n%s", err, embeddedPerSource(t, db, "emb-h"), logs)
+	}
+	if strings.Contains(logs, embedSecret) || strings.Contains(logs, explainSecret) {
+		t.Errorf("a key was logged: %s", logs)
+	}
+	// embed-explanations catches up with both.
+	ep.failing.Store(false)
+	var out bytes.Buffer
+	if err := run(ctx, []string{"embed-explanations", "--database-url", url},
+		&Env{Stdout: &out, Stderr: &out, Getenv: func(k string) string { return withEmbed[k] }}); err != nil {
+		t.Fatalf("embed-explanations: %v\n%s", err, out.String())
+	}
+	if got := embeddedPerSource(t, db, "emb-h"); got["2-res"] != [2]int{2, 2} || got["3-res"] != [2]int{2, 2} {
+		t.Errorf("after embed-explanations: %v", got)
+	}
+}
+
+// embeddedPerSource maps each source of model m to how many explanations
+// it has and how many of them have an embedding of embedding model model.
+func embeddedPerSource(t *testing.T, db *store.DB, model string) map[string][2]int {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `SELECT s.id, count(*), count(ee.explanation_id)
+		FROM explanations e JOIN sources s ON s.sid = e.sid
+		LEFT JOIN explanation_embeddings ee ON ee.explanation_id = e.id AND ee.model = $1
+		WHERE s.model_id = 'm' GROUP BY s.id`, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][2]int{}
+	for rows.Next() {
+		var id string
+		var n, embedded int
+		if err := rows.Scan(&id, &n, &embedded); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = [2]int{n, embedded}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // wordEndpoint explains feature i as "the word w<i>" and counts requests

@@ -113,8 +113,21 @@ func startWorker(ctx context.Context, env *Env, db *store.DB, log *slog.Logger, 
 		if err != nil {
 			return nil, fmt.Errorf("worker: explain queue: %w", err)
 		}
+		// As serve does, embed what the jobs write when an embedding model
+		// is configured; a failure is logged and embed-explanations
+		// catches up.
+		svc, err := lc.semanticSearch(db, log)
+		if err != nil {
+			return nil, fmt.Errorf("worker: explain queue: %w", err)
+		}
+		embed := "off"
+		if svc != nil {
+			embedWrites(p, svc)
+			embed = lc.EmbedModel
+		}
 		explain = &autointerp.Runner{Pipeline: p, Jobs: db, Logger: log, Concurrency: wc.ExplainFeatures}
-		log.Info("explain queue", "endpoint", llm.Redacted(lc.BaseURL), "model", p.Explainer.Model, "scorer", p.Scorer.Model)
+		log.Info("explain queue", "endpoint", llm.Redacted(lc.BaseURL), "model", p.Explainer.Model, "scorer", p.Scorer.Model,
+			"embed_on_write", embed)
 	}
 	client, err := jobs.NewWorker(jobs.Deps{Pool: db.Pool, Writer: db, WorkDir: wc.WorkDir, Log: log, ID: wc.ID, Explain: explain,
 		Status: func(ctx context.Context, model, source string, st *features.BuildStatus) error {

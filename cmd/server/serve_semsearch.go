@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 
-	"saex/internal/features"
 	"saex/internal/features/autointerp"
-	"saex/internal/features/semsearch"
 	"saex/internal/llm"
 	"saex/internal/web"
 )
@@ -22,22 +20,21 @@ func wireSemanticSearch(ctx context.Context, d *serveDeps, s *web.Server) error 
 		return nil
 	}
 	cfg := llmConfigFromEnv(d.Env)
-	e, err := cfg.embedder()
+	svc, err := cfg.semanticSearch(d.DB, d.Log)
 	if err != nil {
 		d.Log.Error("semantic search off", "err", err)
 		return nil
 	}
-	if e == nil {
+	if svc == nil {
 		d.Log.Info("semantic search off: set SAEX_EMBED_MODEL (and SAEX_EMBED_BASE_URL) to rank explanation search by embeddings")
 		return nil
 	}
-	svc := &semsearch.Service{Store: d.DB, Embedder: e, Model: cfg.EmbedModel, Dims: cfg.EmbedDimensions, Log: d.Log}
 	why := svc.ChooseBackend(ctx, d.DB)
 	s.Explanations = svc
 	// Auto-interp (wired by serve_autointerp.go's hook, which runs first:
 	// hooks register in file-name order) embeds what it writes.
 	if ai, ok := s.AutoInterp.(*autointerp.Service); ok && ai.Pipeline != nil && ai.Pipeline.Store != nil {
-		ai.Pipeline.Store = embedOnWrite{Store: ai.Pipeline.Store, svc: svc}
+		embedWrites(ai.Pipeline, svc)
 	}
 	d.Log.Info("semantic search on", "endpoint", llm.Redacted(cfg.embedBaseURL()), "model", cfg.EmbedModel,
 		"dims", cfg.EmbedDimensions, "backend", svc.Backend(), "why", why)
@@ -49,21 +46,5 @@ func wireSemanticSearch(ctx context.Context, d *serveDeps, s *web.Server) error 
 			}
 		})
 	}
-	return nil
-}
-
-// embedOnWrite embeds the explanations auto-interp stores right after
-// storing them (an endpoint failure is logged, not returned: the
-// explanation stays and embed-explanations catches up).
-type embedOnWrite struct {
-	autointerp.Store
-	svc *semsearch.Service
-}
-
-func (w embedOnWrite) WriteAutoInterp(ctx context.Context, exps []*features.Explanation, runs []*features.ExplanationRun, cp *features.Checkpoint) error {
-	if err := w.Store.WriteAutoInterp(ctx, exps, runs, cp); err != nil {
-		return err
-	}
-	w.svc.EmbedStored(ctx, exps)
 	return nil
 }

@@ -171,9 +171,11 @@ func (s *Service) CreateExplanation(ctx context.Context, e *features.Explanation
 }
 
 // EmbedStored embeds explanations just stored (blank descriptions are
-// skipped). It only logs a failure: the explanations stay, and `saex
-// embed-explanations` embeds what is missing later.
-func (s *Service) EmbedStored(ctx context.Context, exps []*features.Explanation) {
+// skipped) and returns how many it left without an embedding. It only
+// logs a failure: the explanations stay, and `saex embed-explanations`
+// embeds what is missing later. The count lets a command that writes many
+// (saex explain) say how many are missing once, at its end.
+func (s *Service) EmbedStored(ctx context.Context, exps []*features.Explanation) (missed int) {
 	var texts []string
 	var todo []*features.Explanation
 	for _, e := range exps {
@@ -183,7 +185,7 @@ func (s *Service) EmbedStored(ctx context.Context, exps []*features.Explanation)
 		}
 	}
 	if len(todo) == 0 {
-		return
+		return 0
 	}
 	vecs, err := s.embed(ctx, texts)
 	if err == nil {
@@ -197,6 +199,10 @@ func (s *Service) EmbedStored(ctx context.Context, exps []*features.Explanation)
 		s.Log.Warn("new explanations not embedded; run saex embed-explanations", "explanations", len(todo), "first", todo[0].ID,
 			"err", features.ErrorMessage(err))
 	}
+	if err != nil {
+		return len(todo)
+	}
+	return 0
 }
 
 // BackfillProgress is called after each batch with the explanations
