@@ -270,11 +270,10 @@ func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts 
 			return nil, err
 		}
 	}
-	// One dictionary lookup per token, most of them answered by a
-	// tokenCache: ids holds every example's token ids end to end, -1 where
-	// the dictionary lacks the token. The missing ones (each distinct text
-	// once, with its count) are added in one round trip and patched in;
-	// only then are the examples encoded.
+	// One dictionary lookup per token: ids holds every example's token ids
+	// end to end, -1 where the cache lacks the token. The missing ones
+	// (each distinct text once, with its count) are added in one round trip
+	// and patched in; only then are the examples encoded.
 	d := db.dict(model)
 	n := 0
 	for _, a := range acts {
@@ -282,18 +281,11 @@ func (db *DB) activationRows(ctx context.Context, sid int32, model string, acts 
 	}
 	ids := make([]int32, 0, n)
 	var missing map[string]int
-	cache := newTokenCache(min(n, 1<<16))
 	d.mu.RLock()
 	for _, a := range acts {
 		for _, t := range a.Tokens {
-			if id, ok := cache.get(t); ok {
-				ids = append(ids, id)
-				continue
-			}
 			id, found := d.byText[t]
-			if found {
-				cache.put(t, id)
-			} else {
+			if !found {
 				if missing == nil {
 					missing = map[string]int{}
 				}
