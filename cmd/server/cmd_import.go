@@ -340,6 +340,9 @@ func (im *importer) loadFile(ctx context.Context, u unit) error {
 	if err != nil {
 		return err
 	}
+	// The parsed rows copy what they keep from f.Data (TestParsedRowsOutliveRelease):
+	// the next file of this worker can reuse its buffer.
+	defer f.Release()
 	model, source := "", ""
 	if u.source != nil {
 		model, source = u.source.ModelID, u.source.SourceID

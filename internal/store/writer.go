@@ -50,14 +50,16 @@ func bytesList(ss []string) [][]byte {
 	return out
 }
 
+// featureArgs are a feature's column values; its arrays as float8s and
+// int4s, which the connection encodes without pgx's per-element boxing.
 func featureArgs(sid int32, f *features.Feature, created any) []any {
 	return []any{sid, f.Index, f.SourceSetName, f.CreatorID, created, f.MaxActApprox, f.FracNonzero, f.HasVector,
-		f.Vector, f.VectorLabel, f.VectorDefaultSteerStrength, f.HookName, f.TopkCosSimIndices, f.TopkCosSimValues,
-		f.NeuronAlignmentIndices, f.NeuronAlignmentValues, f.NeuronAlignmentL1,
-		f.CorrelatedNeuronsIndices, f.CorrelatedNeuronsPearson, f.CorrelatedNeuronsL1,
-		f.CorrelatedFeaturesIndices, f.CorrelatedFeaturesPearson, f.CorrelatedFeaturesL1,
-		bytesList(f.NegStr), f.NegValues, bytesList(f.PosStr), f.PosValues, f.FreqHistHeights, f.FreqHistValues,
-		f.LogitsHistHeights, f.LogitsHistValues, f.DecoderWeightsDist,
+		float8s(f.Vector), f.VectorLabel, f.VectorDefaultSteerStrength, f.HookName, int4s(f.TopkCosSimIndices), float8s(f.TopkCosSimValues),
+		int4s(f.NeuronAlignmentIndices), float8s(f.NeuronAlignmentValues), float8s(f.NeuronAlignmentL1),
+		int4s(f.CorrelatedNeuronsIndices), float8s(f.CorrelatedNeuronsPearson), float8s(f.CorrelatedNeuronsL1),
+		int4s(f.CorrelatedFeaturesIndices), float8s(f.CorrelatedFeaturesPearson), float8s(f.CorrelatedFeaturesL1),
+		bytesList(f.NegStr), float8s(f.NegValues), bytesList(f.PosStr), float8s(f.PosValues), float8s(f.FreqHistHeights), float8s(f.FreqHistValues),
+		float8s(f.LogitsHistHeights), float8s(f.LogitsHistValues), float8s(f.DecoderWeightsDist),
 		f.UmapCluster, f.UmapLogFeatureSparsity, f.UmapX, f.UmapY}
 }
 
