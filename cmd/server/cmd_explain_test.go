@@ -303,16 +303,7 @@ func TestExplainKillAndResume(t *testing.T) {
 	}
 	// The killed process may have sent a COMMIT that the server still
 	// carries out: wait until its backends are gone before counting.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		var busy int
-		if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')`).Scan(&busy); err != nil {
-			t.Fatal(err)
-		}
-		if busy == 0 {
-			break
-		}
-	}
+	waitIdle(t, db)
 	stored := explanationCounts(t, db)
 	if len(stored) == 0 || len(stored) >= n {
 		t.Fatalf("the killed run stored %d features, want some but not all", len(stored))

@@ -174,11 +174,7 @@ func checkRankMarks(t *testing.T, db *store.DB, model, source string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var idx []int
-		for _, s := range out {
-			idx = append(idx, s.Key.Index)
-		}
-		return idx
+		return storetest.Indices(out)
 	}
 	want := page()
 	if _, err := db.Pool.Exec(ctx, `UPDATE feature_rank_marks m SET key = f.max_act_approx, idx = f.idx FROM features f

@@ -167,10 +167,7 @@ func checkEveryPage(t *testing.T, db *store.DB, fs []*features.Feature, state st
 					if total != len(want) {
 						t.Fatalf("%s: total %d, want %d", name, total, len(want))
 					}
-					var got []int
-					for _, s := range page {
-						got = append(got, s.Key.Index)
-					}
+					got := storetest.Indices(page)
 					w := want[min(off, len(want)):min(off+limit, len(want))]
 					if !slices.Equal(got, w) && !(len(got) == 0 && len(w) == 0) {
 						t.Fatalf("%s offset %d: %v, want %v", name, off, got, w)
@@ -313,10 +310,7 @@ func TestSubstringFilterWildcards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []int
-		for _, s := range page {
-			got = append(got, s.Key.Index)
-		}
+		got := storetest.Indices(page)
 		if total != len(want) || !slices.Equal(got, want) {
 			t.Errorf("browser filter %q: %v (total %d), want %v", q, got, total, want)
 		}
@@ -377,10 +371,7 @@ func TestTextQueryCap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []int
-			for _, s := range page {
-				got = append(got, s.Key.Index)
-			}
+			got := storetest.Indices(page)
 			if total != len(want) || !slices.Equal(got, want) {
 				t.Errorf("%s q=rare: %d %v, want %d %v", name, total, got, len(want), want)
 			}
@@ -400,10 +391,7 @@ func TestTextQueryCap(t *testing.T) {
 				}
 				pageFs = append(pageFs, fs[s.Key.Index/3])
 			}
-			got = got[:0]
-			for _, s := range page {
-				got = append(got, s.Key.Index)
-			}
+			got = storetest.Indices(page)
 			if w := browserOrder(pageFs, sort, desc, false); !slices.Equal(got, w) {
 				t.Errorf("%s q=python: %v, not in the sort's order %v", name, got, w)
 			}
@@ -469,11 +457,7 @@ func TestRefreshRankMarks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var idx []int
-		for _, s := range out {
-			idx = append(idx, s.Key.Index)
-		}
-		return idx
+		return storetest.Indices(out)
 	}
 	if got := page(); !slices.Equal(got, want[20:25]) {
 		t.Fatalf("page at 20: %v, want %v", got, want[20:25])

@@ -49,10 +49,7 @@ func TestListFeaturesByScore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var idx []int
-		for _, s := range page {
-			idx = append(idx, s.Key.Index)
-		}
+		idx := storetest.Indices(page)
 		return idx, page, total
 	}
 	same := func(what string, got, want []int) {

@@ -203,6 +203,16 @@ func NewSource(tb testing.TB, db *store.DB, src *features.Source) {
 	}
 }
 
+// Indices lists the feature indices of a ListFeatures page, in its order
+// (nil for an empty page).
+func Indices(page []*features.FeatureSummary) []int {
+	var idx []int
+	for _, s := range page {
+		idx = append(idx, s.Key.Index)
+	}
+	return idx
+}
+
 // OrderLike reorders want's examples and explanations into the order got
 // has them, matching by id, so that a test can compare what it wrote (want)
 // with what the store returned (got) without restating the store's ORDER BY
