@@ -23,11 +23,3 @@ type FeatureRelations struct {
 	Members    []*ListFeature
 	Lists      []*List
 }
-
-// RelationReader is implemented by a store that can read a feature and its
-// FeatureRelations in one round trip: apart, the three relation reads
-// were three more round trips than the feature's own.
-type RelationReader interface {
-	// GetFeatureWithRelations is GetFeature plus the feature's relations.
-	GetFeatureWithRelations(ctx context.Context, key FeatureKey, opts FeatureOptions) (*Feature, *FeatureRelations, error)
-}

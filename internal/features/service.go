@@ -102,6 +102,10 @@ type FeatureOptions struct {
 type FeatureService interface {
 	// GetFeature returns ENOTFOUND when the feature does not exist.
 	GetFeature(ctx context.Context, key FeatureKey, opts FeatureOptions) (*Feature, error)
+	// GetFeatureWithRelations is GetFeature plus the feature's model, its
+	// model's source sets and its list memberships, read in one round trip
+	// (GET /api/feature sends them all).
+	GetFeatureWithRelations(ctx context.Context, key FeatureKey, opts FeatureOptions) (*Feature, *FeatureRelations, error)
 	// GetFeatures returns the features that exist, in the order asked; missing ones are skipped.
 	GetFeatures(ctx context.Context, keys []FeatureKey, opts FeatureOptions) ([]*Feature, error)
 	// ListFeatures returns one page of the browser and the total number of matches.

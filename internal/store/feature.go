@@ -104,8 +104,6 @@ func (db *DB) GetFeatureWithNeighbours(ctx context.Context, key features.Feature
 	return fs[0], labels, nil
 }
 
-var _ features.RelationReader = (*DB)(nil)
-
 // GetFeatureWithRelations is GetFeature plus the feature's model, the
 // model's source sets and the feature's list memberships, read in the same
 // batch.

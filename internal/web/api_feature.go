@@ -173,15 +173,7 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 	if done {
 		return
 	}
-	var (
-		f   *features.Feature
-		rel *features.FeatureRelations // read with the feature when the store can
-	)
-	if rr, ok := s.Features.(features.RelationReader); ok {
-		f, rel, err = rr.GetFeatureWithRelations(r.Context(), key, features.FeatureOptions{})
-	} else {
-		f, err = s.Features.GetFeature(r.Context(), key, features.FeatureOptions{})
-	}
+	f, rel, err := s.Features.GetFeatureWithRelations(r.Context(), key, features.FeatureOptions{})
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -204,8 +196,8 @@ func (s *Server) handleAPIFeature(w http.ResponseWriter, r *http.Request) {
 }
 
 // featureRelations returns the JSON members of the rows Neuronpedia
-// includes with GET /api/feature: the model, source sets and lists from
-// read (nil: read them here), the source from the cache. saex has no
+// includes with GET /api/feature: the model, source sets and lists as read
+// with the feature, the source from the cache. saex has no
 // comments (always empty) and no users apart from API keys: creator names
 // the feature's creator id.
 func (s *Server) featureRelations(ctx context.Context, f *features.Feature, read *features.FeatureRelations, ver *features.DataVersion) ([]byte, error) {
@@ -217,24 +209,14 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature, read
 		Creator   *apiUser            `json:"creator"`
 		Comments  []struct{}          `json:"comments"`
 	}{Lists: []apiListMembership{}, Comments: []struct{}{}}
+	rel.Model = read.Model
 	var err error
-	if read != nil {
-		rel.Model = read.Model
-	} else if rel.Model, err = s.Catalog.GetModel(ctx, f.ModelID); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
-		return nil, err
-	}
 	// The source through the short-lived cache the feature page uses.
 	if rel.Source, err = s.sources.get(ctx, s.Catalog, f.ModelID, f.SourceID, ver); err != nil && features.ErrorCode(err) != features.ENOTFOUND {
 		return nil, err
 	}
 	if rel.Source != nil {
-		var sets []*features.SourceSet
-		if read != nil {
-			sets = read.SourceSets
-		} else if sets, err = s.Catalog.ListSourceSets(ctx, f.ModelID); err != nil {
-			return nil, err
-		}
-		for _, set := range sets {
+		for _, set := range read.SourceSets {
 			if set.Name == rel.Source.SetName {
 				cp := *set
 				cp.URLs = orEmpty(cp.URLs)
@@ -243,15 +225,8 @@ func (s *Server) featureRelations(ctx context.Context, f *features.Feature, read
 		}
 	}
 	if s.Lists != nil {
-		var members []*features.ListFeature
-		var lists []*features.List
-		if read != nil {
-			members, lists = read.Members, read.Lists
-		} else if members, lists, err = s.Lists.ListsWithFeature(ctx, f.Key()); err != nil {
-			return nil, err
-		}
-		for i, m := range members {
-			rel.Lists = append(rel.Lists, apiListMembership{ListFeature: m, List: lists[i]})
+		for i, m := range read.Members {
+			rel.Lists = append(rel.Lists, apiListMembership{ListFeature: m, List: read.Lists[i]})
 		}
 	}
 	if f.CreatorID != "" {

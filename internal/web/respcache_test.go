@@ -23,6 +23,11 @@ type countingFeatures struct {
 	reads atomic.Int64
 }
 
+func (c *countingFeatures) GetFeatureWithRelations(ctx context.Context, key features.FeatureKey, opts features.FeatureOptions) (*features.Feature, *features.FeatureRelations, error) {
+	c.reads.Add(1)
+	return c.FeatureService.GetFeatureWithRelations(ctx, key, opts)
+}
+
 func (c *countingFeatures) GetFeature(ctx context.Context, key features.FeatureKey, opts features.FeatureOptions) (*features.Feature, error) {
 	c.reads.Add(1)
 	return c.FeatureService.GetFeature(ctx, key, opts)
